@@ -1,0 +1,37 @@
+/**
+ * The `pgha` command. Global options are accepted before the verb as patronictl takes them
+ * (`pgha -c FILE list`), so scripts can swap `patronictl` for `pgha`.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerCommands } from './commands/index.js';
+import { VERSION } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('pgha')
+    .description('PostgreSQL high availability: agent, demo and patronictl-compatible management')
+    .version(VERSION, '-V, --version', 'print the pgha version')
+    .option('-c, --config-file <file>', 'configuration file (env PATRONICTL_CONFIG_FILE)')
+    .option('-d, --dcs-url <url>', 'DCS to use, e.g. etcd3://127.0.0.1:2379/service (env DCS_URL)')
+    .option('-k, --insecure', 'allow connections to the REST API without verifying certificates')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version are "errors" to commander; usage errors exit 2 like click does.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return e.exitCode === 1 ? 2 : e.exitCode;
+    }
+    process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

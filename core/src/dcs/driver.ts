@@ -1,0 +1,115 @@
+/**
+ * The contract every DCS plugin implements. Drivers move bytes; the core parses them (one tolerant
+ * parser for every backend, see cluster-builder.ts) and adds the seed's concrete behaviour (facade.ts).
+ *
+ * Error rules (all methods):
+ *  - the store unreachable, timed out, or refusing us: throw DcsError (transient);
+ *  - a lost compare-and-swap / create race: return false, never throw.
+ *
+ * Timing-critical methods must finish within `retry_timeout` (the facade also enforces a deadline):
+ *  loadCluster, attemptToAcquireLeader, updateLeader.
+ * Atomic (compare-and-create / compare-and-swap) methods: attemptToAcquireLeader, initialize(createNew),
+ *  updateLeader, deleteLeader, setConfigValue/setFailoverValue/setSyncStateValue/deleteSyncState with a version.
+ */
+import type { Leader } from '../model/values.js';
+import type { Session, Version } from '../model/member.js';
+
+/** One stored key, relative to the cluster prefix: `leader`, `members/node1`, `optime/leader`, ... */
+export interface DcsNode {
+  readonly key: string;
+  readonly value: string;
+  /** Modification version used for CAS (mod_revision, ModifyIndex, znode version, raft index...). */
+  readonly version: Version;
+  /** Lease / session / ephemeral owner binding the key, when the backend has one. */
+  readonly session?: Session;
+}
+
+export interface DcsDriver {
+  /** Read every key under `/<namespace>/<scope>/` in one consistent read. Within retry_timeout. */
+  loadCluster(): Promise<DcsNode[]>;
+
+  /** Atomically create `/leader` = my name bound to my lease/TTL. False if it exists. Within retry_timeout. */
+  attemptToAcquireLeader(): Promise<boolean>;
+  /** Refresh the leader key/lease, conditioned on the value being my name. Within retry_timeout. */
+  updateLeader(leader: Leader): Promise<boolean>;
+  /** Delete `/leader` only if it holds my name. */
+  deleteLeader(leader: Leader | null): Promise<boolean>;
+  /** Unconditionally create/overwrite `/leader` with my name (bootstrap only). */
+  takeLeader(): Promise<boolean>;
+
+  /** createNew: atomically create `/initialize` = sysid (race); else overwrite it. */
+  initialize(createNew: boolean, sysid: string): Promise<boolean>;
+  cancelInitialization(): Promise<boolean>;
+
+  /** Create/update `/members/<my name>` with the JSON of `data`, bound to my lease/TTL. */
+  touchMember(data: Record<string, unknown>): Promise<boolean>;
+
+  /** Version given: compare-and-swap on it; absent: unconditional write. */
+  setConfigValue(value: string, version?: Version | null): Promise<boolean>;
+  setFailoverValue(value: string, version?: Version | null): Promise<boolean>;
+  setHistoryValue(value: string): Promise<boolean>;
+  /** Returns the new version, or false when the CAS was lost. */
+  setSyncStateValue(value: string, version?: Version | null): Promise<Version | false>;
+  deleteSyncState(version?: Version | null): Promise<boolean>;
+
+  writeStatus(value: string): Promise<boolean>;
+  writeFailsafe(value: string): Promise<boolean>;
+  /** Legacy `/optime/leader` for Patroni < 2.1 peers. */
+  writeLeaderOptime(lastLsn: string): Promise<boolean>;
+
+  /** Remove every key of the cluster (ctl `remove`). */
+  deleteCluster(): Promise<boolean>;
+
+  readonly ttl: number;
+  setTtl(ttl: number): void | Promise<void>;
+  setRetryTimeout(retryTimeout: number): void;
+
+  /**
+   * Wait up to timeoutMs for a change of the leader key (its version differs from `leaderVersion`,
+   * or it disappears/expires). Resolves true when a change woke us, false on timeout or abort.
+   * Leaders just sleep. Must return promptly when `signal` aborts.
+   */
+  watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean>;
+
+  /** Release client resources. Agents keep their lease until it expires unless they deleted their keys. */
+  close(): Promise<void>;
+}
+
+/** What the core hands a DCS plugin's factory besides the plugin's own config section. */
+export interface DcsContext {
+  /** This member's name (`name`). */
+  readonly name: string;
+  readonly scope: string;
+  /** Namespace with leading slash, default `/service`. */
+  readonly namespace: string;
+  /** `/<namespace>/<scope>` without trailing slash, e.g. `/service/demo`. */
+  readonly basePath: string;
+  readonly ttl: number;
+  readonly loopWait: number;
+  readonly retryTimeout: number;
+  /** Management-command mode: no lease/session, linearizable reads, nothing kept alive. */
+  readonly ctl: boolean;
+}
+
+/** Keys under the cluster prefix, as Patroni names them. */
+export const DcsKeys = {
+  INITIALIZE: 'initialize',
+  CONFIG: 'config',
+  LEADER: 'leader',
+  FAILOVER: 'failover',
+  HISTORY: 'history',
+  MEMBERS: 'members/',
+  STATUS: 'status',
+  LEADER_OPTIME: 'optime/leader',
+  SYNC: 'sync',
+  FAILSAFE: 'failsafe',
+} as const;
+
+/** `/service/demo` from namespace `service` or `/service/` and scope `demo` (slashes collapsed). */
+export function clusterBasePath(namespace: string | undefined, scope: string): string {
+  return ('/' + [namespace ?? 'service', scope].join('/')).replace(/\/+/g, '/').replace(/\/$/, '');
+}
+
+export function clientPath(basePath: string, key: string): string {
+  return `${basePath}/${key.replace(/^\/+/, '')}`;
+}

@@ -1,0 +1,51 @@
+/**
+ * Member-name and connection-string helpers shared by every DCS driver and the PostgreSQL layer.
+ */
+
+/**
+ * Translate a member name to a valid PostgreSQL replication slot name, as Patroni does: lower-case,
+ * `-` and `.` become `_`, any other character outside [a-z0-9_] becomes `u` + its 4-digit hex code
+ * point, truncated to 63 characters (NAMEDATALEN - 1). Different names may map to the same slot.
+ */
+export function slotNameFromMemberName(memberName: string): string {
+  let out = '';
+  for (const ch of memberName.toLowerCase()) {
+    if (/[a-z0-9_]/.test(ch)) out += ch;
+    else if (ch === '-' || ch === '.') out += '_';
+    else out += 'u' + (ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0');
+  }
+  return out.slice(0, 63);
+}
+
+/** Slot names PostgreSQL accepts: lower-case letters, digits, underscore. */
+export const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
+
+/**
+ * Split a legacy Governor-style member value `postgres://u:p@host:port/db?application_name=<api_url>`
+ * into `[connUrl, apiUrl]`. The api_url travels in application_name so plain libpq can still use the URL.
+ */
+export function parseConnectionString(value: string): [string, string | null] {
+  const qIdx = value.indexOf('?');
+  if (qIdx < 0) return [value, null];
+  const base = value.slice(0, qIdx);
+  const params = new URLSearchParams(value.slice(qIdx + 1));
+  const apiUrl = params.get('application_name');
+  params.delete('application_name');
+  const rest = params.toString();
+  return [rest ? `${base}?${rest}` : base, apiUrl];
+}
+
+/** Build `proto://[user@]host:port/path`, bracketing IPv6 literals. */
+export function buildUri(proto: string, host: string | null | undefined, port?: number | string | null, path = '', user?: string | null): string {
+  let h = host ?? '';
+  if (h.includes(':') && !h.startsWith('[')) h = `[${h}]`;
+  const netloc = port !== undefined && port !== null && port !== '' ? `${h}:${port}` : h;
+  return `${proto}://${user ? `${user}@` : ''}${netloc}/${path}`;
+}
+
+/** Parse an integer the way Patroni's parse_int does for DCS values: numbers or numeric strings. */
+export function parseIntLoose(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v)) return parseInt(v, 10);
+  return null;
+}

@@ -1,0 +1,42 @@
+/**
+ * Replica-creation contract: a method creates PGDATA from a source member (or from nothing, for
+ * `no_leader` methods such as a restore from an archive) and reports success by exit code 0.
+ */
+import type { Logger } from '../log.js';
+
+/** The member a replica is cloned from (Member, Leader or RemoteMember all fit). */
+export interface ReplicaSource {
+  readonly name: string;
+  readonly connUrl: string | null;
+  connKwargs(auth?: Record<string, unknown> | null): Record<string, unknown>;
+}
+
+export interface ReplicaMethodContext {
+  readonly scope: string;
+  /** This member's name. */
+  readonly name: string;
+  readonly dataDir: string;
+  /** Directory of PostgreSQL server binaries (postgresql.bin_dir). */
+  readonly binDir: string;
+  readonly logger: Logger;
+}
+
+export interface ReplicaCreateRequest {
+  /** null when no member can serve as a source (only no_leader methods run then). */
+  readonly source: ReplicaSource | null;
+  /** libpq connection string to the source without the password (it is in PGPASSFILE). */
+  readonly connstring: string | null;
+  /** Environment for child processes: PGPASSFILE and friends. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly signal: AbortSignal;
+}
+
+export interface ReplicaMethod {
+  readonly name: string;
+  /** Can run without a source member (`no_leader`, legacy `no_master`). */
+  readonly noLeader: boolean;
+  /** Do not wipe PGDATA before this method runs (`keep_data`). */
+  readonly keepData: boolean;
+  /** Create the replica's data directory; resolves with the exit code (0 = success). */
+  create(req: ReplicaCreateRequest): Promise<number>;
+}
