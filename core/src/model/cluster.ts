@@ -98,8 +98,12 @@ export class Cluster {
     return v === undefined ? true : truthy(v);
   }
 
+  /** Untyped slots with database+plugin are logical (as the merge later types them), else physical. */
   static isPhysicalSlot(value: unknown): boolean {
-    return !truthy(value) || (isPlainObject(value) && (value.type ?? 'physical') === 'physical');
+    if (!truthy(value)) return true;
+    if (!isPlainObject(value)) return false;
+    if (value.type !== undefined) return value.type === 'physical';
+    return !(truthy(value.database) && truthy(value.plugin));
   }
 
   static isLogicalSlot(value: unknown): boolean {
