@@ -1,0 +1,226 @@
+/**
+ * The HA cycle as a pure decision (Patroni's `_run_cycle`, reference §2.2): given the DCS view,
+ * local PostgreSQL facts, peers, settings, memory and clock, return the plan and its message.
+ */
+import type { Cluster } from '../model/cluster.js';
+import { isFailoverPossible } from './health.js';
+import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
+import { LONG_ACTION_TEXT, plan, type Action, type HaInput, type Plan } from './types.js';
+
+const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
+const validSysid = (s: string | null | undefined): s is string => !!s && /^\d+$/.test(s) && s !== '0';
+const PRIMARY_STATES = ['in production', 'in crash recovery', 'shutting down', 'shut down'];
+
+export function decide(input: HaInput): Plan {
+  const p = decideInner(input);
+  if (!input.settings.paused) return p;
+  const pause = (x: Plan): Plan => ({ ...x, message: x.message.startsWith('PAUSE: ') ? x.message : `PAUSE: ${x.message}`, onFail: x.onFail && pause(x.onFail) });
+  return pause(p);
+}
+
+/** Should the agent fetch peers' `GET /patroni` before deciding? Only when a race or handover is possible. */
+export function needsPeerStatuses(input: Omit<HaInput, 'peers'>): boolean {
+  const c = input.cluster;
+  if (!c) return false;
+  if (c.isUnlocked()) return true;
+  if (c.leaderName === input.name) return !!c.failover || (!input.pg.running && input.settings.primaryStartTimeout === 0) || input.pg.starting;
+  return false;
+}
+
+function decideInner(input: HaInput): Plan {
+  const { cluster, pg, memory, name } = input;
+  if (!cluster) return dcsUnavailable(input);
+  const hasLock = cluster.leaderName === name;
+
+  // Keep /initialize and /config present while holding the lock (e.g. after a DCS wipe).
+  const upkeep: Action[] = [];
+  if (hasLock && !validSysid(cluster.initialize) && validSysid(pg.sysid)) upkeep.push({ type: 'write_initialize', sysid: pg.sysid, createNew: cluster.initialize === null });
+  if (hasLock && (!cluster.config || Object.keys(cluster.config.data).length === 0)) upkeep.push({ type: 'write_config' });
+  const p = decideCycle(input, cluster, hasLock);
+  return upkeep.length ? { ...p, actions: [...upkeep, ...p.actions] } : p;
+}
+
+/** Step 20: the DCS could not be read. A primary cannot know whether it still holds the lock: demote. */
+function dcsUnavailable(input: HaInput): Plan {
+  if (!input.settings.paused && isPrimary(input)) {
+    return { message: 'demoting self because DCS is not accessible and I was a leader', actions: [{ type: 'demote', mode: 'offline' }], reason: 'DCS is not accessible' };
+  }
+  return plan('DCS is not accessible');
+}
+
+function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
+  const { pg, memory, settings } = input;
+
+  // 5. A long action is running: keep the lock fresh, and never let a promotion or primary outlive it.
+  if (memory.longAction) return longActionInProgress(input, cluster, hasLock);
+
+  // 6. PostgreSQL is still starting up.
+  if (pg.starting && !settings.paused && hasLock) return startingPrimary(input, cluster);
+
+  // 7. We won the initialize race: finish bootstrapping.
+  if (memory.bootstrap !== 'none') return postBootstrap(input);
+
+  // 8. The previous cycle tried to start PostgreSQL.
+  if (memory.recovering && !pg.running) {
+    if (hasLock) return { message: 'removed leader key after trying and failing to start postgres', actions: [{ type: 'release_lock' }], remember: { recovering: false } };
+    return { ...plan('failed to start postgres'), remember: { recovering: false } };
+  }
+  const remember = memory.recovering ? { recovering: false, startFailed: false } : undefined;
+  const withMemo = (p: Plan): Plan => (remember ? { ...p, remember: { ...remember, ...p.remember } } : p);
+
+  // 9. No data: bootstrap a new cluster or clone a replica.
+  if (pg.dataDirEmpty) {
+    const stop: Action[] = pg.running ? [{ type: 'stop' }] : [];
+    if (hasLock) return plan('released leader key voluntarily as data dir empty and currently leader', ...stop, { type: 'release_lock' });
+    if (settings.paused) return plan('running with empty data directory', ...stop);
+    return withMemo(bootstrapOrClone(input, cluster));
+  }
+
+  // 10. Data present: it must belong to this cluster.
+  if (!validSysid(pg.sysid)) return plan('data dir for the cluster is not empty, but system ID is invalid; consider doing reinitialize');
+  if (validSysid(cluster.initialize)) {
+    if (cluster.initialize !== pg.sysid) {
+      if (settings.paused) {
+        if (hasLock) return plan('released leader key voluntarily due to the system ID mismatch', { type: 'release_lock' });
+      } else {
+        return plan(`system ID mismatch, node ${input.name} belongs to a different cluster: ${cluster.initialize} != ${pg.sysid}`,
+          { type: 'fatal', message: `system ID mismatch, node ${input.name} belongs to a different cluster: ${cluster.initialize} != ${pg.sysid}` });
+      }
+    }
+  } else if (cluster.isUnlocked() && !settings.paused) {
+    if (pg.running && pg.inRecovery === true) {
+      return plan('No initialize key in DCS and PostgreSQL is running as replica, aborting start',
+        { type: 'fatal', message: 'No initialize key in DCS and PostgreSQL is running as replica, aborting start' });
+    }
+    // Adopt an existing data directory (converting a standalone PostgreSQL).
+    const adopt: Action = { type: 'write_initialize', sysid: pg.sysid, createNew: cluster.initialize === null };
+    const rest = decideRunning(input, cluster, hasLock);
+    return withMemo({ ...rest, actions: [adopt, ...rest.actions] });
+  }
+  return withMemo(decideRunning(input, cluster, hasLock));
+}
+
+/** Steps 11–12: recover a stopped PostgreSQL, else the locked/unlocked cluster logic. */
+function decideRunning(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
+  const { pg, settings } = input;
+  if (!pg.running) {
+    if (settings.paused) {
+      if (hasLock) return plan('removed leader lock because postgres is not running', { type: 'release_lock' });
+      return plan('postgres is not running');
+    }
+    return recover(input, cluster, hasLock);
+  }
+  return cluster.isUnlocked() ? processUnhealthyCluster(input, cluster) : processHealthyCluster(input, cluster);
+}
+
+function longActionInProgress(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
+  const { memory, settings } = input;
+  const action = memory.longAction!;
+  const label = action.label || LONG_ACTION_TEXT[action.name];
+  const noLock = (): Plan => {
+    if (memory.bootstrap === 'none' && !settings.paused) {
+      if (action.name === 'promote') return { message: 'lost leader before promote', actions: [{ type: 'cancel_long_action' }], reason: 'lost leader before promote' };
+      if (isPrimary(input) && action.name !== 'demote') {
+        return { message: `lost leader lock during ${label}`, actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: 'lost the leader lock' };
+      }
+    }
+    return plan(`${label} in progress`);
+  };
+  if (hasLock && action.name !== 'demote') return { message: `updated leader lock during ${label}`, actions: [{ type: 'update_lock' }], onFail: noLock() };
+  return noLock();
+}
+
+function startingPrimary(input: HaInput, cluster: Cluster): Plan {
+  const timeout = input.settings.primaryStartTimeout;
+  const elapsed = input.memory.startedAt === null ? 0 : (input.monotonic - input.memory.startedAt) / 1000;
+  const left = timeout - elapsed;
+  const lost: Plan = { message: 'stopped PostgreSQL while starting up because leader key was lost', actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: 'lost the leader lock while starting' };
+  if (left <= 0) {
+    if (isFailoverPossible(input, cluster).ok) {
+      return { message: 'stopped PostgreSQL because of startup timeout', actions: [{ type: 'update_lock' }, { type: 'release_lock' }, { type: 'demote', mode: 'immediate' }], onFail: lost };
+    }
+    return { message: 'primary start has timed out, but continuing to wait because failover is not possible', actions: [{ type: 'update_lock' }], onFail: lost };
+  }
+  return { message: `PostgreSQL is still starting up, ${Math.round(left)} seconds until timeout`, actions: [{ type: 'update_lock' }], onFail: lost };
+}
+
+function postBootstrap(input: HaInput): Plan {
+  const { memory, pg } = input;
+  if (memory.bootstrap === 'failed' || (memory.bootstrap !== 'running' && !pg.running)) {
+    return { message: 'removing initialize key after failed attempt to bootstrap the cluster', actions: [{ type: 'cancel_initialization' }], reason: 'bootstrap failed' };
+  }
+  if (memory.bootstrap === 'running') return plan('bootstrap in progress');
+  if (memory.bootstrap === 'started') {
+    if (pg.inRecovery !== false) return plan('waiting for end of recovery after bootstrap');
+    return plan('running post_bootstrap', { type: 'post_bootstrap' });
+  }
+  return plan('initialized a new cluster', { type: 'finish_bootstrap' });
+}
+
+function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
+  const { settings, tags, name } = input;
+  if (cluster.isUnlocked() && cluster.initialize === null && !tags.nofailover && settings.canBootstrap) {
+    return {
+      message: 'trying to bootstrap a new cluster',
+      actions: [{ type: 'race_initialize' }, { type: 'bootstrap' }],
+      onFail: plan('failed to acquire initialize lock'),
+    };
+  }
+  const source = cluster.getCloneMember(name, input.random);
+  if (!cluster.isUnlocked() && source) {
+    const role = source === cluster.leader ? 'leader' : 'replica';
+    return plan(`trying to bootstrap from ${role} '${source.name}'`, { type: 'clone', source: source.name });
+  }
+  if (settings.hasNoLeaderReplicaMethod && cluster.initialize !== '') {
+    return plan('trying to bootstrap (without leader)', { type: 'clone', source: null });
+  }
+  return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from' };
+}
+
+/** Step 11: PostgreSQL is not running. Start it in the role the lock says, rewinding first if needed. */
+function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
+  const { pg, settings, memory } = input;
+  const started = { recovering: true, startedAt: input.monotonic };
+  if (hasLock) {
+    const asSecondary = recoverAsSecondary(input, cluster);
+    if (settings.primaryStartTimeout === 0 && isFailoverPossible(input, cluster).ok) {
+      return { message: 'stopped PostgreSQL to fail over after a crash', actions: [{ type: 'update_lock' }, { type: 'release_lock' }], onFail: asSecondary, reason: 'crashed with primary_start_timeout 0' };
+    }
+    const wasPrimary = PRIMARY_STATES.includes(pg.controlState ?? '') && !pg.recoveryConfigured && !memory.demoted;
+    if (wasPrimary) {
+      return { message: 'starting primary after failure', actions: [{ type: 'update_lock' }, { type: 'start', role: 'primary', leader: null }], onFail: asSecondary, remember: started };
+    }
+    return { message: 'starting as readonly because i had the session lock', actions: [{ type: 'update_lock' }, { type: 'start', role: 'replica', leader: null }], onFail: asSecondary, remember: started };
+  }
+  return recoverAsSecondary(input, cluster);
+}
+
+function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
+  const { pg, settings, memory } = input;
+  const leader = cluster.leaderName && cluster.leaderName !== input.name ? cluster.leaderName : null;
+  const target = nodeToFollow(input, cluster);
+  const started = { recovering: true, startedAt: input.monotonic };
+  // A former primary (or a node that never finished recovery as one) may have diverged from the leader.
+  const mayDiverge = !pg.recoveryConfigured || PRIMARY_STATES.slice(0, 3).includes(pg.controlState ?? '') || memory.demoted;
+  if (leader && mayDiverge) {
+    switch (memory.rewind) {
+      case 'unknown':
+        return plan(`checking whether the timeline of ${input.name} diverged from ${leader}`, { type: 'check_rewind', leader });
+      case 'need_rewind':
+        if (settings.usePgRewind) return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: 'timeline diverged from the leader' };
+        if (settings.removeDataDirectoryOnDivergedTimelines) return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'timeline diverged from the leader' };
+        break;
+      case 'need_reinit':
+      case 'failed':
+        if (settings.removeDataDirectoryOnRewindFailure || settings.removeDataDirectoryOnDivergedTimelines) {
+          return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'pg_rewind is not possible' };
+        }
+        return { ...plan('postgres is not running'), reason: 'timeline diverged and pg_rewind is not possible; run reinit' };
+      default:
+        break;
+    }
+  }
+  return { message: 'starting as a secondary', actions: [{ type: 'start', role: 'replica', leader: target }], remember: started };
+}
+
+export { follow };

@@ -1,0 +1,137 @@
+/**
+ * Decisions while the cluster has a leader key: the lock holder refreshes it and serves manual
+ * failovers; everybody else follows. Also the unlocked-cluster race.
+ */
+import type { Cluster } from '../model/cluster.js';
+import { Member } from '../model/member.js';
+import { isFailoverPossible, isHealthiestNode } from './health.js';
+import { plan, type Action, type HaInput, type Plan } from './types.js';
+
+const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
+
+/** The member to stream from: none with `nostream`; the `replicatefrom` member if it exists; else the leader. */
+export function nodeToFollow(input: HaInput, cluster: Cluster): string | null {
+  if (input.tags.nostream) return null;
+  let node: string | null = cluster.leaderName;
+  const rf = input.tags.replicatefrom;
+  if (rf && cluster.getMember(rf, false) instanceof Member) node = rf;
+  return node && node !== input.name ? node : null;
+}
+
+/** Does `/history` lag behind my timeline after a promotion? */
+export function historyNeedsUpdate(input: HaInput, cluster: Cluster): boolean {
+  const tl = input.pg.timeline;
+  if (!tl) return false;
+  const lines = cluster.history?.lines ?? [];
+  if (tl === 1) return lines.length > 0;
+  const last = lines[lines.length - 1];
+  return !last || Number(last[0]) !== tl - 1 || last.length !== 5;
+}
+
+/** I hold the lock: make sure PostgreSQL is a primary (promote if needed), keep /history current. */
+export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: string, promoteMessage: string, before: Action[]): Plan {
+  if (isPrimary(input)) {
+    const actions = [...before];
+    if (historyNeedsUpdate(input, cluster)) actions.push({ type: 'update_history' });
+    return { message, actions };
+  }
+  return { message: promoteMessage, actions: [...before, { type: 'promote' }] };
+}
+
+/**
+ * Patroni's follow(): a primary without the lock demotes (unless paused); a replica converges its
+ * recovery configuration on the node to follow.
+ */
+export function follow(input: HaInput, cluster: Cluster, demoteReason: string, followReason: string): Plan {
+  const target = nodeToFollow(input, cluster);
+  if (input.settings.paused) {
+    if (isPrimary(input)) return plan('continue to run as primary without lock');
+    if (!target) return plan(`no action. I am (${input.name})`);
+  } else if (isPrimary(input)) {
+    return { message: demoteReason, actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: demoteReason };
+  }
+  return plan(followReason, { type: 'follow', leader: target });
+}
+
+/** Seconds until a scheduled failover is due, 'stale' when long past, or null when not scheduled. */
+function scheduledState(input: HaInput, cluster: Cluster): 'wait' | 'stale' | 'due' | null {
+  const at = cluster.failover?.scheduledAt;
+  if (!at || input.settings.paused) return null;
+  const delta = (at.date.getTime() - input.now) / 1000;
+  if (delta > input.settings.loopWait) return 'wait';
+  if (delta < -Math.trunc(input.settings.loopWait * 1.5)) return 'stale';
+  return 'due';
+}
+
+/**
+ * The leader's side of a manual failover / switchover: demote gracefully when this leader is the
+ * one named (or none is) and somebody can take over; otherwise clear the key. Null: nothing to do.
+ */
+export function manualFailoverFromLeader(input: HaInput, cluster: Cluster): Plan | null {
+  const f = cluster.failover;
+  if (!f || f.size === 0 || (input.settings.paused && !isPrimary(input))) return null;
+  const scheduled = scheduledState(input, cluster);
+  if (scheduled === 'wait') return null;
+  const clear: Action = { type: 'clear_failover' };
+  if (scheduled === 'stale') return { message: `Found a stale failover value, cleaning up`, actions: [clear], reason: 'stale scheduled failover' };
+  let why: string;
+  if (!f.leader || f.leader === input.name) {
+    if (!f.candidate || f.candidate !== input.name) {
+      if (!f.candidate && input.settings.paused) why = 'Failover is possible only to a specific candidate in a paused state';
+      else {
+        const possible = isFailoverPossible(input, cluster, f.candidate);
+        if (possible.ok) {
+          const message = f.leader ? 'switchover: demoting myself' : 'manual failover: demoting myself';
+          return { message, actions: [{ type: 'demote', mode: 'graceful' }], reason: message };
+        }
+        why = `manual failover: no healthy members found, failover is not possible (${possible.reason})`;
+      }
+    } else why = 'manual failover: I am already the leader, no need to failover';
+  } else why = `manual failover: leader name does not match: ${f.leader} != ${input.name}`;
+  return { message: why, actions: [clear], reason: why };
+}
+
+/** The cluster has a leader key. */
+export function processHealthyCluster(input: HaInput, cluster: Cluster): Plan {
+  const me = input.name;
+  if (cluster.leaderName === me) {
+    if (input.settings.paused && !isPrimary(input)) {
+      if (cluster.failover?.candidate === me) return plan('waiting to become primary after promote...');
+      return plan('removed leader lock because postgres is not running as primary', { type: 'release_lock' });
+    }
+    const update: Action = { type: 'update_lock' };
+    const onFail: Plan = isPrimary(input)
+      ? input.settings.paused
+        ? plan('continue to run as primary after failing to update leader lock in DCS')
+        : { message: 'demoted self because failed to update leader lock in DCS', actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: 'failed to update leader lock in DCS' }
+      : plan('not promoting because failed to update leader lock in DCS');
+    const manual = manualFailoverFromLeader(input, cluster);
+    if (manual && manual.actions.some((a) => a.type === 'demote')) {
+      return { ...manual, actions: [update, ...manual.actions], onFail };
+    }
+    const before: Action[] = [update, ...(manual?.actions ?? [])];
+    const enforced = enforcePrimaryRole(input, cluster, `no action. I am (${me}), the leader with the lock`,
+      'promoted self to leader because I had the session lock', before);
+    return { ...enforced, onFail, reason: manual?.reason };
+  }
+  return follow(input, cluster, 'demoting self because I do not have the lock and I was a leader',
+    `no action. I am (${me}), a secondary, and following a leader (${cluster.leaderName})`);
+}
+
+/** No leader key: race for it if this is the healthiest node, else follow whoever wins. */
+export function processUnhealthyCluster(input: HaInput, cluster: Cluster): Plan {
+  const verdict = isHealthiestNode(input, cluster);
+  if (verdict.ok) {
+    const before: Action[] = [{ type: 'acquire_lock' }];
+    if (cluster.failover) before.push({ type: 'clear_failover' });
+    const won = enforcePrimaryRole(input, cluster, 'acquired session lock as a leader', 'promoted self to leader by acquiring session lock', before);
+    const lost = follow(input, cluster, 'demoted self after trying and failing to obtain lock',
+      'following new leader after trying and failing to obtain lock');
+    return { ...won, onFail: { ...lost, actions: lost.actions.map((a) => (a.type === 'follow' ? { type: 'follow', leader: null, reload: true } : a)) } };
+  }
+  const notAllowed = input.tags.nofailover;
+  const p = notAllowed
+    ? follow(input, cluster, 'demoting self because I am not allowed to become primary', 'following a different leader because I am not allowed to promote')
+    : follow(input, cluster, 'demoting self because i am not the healthiest node', 'following a different leader because i am not the healthiest node');
+  return { ...p, reason: verdict.reason };
+}
