@@ -76,6 +76,10 @@ export function isHealthiestNode(input: HaInput, cluster: Cluster): Verdict {
   if (input.monotonic < memory.prePromoteBackoffUntil) {
     return no('backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily');
   }
+  // In pause a manual failover to a named candidate is still honoured.
+  if (settings.paused && !input.tags.nofailover && cluster.failover && cluster.failover.size > 0 && !cluster.failover.scheduledAt) {
+    return manualFailoverNoLeader(input, cluster);
+  }
   if (pg.running && pg.inRecovery === false) {
     if (settings.paused) {
       return cluster.initialize && pg.sysid !== cluster.initialize ? no('system ID does not match /initialize') : yes();
