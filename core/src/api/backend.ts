@@ -62,6 +62,12 @@ export interface ApiBackend {
   /** Scheduled restart stored in the member key, if any. */
   scheduledRestart(): Record<string, unknown> | null;
 
+  /**
+   * Could a manual failover/switchover succeed now? Fetches peers' status (2 s timeout) and applies
+   * the same rules the HA loop uses. `candidate` restricts to one member.
+   */
+  failoverPossible(cluster: Cluster, candidate: string | null): Promise<{ ok: boolean; reason: string }>;
+
   /** Cut the HA loop's sleep short. */
   wakeup(): void;
   /** Re-read the configuration file (SIGHUP). */
