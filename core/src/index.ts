@@ -7,3 +7,4 @@ export * from './plugins/index.js';
 export * from './replica/contract.js';
 export * from './util/clock.js';
 export * from './util/json.js';
+export * from './config/index.js';
