@@ -1,0 +1,122 @@
+/**
+ * The etcd3 client and the one way pgha calls it: every call gets a deadline within retry_timeout,
+ * retries transient failures on another endpoint until then, and ends as a result or a DcsError.
+ * The library's own retry and circuit breaking are switched off or bounded, because they would
+ * otherwise keep retrying past our deadline and hide an etcd election from the HA loop.
+ */
+import { DcsError, ErrorCodes } from '@pgha/core';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, type IBackoff } from 'cockatiel';
+import {
+  Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError,
+  GRPCUnauthenticatedError, isRecoverableError, type IOptions,
+} from 'etcd3';
+import type { Etcd3Endpoints, TlsFiles } from './config.js';
+
+export interface ClientSettings {
+  readonly endpoints: Etcd3Endpoints;
+  readonly auth?: { username: string; password: string };
+  readonly tls?: TlsFiles;
+}
+
+/** A call's gRPC options: its deadline for this attempt. */
+export interface AttemptOptions {
+  readonly deadline: number;
+}
+
+const MIN_ATTEMPT_MS = 500;
+
+export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Etcd3 {
+  const multi = s.endpoints.hosts.length > 1;
+  const opts: IOptions = {
+    hosts: s.endpoints.hosts,
+    dialTimeout: 2000,
+    // Unary calls get a deadline even where we forget one (e.g. the token exchange for auth).
+    defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + attemptMs() }),
+    faultHandling: {
+      // We retry ourselves, within retry_timeout.
+      global: noop,
+      // With several endpoints, skip one that just failed for a second so the next attempt lands
+      // elsewhere; with one endpoint a breaker would only turn a recovered etcd into errors.
+      host: () => (multi ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(1) }) : noop),
+      // Typed as IBackoff but used as a factory (WatchManager calls .next() on it).
+      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
+    },
+    grpcOptions: {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      // Notice a silently dead etcd under a long-lived watch stream (etcd allows pings every 5 s).
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 3000,
+    },
+  };
+  if (s.auth) opts.auth = { username: s.auth.username, password: s.auth.password };
+  if (s.tls) opts.credentials = s.tls as IOptions['credentials'];
+  return new Etcd3(opts);
+}
+
+/** Transient: worth another attempt (possibly on another endpoint) before the deadline. */
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return isRecoverableError(e) || isBrokenCircuitError(e) || e instanceof EtcdInvalidAuthTokenError ||
+    /no leader|leader changed|timed out|too many requests|not capable|connection/i.test(e.message);
+}
+
+function isAuthError(e: unknown): boolean {
+  return e instanceof EtcdAuthenticationFailedError || e instanceof EtcdPermissionDeniedError ||
+    e instanceof GRPCUnauthenticatedError || e instanceof EtcdInvalidAuthTokenError;
+}
+
+export function toDcsError(what: string, e: unknown): DcsError {
+  if (e instanceof DcsError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new DcsError(`etcd3 ${what}: ${msg}`, { cause: e, code: isAuthError(e) ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs calls with a deadline; `retryTimeout` follows the live configuration. */
+export class DeadlineCaller {
+  private retryMs: number;
+
+  constructor(retryTimeout: number, private readonly endpointCount: number) {
+    this.retryMs = retryTimeout * 1000;
+  }
+
+  get budgetMs(): number {
+    return this.retryMs;
+  }
+
+  setRetryTimeout(seconds: number): void {
+    this.retryMs = seconds * 1000;
+  }
+
+  /** One attempt's budget: with several endpoints, leave room to try another after a hung one. */
+  attemptMs(): number {
+    return this.endpointCount > 1 ? Math.max(MIN_ATTEMPT_MS, this.retryMs / 2) : this.retryMs;
+  }
+
+  /**
+   * Run `fn` until it succeeds, fails for good, or retry_timeout is spent. `fn` must pass the
+   * given deadline to the gRPC call. Non-transient errors (auth, invalid request) fail at once.
+   */
+  async run<T>(what: string, fn: (o: AttemptOptions) => Promise<T>, budgetMs = this.retryMs): Promise<T> {
+    const start = performance.now();
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      const remaining = budgetMs - (performance.now() - start);
+      if (remaining <= 0) {
+        throw new DcsError(`etcd3 ${what}: no answer within ${Math.round(budgetMs) / 1000}s` +
+          (lastError instanceof Error ? ` (${lastError.message})` : ''), { cause: lastError, code: ErrorCodes.DCS_TIMEOUT });
+      }
+      try {
+        return await fn({ deadline: Date.now() + Math.min(remaining, this.attemptMs()) });
+      } catch (e) {
+        if (!isTransient(e)) throw toDcsError(what, e);
+        lastError = e;
+      }
+      // Back off a little so an etcd that refuses at once does not turn this into a busy loop.
+      const left = budgetMs - (performance.now() - start);
+      await sleep(Math.max(0, Math.min(50 * 2 ** Math.min(attempt, 3), left)));
+    }
+  }
+}

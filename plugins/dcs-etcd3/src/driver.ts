@@ -1,0 +1,301 @@
+/**
+ * The etcd3 DcsDriver: Patroni's key layout and values under `/<namespace>/<scope>/`, one lease
+ * per agent, transactions for every conditional write, and a watch-fed cache for reads.
+ */
+import { sleep, type DcsContext, type DcsDriver, type DcsNode, type Leader, type Version } from '@pgha/core';
+import type { Etcd3, ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
+import { PrefixCache } from './cache.js';
+import { createEtcdClient, DeadlineCaller, type ClientSettings } from './client.js';
+import { prefixRange } from './keys.js';
+import { AgentLease } from './lease.js';
+
+/** How long loadCluster waits for the watch to deliver what the probe says exists. */
+const CATCH_UP_MS = 150;
+
+type Left = () => number;
+
+export class Etcd3Driver implements DcsDriver {
+  private _ttl: number;
+  private readonly base: string;
+  private readonly caller: DeadlineCaller;
+  private readonly client: Etcd3;
+  private readonly lease: AgentLease | null;
+  private readonly cache: PrefixCache | null;
+  /** The member JSON last written, put again whenever a new lease replaces a lost one. */
+  private memberValue: string | null = null;
+  private closed = false;
+
+  constructor(private readonly ctx: DcsContext, settings: ClientSettings) {
+    this._ttl = ctx.ttl;
+    this.base = ctx.basePath.replace(/\/+$/, '') + '/';
+    this.caller = new DeadlineCaller(ctx.retryTimeout, settings.endpoints.hosts.length);
+    this.client = createEtcdClient(settings, () => this.caller.attemptMs());
+    // ctl mode (patronictl): no lease, no cache, every read linearizable.
+    this.lease = ctx.ctl ? null : new AgentLease(this.client, this.caller, ctx.ttl, ctx.loopWait);
+    this.cache = ctx.ctl ? null : new PrefixCache(this.client, this.caller, this.base);
+    this.cache?.start();
+  }
+
+  get ttl(): number { return this._ttl; }
+
+  setTtl(ttl: number): void {
+    this._ttl = ttl;
+    this.lease?.setTtl(ttl);
+  }
+
+  setRetryTimeout(retryTimeout: number): void {
+    this.caller.setRetryTimeout(retryTimeout);
+  }
+
+  /** The lease id this agent currently holds (tests and diagnostics). */
+  get leaseId(): string | null { return this.lease?.current ?? null; }
+
+  private key(k: string): Buffer { return Buffer.from(this.base + k); }
+
+  /** One deadline (retry_timeout) shared by every RPC of a driver method. */
+  private deadline(): Left {
+    const until = performance.now() + this.caller.budgetMs;
+    return () => until - performance.now();
+  }
+
+  private toNode(kv: IKeyValue): DcsNode {
+    const lease = String(kv.lease ?? '0');
+    return { key: kv.key.toString().slice(this.base.length), value: kv.value.toString(), version: Number(kv.mod_revision), session: lease === '0' ? null : lease };
+  }
+
+  async loadCluster(): Promise<DcsNode[]> {
+    const left = this.deadline();
+    const range = prefixRange(this.base);
+    if (this.cache?.fresh) {
+      // A tiny linearizable probe (key count + newest mod_revision) tells whether the watch has
+      // delivered everything: reads stay consistent across members and a stale stream is noticed.
+      const probe = await this.caller.run('probe cluster', (o) => this.client.kv.range(
+        { ...range, sort_target: 'Mod', sort_order: 'Descend', limit: 1, keys_only: true }, o), left());
+      const count = Number(probe.count);
+      const maxMod = probe.kvs[0] ? Number(probe.kvs[0].mod_revision) : 0;
+      if (await this.cacheCatchesUp(count, maxMod)) return this.cache.nodes();
+    }
+    const res = await this.caller.run('load cluster', (o) => this.client.kv.range(range, o), left());
+    this.cache?.applySnapshot(res.kvs, Number(res.header.revision));
+    return res.kvs.map((kv) => this.toNode(kv));
+  }
+
+  private cacheCatchesUp(count: number, maxMod: number): Promise<boolean> {
+    const cache = this.cache!;
+    if (cache.matches(count, maxMod)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      };
+      const off = cache.onChange(() => { if (cache.fresh && cache.matches(count, maxMod)) done(true); });
+      const timer = setTimeout(() => done(false), CATCH_UP_MS);
+    });
+  }
+
+  private txn(what: string, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[], left: Left): Promise<ITxnResponse> {
+    return this.caller.run(what, (o) => this.client.kv.txn({ compare, success, failure }, o), left());
+  }
+
+  private async put(what: string, k: string, value: string, left: Left, lease?: string): Promise<number> {
+    const res = await this.caller.run(what, (o) => this.client.kv.put({ key: this.key(k), value: Buffer.from(value), ...(lease ? { lease } : {}) }, o), left());
+    return Number(res.header.revision);
+  }
+
+  private async remove(what: string, k: string, left: Left): Promise<void> {
+    await this.caller.run(what, (o) => this.client.kv.deleteRange({ key: this.key(k) }, o), left());
+  }
+
+  private valueIs(k: string, value: string): ICompare {
+    return { key: this.key(k), target: 'Value', result: 'Equal', value: Buffer.from(value) };
+  }
+
+  private absent(k: string): ICompare {
+    return { key: this.key(k), target: 'Create', result: 'Equal', create_revision: 0 };
+  }
+
+  private modIs(k: string, version: Version): ICompare {
+    return { key: this.key(k), target: 'Mod', result: 'Equal', mod_revision: Number(version) };
+  }
+
+  private putOp(k: string, value: string, lease?: string): IRequestOp {
+    return { request_put: { key: this.key(k), value: Buffer.from(value), ...(lease ? { lease } : {}) } };
+  }
+
+  private getOp(k: string): IRequestOp {
+    return { request_range: { key: this.key(k) } };
+  }
+
+  /** Valid lease id; after a lost lease the member key moves to the new one. */
+  private async refreshLease(left: Left): Promise<string> {
+    const st = await this.lease!.refresh(left);
+    if (st.renewed && this.memberValue !== null) await this.put('put member', `members/${this.ctx.name}`, this.memberValue, left, st.id);
+    return st.id;
+  }
+
+  async attemptToAcquireLeader(): Promise<boolean> {
+    if (!this.lease) return false;
+    const left = this.deadline();
+    const lease = await this.refreshLease(left);
+    const res = await this.txn('acquire leader', [this.absent('leader')], [this.putOp('leader', this.ctx.name, lease)], [this.getOp('leader')], left);
+    if (res.succeeded) return true;
+    // An earlier attempt of ours that timed out on the way back may have created it.
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    return !!kv && kv.value.toString() === this.ctx.name && String(kv.lease) === lease;
+  }
+
+  async updateLeader(_leader: Leader): Promise<boolean> {
+    if (!this.lease) return false;
+    const left = this.deadline();
+    const lease = await this.refreshLease(left);
+    // Usual case, read-only: the key still holds my name on my lease, which the keep-alive renewed.
+    const res = await this.txn('update leader', [this.valueIs('leader', this.ctx.name), { key: this.key('leader'), target: 'Lease', result: 'Equal', lease }],
+      [], [this.getOp('leader')], left);
+    if (res.succeeded) return true;
+    const kv = res.responses[0]?.response_range?.kvs[0];
+    if (!kv || kv.value.toString() !== this.ctx.name) return false;
+    // Still my name but on an older lease (lease lost or ttl changed): move it to the current one.
+    const rebind = await this.txn('rebind leader', [this.valueIs('leader', this.ctx.name)], [this.putOp('leader', this.ctx.name, lease)], [], left);
+    return rebind.succeeded;
+  }
+
+  async deleteLeader(_leader: Leader | null): Promise<boolean> {
+    const left = this.deadline();
+    const res = await this.txn('delete leader', [this.valueIs('leader', this.ctx.name)], [{ request_delete_range: { key: this.key('leader') } }], [], left);
+    return res.succeeded;
+  }
+
+  async takeLeader(): Promise<boolean> {
+    if (!this.lease) return false;
+    const left = this.deadline();
+    await this.put('take leader', 'leader', this.ctx.name, left, await this.refreshLease(left));
+    return true;
+  }
+
+  async initialize(createNew: boolean, sysid: string): Promise<boolean> {
+    const left = this.deadline();
+    if (!createNew) {
+      await this.put('initialize', 'initialize', sysid, left);
+      return true;
+    }
+    const res = await this.txn('initialize', [this.absent('initialize')], [this.putOp('initialize', sysid)], [], left);
+    return res.succeeded;
+  }
+
+  async cancelInitialization(): Promise<boolean> {
+    await this.remove('cancel initialization', 'initialize', this.deadline());
+    return true;
+  }
+
+  async touchMember(data: Record<string, unknown>): Promise<boolean> {
+    if (!this.lease) return false;
+    const left = this.deadline();
+    const value = JSON.stringify(data);
+    const { id, renewed } = await this.lease.refresh(left);
+    const k = `members/${this.ctx.name}`;
+    const cached = this.cache?.fresh ? this.cache.get(k) : undefined;
+    // Like Patroni: no write when neither the content nor the lease changed.
+    if (!renewed && cached && cached.value === value && cached.lease === id) {
+      this.memberValue = value;
+      return true;
+    }
+    await this.put('touch member', k, value, left, id);
+    this.memberValue = value;
+    return true;
+  }
+
+  /** Version given: compare-and-swap on mod_revision. Resolves the new revision, or false. */
+  private async casPut(what: string, k: string, value: string, version: Version | null | undefined): Promise<number | false> {
+    const left = this.deadline();
+    if (version === undefined || version === null) return this.put(what, k, value, left);
+    if (!Number.isFinite(Number(version))) return false;
+    const res = await this.txn(what, [this.modIs(k, version)], [this.putOp(k, value)], [], left);
+    return res.succeeded ? Number(res.header.revision) : false;
+  }
+
+  async setConfigValue(value: string, version?: Version | null): Promise<boolean> {
+    return (await this.casPut('set config', 'config', value, version)) !== false;
+  }
+
+  async setFailoverValue(value: string, version?: Version | null): Promise<boolean> {
+    return (await this.casPut('set failover', 'failover', value, version)) !== false;
+  }
+
+  async setHistoryValue(value: string): Promise<boolean> {
+    await this.put('set history', 'history', value, this.deadline());
+    return true;
+  }
+
+  setSyncStateValue(value: string, version?: Version | null): Promise<Version | false> {
+    return this.casPut('set sync', 'sync', value, version);
+  }
+
+  async deleteSyncState(version?: Version | null): Promise<boolean> {
+    const left = this.deadline();
+    if (version === undefined || version === null) {
+      await this.remove('delete sync', 'sync', left);
+      return true;
+    }
+    if (!Number.isFinite(Number(version))) return false;
+    const res = await this.txn('delete sync', [this.modIs('sync', version)], [{ request_delete_range: { key: this.key('sync') } }], [], left);
+    return res.succeeded;
+  }
+
+  async writeStatus(value: string): Promise<boolean> {
+    await this.put('write status', 'status', value, this.deadline());
+    return true;
+  }
+
+  async writeFailsafe(value: string): Promise<boolean> {
+    await this.put('write failsafe', 'failsafe', value, this.deadline());
+    return true;
+  }
+
+  async writeLeaderOptime(lastLsn: string): Promise<boolean> {
+    await this.put('write leader optime', 'optime/leader', lastLsn, this.deadline());
+    return true;
+  }
+
+  async deleteCluster(): Promise<boolean> {
+    const range = prefixRange(this.base);
+    await this.caller.run('delete cluster', (o) => this.client.kv.deleteRange(range, o));
+    return true;
+  }
+
+  /**
+   * Wake when the cached leader key's mod_revision differs from `leaderVersion` (changed, deleted
+   * or expired: a lease expiry arrives as a DELETE event). Without a cache (ctl) just sleep.
+   */
+  async watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    const cache = this.cache;
+    if (!cache) {
+      await sleep(timeoutMs, signal);
+      return false;
+    }
+    const want = String(leaderVersion ?? null);
+    const changed = () => String(cache.get('leader')?.modRevision ?? null) !== want;
+    // Only trust the copy for an immediate answer when it is fresh; a stale copy waits for a resync.
+    if (leaderVersion !== null && cache.fresh && changed()) return true;
+    if (signal.aborted) return false;
+    return new Promise<boolean>((resolve) => {
+      const finish = (v: boolean) => {
+        clearTimeout(timer);
+        off();
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      };
+      const onAbort = () => finish(false);
+      const off = cache.onChange((key) => { if (key === 'leader' && changed()) finish(true); });
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.cache?.close();
+    this.client.close();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The agent's one lease (TTL = ttl) carrying its member key and, when leader, the leader key.
+ * Kept alive only when the HA loop asks (touchMember / updateLeader), at most once per loop_wait,
+ * like Patroni: a frozen agent must lose its keys.
+ *
+ * Validity is judged from the moment a keep-alive was SENT: etcd restarts the TTL when it
+ * receives the request, which is never earlier. A keep-alive answered after the lease could
+ * already have run out is treated as lost, so a leader never believes in a lease etcd dropped.
+ */
+import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
+import type { AttemptOptions, DeadlineCaller } from './client.js';
+
+export interface LeaseState {
+  /** Lease id (an int64 as a decimal string). */
+  readonly id: string;
+  /** True when this call granted a new lease: keys bound to the old one must be put again. */
+  readonly renewed: boolean;
+}
+
+export class AgentLease {
+  private id: string | null = null;
+  /** performance.now() ms until which the lease is certainly alive on the server. */
+  private validUntil = 0;
+  private lastSent = -Infinity;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly caller: DeadlineCaller,
+    private ttl: number,
+    private loopWait: number,
+  ) {}
+
+  /** The current lease id if it is still certainly valid, else null. */
+  get current(): string | null {
+    return this.id !== null && performance.now() < this.validUntil ? this.id : null;
+  }
+
+  get validUntilMs(): number {
+    return this.validUntil;
+  }
+
+  /** New TTL: the next refresh grants a new lease (Patroni's set_ttl); the old one just expires. */
+  setTtl(ttl: number): void {
+    if (ttl !== this.ttl) {
+      this.ttl = ttl;
+      this.forget();
+    }
+  }
+
+  setLoopWait(loopWait: number): void {
+    this.loopWait = loopWait;
+  }
+
+  forget(): void {
+    this.id = null;
+    this.validUntil = 0;
+    this.lastSent = -Infinity;
+  }
+
+  /**
+   * Make sure a valid lease exists: keep the current one alive (unless refreshed within loop_wait),
+   * or grant a new one when it expired, was revoked, or its keep-alive came back too late.
+   */
+  async refresh(left: () => number = () => this.caller.budgetMs): Promise<LeaseState> {
+    const now = performance.now();
+    if (this.id !== null && now < this.validUntil) {
+      if (now - this.lastSent < this.loopWait * 1000) return { id: this.id, renewed: false };
+      if (await this.keepAlive(this.id, left)) return { id: this.id, renewed: false };
+    }
+    return { id: await this.grant(left), renewed: true };
+  }
+
+  private async grant(left: () => number): Promise<string> {
+    this.forget();
+    let sent = 0;
+    const res = await this.caller.run('lease grant', (o) => {
+      sent = performance.now();
+      return this.client.leaseClient.leaseGrant({ TTL: this.ttl }, o);
+    }, left());
+    const ttl = Math.min(this.ttl, Number(res.TTL) || this.ttl);
+    this.id = res.ID;
+    this.lastSent = sent;
+    this.validUntil = sent + ttl * 1000;
+    return res.ID;
+  }
+
+  /** True when the lease was renewed in time; false when it is gone (expired, revoked or too late). */
+  private async keepAlive(id: string, left: () => number): Promise<boolean> {
+    const before = this.validUntil;
+    let sent = 0;
+    let ttl: number;
+    try {
+      ttl = await this.caller.run('lease keepalive', (o) => this.keepAliveOnce(id, o, (t) => { sent = t; }),
+        Math.min(left(), before - performance.now()));
+    } catch (e) {
+      // Out of time before the lease could have run out: it may be gone, start over with a new one.
+      if (e instanceof EtcdLeaseInvalidError || (e as { cause?: unknown }).cause instanceof EtcdLeaseInvalidError) return false;
+      if (performance.now() >= before) return false;
+      throw e;
+    }
+    // etcd answers TTL 0 for an expired or revoked lease; an answer after `before` proves nothing.
+    if (ttl <= 0 || performance.now() >= before) return false;
+    this.lastSent = sent;
+    this.validUntil = sent + Math.min(ttl, this.ttl) * 1000;
+    return true;
+  }
+
+  /** One keep-alive on a fresh stream; resolves the TTL etcd granted (0 = lease gone). */
+  private async keepAliveOnce(id: string, o: AttemptOptions, onSend: (t: number) => void): Promise<number> {
+    const stream = await this.client.leaseClient.leaseKeepAlive(o);
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.cancel();
+        reject(Object.assign(new Error('lease keepalive timed out'), { transient: true }));
+      }, Math.max(0, o.deadline - Date.now()));
+      stream.on('data', (res) => {
+        clearTimeout(timer);
+        stream.end();
+        resolve(Number(res.TTL));
+      });
+      stream.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      onSend(performance.now());
+      stream.write({ ID: id });
+    });
+  }
+}
