@@ -1,6 +1,8 @@
 /**
  * Replica-creation contract: a method creates PGDATA from a source member (or from nothing, for
  * `no_leader` methods such as a restore from an archive) and reports success by exit code 0.
+ * The chain (create.ts) wipes PGDATA before a method unless it says `keepData`, writes the source's
+ * replication password to a pgpass file and hands the method a connection string without it.
  */
 import type { Logger } from '../log.js';
 
@@ -18,13 +20,19 @@ export interface ReplicaMethodContext {
   readonly dataDir: string;
   /** Directory of PostgreSQL server binaries (postgresql.bin_dir). */
   readonly binDir: string;
+  /** Full path of a PostgreSQL tool, honouring postgresql.bin_name (e.g. bin('pg_basebackup')). */
+  bin(tool: string): string;
+  /** OS user every child process must run as (null: the agent's own user). */
+  readonly runAs: { readonly uid: number; readonly gid: number } | null;
+  /** Empty PGDATA, keeping the directory with the right owner and mode (for retries inside a method). */
+  wipeDataDir(): void;
   readonly logger: Logger;
 }
 
 export interface ReplicaCreateRequest {
   /** null when no member can serve as a source (only no_leader methods run then). */
   readonly source: ReplicaSource | null;
-  /** libpq connection string to the source without the password (it is in PGPASSFILE). */
+  /** libpq connection string to the source without the password (it is in PGPASSFILE); '' without a source. */
   readonly connstring: string | null;
   /** Environment for child processes: PGPASSFILE and friends. */
   readonly env: Readonly<Record<string, string>>;

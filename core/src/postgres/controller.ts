@@ -1,0 +1,401 @@
+/**
+ * The PostgreSQL controller the HA layer drives: start/stop/restart/reload/promote/demote, data
+ * directory checks, recovery configuration, monitoring and a `postmaster-exit` event raised the
+ * moment the postmaster dies. Long actions (bootstrap, clone, rewind) go through `executor`.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { ReplicaSource } from '../replica/contract.js';
+import { AsyncExecutor } from './async-executor.js';
+import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
+import * as dd from './datadir.js';
+import { runCommand, shlexSplit, type RunAs, type RunResult } from './exec.js';
+import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
+import {
+  adoptPostmaster, runningPostmaster, readPostmasterPid, signalPostmaster, spawnPostmaster,
+  type PostmasterExit, type ShutdownMode, type WatchedPostmaster,
+} from './postmaster.js';
+import { standbyRecovery, type FollowOptions } from './recovery.js';
+import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
+
+/** Patroni's state strings (published in the member key and the REST API). */
+export type PostgresState =
+  | 'stopped' | 'stopping' | 'stop failed' | 'crashed' | 'running' | 'starting' | 'start failed'
+  | 'restarting' | 'restart failed' | 'initializing new cluster' | 'initdb failed'
+  | 'running custom bootstrap script' | 'custom bootstrap failed' | 'creating replica';
+
+export type DemoteMode = 'offline' | 'graceful' | 'immediate' | 'immediate-nolock';
+
+/** Called once pg_control says "shut down" while a graceful stop is in progress. */
+export type OnShutdown = (checkpointLsn: bigint, redoLsn: bigint) => void | Promise<void>;
+
+export interface StopOptions {
+  readonly mode?: ShutdownMode;
+  /** CHECKPOINT before signalling, so the shutdown checkpoint is short (graceful demote). */
+  readonly checkpoint?: boolean;
+  readonly timeoutMs?: number;
+  /** Escalate to immediate when the timeout passes (default true). */
+  readonly escalate?: boolean;
+  readonly onShutdown?: OnShutdown;
+}
+
+export interface StartOptions {
+  /** Recovery mode for this and later starts (default: the last one used; initially primary). */
+  readonly recovery?: RecoveryMode;
+  readonly timeoutMs?: number;
+  /** Leave pg_hba.conf/pg_ident.conf as they are (a custom bootstrap's restored files). */
+  readonly skipHba?: boolean;
+}
+
+export interface DemoteOptions {
+  readonly onShutdown?: OnShutdown;
+  /** After stopping, start as a replica of this source (null = no leader: archive recovery). Omit to stay stopped. */
+  readonly follow?: ReplicaSource | null;
+  readonly followOptions?: FollowOptions;
+}
+
+export interface DemoteResult {
+  readonly stopped: boolean;
+  /** The mode says the leader key is to be released (graceful, immediate). */
+  readonly releaseLeaderKey: boolean;
+  /** graceful: onShutdown ran (the HA layer may already have released the key). */
+  readonly shutdownCallbackCalled: boolean;
+  readonly shutdownCheckpoint: bigint | null;
+  readonly started: boolean | null;
+}
+
+export interface PostmasterExitEvent extends PostmasterExit {
+  /** We asked it to stop; false means it crashed or was killed. */
+  readonly expected: boolean;
+}
+
+export interface PostgresControllerOptions {
+  /** The raw `postgresql` section or already parsed settings. */
+  readonly postgresql: Readonly<Record<string, unknown>> | PostgresSettings;
+  readonly scope: string;
+  /** This member's name (application_name, slot name). */
+  readonly name: string;
+  /** OS user for postgres and every PostgreSQL tool (required when the agent runs as root). */
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly logger?: Logger;
+}
+
+const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' && v !== null && 'binName' in v && 'dataDir' in v;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class PostgresController extends EventEmitter<{ 'postmaster-exit': [PostmasterExitEvent]; state: [PostgresState] }> {
+  readonly settings: PostgresSettings;
+  readonly scope: string;
+  readonly name: string;
+  readonly runAs: RunAs | null;
+  readonly logger: Logger;
+  readonly config: ConfigFiles;
+  readonly executor: AsyncExecutor;
+  private _state: PostgresState = 'stopped';
+  private watched: WatchedPostmaster | null = null;
+  private stopping = false;
+  private recovery: RecoveryMode = { kind: 'none' };
+  private startedGucs: Record<string, string> | null = null;
+  private readonly conn: LocalConnection;
+
+  constructor(o: PostgresControllerOptions) {
+    super();
+    this.settings = isSettings(o.postgresql) ? o.postgresql : parsePostgresSettings(o.postgresql);
+    this.scope = o.scope;
+    this.name = o.name;
+    this.runAs = o.uid !== undefined && o.gid !== undefined ? { uid: o.uid, gid: o.gid } : null;
+    if (!this.runAs && process.getuid?.() === 0) throw new Error('running as root: pass uid/gid of the PostgreSQL OS user');
+    this.logger = (o.logger ?? silentLogger).child({ component: 'postgres' });
+    this.config = new ConfigFiles(this.settings, this.runAs);
+    this.executor = new AsyncExecutor(this.logger);
+    this.conn = new LocalConnection(() => this.localConnectionParams());
+    const pf = runningPostmaster(this.settings.dataDir);
+    if (pf) this.watch(adoptPostmaster(pf.pid), 'running');
+  }
+
+  get state(): PostgresState { return this._state; }
+  setState(s: PostgresState): void {
+    if (s === this._state) return;
+    this._state = s;
+    this.emit('state', s);
+  }
+
+  get dataDir(): string { return this.settings.dataDir; }
+  bin(name: BinName): string { return join(this.settings.binDir, this.settings.binName[name]); }
+
+  /** Run a PostgreSQL tool from bin_dir as the PostgreSQL user. */
+  runTool(name: BinName, args: readonly string[], opts: { env?: Record<string, string>; signal?: AbortSignal; input?: string } = {}): Promise<RunResult> {
+    return runCommand(this.bin(name), args, { runAs: this.runAs, logger: this.logger, ...opts });
+  }
+
+  // ---- data directory -------------------------------------------------------------------
+  dataDirectoryEmpty(): boolean { return dd.dataDirectoryEmpty(this.dataDir); }
+  dataDirectoryValid(): boolean { return dd.dataDirectoryValid(this.dataDir); }
+  controlData(): Promise<dd.ControlData> { return dd.controlData(this.bin('pg_controldata'), this.dataDir, this.runAs); }
+  async systemIdentifier(): Promise<string | null> { return dd.systemIdentifier(await this.controlData()); }
+  /** Empty PGDATA (kept as a directory owned by the PostgreSQL user). */
+  wipeDataDirectory(): void { dd.wipeDataDirectory(this.dataDir, this.runAs); }
+  ensureDataDirectory(): void { dd.ensureDataDirectory(this.dataDir, this.runAs); }
+  moveDataDirectoryAside(): string | null { return dd.moveDataDirectoryAside(this.dataDir); }
+
+  // ---- connections ----------------------------------------------------------------------
+  /** How we reach the local server: the first unix socket directory when use_unix_socket, else the first listen host. */
+  localConnectionParams(): ConnectionParams {
+    const s = this.settings;
+    const sockets = String(s.parameters.unix_socket_directories ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    let host = s.listenAddresses.split(',')[0]!.trim();
+    if (s.useUnixSocket && sockets.length) host = sockets[0]!;
+    else if (host === '*' || host === '0.0.0.0' || host === '') host = '127.0.0.1';
+    else if (host === '::') host = '::1';
+    return { host, port: s.port, user: s.superuser.username, password: s.superuser.password, database: 'postgres', extra: s.superuser.extra };
+  }
+
+  /** Superuser connection URL without the password (post_bootstrap scripts get PGPASSFILE). */
+  localConnectionUrl(): string {
+    const p = this.localConnectionParams();
+    const host = p.host.startsWith('/') ? '' : p.host.includes(':') ? `[${p.host}]` : p.host;
+    const q = p.host.startsWith('/') ? `?host=${encodeURIComponent(p.host)}` : '';
+    return `postgres://${encodeURIComponent(p.user)}@${host}:${p.port}/${p.database}${q}`;
+  }
+
+  /** Write the pgpass file (postgresql.pgpass) and return the env pointing to it. */
+  writePgpass(entries: readonly PgpassEntry[]): Record<string, string> {
+    writePgpass(this.settings.pgpass, entries, this.runAs);
+    return { PGPASSFILE: this.settings.pgpass };
+  }
+
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]> {
+    return this.conn.query<R>(sql, values);
+  }
+
+  /** Role, timeline, LSNs, replication state and pg_stat_replication; null when the server does not answer. */
+  async status(): Promise<ServerStatus | null> {
+    try {
+      const rows = await this.query(MONITOR_SQL);
+      return rows[0] ? parseStatus(rows[0]) : null;
+    } catch (e) {
+      this.logger.debug({ err: String(e) }, 'monitoring query failed');
+      return null;
+    }
+  }
+
+  /** A setting changed that needs a restart: pg_settings.pending_restart or a command-line GUC differs. */
+  async pendingRestart(): Promise<boolean> {
+    const rows = await this.query<{ pending: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE pending_restart) AS pending');
+    if (rows[0]?.pending) return true;
+    const running = this.startedGucs ?? this.gucsFromPostmasterOpts();
+    const wanted = commandLineGucs(this.settings, this.scope);
+    return Object.entries(wanted).some(([k, v]) => running[k] !== undefined && running[k] !== v);
+  }
+
+  private gucsFromPostmasterOpts(): Record<string, string> {
+    const out: Record<string, string> = {};
+    try {
+      for (const a of shlexSplit(readFileSync(join(this.dataDir, 'postmaster.opts'), 'utf8'))) {
+        const m = /^--([^=]+)=(.*)$/.exec(a);
+        if (m) out[m[1]!] = m[2]!;
+      }
+    } catch { /* no opts file */ }
+    return out;
+  }
+
+  // ---- process lifecycle ----------------------------------------------------------------
+  postmasterPid(): number | null { return this.watched?.pid ?? runningPostmaster(this.dataDir)?.pid ?? null; }
+  isRunning(): boolean { return this.postmasterPid() !== null; }
+
+  private watch(w: WatchedPostmaster, state: PostgresState): void {
+    this.watched = w;
+    this.setState(state);
+    void w.exited.then((e) => {
+      if (this.watched !== w) return;
+      this.watched = null;
+      const expected = this.stopping;
+      void this.conn.close();
+      if (!expected) {
+        this.logger.warn({ pid: e.pid, code: e.code, signal: e.signal }, 'postmaster exited unexpectedly');
+        this.setState('crashed');
+      }
+      this.emit('postmaster-exit', { ...e, expected });
+    });
+  }
+
+  /** Write configuration files and start postgres; resolves true once it accepts connections. */
+  async start(opts: StartOptions = {}): Promise<boolean> {
+    if (this.isRunning()) return true;
+    if (!this.dataDirectoryValid()) throw new Error(`${this.dataDir} is not a valid PostgreSQL data directory`);
+    if (opts.recovery) this.recovery = opts.recovery;
+    this.config.writePostgresqlConf(this.recovery);
+    if (!opts.skipHba) this.config.writeHbaAndIdent();
+    const gucs = commandLineGucs(this.settings, this.scope);
+    this.stopping = false;
+    this.startedGucs = gucs;
+    const w = spawnPostmaster({
+      postgres: this.bin('postgres'), dataDir: this.dataDir, configFile: this.config.confPath, gucs,
+      runAs: this.runAs, logFile: join(this.dataDir, 'pgha.postmaster.log'),
+    });
+    this.logger.info({ pid: w.pid, recovery: this.recovery.kind }, 'postmaster started');
+    this.watch(w, 'starting');
+    const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    if (ok) this.setState('running');
+    else if (this.watched !== w) this.setState('start failed');
+    return ok;
+  }
+
+  /** Wait until postmaster.pid says ready/standby; false when the postmaster dies or time runs out. */
+  private async waitReady(w: WatchedPostmaster, timeoutMs: number): Promise<boolean> {
+    let dead = false;
+    void w.exited.then(() => { dead = true; });
+    const deadline = Date.now() + timeoutMs;
+    while (!dead && Date.now() < deadline) {
+      const pf = readPostmasterPid(this.dataDir);
+      if (pf?.pid === w.pid && (pf.status === 'ready' || pf.status === 'standby')) return true;
+      await sleep(50);
+    }
+    return false;
+  }
+
+  /** Stop postgres (fast by default); true once the postmaster is gone. */
+  async stop(opts: StopOptions = {}): Promise<boolean> {
+    let mode: ShutdownMode = opts.mode ?? 'fast';
+    const pid = this.postmasterPid();
+    if (pid === null) {
+      this.setState('stopped');
+      return true;
+    }
+    const w = this.watched ?? adoptPostmaster(pid);
+    if (!this.watched) this.watch(w, 'running');
+    this.stopping = true;
+    this.setState('stopping');
+    if (opts.checkpoint && mode !== 'immediate') {
+      await this.query('CHECKPOINT').catch((e) => this.logger.warn({ err: String(e) }, 'checkpoint before shutdown failed'));
+    }
+    await this.conn.close();
+    let gone = false;
+    void w.exited.then(() => { gone = true; });
+    signalPostmaster(pid, mode);
+    this.logger.info({ pid, mode }, 'stopping postgres');
+    let deadline = Date.now() + (opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    let shutdownCalled = false;
+    const callShutdown = async () => {
+      const cd = await this.controlData().catch(() => null);
+      const cp = cd && dd.clusterState(cd) === 'shut down' ? dd.checkpointInfo(cd) : null;
+      if (!cp) return;
+      shutdownCalled = true;
+      await opts.onShutdown!(cp.lsn, cp.redoLsn);
+    };
+    while (!gone) {
+      if (opts.onShutdown && !shutdownCalled && mode !== 'immediate') await callShutdown();
+      if (Date.now() > deadline) {
+        if (opts.escalate === false || mode === 'immediate') break;
+        this.logger.warn({ pid }, `postgres did not stop in ${mode} mode in time; escalating to immediate`);
+        mode = 'immediate';
+        signalPostmaster(pid, mode);
+        deadline = Date.now() + 10_000;
+      }
+      await Promise.race([w.exited, sleep(100)]);
+    }
+    if (!gone) {
+      this.setState('stop failed');
+      return false;
+    }
+    if (opts.onShutdown && !shutdownCalled && mode !== 'immediate') await callShutdown();
+    this.setState('stopped');
+    return true;
+  }
+
+  async restart(opts: StartOptions & { mode?: ShutdownMode } = {}): Promise<boolean> {
+    this.setState('restarting');
+    if (!(await this.stop({ mode: opts.mode ?? 'fast', timeoutMs: opts.timeoutMs }))) {
+      this.setState('restart failed');
+      return false;
+    }
+    const ok = await this.start(opts);
+    if (!ok) this.setState('restart failed');
+    return ok;
+  }
+
+  /** Rewrite configuration files (optionally with new recovery settings) and SIGHUP the postmaster. */
+  reload(recovery?: RecoveryMode): boolean {
+    if (recovery) this.recovery = recovery;
+    this.config.writePostgresqlConf(this.recovery);
+    this.config.writeHbaAndIdent();
+    const pid = this.postmasterPid();
+    if (pid === null) return false;
+    try {
+      process.kill(pid, 'SIGHUP');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Run pre_promote (non-zero = do not promote), then promote and wait until out of recovery. */
+  async promote(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+    const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
+    if (this.settings.prePromote) {
+      const [cmd, ...args] = shlexSplit(this.settings.prePromote);
+      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger });
+      if (r.code !== 0) {
+        this.logger.error({ code: r.code }, 'pre_promote script failed; not promoting');
+        return false;
+      }
+    }
+    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-w', '-t', String(Math.ceil(timeoutMs / 1000))]);
+    if (r.code !== 0) {
+      this.logger.error({ out: r.stderr.trim() }, 'pg_ctl promote failed');
+      return false;
+    }
+    this.recovery = { kind: 'none' };
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const st = await this.status();
+      if (st && !st.inRecovery) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  /** The recovery settings for following `source` (null = no leader). */
+  standbyRecovery(source: ReplicaSource | null, opts?: FollowOptions): RecoveryMode {
+    return standbyRecovery(this.settings, this.name, source, opts);
+  }
+
+  /** Start as (or turn into) a replica of `source`: restart if running, else start. */
+  async follow(source: ReplicaSource | null, opts: FollowOptions & { timeoutMs?: number } = {}): Promise<boolean> {
+    const recovery = this.standbyRecovery(source, opts);
+    return this.isRunning() ? this.restart({ recovery, timeoutMs: opts.timeoutMs }) : this.start({ recovery, timeoutMs: opts.timeoutMs });
+  }
+
+  /**
+   * Demote (reference §2.6): offline = fast stop; graceful = checkpoint + fast stop with onShutdown
+   * for early release of the leader key; immediate / immediate-nolock = immediate stop.
+   */
+  async demote(mode: DemoteMode, opts: DemoteOptions = {}): Promise<DemoteResult> {
+    const graceful = mode === 'graceful';
+    let called = false;
+    let checkpoint: bigint | null = null;
+    const stopped = await this.stop({
+      mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast',
+      checkpoint: graceful,
+      onShutdown: graceful ? async (lsn, redo) => {
+        called = true;
+        checkpoint = lsn;
+        await opts.onShutdown?.(lsn, redo);
+      } : undefined,
+    });
+    let started: boolean | null = null;
+    if (stopped && opts.follow !== undefined) started = await this.follow(opts.follow, opts.followOptions);
+    return { stopped, releaseLeaderKey: mode === 'graceful' || mode === 'immediate', shutdownCallbackCalled: called, shutdownCheckpoint: checkpoint, started };
+  }
+
+  /** Stop watching and close the SQL connection; postgres itself keeps running. */
+  async close(): Promise<void> {
+    this.watched?.stopWatching();
+    this.watched = null;
+    await this.conn.close();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Child processes for PostgreSQL tools and user scripts: run as the unprivileged PostgreSQL user
+ * when we are root, cancellable by AbortSignal (the child is killed by its PID), output logged.
+ */
+import { spawn } from 'node:child_process';
+import { chownSync } from 'node:fs';
+import type { Logger } from '../log.js';
+
+/** The OS user postgres and every PostgreSQL tool runs as; null = the agent's own user. */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface RunOptions {
+  readonly runAs?: RunAs | null;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+  /** Written to stdin, which is then closed. */
+  readonly input?: string;
+  /** Kill the child after this many ms (0 = never). */
+  readonly timeoutMs?: number;
+}
+
+export interface RunResult {
+  /** Exit code; -1 when killed by a signal or when it could not start. */
+  readonly code: number;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const KEEP = 64 * 1024;
+
+/** Sends SIGTERM, then SIGKILL after `graceMs` if the process is still there. */
+export function killByPid(pid: number, graceMs = 5000): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  setTimeout(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch { /* gone */ }
+  }, graceMs).unref();
+}
+
+export function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    if (opts.signal?.aborted) {
+      resolve({ code: -1, signal: null, stdout: '', stderr: 'aborted before start' });
+      return;
+    }
+    const env = { ...process.env, ...opts.env };
+    if (opts.runAs && env.HOME === process.env.HOME && process.getuid?.() === 0) env.HOME = '/tmp';
+    const child = spawn(cmd, [...args], {
+      cwd: opts.cwd ?? '/tmp',
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    const log = opts.logger?.child({ tool: cmd.split('/').pop() });
+    const onLine = (chunk: Buffer, which: 'stdout' | 'stderr') => {
+      const text = chunk.toString();
+      if (which === 'stdout') stdout = (stdout + text).slice(-KEEP);
+      else stderr = (stderr + text).slice(-KEEP);
+      for (const line of text.split('\n')) if (line.trim()) log?.info(line.trimEnd());
+    };
+    child.stdout!.on('data', (b: Buffer) => onLine(b, 'stdout'));
+    child.stderr!.on('data', (b: Buffer) => onLine(b, 'stderr'));
+    child.stdin!.on('error', () => { /* child may exit before reading stdin */ });
+    child.stdin!.end(opts.input ?? '');
+    const abort = () => child.pid && killByPid(child.pid);
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    const timer = opts.timeoutMs ? setTimeout(abort, opts.timeoutMs) : null;
+    const finish = (r: RunResult) => {
+      opts.signal?.removeEventListener('abort', abort);
+      if (timer) clearTimeout(timer);
+      resolve(r);
+    };
+    child.once('error', (e) => finish({ code: -1, signal: null, stdout, stderr: `${stderr}${e.message}` }));
+    child.once('close', (code, signal) => finish({ code: code ?? -1, signal, stdout, stderr }));
+  });
+}
+
+/** Give a file or directory we created to the PostgreSQL user. */
+export function chownTo(path: string, runAs: RunAs | null | undefined): void {
+  if (runAs && process.getuid?.() === 0) chownSync(path, runAs.uid, runAs.gid);
+}
+
+/** POSIX-shell-like word splitting (quotes and backslashes), as Python's shlex.split. */
+export function shlexSplit(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else cur += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === '\\' && i + 1 < s.length && '"\\$`\n'.includes(s[i + 1]!)) cur += s[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error(`No closing quotation in: ${s}`);
+  if (inWord) out.push(cur);
+  return out;
+}

@@ -1,0 +1,153 @@
+/**
+ * SQL access to the local server with the `pg` package, and the one monitoring query the HA loop
+ * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication).
+ */
+import pg from 'pg';
+
+export interface ConnectionParams {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string | null;
+  readonly database: string;
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+export interface ReplicationRow {
+  readonly pid: number;
+  readonly usename: string | null;
+  readonly applicationName: string;
+  readonly clientAddr: string | null;
+  readonly state: string | null;
+  readonly syncState: string | null;
+  readonly syncPriority: number | null;
+  readonly writeLsn: bigint | null;
+  readonly flushLsn: bigint | null;
+  readonly replayLsn: bigint | null;
+}
+
+export interface ServerStatus {
+  readonly inRecovery: boolean;
+  readonly role: 'primary' | 'replica';
+  readonly timeline: number | null;
+  readonly postmasterStartTime: number;
+  /** Primary: flush position of the current WAL. Null on replicas. */
+  readonly writeLsn: bigint | null;
+  readonly receiveLsn: bigint | null;
+  readonly replayLsn: bigint | null;
+  readonly replayPaused: boolean;
+  /** Replicas: `streaming` when the WAL receiver streams, else `in archive recovery`. Null on primaries. */
+  readonly replicationState: 'streaming' | 'in archive recovery' | null;
+  readonly replication: readonly ReplicationRow[];
+  readonly serverVersion: number;
+}
+
+const lsnOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(String(v)));
+
+export const MONITOR_SQL = `
+SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+  EXTRACT(EPOCH FROM pg_catalog.pg_postmaster_start_time())::float8 AS start_time,
+  CASE WHEN pg_catalog.pg_is_in_recovery()
+    THEN COALESCE((SELECT received_tli FROM pg_catalog.pg_stat_get_wal_receiver() WHERE received_tli > 0),
+                  (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()))
+    ELSE ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+    ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint::text END AS write_lsn,
+  pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(), '0/0')::bigint::text AS receive_lsn,
+  pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint::text AS replay_lsn,
+  pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_is_wal_replay_paused() AS replay_paused,
+  (SELECT status FROM pg_catalog.pg_stat_get_wal_receiver()) AS receiver_status,
+  pg_catalog.current_setting('server_version_num')::int AS server_version,
+  (SELECT pg_catalog.json_agg(r) FROM (
+     SELECT pid, usename, application_name, client_addr::text, state, sync_state, sync_priority,
+       pg_catalog.pg_wal_lsn_diff(write_lsn, '0/0')::bigint::text AS write_lsn,
+       pg_catalog.pg_wal_lsn_diff(flush_lsn, '0/0')::bigint::text AS flush_lsn,
+       pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
+     FROM pg_catalog.pg_stat_replication) r) AS replication`;
+
+export function parseStatus(row: Record<string, unknown>): ServerStatus {
+  const inRecovery = row.in_recovery === true;
+  const rows = Array.isArray(row.replication) ? (row.replication as Record<string, unknown>[]) : [];
+  return {
+    inRecovery,
+    role: inRecovery ? 'replica' : 'primary',
+    timeline: row.timeline === null ? null : Number(row.timeline),
+    postmasterStartTime: Number(row.start_time),
+    writeLsn: lsnOrNull(row.write_lsn),
+    receiveLsn: lsnOrNull(row.receive_lsn),
+    replayLsn: lsnOrNull(row.replay_lsn),
+    replayPaused: row.replay_paused === true,
+    replicationState: inRecovery ? (row.receiver_status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
+    serverVersion: Number(row.server_version),
+    replication: rows.map((r) => ({
+      pid: Number(r.pid),
+      usename: (r.usename as string | null) ?? null,
+      applicationName: String(r.application_name ?? ''),
+      clientAddr: (r.client_addr as string | null) ?? null,
+      state: (r.state as string | null) ?? null,
+      syncState: (r.sync_state as string | null) ?? null,
+      syncPriority: r.sync_priority === null || r.sync_priority === undefined ? null : Number(r.sync_priority),
+      writeLsn: lsnOrNull(r.write_lsn),
+      flushLsn: lsnOrNull(r.flush_lsn),
+      replayLsn: lsnOrNull(r.replay_lsn),
+    })),
+  };
+}
+
+/** A lazily (re)connected client; any connection error drops it so the next call reconnects. */
+export class LocalConnection {
+  private client: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+
+  constructor(private readonly params: () => ConnectionParams, private readonly timeoutMs = 5000) {}
+
+  private async get(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    if (!this.connecting) {
+      this.connecting = (async () => {
+        const p = this.params();
+        const c = new pg.Client({
+          host: p.host, port: p.port, user: p.user, password: p.password ?? undefined, database: p.database,
+          connectionTimeoutMillis: this.timeoutMs, statement_timeout: this.timeoutMs * 6, application_name: 'pgha',
+        });
+        c.on('error', () => this.drop(c));
+        c.on('end', () => this.drop(c));
+        await c.connect();
+        this.client = c;
+        return c;
+      })().finally(() => { this.connecting = null; });
+    }
+    return this.connecting;
+  }
+
+  private drop(c: pg.Client): void {
+    if (this.client === c) this.client = null;
+    c.end().catch(() => undefined);
+  }
+
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]> {
+    const c = await this.get();
+    try {
+      return (await c.query<R>(sql, values)).rows;
+    } catch (e) {
+      // A server-side error leaves the connection usable; anything else (socket gone) does not.
+      if (!(e instanceof Error && 'severity' in e)) this.drop(c);
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => undefined);
+  }
+}
+
+/** Quote an identifier for SQL (role names in CREATE ROLE / GRANT). */
+export function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+export function quoteLiteral(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,157 @@
+/**
+ * The postmaster process: started by us (so its exit is an event, not something found at the next
+ * poll), or adopted from postmaster.pid after an agent restart (then watched by a cheap PID probe).
+ * `stopPostmasterByPid` is standalone on purpose: a fencing supervisor can call it without a controller.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chownTo, type RunAs } from './exec.js';
+
+export type ShutdownMode = 'smart' | 'fast' | 'immediate';
+
+const SIGNAL_FOR: Record<ShutdownMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
+
+export interface PostmasterPidFile {
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly startTime: number;
+  readonly port: number;
+  readonly socketDir: string;
+  readonly listenAddr: string;
+  /** `starting`, `stopping`, `ready` or `standby` (PostgreSQL >= 10). */
+  readonly status: string;
+}
+
+export function readPostmasterPid(dataDir: string): PostmasterPidFile | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const l = text.split('\n');
+  const pid = Number(l[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return {
+    pid, dataDir: l[1] ?? '', startTime: Number(l[2] ?? 0), port: Number(l[3] ?? 0), socketDir: l[4] ?? '',
+    listenAddr: l[5] ?? '', status: (l[7] ?? '').trim(),
+  };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running postmaster of this PGDATA, or null (stale postmaster.pid files are ignored). */
+export function runningPostmaster(dataDir: string): PostmasterPidFile | null {
+  const pf = readPostmasterPid(dataDir);
+  return pf && pidAlive(pf.pid) ? pf : null;
+}
+
+/**
+ * Signal the postmaster of `dataDir` to shut down in `mode` (immediate = SIGQUIT). Returns the PID
+ * signalled, or null when no postmaster runs. Does not wait.
+ */
+export function stopPostmasterByPid(dataDir: string, mode: ShutdownMode = 'immediate'): number | null {
+  const pf = runningPostmaster(dataDir);
+  if (!pf) return null;
+  try {
+    process.kill(pf.pid, SIGNAL_FOR[mode]);
+  } catch {
+    return null;
+  }
+  return pf.pid;
+}
+
+export function signalPostmaster(pid: number, mode: ShutdownMode): boolean {
+  try {
+    process.kill(pid, SIGNAL_FOR[mode]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface PostmasterExit {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A postmaster we watch: `exited` resolves when it is gone, whoever ended it. */
+export interface WatchedPostmaster {
+  readonly pid: number;
+  readonly exited: Promise<PostmasterExit>;
+  /** True when we spawned it (exit is reported by the kernel); false when adopted (PID probe). */
+  readonly spawned: boolean;
+  stopWatching(): void;
+}
+
+export interface SpawnPostmasterOptions {
+  readonly postgres: string;
+  readonly dataDir: string;
+  readonly configFile: string;
+  readonly gucs: Readonly<Record<string, string>>;
+  readonly runAs: RunAs | null;
+  /** Server output (before logging_collector takes over) goes here. */
+  readonly logFile: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export function postmasterArgs(o: Pick<SpawnPostmasterOptions, 'dataDir' | 'configFile' | 'gucs'>): string[] {
+  return ['-D', o.dataDir, `--config-file=${o.configFile}`, ...Object.entries(o.gucs).map(([k, v]) => `--${k}=${v}`)];
+}
+
+/** Spawn postgres in its own process group (it must outlive the agent) with output to a log file. */
+export function spawnPostmaster(o: SpawnPostmasterOptions): WatchedPostmaster {
+  const fd = openSync(o.logFile, 'a', 0o600);
+  chownTo(o.logFile, o.runAs);
+  let child: ChildProcess;
+  try {
+    const env = { ...process.env, ...o.env } as NodeJS.ProcessEnv;
+    delete env.PGDATA;
+    child = spawn(o.postgres, postmasterArgs(o), {
+      cwd: o.dataDir, env, detached: true, stdio: ['ignore', fd, fd],
+      ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
+    });
+  } finally {
+    closeSync(fd);
+  }
+  child.unref();
+  const exited = new Promise<PostmasterExit>((resolve) => {
+    child.once('error', () => resolve({ pid: child.pid ?? -1, code: -1, signal: null }));
+    child.once('exit', (code, signal) => resolve({ pid: child.pid ?? -1, code, signal }));
+  });
+  return { pid: child.pid ?? -1, exited, spawned: true, stopWatching() { /* the exit event costs nothing */ } };
+}
+
+/** Watch a postmaster we did not start by probing its PID every `intervalMs`. */
+export function adoptPostmaster(pid: number, intervalMs = 200): WatchedPostmaster {
+  let timer: NodeJS.Timeout | null = null;
+  const exited = new Promise<PostmasterExit>((resolve) => {
+    timer = setInterval(() => {
+      if (!pidAlive(pid)) {
+        clearInterval(timer!);
+        resolve({ pid, code: null, signal: null });
+      }
+    }, intervalMs);
+    timer.unref();
+  });
+  return { pid, exited, spawned: false, stopWatching() { if (timer) clearInterval(timer); } };
+}
+
+/** Resolves true when the PID is gone within `timeoutMs`. */
+export async function waitForPidExit(pid: number, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (pidAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return true;
+}

@@ -1,0 +1,3 @@
+export * from './contract.js';
+export * from './custom-method.js';
+export * from './create.js';

@@ -1,0 +1,113 @@
+/**
+ * Real PostgreSQL 15 nodes for the postgres/bootstrap/replica tests: a controller per node in a
+ * temp dir owned by the test user, 127.0.0.1 only, sockets in the temp dir; everything started is
+ * stopped by PID and removed in `cleanupNodes()`.
+ */
+import { existsSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { Member, PostgresController, silentLogger, stopPostmasterByPid, waitForPidExit, runningPostmaster } from '@pgha/core';
+import { freePort } from '../helpers/ports.js';
+import { testUser, userTempDir } from '../helpers/user.js';
+
+export const BIN_DIR = process.env.PGHA_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+
+/** Fail with install advice when a PostgreSQL binary is missing. */
+export function requirePostgres(tools = ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_rewind', 'psql']): void {
+  for (const t of tools) {
+    if (!existsSync(join(BIN_DIR, t))) {
+      throw new Error(`${join(BIN_DIR, t)} is missing: install PostgreSQL 15 server binaries (apt-get install postgresql-15) or run scripts/install-deps.sh`);
+    }
+  }
+}
+
+export const PASSWORDS = { superuser: 'su secret', replication: 'rep:secret', rewind: 'rw secret' };
+
+export interface TestNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly pg: PostgresController;
+  /** This node as a DCS member (conn_url without credentials). */
+  member(): Member;
+}
+
+const nodes: TestNode[] = [];
+const dirs: string[] = [];
+
+export interface NodeOptions {
+  readonly parameters?: Record<string, unknown>;
+  /** postgresql.pg_hba; null leaves initdb's file (plus bootstrap.pg_hba). */
+  readonly pgHba?: string[] | null;
+  readonly extra?: Record<string, unknown>;
+}
+
+export const DEFAULT_HBA = [
+  'local all all trust',
+  'host all all 127.0.0.1/32 scram-sha-256',
+  'host replication all 127.0.0.1/32 scram-sha-256',
+];
+
+export async function makeNode(name: string, o: NodeOptions = {}): Promise<TestNode> {
+  requirePostgres();
+  const dir = userTempDir(name);
+  dirs.push(dir);
+  const port = await freePort();
+  const dataDir = join(dir, 'data');
+  const u = testUser();
+  const pg = new PostgresController({
+    postgresql: {
+      data_dir: dataDir, bin_dir: BIN_DIR, listen: `127.0.0.1:${port}`, pgpass: join(dir, 'pgpass'), pg_ctl_timeout: 30,
+      authentication: {
+        superuser: { username: 'postgres', password: PASSWORDS.superuser },
+        replication: { username: 'replicator', password: PASSWORDS.replication },
+        rewind: { username: 'rewinder', password: PASSWORDS.rewind },
+      },
+      parameters: { unix_socket_directories: dir, shared_buffers: '16MB', fsync: 'off', ...o.parameters },
+      ...(o.pgHba === null ? {} : { pg_hba: o.pgHba ?? DEFAULT_HBA }),
+      ...o.extra,
+    },
+    scope: 'pgtest', name, uid: u?.uid, gid: u?.gid, logger: process.env.PGHA_TEST_LOG ? undefined : silentLogger,
+  });
+  const node: TestNode = {
+    name, dir, dataDir, port, pg,
+    member: () => Member.fromNode(1, name, null, { conn_url: `postgres://127.0.0.1:${port}/postgres`, state: 'running', role: 'replica' }),
+  };
+  nodes.push(node);
+  return node;
+}
+
+/** A temp dir the test user owns (for scripts, backups, archives); removed by cleanupNodes. */
+export function tempDir(prefix: string): string {
+  const d = userTempDir(prefix);
+  dirs.push(d);
+  return d;
+}
+
+/** A shell script the test user can run. */
+export function writeScript(dir: string, name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+/** Stop every postgres started from our nodes (immediate, by PID), close connections, remove temp dirs. */
+export async function cleanupNodes(): Promise<void> {
+  for (const n of nodes.splice(0)) {
+    await n.pg.close();
+    const pid = runningPostmaster(n.dataDir)?.pid;
+    if (pid) {
+      stopPostmasterByPid(n.dataDir, 'immediate');
+      if (!(await waitForPidExit(pid, 10_000))) process.kill(pid, 'SIGKILL');
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** initdb + start + post_bootstrap: a running primary with the replication and rewind roles. */
+export async function startPrimary(node: TestNode, bootstrap: Record<string, unknown> = {}): Promise<void> {
+  const { Bootstrap } = await import('@pgha/core');
+  const r = await new Bootstrap(node.pg, bootstrap).run({ primaryTimeoutMs: 30_000 });
+  if (!r.ok) throw new Error(`bootstrap of ${node.name} failed: ${r.error}`);
+}
