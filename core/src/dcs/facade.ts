@@ -188,6 +188,23 @@ export class Dcs {
     }
   }
 
+  /** Sleep up to `timeoutS` (a leader has nothing to watch), woken only by `wakeup()`. */
+  async nap(timeoutS: number): Promise<boolean> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return true;
+    }
+    const ac = new AbortController();
+    this.wake = ac;
+    try {
+      await sleep(Math.max(0, timeoutS * 1000), ac.signal);
+      return ac.signal.aborted;
+    } finally {
+      this.wake = null;
+      this.wakePending = false;
+    }
+  }
+
   /** Cut the current (or next) watch short. */
   wakeup(): void {
     if (this.wake) this.wake.abort();

@@ -1,0 +1,291 @@
+/**
+ * The agent: one HA cycle every loop_wait, woken early by DCS watch events (leader change or
+ * expiry) and by REST requests or finished long actions. Each cycle gathers facts, calls the pure
+ * `decide`, runs the plan, and publishes the member key.
+ */
+import type { ApiBackend, NodeStatus, RestartRequest } from '../api/backend.js';
+import { effectiveConfig, type EffectiveConfig, type LoadedConfig } from '../config/index.js';
+import type { Dcs } from '../dcs/facade.js';
+import type { HttpClient } from '../di.js';
+import { DcsError, FatalError } from '../errors.js';
+import { decide, needsPeerStatuses } from '../ha/decide.js';
+import { isFailoverPossible } from '../ha/health.js';
+import { freshMemory, type AgentMemory, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
+import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import { Tags } from '../model/member.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { isPlainObject } from '../util/json.js';
+import { executePlan } from './executor.js';
+import { LongActionRunner } from './long-action.js';
+import { memberData } from './member-data.js';
+import { fetchPeerStatuses } from './peers.js';
+import type { PostgresPort } from './postgres-port.js';
+import { memberUrls } from './urls.js';
+
+export interface AgentDeps {
+  readonly local: LoadedConfig;
+  readonly dcs: Dcs;
+  readonly pg: PostgresPort;
+  readonly logger: Logger;
+  readonly http: HttpClient;
+  readonly version: string;
+  readonly clock?: Clock;
+  /** Re-read the local configuration (SIGHUP, POST /reload). */
+  readonly reloadLocal?: () => LoadedConfig;
+  /** Called when the role changes (the fence and callbacks hook here). */
+  readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
+  /** Called after every successful lock write with the monotonic time it was sent (fence feeding). */
+  readonly onLockRefreshed?: (sentAt: number | null) => void;
+}
+
+export class Agent implements ApiBackend {
+  readonly name: string;
+  readonly scope: string;
+  readonly version: string;
+  readonly dcs: Dcs;
+  private local: LoadedConfig;
+  private eff: EffectiveConfig;
+  private memory: AgentMemory = freshMemory;
+  private readonly long: LongActionRunner;
+  private readonly clock: Clock;
+  private oldCluster: Cluster | null = null;
+  private lockSentAt: number | null = null;
+  private cycleStartedAt = 0;
+  private decision: { message: string; reason: string | null } = { message: 'starting', reason: null };
+  private scheduled: Record<string, unknown> | null = null;
+  private stopping = false;
+  private loopDone: Promise<void> | null = null;
+  private lastStatus: NodeStatus | null = null;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.local = deps.local;
+    this.name = String(deps.local.config.name);
+    this.scope = String(deps.local.config.scope);
+    this.version = deps.version;
+    this.dcs = deps.dcs;
+    this.clock = deps.clock ?? systemClock;
+    this.eff = effectiveConfig(this.local.config, null);
+    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
+    deps.pg.onPostmasterExit(() => {
+      deps.logger.warn('postmaster exited unexpectedly');
+      this.dcs.wakeup();
+    });
+  }
+
+  get tags(): Tags { return new Tags((this.local.config.tags as Record<string, unknown> | undefined) ?? {}); }
+
+  get settings() {
+    const c = this.eff.cluster;
+    return { ttl: c.ttl, loopWait: c.loopWait, paused: c.pause, failsafeMode: c.failsafeMode, synchronousMode: c.synchronousMode !== false };
+  }
+
+  private haSettings(): HaSettings {
+    const c = this.eff.cluster;
+    const pg = this.eff.config.postgresql as Record<string, unknown>;
+    const methods = Array.isArray(pg.create_replica_methods) ? (pg.create_replica_methods as string[]) : ['basebackup'];
+    return {
+      ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
+      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause,
+      usePgRewind: pg.use_pg_rewind === true,
+      removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
+      removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
+      canBootstrap: isPlainObject(this.local.config.bootstrap),
+      hasNoLeaderReplicaMethod: methods.some((m) => {
+        const sec = pg[m];
+        return isPlainObject(sec) && (sec.no_leader || sec.no_master);
+      }),
+    };
+  }
+
+  /** Recompute the effective configuration when `/config` changed. */
+  private applyDynamic(cluster: Cluster | null): void {
+    const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
+    const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
+    const t = next.timings;
+    if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
+      void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
+    }
+    this.eff = next;
+  }
+
+  /** One HA cycle. Returns the status message (also logged). */
+  async runCycle(): Promise<string> {
+    const log = this.deps.logger;
+    this.cycleStartedAt = this.clock.monotonic();
+    let cluster: Cluster | null = null;
+    try {
+      cluster = await this.dcs.getCluster();
+      if (cluster.leader) this.oldCluster = cluster;
+      this.applyDynamic(cluster);
+    } catch (e) {
+      if (!(e instanceof DcsError)) throw e;
+      log.error(`Error communicating with DCS: ${e.message}`);
+    }
+    let pg: PgFacts;
+    try {
+      pg = await this.deps.pg.facts();
+    } catch (e) {
+      return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
+    }
+    const base: Omit<HaInput, 'peers'> = {
+      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
+      memory: { ...this.memory, longAction: this.long.running }, now: this.clock.now(), monotonic: this.clock.monotonic(),
+    };
+    const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
+    const plan = decide({ ...base, peers });
+    const ctx = {
+      name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, long: this.long, cluster,
+      dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
+      memory: this.memory,
+      lockSentAt: (t: number | null) => {
+        this.lockSentAt = t;
+        this.deps.onLockRefreshed?.(t);
+      },
+      wakeup: () => this.dcs.wakeup(),
+      onRoleChange: this.deps.onRoleChange,
+    };
+    let message: string;
+    try {
+      message = await executePlan(ctx, plan);
+    } catch (e) {
+      this.memory = ctx.memory;
+      if (e instanceof FatalError) throw e;
+      if (e instanceof DcsError) return this.finish('DCS is not accessible', plan.reason ?? null, null);
+      log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
+      return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
+    }
+    this.memory = ctx.memory;
+    return this.finish(message, plan.reason ?? null, cluster);
+  }
+
+  private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
+    this.decision = { message, reason };
+    this.deps.logger.info(message);
+    if (cluster) await this.touchMember().catch((e: unknown) => this.deps.logger.warn(`touch member: ${String(e)}`));
+    return message;
+  }
+
+  private async touchMember(): Promise<void> {
+    const status = await this.deps.pg.nodeStatus().catch(() => null);
+    this.lastStatus = status;
+    const urls = memberUrls(this.local.config);
+    await this.dcs.touchMember(memberData({
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.deps.pg.role, tags: this.tags.tags as Record<string, unknown>,
+      status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
+      reason: this.decision.reason,
+    }));
+  }
+
+  /** Run cycles until stop(). A fatal error ends the loop (the caller exits non-zero). */
+  start(): Promise<void> {
+    this.loopDone ??= (async () => {
+      while (!this.stopping) {
+        const started = this.clock.monotonic();
+        await this.runCycle();
+        if (this.stopping) break;
+        const left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
+        const cluster = this.dcs.cluster;
+        if (cluster && cluster.leaderName && cluster.leaderName !== this.name) await this.dcs.watch(cluster.leader!.version, left);
+        else if (cluster && cluster.leaderName === this.name) await this.dcs.nap(left);
+        else await this.dcs.watch(null, left);
+      }
+    })();
+    return this.loopDone;
+  }
+
+  /**
+   * SIGTERM: stop PostgreSQL (fast) and release the leader key as soon as the shutdown checkpoint is
+   * written, so a replica takes over without waiting for the TTL. In pause nothing is stopped.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.dcs.wakeup();
+    await this.loopDone?.catch(() => undefined);
+    this.long.cancel();
+    await this.long.wait();
+    if (this.eff.cluster.pause) return;
+    const cluster = this.dcs.cluster;
+    const holding = cluster?.leaderName === this.name;
+    let released = false;
+    const release = async (lsn: number | null) => {
+      if (released || !holding) return;
+      released = true;
+      this.lockSentAt = null;
+      this.deps.onLockRefreshed?.(null);
+      await this.dcs.deleteLeader(cluster!.leader, lsn).catch((e: unknown) => this.deps.logger.error(`releasing the leader key: ${String(e)}`));
+    };
+    await this.deps.pg.stop('fast', { checkpoint: false, onShutdown: release });
+    await release(await this.deps.pg.lastLsn().catch(() => null));
+  }
+
+  // ---- ApiBackend ----
+  nodeStatus(): Promise<NodeStatus> { return this.deps.pg.nodeStatus(); }
+  isLeader(): boolean { return this.lockSentAt !== null && this.clock.monotonic() - this.lockSentAt < this.eff.cluster.ttl * 1000; }
+  cachedCluster(): Cluster | null { return this.dcs.cluster; }
+  lastCycleStartedAt(): number { return this.cycleStartedAt; }
+  lastDecision() { return this.decision; }
+  fenceStatus() { return { armed: false, watchdogFailed: false }; }
+  scheduledRestart() { return this.scheduled; }
+  wakeup(): void { this.dcs.wakeup(); }
+
+  async reloadConfig(): Promise<void> {
+    if (!this.deps.reloadLocal) return;
+    this.local = this.deps.reloadLocal();
+    this.applyDynamic(this.dcs.cluster);
+    await this.deps.pg.reload().catch(() => undefined);
+    this.dcs.wakeup();
+  }
+
+  async restart(req: RestartRequest): Promise<[boolean, string]> {
+    const status = this.lastStatus ?? (await this.deps.pg.nodeStatus().catch(() => null));
+    if (req.role && !(req.role === status?.role || (req.role === 'master' && status?.role === 'primary'))) return [false, 'restart conditions are not satisfied'];
+    if (req.restartPending && !status?.pendingRestart) return [false, 'restart conditions are not satisfied'];
+    if (this.long.running) return [false, `${this.long.running.label} already in progress`];
+    const result = await new Promise<boolean | Error>((resolve) => {
+      this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s), resolve);
+    });
+    return result === true ? [true, 'restarted successfully'] : [false, 'restart failed'];
+  }
+
+  scheduleRestart(req: RestartRequest): boolean {
+    if (this.scheduled) return false;
+    this.scheduled = { schedule: req.schedule ? req.schedule.date.toISOString() : null, ...(req.role ? { role: req.role } : {}), ...(req.postgresVersion ? { postgres_version: req.postgresVersion } : {}) };
+    this.dcs.wakeup();
+    return true;
+  }
+
+  deleteScheduledRestart(): boolean {
+    const had = this.scheduled !== null;
+    this.scheduled = null;
+    return had;
+  }
+
+  async reinitialize(force: boolean): Promise<[boolean, string]> {
+    const cluster = this.dcs.cluster ?? (await this.dcs.getCluster());
+    if (cluster.leaderName === this.name) return [false, 'I am the leader, can not reinitialize'];
+    if (!cluster.leader) return [false, 'Cluster has no leader, can not reinitialize'];
+    if (this.long.running) {
+      if (!force) return [false, `${this.long.running.label} already in progress`];
+      this.long.cancel();
+      await this.long.wait();
+    }
+    const source = cluster.getCloneMember(this.name);
+    const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
+      await this.deps.pg.stop('immediate');
+      await this.deps.pg.removeDataDirectory();
+      return this.deps.pg.createReplica(source, s);
+    }, () => { this.memory = { ...this.memory, rewind: 'unknown', demoted: false }; });
+    return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
+  }
+
+  async failoverPossible(cluster: Cluster, candidate: string | null): Promise<{ ok: boolean; reason: string }> {
+    const peers = await fetchPeerStatuses(this.deps.http, this.name, cluster, null);
+    const pg = await this.deps.pg.facts();
+    const input: HaInput = {
+      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
+      memory: this.memory, now: this.clock.now(), monotonic: this.clock.monotonic(),
+    };
+    return isFailoverPossible(input, cluster, candidate);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Carries out a Plan: the IO side of the HA cycle. Each action is a thin call into the DCS facade
+ * or the PostgreSQL port; long ones go to the LongActionRunner. Returns the message that stands.
+ */
+import type { Dcs } from '../dcs/facade.js';
+import { FatalError } from '../errors.js';
+import type { Action, AgentMemory, Plan } from '../ha/types.js';
+import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import { compactJson } from '../util/json.js';
+import type { LongActionRunner } from './long-action.js';
+import type { FollowTarget, PostgresPort } from './postgres-port.js';
+
+export interface ExecutorContext {
+  readonly name: string;
+  readonly dcs: Dcs;
+  readonly pg: PostgresPort;
+  readonly logger: Logger;
+  readonly long: LongActionRunner;
+  readonly cluster: Cluster | null;
+  /** The dynamic configuration to publish in `/config` (bootstrap.dcs, or the effective one). */
+  readonly dynamicConfig: () => Record<string, unknown>;
+  readonly monotonic: () => number;
+  readonly wall: () => number;
+  /** Memory of the agent, updated in place by action results. */
+  memory: AgentMemory;
+  /** Lease bookkeeping: the monotonic time a successful lock write was SENT. */
+  lockSentAt: (t: number | null) => void;
+  /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
+  wakeup: () => void;
+  /** Optional hooks (fence, callbacks). */
+  readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
+}
+
+function remember(ctx: ExecutorContext, patch: Partial<AgentMemory>): void {
+  ctx.memory = { ...ctx.memory, ...patch };
+}
+
+function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null): FollowTarget {
+  if (!name || !cluster) return null;
+  return cluster.getMember(name, true);
+}
+
+/** Run a plan; on a lost race/refresh switch to its fallback. */
+export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<string> {
+  for (const action of plan.actions) {
+    const ok = await executeAction(ctx, action);
+    if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
+  }
+  if (plan.remember) remember(ctx, plan.remember);
+  return plan.message;
+}
+
+async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean | void> {
+  const { dcs, pg, long, cluster } = ctx;
+  switch (a.type) {
+    case 'race_initialize':
+      return dcs.initialize(true, '');
+    case 'bootstrap':
+      remember(ctx, { bootstrap: 'running' });
+      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s), (r) => remember(ctx, { bootstrap: r === true ? 'started' : 'failed' }));
+      return;
+    case 'post_bootstrap':
+      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s), (r) => remember(ctx, { bootstrap: r === true ? 'post_done' : 'failed' }));
+      return;
+    case 'finish_bootstrap': {
+      const facts = await pg.facts();
+      await dcs.initialize(cluster?.initialize === null, facts.sysid ?? '');
+      await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
+      const sent = ctx.monotonic();
+      if (await dcs.takeLeader()) ctx.lockSentAt(sent);
+      remember(ctx, { bootstrap: 'none' });
+      ctx.onRoleChange?.('primary');
+      return;
+    }
+    case 'cancel_initialization': {
+      await dcs.cancelInitialization().catch((e: unknown) => ctx.logger.error(`failed to delete the initialize key: ${String(e)}`));
+      await pg.stop('immediate').catch(() => false);
+      await pg.moveDataDirAside();
+      throw new FatalError('removed initialize key after failed attempt to bootstrap the cluster');
+    }
+    case 'clone': {
+      const source = target(ctx, cluster, a.source);
+      const label = a.source ? `bootstrap from ${source === cluster?.leader ? 'leader' : 'replica'} '${a.source}'` : 'bootstrap (without leader)';
+      long.run('clone', label, (s) => pg.createReplica(source, s), (r) => {
+        if (r !== true) ctx.logger.error(`${label} failed; the data directory was removed and the next cycle retries`);
+      });
+      return;
+    }
+    case 'write_initialize':
+      return dcs.initialize(a.createNew, a.sysid);
+    case 'write_config':
+      return dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
+    case 'acquire_lock': {
+      const sent = ctx.monotonic();
+      const ok = await dcs.attemptToAcquireLeader();
+      if (ok) ctx.lockSentAt(sent);
+      return ok;
+    }
+    case 'update_lock': {
+      const sent = ctx.monotonic();
+      const ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+      ctx.lockSentAt(ok ? sent : null);
+      return ok;
+    }
+    case 'release_lock': {
+      const lsn = await pg.lastLsn().catch(() => null);
+      ctx.lockSentAt(null);
+      return dcs.deleteLeader(cluster?.leader ?? null, lsn);
+    }
+    case 'clear_failover':
+      return dcs.manualFailover('', '', null, cluster?.failover?.version ?? null);
+    case 'promote':
+      long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
+        if (r === true) {
+          remember(ctx, { demoted: false, rewind: 'unknown' });
+          ctx.onRoleChange?.('primary');
+        }
+      });
+      return;
+    case 'demote':
+      return demote(ctx, a.mode);
+    case 'start':
+      return start(ctx, a.role, target(ctx, cluster, a.leader));
+    case 'follow':
+      return follow(ctx, a.leader, !!a.reload);
+    case 'check_rewind': {
+      const result = await pg.checkDiverged(target(ctx, cluster, a.leader));
+      remember(ctx, { rewind: result });
+      ctx.wakeup();
+      return;
+    }
+    case 'rewind':
+      long.run('rewind', `running pg_rewind from ${a.leader}`, (s) => pg.rewind(target(ctx, cluster, a.leader), s),
+        (r) => remember(ctx, { rewind: r === true ? 'done' : 'failed' }));
+      return;
+    case 'reinitialize': {
+      const source = target(ctx, cluster, a.leader);
+      long.run('reinitialize', 'reinitialize', async (s) => {
+        await pg.stop('immediate');
+        await pg.removeDataDirectory();
+        return pg.createReplica(source, s);
+      }, () => remember(ctx, { rewind: 'unknown', demoted: false }));
+      return;
+    }
+    case 'crash_recovery':
+      return;
+    case 'stop':
+      await pg.stop('immediate');
+      return;
+    case 'cancel_long_action':
+      long.cancel();
+      return;
+    case 'update_history':
+      return updateHistory(ctx);
+    case 'wait':
+      await new Promise((r) => setTimeout(r, a.seconds * 1000));
+      return;
+    case 'fatal':
+      throw new FatalError(a.message);
+  }
+}
+
+async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'immediate' | 'immediate-nolock'): Promise<void> {
+  const { pg, dcs, cluster } = ctx;
+  remember(ctx, { demoted: true, rewind: 'unknown' });
+  ctx.onRoleChange?.('demoted');
+  if (mode === 'graceful') {
+    // Switchover: fast shutdown with checkpoint; release the lock as soon as the final checkpoint
+    // is written so the candidate can take over without waiting for the rest of the shutdown.
+    ctx.long.run('demote', 'demote', async () => {
+      let released = false;
+      const release = async (lsn: number | null) => {
+        if (released) return;
+        released = true;
+        ctx.lockSentAt(null);
+        await dcs.deleteLeader(cluster?.leader ?? null, lsn).catch((e: unknown) => ctx.logger.error(`failed to release the leader key: ${String(e)}`));
+      };
+      await pg.stop('fast', { checkpoint: true, onShutdown: release });
+      await release(await pg.lastLsn().catch(() => null));
+      return true;
+    }, () => ctx.wakeup());
+    return;
+  }
+  if (mode !== 'offline') ctx.lockSentAt(null);
+  await pg.demote(mode);
+  if (mode === 'immediate') await dcs.deleteLeader(cluster?.leader ?? null, null).catch(() => false);
+  ctx.wakeup();
+}
+
+async function start(ctx: ExecutorContext, role: 'primary' | 'replica', leader: FollowTarget): Promise<void> {
+  const label = role === 'primary' ? 'starting primary after failure' : 'starting';
+  ctx.long.run('start', label, (s) => ctx.pg.start(role, leader, s), (r) => {
+    if (r === true && role === 'replica') {
+      remember(ctx, { demoted: false, rewind: 'unknown' });
+      ctx.onRoleChange?.('replica');
+    }
+    remember(ctx, { startFailed: r !== true });
+  });
+}
+
+async function follow(ctx: ExecutorContext, leaderName: string | null, reload: boolean): Promise<void> {
+  let cluster = ctx.cluster;
+  let name = leaderName;
+  if (reload) {
+    cluster = await ctx.dcs.getCluster();
+    name = cluster.leaderName && cluster.leaderName !== ctx.name ? cluster.leaderName : null;
+  }
+  const result = await ctx.pg.follow(target(ctx, cluster, name));
+  if (result === 'restart_needed') {
+    ctx.long.run('restart', 'changing primary_conninfo and restarting', (s) => ctx.pg.restart(s), () => {});
+  } else if (result === 'reloaded') {
+    ctx.logger.info(`following ${name ?? 'nobody'}: recovery settings reloaded`);
+  }
+}
+
+async function updateHistory(ctx: ExecutorContext): Promise<void> {
+  const { cluster, pg, dcs } = ctx;
+  const history = await pg.timelineHistory();
+  const facts = await pg.facts();
+  if ((facts.timeline ?? 1) === 1) {
+    if (cluster?.history?.lines.length) await dcs.setHistoryValue('[]');
+    return;
+  }
+  const known = new Map((cluster?.history?.lines ?? []).map((l) => [Number(l[0]), l]));
+  const maxHistory = Number((cluster?.config?.data.max_timelines_history as number | undefined) ?? 0);
+  const lines = (maxHistory > 0 ? history.slice(-maxHistory) : history).map((line) => {
+    const out: unknown[] = [...line];
+    const prev = known.get(line[0]);
+    if (prev && prev.length >= 4) out.push(...prev.slice(3, 5));
+    else out.push(new Date(ctx.wall()).toISOString().replace('Z', '+00:00'), ctx.name);
+    return out;
+  });
+  await dcs.setHistoryValue(compactJson(lines));
+}

@@ -1,0 +1,54 @@
+/** The `/members/<name>` JSON, with only non-default fields, as Patroni writes it. */
+import type { NodeStatus } from '../api/backend.js';
+import { isPlainObject, truthy } from '../util/json.js';
+
+export interface MemberDataInput {
+  readonly connUrl: string;
+  readonly apiUrl: string;
+  readonly proxyUrl?: string | null;
+  readonly version: string;
+  readonly state: string;
+  readonly role: string;
+  readonly tags: Record<string, unknown>;
+  readonly status: NodeStatus | null;
+  readonly checkpointAfterPromotePending: boolean;
+  readonly scheduledRestart: Record<string, unknown> | null;
+  readonly paused: boolean;
+  readonly reason: string | null;
+}
+
+/** Tags as published: boolean tags only when true (Patroni drops false ones), others as given. */
+export function publishedTags(tags: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(tags)) {
+    if (['nofailover', 'clonefrom', 'noloadbalance', 'nosync', 'nostream'].includes(k)) {
+      if (truthy(v)) out[k] = true;
+    } else if (v !== null && v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+export function memberData(i: MemberDataInput): Record<string, unknown> {
+  const data: Record<string, unknown> = { conn_url: i.connUrl, api_url: i.apiUrl, state: i.state, role: i.role, version: i.version };
+  if (i.proxyUrl) data.proxy_url = i.proxyUrl;
+  if (i.checkpointAfterPromotePending) data.checkpoint_after_promote = false;
+  const tags = publishedTags(i.tags);
+  if (Object.keys(tags).length) data.tags = tags;
+  const st = i.status;
+  if (st?.pendingRestart) {
+    data.pending_restart = true;
+    if (st.pendingRestartReason) data.pending_restart_reason = st.pendingRestartReason;
+  }
+  if (st && ['running', 'restarting', 'starting'].includes(i.state)) {
+    const wal = st.walLocation ?? Math.max(st.receivedLocation ?? 0, st.replayedLocation ?? 0);
+    if (wal) data.xlog_location = wal;
+    if (st.receivedLocation !== null) data.receive_lsn = st.receivedLocation;
+    if (st.replayedLocation !== null) data.replay_lsn = st.replayedLocation;
+    if (st.replicationState) data.replication_state = st.replicationState;
+    if (st.timeline) data.timeline = st.timeline;
+  }
+  if (i.scheduledRestart && isPlainObject(i.scheduledRestart)) data.scheduled_restart = i.scheduledRestart;
+  if (i.paused) data.pause = true;
+  if (i.reason) data.pgha_reason = i.reason;
+  return data;
+}

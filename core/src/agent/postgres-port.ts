@@ -1,0 +1,58 @@
+/**
+ * What the agent needs from PostgreSQL. The adapter over the PostgreSQL controller implements it;
+ * keeping the agent on this narrow port keeps the executor readable and testable.
+ */
+import type { NodeStatus } from '../api/backend.js';
+import type { PgFacts, DemoteMode } from '../ha/types.js';
+import type { Leader } from '../model/values.js';
+import type { Member } from '../model/member.js';
+
+export type FollowTarget = Member | Leader | null;
+
+export interface PostgresPort {
+  /** Facts for the decision: data directory, control data, process and one monitoring query. */
+  facts(): Promise<PgFacts>;
+  /** The richer status for GET /patroni. */
+  nodeStatus(): Promise<NodeStatus>;
+  /** Patroni's member `state` string (`running`, `stopped`, `starting`, `creating replica`...). */
+  readonly state: string;
+  /** `primary`, `replica`, `demoted`, `uninitialized`. */
+  readonly role: string;
+
+  /** initdb or the custom bootstrap method, then start; true when PostgreSQL is up. */
+  bootstrap(signal: AbortSignal): Promise<boolean>;
+  /** Roles, post_bootstrap script, pg_hba; true on success. */
+  postBootstrap(signal: AbortSignal): Promise<boolean>;
+  /** Move PGDATA aside after a failed bootstrap. */
+  moveDataDirAside(): Promise<void>;
+  /** Run the create_replica_methods chain from `source` (null: no_leader methods only). */
+  createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  /** Remove PGDATA (reinitialize). */
+  removeDataDirectory(): Promise<void>;
+
+  /** Start as primary or as a replica following `leader`; true once accepting connections. */
+  start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  /** Stop; `onShutdown` fires once the final checkpoint is written (graceful demotion releases the lock then). */
+  stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void> }): Promise<boolean>;
+  restart(signal: AbortSignal): Promise<boolean>;
+  reload(): Promise<void>;
+  promote(signal: AbortSignal): Promise<boolean>;
+  /** Stop and record the mode; the agent restarts it as a replica afterwards. */
+  demote(mode: DemoteMode): Promise<void>;
+  /**
+   * Converge recovery settings on `leader` (primary_conninfo, primary_slot_name...). Applies what a
+   * reload can; reports when only a restart can (the agent runs it as a long action).
+   */
+  follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'>;
+  /** Compare my timeline history with the leader's. */
+  checkDiverged(leader: FollowTarget): Promise<'not_needed' | 'need_rewind' | 'need_reinit'>;
+  rewind(leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  /** Timeline history of the running primary as `/history` lines. */
+  timelineHistory(): Promise<Array<[number, number, string]>>;
+  /** Last WAL position (primary: current LSN) or null. */
+  lastLsn(): Promise<number | null>;
+  checkpoint(): Promise<void>;
+  /** Called at once when the postmaster dies unexpectedly. */
+  onPostmasterExit(cb: () => void): void;
+  close(): Promise<void>;
+}
