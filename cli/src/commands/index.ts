@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { registerVersion } from './version.js';
+import { registerValidateConfig } from './validate-config.js';
+import { registerPlugins } from './plugins.js';
 
 /** Every verb registers itself here, one line each. */
 export function registerCommands(program: Command): void {
   registerVersion(program);
+  registerValidateConfig(program);
+  registerPlugins(program);
 }

@@ -57,7 +57,7 @@ describe('loading Patroni YAML', () => {
   });
 
   it('parses YAML 1.1 booleans as PyYAML does (on/off/yes/no)', () => {
-    expect(parseYaml('a: on\nb: off\nc: yes\nd: "on"\n', 't')).toEqual({ a: true, b: false, c: true, d: 'on' });
+    expect(parseYaml('a: on\nb: off\nc: yes\nd: "on"\ne: n\nf: y\ng: No\n', 't')).toEqual({ a: true, b: false, c: true, d: 'on', e: 'n', f: 'y', g: false });
   });
 
   it('names the file and line of a YAML syntax error', () => {

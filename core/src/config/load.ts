@@ -5,14 +5,26 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, type ScalarTag, type Tags } from 'yaml';
 import { ConfigError, ErrorCodes, PghaError } from '../errors.js';
 import { isPlainObject } from '../util/json.js';
 import { patchConfig, type ConfigObject } from './merge.js';
 
+const BOOL_TAG = 'tag:yaml.org,2002:bool';
+/** PyYAML's booleans: YAML 1.1's minus `y`/`n` (PyYAML reads `name: n` as the string "n"). */
+const pyYamlBooleans: ScalarTag[] = [
+  { identify: (v) => typeof v === 'boolean', default: true, tag: BOOL_TAG, test: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/, resolve: () => true },
+  { identify: (v) => typeof v === 'boolean', default: true, tag: BOOL_TAG, test: /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/, resolve: () => false },
+];
+const YAML_OPTIONS = {
+  version: '1.1' as const,
+  uniqueKeys: false,
+  customTags: (tags: Tags) => [...pyYamlBooleans, ...tags.filter((t) => typeof t === 'string' ? t !== 'bool' : t.tag !== BOOL_TAG)],
+};
+
 /** Parse one YAML document; syntax errors name the source and line. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { version: '1.1', uniqueKeys: false });
+  const doc = parseDocument(text, YAML_OPTIONS);
   if (doc.errors.length) {
     throw new ConfigError(doc.errors.map((e) => {
       const line = e.linePos?.[0];

@@ -50,6 +50,22 @@ export interface PluginRef {
   readonly url: string | null;
 }
 
+/** One DCS section as checkDcs saw it. */
+export interface DcsSectionCheck {
+  readonly section: string;
+  readonly ok: boolean;
+  /** The package (or path) that serves the section, when one is known. */
+  readonly source: string | null;
+  readonly message: string;
+}
+
+export interface DcsCheck {
+  /** The section createDcs would use (the first that loads), or null. */
+  readonly selected: string | null;
+  readonly sections: readonly DcsSectionCheck[];
+  readonly error: string | null;
+}
+
 export interface PluginHostOptions {
   /** The whole (local) configuration. */
   readonly config: Record<string, unknown>;
@@ -206,6 +222,35 @@ export class PluginHost {
     }
     const tried = reasons.length ? reasons.join('\n') : `  no DCS section found; add one of: ${Object.keys(BUILTIN_PLUGINS.dcs).join(', ')}`;
     throw new PghaError(ErrorCodes.NO_DCS, `Can not find suitable configuration of distributed configuration store\n${tried}`);
+  }
+
+  /**
+   * What createDcs would do, without creating a driver (nothing connects): for each DCS section,
+   * load its plugin and validate the section. `error` is createDcs's message when no section loads.
+   */
+  async checkDcs(): Promise<DcsCheck> {
+    const results: DcsSectionCheck[] = [];
+    for (const section of await this.dcsSections()) {
+      if (UNSUPPORTED_DCS[section]) {
+        results.push({ section, ok: false, source: null, message: UNSUPPORTED_DCS[section] });
+        continue;
+      }
+      const ref = await this.find('dcs', section).catch(() => null);
+      try {
+        if (!ref) throw new PghaError(ErrorCodes.PLUGIN_NOT_INSTALLED, `no plugin provides the ${section} DCS`);
+        const plugin = await this.load(ref);
+        await this.validateSection(plugin, this.opts.config[section], section);
+        results.push({ section, ok: true, source: ref.source, message: `${ref.source}${ref.version ? ` ${ref.version}` : ''} loaded, configuration valid` });
+      } catch (e) {
+        results.push({ section, ok: false, source: ref?.source ?? null, message: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    const selected = results.find((r) => r.ok)?.section ?? null;
+    const tried = results.length
+      ? results.filter((r) => !r.ok).map((r) => `  ${r.section}: ${r.message}`).join('\n')
+      : `  no DCS section found; add one of: ${Object.keys(BUILTIN_PLUGINS.dcs).join(', ')}`;
+    const error = selected ? null : `Can not find suitable configuration of distributed configuration store\n${tried}`;
+    return { selected, sections: results, error };
   }
 
   /** Load a replica-creation plugin by method name (basebackup, pgbackrest...); null if none provides it. */
