@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplica, PluginHost, PostgresController, replicaMethodResolver, rewind, type PostmasterExitEvent } from '@pgha/core';
+import { waitFor } from '../helpers/procs.js';
+import { testUser } from '../helpers/user.js';
+import { cleanupNodes, makeNode, startPrimary, type TestNode } from './pg-helpers.js';
+
+let a: TestNode;
+let b: TestNode;
+const resolve = replicaMethodResolver(new PluginHost({ config: {} }));
+const slot = (n: TestNode) => n.name;
+
+async function replays(node: TestNode, value: string): Promise<void> {
+  await waitFor(async () => (await node.pg.query('SELECT 1 FROM t WHERE v = $1', [value]).catch(() => [])).length === 1, 20_000, `${node.name} has ${value}`);
+}
+
+beforeAll(async () => {
+  // Replicas reconnect quickly after the primary restarts.
+  const parameters = { wal_retrieve_retry_interval: '200ms' };
+  a = await makeNode('node_a', { parameters });
+  b = await makeNode('node_b', { parameters });
+  await startPrimary(a);
+  await a.pg.query('CREATE TABLE t (v text)');
+  await a.pg.query('SELECT pg_create_physical_replication_slot($1)', [slot(b)]);
+  const r = await createReplica({ pg: b.pg, source: a.member(), resolve, sections: { basebackup: { checkpoint: 'fast' } } });
+  expect(r.ok).toBe(true);
+  expect(await b.pg.follow(a.member())).toBe(true);
+  await a.pg.query("INSERT INTO t VALUES ('initial')");
+  await replays(b, 'initial');
+});
+afterAll(cleanupNodes);
+
+describe('PostgresController', () => {
+  it('reports pending restart for a changed restart-only setting; a restart applies it', async () => {
+    expect(await a.pg.pendingRestart()).toBe(false);
+    await a.pg.query('ALTER SYSTEM SET max_files_per_process = 1500');
+    expect(a.pg.reload()).toBe(true);
+    await waitFor(() => a.pg.pendingRestart(), 5000, 'pending_restart');
+    const before = a.pg.postmasterPid();
+    expect(await a.pg.restart()).toBe(true);
+    expect(a.pg.postmasterPid()).not.toBe(before);
+    expect(a.pg.state).toBe('running');
+    expect(await a.pg.pendingRestart()).toBe(false);
+    expect(await a.pg.query("SELECT current_setting('max_files_per_process') AS v")).toEqual([{ v: '1500' }]);
+  });
+
+  it('graceful demote reports the shutdown checkpoint once a replica has it; the replica promotes; the old primary follows', async () => {
+    await a.pg.query("INSERT INTO t VALUES ('before switchover')");
+    await replays(b, 'before switchover'); // b reconnected after the restart above
+    let replicaHadCheckpoint = false;
+    const res = await a.pg.demote('graceful', {
+      onShutdown: async (checkpoint) => {
+        // What the HA layer does before releasing the leader key early: wait for a replica to receive it.
+        await waitFor(async () => {
+          const [row] = await b.pg.query<{ lsn: string }>("SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::text AS lsn");
+          return BigInt(row!.lsn) > checkpoint;
+        }, 10_000, 'replica received the shutdown checkpoint');
+        replicaHadCheckpoint = true;
+      },
+    });
+    expect(res).toMatchObject({ stopped: true, releaseLeaderKey: true, shutdownCallbackCalled: true, started: null });
+    expect(res.shutdownCheckpoint).not.toBeNull();
+    expect(replicaHadCheckpoint).toBe(true);
+    expect(a.pg.state).toBe('stopped');
+    expect((await a.pg.controlData())['Database cluster state']).toBe('shut down');
+
+    expect(await b.pg.promote()).toBe(true);
+    expect(await b.pg.status()).toMatchObject({ role: 'primary', inRecovery: false, timeline: 2, replicationState: null });
+    await b.pg.query('SELECT pg_create_physical_replication_slot($1)', [slot(a)]);
+    expect(await a.pg.follow(b.member())).toBe(true);
+    await b.pg.query("INSERT INTO t VALUES ('after switchover')");
+    await replays(a, 'after switchover');
+    expect(await a.pg.status()).toMatchObject({ role: 'replica', replicationState: 'streaming', timeline: 2 });
+  });
+
+  it('pg_rewind brings a diverged former primary back as a replica (after single-user crash recovery)', async () => {
+    // Split brain: a is promoted too and takes writes b never sees.
+    expect(await a.pg.promote()).toBe(true);
+    await a.pg.query("INSERT INTO t VALUES ('diverged on a')");
+    await b.pg.query("INSERT INTO t VALUES ('on b after the split')");
+    await b.pg.query('CHECKPOINT');
+    expect((await a.pg.demote('immediate')).stopped).toBe(true);
+    expect((await a.pg.controlData())['Database cluster state']).toBe('in production'); // not a clean shutdown
+    const ok = await a.pg.executor.run('rewind', (signal) => rewind(a.pg, b.member(), { signal }));
+    expect(ok).toBe(true);
+    expect((await a.pg.controlData())['Database cluster state']).not.toBe('in production');
+    expect(await a.pg.follow(b.member())).toBe(true);
+    await b.pg.query("INSERT INTO t VALUES ('after rewind')");
+    await replays(a, 'after rewind');
+    const rows = (await a.pg.query<{ v: string }>('SELECT v FROM t ORDER BY v')).map((r) => r.v);
+    expect(rows).toContain('on b after the split');
+    expect(rows).not.toContain('diverged on a');
+    expect(await a.pg.status()).toMatchObject({ role: 'replica', replicationState: 'streaming', timeline: 2 });
+  });
+
+  it('notices a killed postmaster within a second, whether it spawned it or adopted it', async () => {
+    const events: PostmasterExitEvent[] = [];
+    a.pg.on('postmaster-exit', (e) => events.push(e));
+    const pidA = a.pg.postmasterPid()!;
+    const t0 = Date.now();
+    process.kill(pidA, 'SIGKILL');
+    await waitFor(() => events.length === 1, 1000, 'postmaster-exit event (spawned)', 10);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(events[0]).toMatchObject({ pid: pidA, expected: false, signal: 'SIGKILL' });
+    expect(a.pg.state).toBe('crashed');
+
+    // A new controller (an agent restart) adopts b's running postmaster.
+    const u = testUser();
+    const adopted = new PostgresController({ postgresql: b.pg.settings, scope: 'pgtest', name: b.name, uid: u?.uid, gid: u?.gid });
+    expect(adopted.state).toBe('running');
+    const pidB = adopted.postmasterPid()!;
+    expect(pidB).toBe(b.pg.postmasterPid());
+    const adoptedEvents: PostmasterExitEvent[] = [];
+    adopted.on('postmaster-exit', (e) => adoptedEvents.push(e));
+    const t1 = Date.now();
+    process.kill(pidB, 'SIGKILL');
+    await waitFor(() => adoptedEvents.length === 1, 1000, 'postmaster-exit event (adopted)', 10);
+    expect(Date.now() - t1).toBeLessThan(1000);
+    expect(adoptedEvents[0]).toMatchObject({ pid: pidB, expected: false });
+    expect(adopted.state).toBe('crashed');
+    await adopted.close();
+  });
+});
