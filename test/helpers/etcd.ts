@@ -27,8 +27,12 @@ export interface EtcdCluster {
   kill(index: number): Promise<void>;
   /** Index of the current raft leader among the live members. */
   leaderIndex(): Promise<number>;
-  /** Number of open watch streams a member serves (from its /metrics). */
+  /** A counter or gauge from a member's /metrics, e.g. `etcd_debugging_lease_renewed_total`. */
+  metric(index: number, name: string): Promise<number>;
+  /** Number of open watch streams a member serves. */
   watchStreams(index: number): Promise<number>;
+  /** Freeze (SIGSTOP) or thaw (SIGCONT) one member by PID: a hung etcd, not a dead one. */
+  freeze(index: number, frozen: boolean): void;
   /** Wait until every live member reports healthy (has a leader). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Create root + `username` (read/write on `prefix`) and turn authentication on. */
@@ -106,10 +110,17 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
       if (!leader) throw new Error('etcd has no leader');
       return leader.index;
     },
-    async watchStreams(index) {
+    async metric(index, name) {
       const text = await (await fetch(`${members[index]!.clientUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-      const m = /^etcd_debugging_mvcc_watch_stream_total (\d+)/m.exec(text);
+      const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text);
       return m ? Number(m[1]) : 0;
+    },
+    watchStreams(index) {
+      return cluster.metric(index, 'etcd_debugging_mvcc_watch_stream_total');
+    },
+    freeze(index, frozen) {
+      const p = members[index]!.proc;
+      if (p) process.kill(p.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor(async () => {
@@ -135,6 +146,8 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
     },
     async stop() {
       await Promise.all(members.map(async (m) => {
+        // A frozen member would sit on SIGTERM until the SIGKILL escalation.
+        try { if (m.proc) process.kill(m.proc.pid, 'SIGCONT'); } catch { /* already gone */ }
         await m.proc?.stop();
         m.proc = null;
         rmSync(m.dataDir, { recursive: true, force: true });

@@ -1,0 +1,67 @@
+/**
+ * Several endpoints: when the etcd member a driver is connected to dies, its calls move to the
+ * others within retry_timeout, and its watch-fed cache comes back on another member.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dcs } from '@pgha/core';
+import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { waitFor } from '../helpers/procs.js';
+import { driverFor, sectionFor, testContext, TEST_TTL, uniqueScope } from './harness.js';
+
+const RETRY_TIMEOUT = 2;
+const timings = { ttl: TEST_TTL, loopWait: 1, retryTimeout: RETRY_TIMEOUT };
+
+let etcd: EtcdCluster;
+beforeAll(async () => { etcd = await startEtcd({ members: 3 }); });
+afterAll(async () => { await etcd?.stop(); });
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+describe('etcd3 driver losing its etcd member', () => {
+  it('refreshes the leader key, reads the cluster and keeps watching after the member dies', async () => {
+    const scope = uniqueScope('failover');
+    const leaderDriver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const leader = new Dcs(leaderDriver, timings);
+    const replica = new Dcs(driverFor(testContext('node2', scope), sectionFor(etcd)), timings);
+    try {
+      await leader.touchMember({ state: 'running', role: 'primary' });
+      expect(await leader.attemptToAcquireLeader()).toBe(true);
+      await replica.touchMember({ state: 'running', role: 'replica' });
+      const before = await replica.getCluster();
+      expect(before.leaderName).toBe('node1');
+
+      // The member serving the watch streams is the one these clients hold a connection to.
+      const streams = await waitFor(async () => {
+        const counts = await Promise.all(etcd.members.map((_, i) => etcd.watchStreams(i)));
+        return counts.some((c) => c > 0) ? counts : null;
+      }, 10_000, 'a watch stream on some etcd member');
+      const victim = streams.indexOf(Math.max(...streams));
+      await etcd.kill(victim);
+
+      const refresh = await timed(() => leader.updateLeader(before.leader!, 4242));
+      expect(refresh.value).toBe(true);
+      expect(refresh.ms).toBeLessThan(RETRY_TIMEOUT * 1000);
+
+      const read = await timed(() => replica.getCluster());
+      expect(read.value.leaderName).toBe('node1');
+      expect(read.value.lastLsn).toBe(4242);
+      expect(read.ms).toBeLessThan(RETRY_TIMEOUT * 1000);
+
+      // The replica's watch (re)attaches to a live member and still wakes on a leader change.
+      const cur = read.value.leader!;
+      const woke = replica.watch(cur.version, 15);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      expect(await leader.deleteLeader(cur)).toBe(true);
+      expect(await woke).toBe(true);
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect((await replica.getCluster()).leader).toBeNull();
+    } finally {
+      await Promise.allSettled([leader.close(), replica.close()]);
+    }
+  });
+});

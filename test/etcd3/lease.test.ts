@@ -1,0 +1,121 @@
+/**
+ * The agent lease: keep-alives only when the HA loop calls, at most once per loop_wait; a hung etcd
+ * turns calls into DcsErrors within retry_timeout; validity counts from when a keep-alive was sent,
+ * so a lease etcd never confirmed is given up after ttl and replaced, with the member key moved.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dcs, DcsError } from '@pgha/core';
+import type { Etcd3 } from 'etcd3';
+import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { driverFor, rawClient, sectionFor, testContext, TEST_TTL, uniqueScope } from './harness.js';
+
+const RETRY_TIMEOUT = 2;
+const timings = { ttl: TEST_TTL, loopWait: 1, retryTimeout: RETRY_TIMEOUT };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let etcd: EtcdCluster;
+let raw: Etcd3;
+beforeAll(async () => {
+  etcd = await startEtcd();
+  raw = rawClient(etcd);
+});
+afterAll(async () => {
+  raw?.close();
+  await etcd?.stop();
+});
+
+const renewals = () => etcd.metric(0, 'etcd_debugging_lease_renewed_total');
+
+async function rawLease(key: string): Promise<string | null> {
+  const res = await raw.kv.range({ key: Buffer.from(key) });
+  return res.kvs[0] ? String(res.kvs[0].lease) : null;
+}
+
+describe('etcd3 agent lease', () => {
+  it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {
+    const driver = driverFor(testContext('node1', uniqueScope('rate')), sectionFor(etcd));
+    const dcs = new Dcs(driver, timings);
+    try {
+      await dcs.touchMember({ state: 'running' });
+      expect(await dcs.attemptToAcquireLeader()).toBe(true);
+      const leader = (await dcs.getCluster()).leader!;
+      const r0 = await renewals();
+      for (let i = 0; i < 5; i++) {
+        await dcs.touchMember({ state: 'running' });
+        expect(await dcs.updateLeader(leader, null)).toBe(true);
+      }
+      expect(await renewals()).toBe(r0);
+      await sleep(1100);
+      for (let i = 0; i < 3; i++) expect(await dcs.updateLeader(leader, null)).toBe(true);
+      expect(await renewals()).toBe(r0 + 1);
+    } finally {
+      await dcs.close();
+    }
+  });
+
+  it('a hung etcd: DcsError within retry_timeout, lease given up after ttl, then replaced', async () => {
+    const scope = uniqueScope('hung');
+    const driver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const dcs = new Dcs(driver, timings);
+    try {
+      await dcs.touchMember({ state: 'running', role: 'primary' });
+      expect(await dcs.attemptToAcquireLeader()).toBe(true);
+      const leader = (await dcs.getCluster()).leader!;
+      const oldLease = driver.leaseId;
+      expect(oldLease).not.toBeNull();
+      await sleep(1100); // past loop_wait, so the next refresh sends a keep-alive
+
+      etcd.freeze(0, true);
+      try {
+        for (const call of [() => dcs.updateLeader(leader, null), () => dcs.getCluster()]) {
+          const t0 = performance.now();
+          const err = await call().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(DcsError);
+          expect(performance.now() - t0).toBeLessThan(RETRY_TIMEOUT * 1000 + 500);
+        }
+        // Over ttl since the last keep-alive was sent: no longer claimed, though etcd never said so.
+        await sleep(500);
+        expect(driver.leaseId).toBeNull();
+      } finally {
+        etcd.freeze(0, false);
+      }
+
+      // Back: a new lease, the member key moved onto it (the old lease's expiry cannot take it).
+      const kept = await dcs.updateLeader(leader, null);
+      const newLease = driver.leaseId;
+      expect(newLease).not.toBeNull();
+      expect(newLease).not.toBe(oldLease);
+      expect(await rawLease(`/service/${scope}/members/node1`)).toBe(newLease);
+      // The leader key survives only if etcd had not expired the old lease yet; then it moved too.
+      if (kept) expect(await rawLease(`/service/${scope}/leader`)).toBe(newLease);
+      // Once etcd has revoked the old lease, the member key is still there on the new one.
+      await sleep(1500);
+      expect(await rawLease(`/service/${scope}/members/node1`)).toBe(newLease);
+      expect((await dcs.getCluster()).hasMember('node1')).toBe(true);
+    } finally {
+      await dcs.close();
+    }
+  });
+
+  it('a new ttl grants a new lease and moves the leader key onto it', async () => {
+    const scope = uniqueScope('ttl');
+    const driver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const dcs = new Dcs(driver, timings);
+    try {
+      await dcs.touchMember({ state: 'running' });
+      expect(await dcs.attemptToAcquireLeader()).toBe(true);
+      const oldLease = driver.leaseId;
+      await dcs.reloadConfig({ ttl: TEST_TTL + 2 });
+      expect(driver.ttl).toBe(TEST_TTL + 2);
+      const leader = (await dcs.getCluster()).leader!;
+      expect(await dcs.updateLeader(leader, null)).toBe(true);
+      expect(driver.leaseId).not.toBe(oldLease);
+      expect(await rawLease(`/service/${scope}/leader`)).toBe(driver.leaseId);
+      expect(await rawLease(`/service/${scope}/members/node1`)).toBe(driver.leaseId);
+      const ttl = await raw.leaseClient.leaseTimeToLive({ ID: driver.leaseId! });
+      expect(Number(ttl.grantedTTL)).toBe(TEST_TTL + 2);
+    } finally {
+      await dcs.close();
+    }
+  });
+});
