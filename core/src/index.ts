@@ -10,3 +10,4 @@ export * from './bootstrap/index.js';
 export * from './util/clock.js';
 export * from './util/json.js';
 export * from './config/index.js';
+export * from './api/index.js';

@@ -64,9 +64,21 @@ export interface ApiBackend {
 
   /**
    * Could a manual failover/switchover succeed now? Fetches peers' status (2 s timeout) and applies
-   * the same rules the HA loop uses. `candidate` restricts to one member.
+   * the same rules the HA loop uses. `candidate` restricts to one member; null means any member but
+   * the leader (only the sync standbys in synchronous mode). The API has already done the static
+   * checks (leader name, candidate exists, sync standby). `reason` (when !ok) follows
+   * `<action> is not possible: ` in the 412 reply, e.g. `no good candidates have been found`.
    */
   failoverPossible(cluster: Cluster, candidate: string | null): Promise<{ ok: boolean; reason: string }>;
+
+  /** Failsafe mode is active now (the DCS is lost and the primary keeps running on peers' consent). */
+  failsafeActive?(): boolean;
+  /**
+   * A failsafe ping from the primary (`POST /failsafe` body `{name, conn_url, api_url, slots}`).
+   * Returns `'Accepted'`, or this node's LSN (number, also `Accepted`), or another message which the
+   * API sends with 500 (e.g. `Running as a leader`). Absent: POST /failsafe answers 502.
+   */
+  updateFailsafe?(data: Record<string, unknown>): Promise<string | number> | string | number;
 
   /** Cut the HA loop's sleep short. */
   wakeup(): void;
