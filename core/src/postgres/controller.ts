@@ -16,73 +16,13 @@ import { runCommand, shlexSplit, type RunAs, type RunResult } from './exec.js';
 import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
 import {
   adoptPostmaster, runningPostmaster, readPostmasterPid, signalPostmaster, spawnPostmaster,
-  type PostmasterExit, type ShutdownMode, type WatchedPostmaster,
+  type ShutdownMode, type WatchedPostmaster,
 } from './postmaster.js';
 import { standbyRecovery, type FollowOptions } from './recovery.js';
+import type {
+  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
+} from './controller-types.js';
 import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
-
-/** Patroni's state strings (published in the member key and the REST API). */
-export type PostgresState =
-  | 'stopped' | 'stopping' | 'stop failed' | 'crashed' | 'running' | 'starting' | 'start failed'
-  | 'restarting' | 'restart failed' | 'initializing new cluster' | 'initdb failed'
-  | 'running custom bootstrap script' | 'custom bootstrap failed' | 'creating replica';
-
-export type DemoteMode = 'offline' | 'graceful' | 'immediate' | 'immediate-nolock';
-
-/** Called once pg_control says "shut down" while a graceful stop is in progress. */
-export type OnShutdown = (checkpointLsn: bigint, redoLsn: bigint) => void | Promise<void>;
-
-export interface StopOptions {
-  readonly mode?: ShutdownMode;
-  /** CHECKPOINT before signalling, so the shutdown checkpoint is short (graceful demote). */
-  readonly checkpoint?: boolean;
-  readonly timeoutMs?: number;
-  /** Escalate to immediate when the timeout passes (default true). */
-  readonly escalate?: boolean;
-  readonly onShutdown?: OnShutdown;
-}
-
-export interface StartOptions {
-  /** Recovery mode for this and later starts (default: the last one used; initially primary). */
-  readonly recovery?: RecoveryMode;
-  readonly timeoutMs?: number;
-  /** Leave pg_hba.conf/pg_ident.conf as they are (a custom bootstrap's restored files). */
-  readonly skipHba?: boolean;
-}
-
-export interface DemoteOptions {
-  readonly onShutdown?: OnShutdown;
-  /** After stopping, start as a replica of this source (null = no leader: archive recovery). Omit to stay stopped. */
-  readonly follow?: ReplicaSource | null;
-  readonly followOptions?: FollowOptions;
-}
-
-export interface DemoteResult {
-  readonly stopped: boolean;
-  /** The mode says the leader key is to be released (graceful, immediate). */
-  readonly releaseLeaderKey: boolean;
-  /** graceful: onShutdown ran (the HA layer may already have released the key). */
-  readonly shutdownCallbackCalled: boolean;
-  readonly shutdownCheckpoint: bigint | null;
-  readonly started: boolean | null;
-}
-
-export interface PostmasterExitEvent extends PostmasterExit {
-  /** We asked it to stop; false means it crashed or was killed. */
-  readonly expected: boolean;
-}
-
-export interface PostgresControllerOptions {
-  /** The raw `postgresql` section or already parsed settings. */
-  readonly postgresql: Readonly<Record<string, unknown>> | PostgresSettings;
-  readonly scope: string;
-  /** This member's name (application_name, slot name). */
-  readonly name: string;
-  /** OS user for postgres and every PostgreSQL tool (required when the agent runs as root). */
-  readonly uid?: number;
-  readonly gid?: number;
-  readonly logger?: Logger;
-}
 
 const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' && v !== null && 'binName' in v && 'dataDir' in v;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

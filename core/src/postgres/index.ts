@@ -9,3 +9,4 @@ export * from './monitor.js';
 export * from './recovery.js';
 export * from './controller.js';
 export * from './rewind.js';
+export * from './controller-types.js';
