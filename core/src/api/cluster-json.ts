@@ -49,7 +49,7 @@ export function clusterAsJson(cluster: Cluster, backend: ApiBackend): Record<str
   const out: Record<string, unknown> = { members };
   if (view.paused) out.pause = true;
   const f = cluster.failover;
-  if (f?.scheduledAt) {
+  if (f?.size && f.scheduledAt) {
     const sw: Record<string, string> = { at: formatZonedTime(f.scheduledAt) };
     if (f.leader) sw.from = f.leader;
     if (f.candidate) sw.to = f.candidate;

@@ -54,7 +54,7 @@ async function pollFailoverResult(ctx: ApiContext, oldLeader: string | null, can
         if (!candidate || candidate === now) return textReply(200, `Successfully ${verb}ed over to "${now}"`);
         return textReply(200, `${verb[0]!.toUpperCase()}${verb.slice(1)}ed over to "${now}" instead of "${candidate}"`);
       }
-      if (!cluster.failover) return textReply(503, `${title} failed`);
+      if (!cluster.failover?.size) return textReply(503, `${title} failed`);
     } catch (e) {
       ctx.logger.debug({ err: e }, `Exception occurred during polling ${action} result`);
     }
@@ -115,7 +115,7 @@ export const postFailover = (ctx: ApiContext) => manualFailover(ctx, 'failover')
 export async function deleteSwitchover(ctx: ApiContext): Promise<Reply> {
   const { dcs } = ctx.backend;
   const failover = (await dcs.getCluster()).failover;
-  if (!failover?.scheduledAt) return textReply(404, 'no switchover is scheduled');
+  if (!failover?.size || !failover.scheduledAt) return textReply(404, 'no switchover is scheduled');
   if (!(await dcs.manualFailover(null, null, null, failover.version))) return errorReply(409, 'the switchover was changed concurrently');
   return textReply(200, 'scheduled switchover deleted');
 }
