@@ -11,3 +11,5 @@ export * from './util/clock.js';
 export * from './util/json.js';
 export * from './config/index.js';
 export * from './api/index.js';
+export * from './agent/index.js';
+export { decide, needsPeerStatuses, isHealthiestNode, isFailoverPossible, nodeToFollow, freshMemory, type HaInput, type HaSettings, type PgFacts, type PeerStatus, type Plan, type Action, type AgentMemory } from './ha/index.js';

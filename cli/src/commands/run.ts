@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { FatalError, startAgent } from '@pgha/core';
+
+/** `pgha run CONFIG`: the agent (Patroni's `patroni CONFIG`). SIGTERM/SIGINT stop it cleanly, SIGHUP reloads. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .argument('[config]', 'configuration file or directory (else PATRONI_CONFIGURATION / PATRONI_* variables)')
+    .description('run the HA agent for one PostgreSQL server')
+    .action(async (configPath: string | undefined, _opts: unknown, cmd: Command) => {
+      const globals = cmd.optsWithGlobals() as { configFile?: string };
+      const running = await startAgent({ configPath: configPath ?? globals.configFile ?? null });
+      const { logger } = running;
+      let exiting = false;
+      const shutdown = (signal: string) => {
+        if (exiting) return;
+        exiting = true;
+        logger.info(`received ${signal}, shutting down`);
+        running.stop().then(() => process.exit(0), (e: unknown) => {
+          logger.error(`shutdown failed: ${String(e)}`);
+          process.exit(1);
+        });
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGHUP', () => {
+        running.agent.reloadConfig().then(() => logger.info('configuration reloaded'), (e: unknown) => logger.error(`reload failed: ${String(e)}`));
+      });
+      try {
+        await running.loop;
+      } catch (e) {
+        if (e instanceof FatalError) {
+          logger.error(e.message);
+          await running.api.stop().catch(() => undefined);
+          process.exit(1);
+        }
+        throw e;
+      }
+    });
+}

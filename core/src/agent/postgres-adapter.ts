@@ -1,0 +1,200 @@
+/**
+ * The agent's PostgresPort over the PostgreSQL controller, Bootstrap and the replica-creation chain.
+ * Thin: it maps the port's verbs onto the controller and tracks the role Patroni publishes.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DependencyContainer } from 'tsyringe';
+import type { NodeStatus } from '../api/backend.js';
+import { Bootstrap } from '../bootstrap/bootstrap.js';
+import type { DemoteMode, PgFacts } from '../ha/types.js';
+import type { PluginHost } from '../plugins/host.js';
+import type { PostgresController } from '../postgres/controller.js';
+import { checkpointInfo, clusterState, systemIdentifier } from '../postgres/datadir.js';
+import type { ServerStatus } from '../postgres/monitor.js';
+import { rewind } from '../postgres/rewind.js';
+import { createReplica, replicaMethodResolver } from '../replica/create.js';
+import { checkDiverged, parseTimelineHistory } from './divergence.js';
+import type { FollowTarget, PostgresPort } from './postgres-port.js';
+
+const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+export class ControllerPort implements PostgresPort {
+  private _role: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null = null;
+  private lastStatus: ServerStatus | null = null;
+  private following: string | null = null;
+
+  constructor(
+    private readonly c: PostgresController,
+    private readonly bootstrapSection: Readonly<Record<string, unknown>>,
+    private readonly plugins: PluginHost | null,
+    private readonly container?: DependencyContainer,
+  ) {}
+
+  get state(): string { return this.c.state; }
+
+  get role(): string {
+    if (this._role) return this._role;
+    if (this.lastStatus) return this.lastStatus.inRecovery ? 'replica' : 'primary';
+    return this.c.dataDirectoryEmpty() ? 'uninitialized' : 'replica';
+  }
+
+  private file(name: string): boolean { return existsSync(join(this.c.dataDir, name)); }
+
+  async facts(): Promise<PgFacts> {
+    if (this.c.dataDirectoryEmpty()) {
+      this.lastStatus = null;
+      return { dataDirEmpty: true, sysid: null, controlState: null, running: this.c.isRunning(), starting: false, inRecovery: null, timeline: null, walPosition: null, recoveryConfigured: false };
+    }
+    const cd = await this.c.controlData().catch(() => null);
+    const running = this.c.isRunning();
+    const st = running && this.c.state !== 'starting' ? await this.c.status() : null;
+    this.lastStatus = st;
+    if (st && this._role !== 'demoted') this._role = st.inRecovery ? 'replica' : 'primary';
+    const recoveryConfigured = this.file('standby.signal') || this.file('recovery.signal');
+    let controlState = cd ? clusterState(cd) : null;
+    // A fresh base backup carries the source's "in production" state but starts in archive recovery.
+    if (recoveryConfigured && this.file('backup_label')) controlState = 'in archive recovery';
+    const wal = st ? (st.inRecovery ? Math.max(num(st.receiveLsn) ?? 0, num(st.replayLsn) ?? 0) : num(st.writeLsn)) : null;
+    return {
+      dataDirEmpty: false,
+      sysid: cd ? systemIdentifier(cd) : null,
+      controlState,
+      running,
+      starting: running && this.c.state === 'starting',
+      inRecovery: st ? st.inRecovery : null,
+      timeline: st?.timeline ?? (cd ? checkpointInfo(cd)?.timeline ?? null : null),
+      walPosition: wal,
+      recoveryConfigured,
+    };
+  }
+
+  async nodeStatus(): Promise<NodeStatus> {
+    const st = this.c.isRunning() && this.c.state !== 'starting' ? await this.c.status() : null;
+    const cd = await this.c.controlData().catch(() => null);
+    const pending = st ? await this.c.pendingRestart().catch(() => false) : false;
+    return {
+      state: this.c.state,
+      role: this.role,
+      postmasterStartTime: st ? new Date(st.postmasterStartTime * 1000).toISOString().replace('T', ' ').replace('Z', '+00:00') : null,
+      serverVersion: st?.serverVersion ?? null,
+      timeline: st?.timeline ?? null,
+      walLocation: st && !st.inRecovery ? num(st.writeLsn) : null,
+      receivedLocation: st?.inRecovery ? num(st.receiveLsn) : null,
+      replayedLocation: st?.inRecovery ? num(st.replayLsn) : null,
+      replayedTimestamp: null,
+      replayPaused: st?.replayPaused ?? false,
+      replicationState: st?.replicationState ?? null,
+      replication: (st?.replication ?? []).map((r) => ({ ...r })) as Array<Record<string, unknown>>,
+      sysid: cd ? systemIdentifier(cd) : null,
+      pendingRestart: pending,
+      pendingRestartReason: null,
+    };
+  }
+
+  async bootstrap(signal: AbortSignal): Promise<boolean> {
+    this._role = 'uninitialized';
+    const ok = await new Bootstrap(this.c, this.bootstrapSection).bootstrap(signal);
+    if (ok) this._role = null;
+    return ok;
+  }
+
+  postBootstrap(signal: AbortSignal): Promise<boolean> {
+    return new Bootstrap(this.c, this.bootstrapSection).postBootstrap(signal);
+  }
+
+  async moveDataDirAside(): Promise<void> { this.c.moveDataDirectoryAside(); }
+  async removeDataDirectory(): Promise<void> { this.c.wipeDataDirectory(); }
+
+  async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
+    this._role = 'uninitialized';
+    const r = await createReplica({ pg: this.c, source, resolve: replicaMethodResolver(this.plugins, this.container), signal });
+    if (r.ok) {
+      // Write the standby settings now so the clone can only ever start as a replica.
+      this.c.config.writePostgresqlConf(this.c.standbyRecovery(source));
+      this._role = 'replica';
+    }
+    return r.ok;
+  }
+
+  async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+    void signal;
+    const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
+    this.following = role === 'replica' ? JSON.stringify(recovery) : null;
+    const ok = await this.c.start({ recovery });
+    if (ok) this._role = role;
+    return ok;
+  }
+
+  async stop(mode: 'fast' | 'immediate', opts: { checkpoint?: boolean; onShutdown?: (lsn: number | null) => Promise<void> } = {}): Promise<boolean> {
+    const cb = opts.onShutdown;
+    return this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined });
+  }
+
+  restart(): Promise<boolean> { return this.c.restart(); }
+  async reload(): Promise<void> { this.c.reload(); }
+
+  async promote(): Promise<boolean> {
+    const ok = await this.c.promote();
+    if (ok) {
+      this._role = 'primary';
+      this.following = null;
+      // pg_rewind of the old primary needs a checkpoint on the new timeline.
+      await this.checkpoint().catch(() => undefined);
+    }
+    return ok;
+  }
+
+  async demote(mode: DemoteMode): Promise<void> {
+    this._role = 'demoted';
+    await this.c.demote(mode);
+  }
+
+  async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
+    if (!this.c.isRunning()) return 'unchanged';
+    const recovery = this.c.standbyRecovery(leader);
+    const key = JSON.stringify(recovery);
+    if (key === this.following) return 'unchanged';
+    // PostgreSQL >= 13 applies primary_conninfo and primary_slot_name on reload.
+    this.c.reload(recovery);
+    this.following = key;
+    return 'reloaded';
+  }
+
+  checkDiverged(leader: FollowTarget) {
+    if (!leader) return Promise.resolve('not_needed' as const);
+    return checkDiverged(this.c, leader);
+  }
+
+  async rewind(leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+    if (!leader) return false;
+    const ok = await rewind(this.c, leader, { signal });
+    if (ok) this.c.config.writePostgresqlConf(this.c.standbyRecovery(leader));
+    return ok;
+  }
+
+  async timelineHistory(): Promise<Array<[number, number, string]>> {
+    const st = await this.c.status();
+    const tl = st?.timeline ?? 1;
+    if (tl <= 1) return [];
+    const name = `pg_wal/${tl.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const rows = await this.c.query<{ content: string }>('SELECT pg_catalog.pg_read_file($1) AS content', [name]);
+    return parseTimelineHistory(rows[0]?.content ?? '').map(([t, lsn, reason]) => [t, Number(lsn), reason]);
+  }
+
+  async lastLsn(): Promise<number | null> {
+    const st = this.c.isRunning() ? await this.c.status() : null;
+    if (st) return st.inRecovery ? Math.max(num(st.receiveLsn) ?? 0, num(st.replayLsn) ?? 0) : num(st.writeLsn);
+    const cd = await this.c.controlData().catch(() => null);
+    const cp = cd ? checkpointInfo(cd) : null;
+    return cp ? Number(cp.lsn) : null;
+  }
+
+  async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }
+
+  onPostmasterExit(cb: () => void): void {
+    this.c.on('postmaster-exit', (e) => { if (!e.expected) cb(); });
+  }
+
+  close(): Promise<void> { return this.c.close(); }
+}

@@ -1,0 +1,101 @@
+/**
+ * From a configuration to a running agent: logger, plugin host and DI container, DCS driver,
+ * PostgreSQL controller, agent, REST API, and a clean stop. Shared by `pgha run`, `pgha demo` and tests.
+ */
+import { execFileSync } from 'node:child_process';
+import { createApiServer, type ApiServer } from '../api/server.js';
+import type { RestApiConfig } from '../api/types.js';
+import { createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '../config/index.js';
+import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
+import { Dcs } from '../dcs/facade.js';
+import { createContainer } from '../di.js';
+import { FatalError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { PluginHost } from '../plugins/host.js';
+import { PostgresController } from '../postgres/controller.js';
+import { systemClock } from '../util/clock.js';
+import { isPlainObject } from '../util/json.js';
+import { Agent } from './agent.js';
+import { fetchPeerStatus } from './peers.js';
+import { ControllerPort } from './postgres-adapter.js';
+
+/** The Patroni protocol level pgha speaks; peers compare it to pick value formats. */
+export const PATRONI_COMPATIBLE_VERSION = '4.0.0';
+
+export interface StartAgentOptions {
+  readonly configPath?: string | null;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+}
+
+export interface RunningAgent {
+  readonly agent: Agent;
+  readonly api: ApiServer;
+  readonly logger: Logger;
+  /** Resolves when the HA loop ends (rejects with FatalError on a fatal condition). */
+  readonly loop: Promise<void>;
+  /** SIGTERM behaviour: stop PostgreSQL, release the leader key, stop the API, close the DCS. */
+  stop(): Promise<void>;
+}
+
+/** uid/gid for PostgreSQL when we run as root (postgres refuses root): `postgresql.run_as` or PGHA_PG_USER. */
+function postgresUser(config: LoadedConfig['config'], env: NodeJS.ProcessEnv): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const pg = isPlainObject(config.postgresql) ? config.postgresql : {};
+  const user = (typeof pg.run_as === 'string' && pg.run_as) || env.PGHA_PG_USER;
+  if (!user) throw new FatalError("running as root: set postgresql.run_as (or PGHA_PG_USER) to the OS user PostgreSQL runs as, or run pgha as that user");
+  const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', user]).toString().trim());
+  return { uid, gid };
+}
+
+export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
+  const env = o.env ?? process.env;
+  const load = () => loadConfig({ path: o.configPath ?? null, env, mode: 'agent' });
+  const local = load();
+  const config = local.config;
+  const logger = o.logger ?? createLogger(config.log as never, { env });
+  for (const w of local.warnings) logger.warn(w);
+  const eff = effectiveConfig(config, null);
+  for (const w of eff.warnings) logger.warn(w);
+  const name = String(config.name);
+  const scope = String(config.scope);
+  const namespace = typeof config.namespace === 'string' ? config.namespace : '/service';
+
+  const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir });
+  const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http: fetch });
+  const ctx: DcsContext = {
+    name, scope, namespace, basePath: clusterBasePath(namespace, scope),
+    ttl: eff.timings.ttl, loopWait: eff.timings.loopWait, retryTimeout: eff.timings.retryTimeout, ctl: false,
+  };
+  const { driver, section } = await host.createDcs(ctx, container);
+  logger.info(`using the ${section} DCS`);
+  const dcs = new Dcs(driver, eff.timings);
+
+  // Refuse to start next to a live member of the same name (two agents on one PGDATA or one name).
+  const existing = (await dcs.getCluster().catch(() => null))?.getMember(name, false);
+  if (existing && 'apiUrl' in existing && existing.apiUrl) {
+    const st = await fetchPeerStatus(fetch, existing as never, 2000);
+    if (st.reachable) {
+      await dcs.close();
+      throw new FatalError(`Can't start; there is already a node named '${name}' running`);
+    }
+  }
+
+  const controller = new PostgresController({ postgresql: eff.config.postgresql as Record<string, unknown>, scope, name, logger, ...postgresUser(config, env) });
+  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
+  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load });
+  const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
+  await api.start();
+  const loop = agent.start();
+  let stopped: Promise<void> | null = null;
+  return {
+    agent, api, logger, loop,
+    stop: () => (stopped ??= (async () => {
+      await agent.stop();
+      await api.stop();
+      await port.close();
+      await dcs.close();
+    })()),
+  };
+}
