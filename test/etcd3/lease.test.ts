@@ -65,19 +65,19 @@ describe('etcd3 agent lease', () => {
       expect(oldLease).not.toBeNull();
       await sleep(1100); // past loop_wait, so the next refresh sends a keep-alive
 
-      etcd.freeze(0, true);
+      await etcd.freeze(0, true);
       try {
         for (const call of [() => dcs.updateLeader(leader, null), () => dcs.getCluster()]) {
           const t0 = performance.now();
           const err = await call().catch((e: unknown) => e);
-          expect(err).toBeInstanceOf(DcsError);
+          expect(err, `got ${String(err)}`).toBeInstanceOf(DcsError);
           expect(performance.now() - t0).toBeLessThan(RETRY_TIMEOUT * 1000 + 500);
         }
         // Over ttl since the last keep-alive was sent: no longer claimed, though etcd never said so.
         await sleep(500);
         expect(driver.leaseId).toBeNull();
       } finally {
-        etcd.freeze(0, false);
+        await etcd.freeze(0, false);
       }
 
       // Back: a new lease, the member key moved onto it (the old lease's expiry cannot take it).

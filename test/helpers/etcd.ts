@@ -4,7 +4,7 @@
  * so it does not drop to the test user.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3, Range } from 'etcd3';
@@ -32,7 +32,7 @@ export interface EtcdCluster {
   /** Number of open watch streams a member serves. */
   watchStreams(index: number): Promise<number>;
   /** Freeze (SIGSTOP) or thaw (SIGCONT) one member by PID: a hung etcd, not a dead one. */
-  freeze(index: number, frozen: boolean): void;
+  freeze(index: number, frozen: boolean): Promise<void>;
   /** Wait until every live member reports healthy (has a leader). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Create root + `username` (read/write on `prefix`) and turn authentication on. */
@@ -118,9 +118,13 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
     watchStreams(index) {
       return cluster.metric(index, 'etcd_debugging_mvcc_watch_stream_total');
     },
-    freeze(index, frozen) {
+    async freeze(index, frozen) {
       const p = members[index]!.proc;
-      if (p) process.kill(p.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      if (!p) return;
+      process.kill(p.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      // Signals land asynchronously: wait until the kernel reports the process (not) stopped.
+      const stopped = () => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+      await waitFor(() => stopped() === frozen, 5000, `etcd ${frozen ? 'stopped' : 'running'}`, 10);
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor(async () => {
