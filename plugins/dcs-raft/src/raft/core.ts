@@ -86,6 +86,7 @@ export class RaftCore {
   get lastIndex(): number { return this.log.lastIndex; }
   get appliedIndex(): number { return this.applied; }
   get snapshotIndex(): number { return this.log.snapshotIndex; }
+  peersList(): NodeId[] { return [...this.peers]; }
   get isLeader(): boolean { return this.role_ === 'leader'; }
   /** A leader that has committed an entry of its own term knows every committed entry. */
   get leaderReady(): boolean { return this.isLeader && this.log.term(this.commit) === this.term_; }
