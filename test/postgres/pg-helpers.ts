@@ -4,6 +4,7 @@
  * stopped by PID and removed in `cleanupNodes()`.
  */
 import { existsSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { Member, PostgresController, silentLogger, stopPostmasterByPid, waitForPidExit, runningPostmaster } from '@pgha/core';
 import { freePort } from '../helpers/ports.js';
@@ -33,6 +34,17 @@ export interface TestNode {
 }
 
 const nodes: TestNode[] = [];
+
+// Each test file restarts the worker's port sequence at the same place; start at a random offset so
+// a port a previous file's (or a concurrent run's) server still holds is not handed out again.
+let portsSkipped = false;
+async function nodePort(): Promise<number> {
+  if (!portsSkipped) {
+    portsSkipped = true;
+    for (let i = randomInt(0, 300); i > 0; i--) await freePort();
+  }
+  return freePort();
+}
 const dirs: string[] = [];
 
 export interface NodeOptions {
@@ -52,7 +64,7 @@ export async function makeNode(name: string, o: NodeOptions = {}): Promise<TestN
   requirePostgres();
   const dir = userTempDir(name);
   dirs.push(dir);
-  const port = await freePort();
+  const port = await nodePort();
   const dataDir = join(dir, 'data');
   const u = testUser();
   const pg = new PostgresController({

@@ -126,7 +126,7 @@ export class Bootstrap {
     if (!ok) return false;
     if (!this.pg.settings.pgHba) this.pg.config.appendPgHba(this.settings.pgHba);
     const started = await this.pg.start({ recovery: this.firstStartRecovery(), skipHba: this.runningCustomBootstrap });
-    if (!started) this.lastError = 'postgres did not start after bootstrap';
+    if (!started) this.lastError = `postgres did not start after bootstrap: ${this.pg.lastStartOutput.trim().split('\n').slice(-3).join(' | ')}`;
     return started;
   }
 

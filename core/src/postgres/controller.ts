@@ -181,8 +181,23 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.watch(w, 'starting');
     const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
     if (ok) this.setState('running');
-    else if (this.watched !== w) this.setState('start failed');
+    else {
+      if (this.watched !== w) this.setState('start failed');
+      this.lastStartOutput = this.postmasterLogTail();
+      this.logger.error({ log: this.lastStartOutput }, 'postgres did not start');
+    }
     return ok;
+  }
+
+  /** Tail of the server output of the last failed start (for error reports). */
+  lastStartOutput = '';
+
+  private postmasterLogTail(): string {
+    try {
+      return readFileSync(join(this.dataDir, 'pgha.postmaster.log'), 'utf8').slice(-2000);
+    } catch {
+      return '';
+    }
   }
 
   /** Wait until postmaster.pid says ready/standby; false when the postmaster dies or time runs out. */

@@ -34,18 +34,24 @@ export interface RunResult {
 
 const KEEP = 64 * 1024;
 
-/** Sends SIGTERM, then SIGKILL after `graceMs` if the process is still there. */
-export function killByPid(pid: number, graceMs = 5000): void {
+function signalGroupOrPid(pid: number, sig: NodeJS.Signals): boolean {
   try {
-    process.kill(pid, 'SIGTERM');
+    process.kill(-pid, sig); // the whole process group: a script's children (cp, pg_basebackup) too
+    return true;
   } catch {
-    return;
-  }
-  setTimeout(() => {
     try {
-      process.kill(pid, 'SIGKILL');
-    } catch { /* gone */ }
-  }, graceMs).unref();
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Sends SIGTERM to the child (and its process group), then SIGKILL after `graceMs` if still there. */
+export function killByPid(pid: number, graceMs = 5000): void {
+  if (!signalGroupOrPid(pid, 'SIGTERM')) return;
+  setTimeout(() => signalGroupOrPid(pid, 'SIGKILL'), graceMs).unref();
 }
 
 export function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -60,6 +66,8 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
       cwd: opts.cwd ?? '/tmp',
       env: env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Own process group, so cancelling kills whatever the tool or script started.
+      detached: true,
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
     let stdout = '';

@@ -63,7 +63,12 @@ export async function rewind(pg: PostgresController, source: ReplicaSource, opts
   const env = pg.writePgpass([{ host: '*', port: '*', user: auth.username, password: auth.password }]);
   pg.config.backupConfigurationFiles();
   const args = [`--target-pgdata=${pg.dataDir}`, `--source-server=${dsn}`];
-  if (pg.settings.recoveryConf.restore_command || pg.settings.parameters.restore_command) args.push('--restore-target-wal');
+  const restoreCommand = pg.settings.recoveryConf.restore_command;
+  if (typeof restoreCommand === 'string' && restoreCommand) {
+    // pg_rewind reads restore_command from the target's configuration (postgres -C) to fetch missing WAL.
+    pg.config.writePostgresqlConf({ kind: 'standby', params: { restore_command: restoreCommand } });
+    args.push('--restore-target-wal');
+  }
   pg.setState('stopped');
   pg.logger.info({ source: source.name }, 'running pg_rewind');
   const r = await pg.runTool('pg_rewind', args, { env, signal: opts.signal });
