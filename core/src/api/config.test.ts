@@ -121,4 +121,16 @@ describe('access control on write endpoints', () => {
     expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(res.headers['strict-transport-security']).toBeUndefined();
   });
+
+  it('reload() applies new authentication and allowlist to the next request without re-binding', async () => {
+    const { backend } = await threeNodeCluster();
+    const req = await serve(backend);
+    const port = server!.address!.port;
+    expect((await req({ method: 'POST', path: '/reload' })).status).toBe(202);
+    await server!.reload({ listen: '127.0.0.1:0', ...auth });
+    expect(server!.address!.port).toBe(port);
+    expect((await req({ method: 'POST', path: '/reload' })).status).toBe(401);
+    await server!.reload({ listen: '127.0.0.1:0', allowlist: ['10.0.0.0/8'] });
+    expect((await req({ method: 'POST', path: '/reload' })).status).toBe(403);
+  });
 });

@@ -21,6 +21,11 @@ export interface ApiServer {
   start(): Promise<void>;
   /** Stop accepting and close open connections. */
   stop(): Promise<void>;
+  /**
+   * Apply a changed `restapi` section (on SIGHUP). Auth, allowlist and headers apply to the next
+   * request; a new listen address or TLS setting re-binds the socket. Rejects if the new one fails.
+   */
+  reload(restapi: RestApiConfig): Promise<void>;
   /** The bound address once started (port 0 resolves to the real port). */
   readonly address: AddressInfo | null;
   readonly isHttps: boolean;
@@ -73,21 +78,35 @@ function parseQuery(search: URLSearchParams): Map<string, string> {
   return out;
 }
 
+/** The parts of the configuration that need a new listening socket when they change. */
+function socketSettings(r: RestApiConfig): string {
+  return JSON.stringify([r.listen, r.certfile, r.keyfile, r.keyfile_password, r.cafile, r.ciphers, r.verify_client?.toLowerCase(), r.request_queue_size]);
+}
+
+interface ActiveConfig {
+  readonly restapi: RestApiConfig;
+  readonly https: boolean;
+  readonly access: AccessControl;
+  readonly headers: Record<string, string>;
+}
+
 export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, logger: Logger, options: ApiServerOptions = {}): ApiServer {
   const opts = resolveOptions(options);
-  const https = isHttpsConfig(restapi);
-  const access = new AccessControl(restapi, backend, logger, https);
-  const headers = extraHeaders(restapi);
+  const activate = (r: RestApiConfig): ActiveConfig => {
+    const https = isHttpsConfig(r);
+    return { restapi: r, https, access: new AccessControl(r, backend, logger, https), headers: extraHeaders(r) };
+  };
+  let active = activate(restapi);
   let server: Server | null = null;
 
-  async function route(req: IncomingMessage): Promise<Reply> {
+  async function route(req: IncomingMessage, cfg: ActiveConfig): Promise<Reply> {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
       return errorReply(400, 'malformed request path');
     }
-    const ctx: ApiContext = { backend, config: restapi, logger, options: opts, req, path: url.pathname, query: parseQuery(url.searchParams) };
+    const ctx: ApiContext = { backend, config: cfg.restapi, logger, options: opts, req, path: url.pathname, query: parseQuery(url.searchParams) };
     const segment = url.pathname.replace(/^\/+/, '').split('/')[0] ?? '';
     const method = req.method ?? 'GET';
     // HAProxy checks with HEAD/OPTIONS on any path and reads only the status line.
@@ -95,11 +114,11 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     if (method === 'GET') return (GET_ROUTES[segment] ?? healthWithBody)(ctx);
     const write = WRITE_ROUTES[`${method} ${segment}`];
     if (!write) return errorReply(501, `Unsupported method ('${method}')`);
-    const denied = await access.check(req, write.checkMembers);
+    const denied = await cfg.access.check(req, write.checkMembers);
     return denied ?? write.handler(ctx);
   }
 
-  function send(res: ServerResponse, reply: Reply): void {
+  function send(res: ServerResponse, reply: Reply, extra: Record<string, string>): void {
     if (res.headersSent || res.destroyed) return;
     const body = reply.json !== undefined ? JSON.stringify(reply.json) : reply.text;
     const h: Record<string, string> = { ...reply.headers };
@@ -111,15 +130,16 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     }
     // Don't keep reading a body we refused (too large, unread after an error).
     if (reply.status === 413 || reply.status === 411) h.Connection = 'close';
-    res.writeHead(reply.status, { ...h, ...headers });
+    res.writeHead(reply.status, { ...h, ...extra });
     res.end(body);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = opts.clock.monotonic();
+    const cfg = active;
     let reply: Reply;
     try {
-      reply = await route(req);
+      reply = await route(req, cfg);
     } catch (e) {
       if (e instanceof HttpError) reply = errorReply(e.status, e.message);
       else if (isDcsError(e)) {
@@ -131,7 +151,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       }
     }
     try {
-      send(res, reply);
+      send(res, reply, cfg.headers);
     } catch (e) {
       logger.warn({ err: e }, 'REST API: failed to send a response');
       res.destroy();
@@ -139,20 +159,52 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     logger.debug(`API: ${req.socket.remoteAddress} - "${req.method} ${req.url}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
   }
 
-  async function build(): Promise<Server> {
+  async function build(cfg: ActiveConfig): Promise<Server> {
     const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
-    if (!https) return createHttpServer(listener);
-    const verify = restapi.verify_client?.toLowerCase() ?? 'none';
-    if (!['none', 'optional', 'required'].includes(verify)) logger.error(`Bad value in the "restapi.verify_client": ${restapi.verify_client}`);
+    if (!cfg.https) return createHttpServer(listener);
+    const r = cfg.restapi;
+    const verify = r.verify_client?.toLowerCase() ?? 'none';
+    if (!['none', 'optional', 'required'].includes(verify)) logger.error(`Bad value in the "restapi.verify_client": ${r.verify_client}`);
     return createHttpsServer({
-      cert: await readFile(restapi.certfile!),
-      key: restapi.keyfile ? await readFile(restapi.keyfile) : undefined,
-      passphrase: restapi.keyfile_password,
-      ca: restapi.cafile ? await readFile(restapi.cafile) : undefined,
-      ciphers: restapi.ciphers,
+      cert: await readFile(r.certfile!),
+      key: r.keyfile ? await readFile(r.keyfile) : undefined,
+      passphrase: r.keyfile_password,
+      ca: r.cafile ? await readFile(r.cafile) : undefined,
+      ciphers: r.ciphers,
       requestCert: verify === 'optional' || verify === 'required',
       rejectUnauthorized: verify === 'required',
     }, listener);
+  }
+
+  async function listen(cfg: ActiveConfig): Promise<Server> {
+    const { host, port } = parseListen(cfg.restapi.listen);
+    await cfg.access.init();
+    const srv = await build(cfg);
+    srv.requestTimeout = 30_000;
+    srv.headersTimeout = 10_000;
+    srv.on('clientError', (err, socket) => {
+      logger.debug(`REST API: client error: ${err.message}`);
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    srv.on('tlsClientError', (err) => logger.debug(`REST API: TLS client error: ${err.message}`));
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen({ host, port, backlog: cfg.restapi.request_queue_size }, () => {
+        srv.off('error', reject);
+        srv.on('error', (e) => logger.error({ err: e }, 'REST API server error'));
+        resolve();
+      });
+    });
+    logger.info(`REST API listening on ${cfg.restapi.listen} (${cfg.https ? 'https' : 'http'})`);
+    return srv;
+  }
+
+  async function close(srv: Server): Promise<void> {
+    await new Promise<void>((resolve) => {
+      srv.close(() => resolve());
+      srv.closeAllConnections();
+    });
   }
 
   return {
@@ -160,39 +212,38 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       const a = server?.address();
       return a && typeof a === 'object' ? a : null;
     },
-    isHttps: https,
+    get isHttps() { return active.https; },
     async start() {
-      if (server) return;
-      const { host, port } = parseListen(restapi.listen);
-      await access.init();
-      const srv = await build();
-      srv.requestTimeout = 30_000;
-      srv.headersTimeout = 10_000;
-      srv.on('clientError', (err, socket) => {
-        logger.debug(`REST API: client error: ${err.message}`);
-        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-        else socket.destroy();
-      });
-      srv.on('tlsClientError', (err) => logger.debug(`REST API: TLS client error: ${err.message}`));
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen({ host, port, backlog: restapi.request_queue_size ?? 511 }, () => {
-          srv.off('error', reject);
-          srv.on('error', (e) => logger.error({ err: e }, 'REST API server error'));
-          resolve();
-        });
-      });
-      server = srv;
-      logger.info(`REST API listening on ${restapi.listen} (${https ? 'https' : 'http'})`);
+      if (!server) server = await listen(active);
     },
     async stop() {
       const srv = server;
-      if (!srv) return;
       server = null;
-      await new Promise<void>((resolve) => {
-        srv.close(() => resolve());
-        srv.closeAllConnections();
-      });
+      if (srv) await close(srv);
+    },
+    async reload(next: RestApiConfig) {
+      const cfg = activate(next);
+      if (!server || socketSettings(next) === socketSettings(active.restapi)) {
+        await cfg.access.init();
+        active = cfg;
+        return;
+      }
+      // Like Patroni: a new address or new TLS settings mean a new socket. On the same address
+      // the old socket must go first; if the new one then fails, the old settings come back.
+      const old = server;
+      const sameAddress = next.listen === active.restapi.listen;
+      if (sameAddress) {
+        server = null;
+        await close(old);
+      }
+      try {
+        server = await listen(cfg);
+      } catch (e) {
+        if (sameAddress) server = await listen(active).catch(() => null);
+        throw e;
+      }
+      active = cfg;
+      if (!sameAddress) await close(old);
     },
   };
 }

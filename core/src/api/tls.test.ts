@@ -70,6 +70,21 @@ describe('REST API over TLS', () => {
     expect(ok.status).toBe(202);
   });
 
+  it('reload() re-binds a running server from http to https, and restores the previous settings when the new ones fail', async () => {
+    const { backend } = await threeNodeCluster();
+    const s = await startApi(backend);
+    server = s.server;
+    expect((await call(s.port, { path: '/health' })).status).toBe(200);
+    await s.server.reload({ listen: '127.0.0.1:0', ...tlsFiles() });
+    expect(s.server.isHttps).toBe(true);
+    const port = s.server.address!.port;
+    expect((await call(port, { path: '/health', tls: { ca: pem('ca.crt') } })).status).toBe(200);
+    await expect(s.server.reload({ listen: '127.0.0.1:0', certfile: join(dir, 'missing.crt') })).rejects.toThrow(/missing\.crt/);
+    expect(s.server.isHttps).toBe(true);
+    const after = s.server.address!.port;
+    expect((await call(after, { path: '/health', tls: { ca: pem('ca.crt') } })).status).toBe(200);
+  });
+
   it('start() fails clearly on unreadable TLS files or a bad listen address', async () => {
     const { backend } = await threeNodeCluster();
     await expect(startApi(backend, { certfile: join(dir, 'missing.crt') })).rejects.toThrow(/missing\.crt/);
