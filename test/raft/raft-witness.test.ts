@@ -15,10 +15,13 @@ import { raftConfigs, type TestCluster } from './cluster.js';
 
 let cluster: TestCluster | null = null;
 let handles: (RaftMemberHandle | null)[] = [];
+/** The witness comes through the CLI, i.e. the built package: its own handle type. */
+let witnessHandle: { close(): Promise<void> } | null = null;
 
 afterEach(async () => {
-  await Promise.all(handles.map((h) => h?.close()));
+  await Promise.all([...handles, witnessHandle].map((h) => h?.close()));
   handles = [];
+  witnessHandle = null;
   cluster?.removeDirs();
   cluster = null;
 });
@@ -54,7 +57,7 @@ describe('pgha raft-witness', () => {
     const [db1, db2, w] = cluster.configs;
     handles.push(await startRaftMember(db1!), await startRaftMember(db2!));
     const witness = await runRaftWitness(loadRaftWitnessConfig(witnessYaml(cluster.dirs[2]!, w!.self_addr!, w!.partner_addrs), {}), () => {});
-    handles.push(witness);
+    witnessHandle = witness;
     expect((await handles[0]!.member.submit({ op: 'set', key: '/w/a', value: '1', ttlMs: null }, 5000)).ok).toBe(true);
     await waitFor(() => witness.member.state.get('/w/a'), 5000, 'replication to the witness');
 
