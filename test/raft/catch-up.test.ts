@@ -4,6 +4,9 @@
  * every committed key; a member with the wrong password cannot join.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+// The same module instance the driver throws from (the built package).
+import { clusterBasePath, DcsError, type DcsContext } from '@pgha/core';
+import { RaftDriver } from '../../plugins/dcs-raft/src/driver.js';
 import type { KvChange } from '../../plugins/dcs-raft/src/kv/commands.js';
 import { startRaftMember, type RaftMemberHandle } from '../../plugins/dcs-raft/src/runtime.js';
 import { waitFor } from '../helpers/procs.js';
@@ -72,5 +75,25 @@ describe('raft catch-up', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(handles[2]!.member.state.get('/secret')).toBeUndefined();
     expect(handles[2]!.member.node.isLeader).toBe(false);
+  });
+
+  it('without a quorum the driver throws DcsError within retry_timeout; a lost CAS is false, not an error', async () => {
+    cluster = await raftConfigs(3);
+    handles = await Promise.all(cluster.configs.map((c) => startRaftMember(c)));
+    const ctx = (name: string): DcsContext => ({ name, scope: 'q', namespace: '/service', basePath: clusterBasePath('/service', 'q'), ttl: 5, loopWait: 1, retryTimeout: 2, ctl: false });
+    const d1 = new RaftDriver(handles[0]!.member, ctx('node1'), async () => {});
+    const d2 = new RaftDriver(handles[1]!.member, ctx('node2'), async () => {});
+    expect(await d1.attemptToAcquireLeader()).toBe(true);
+    expect(await d2.attemptToAcquireLeader()).toBe(false);
+    expect(await d2.updateLeader({} as never)).toBe(false);
+    expect(await d2.setConfigValue('{}', 999_999)).toBe(false);
+
+    await handles[1]!.close();
+    await handles[2]!.close();
+    handles[1] = handles[2] = null;
+    const started = Date.now();
+    await expect(d1.touchMember({ state: 'running' })).rejects.toBeInstanceOf(DcsError);
+    await expect(d1.loadCluster()).rejects.toBeInstanceOf(DcsError);
+    expect(Date.now() - started).toBeLessThan(2 * 2000 + 500);
   });
 });
