@@ -11,15 +11,11 @@ export function registerRun(program: Command): void {
       const globals = cmd.optsWithGlobals() as { configFile?: string };
       const running = await startAgent({ configPath: configPath ?? globals.configFile ?? null });
       const { logger } = running;
-      let exiting = false;
+      let stopping: Promise<void> | null = null;
       const shutdown = (signal: string) => {
-        if (exiting) return;
-        exiting = true;
+        if (stopping) return;
         logger.info(`received ${signal}, shutting down`);
-        running.stop().then(() => process.exit(0), (e: unknown) => {
-          logger.error(`shutdown failed: ${String(e)}`);
-          process.exit(1);
-        });
+        stopping = running.stop();
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
@@ -29,12 +25,14 @@ export function registerRun(program: Command): void {
       try {
         await running.loop;
       } catch (e) {
-        if (e instanceof FatalError) {
-          logger.error(e.message);
-          await running.api.stop().catch(() => undefined);
-          process.exit(1);
-        }
-        throw e;
+        if (!(e instanceof FatalError)) throw e;
+        logger.error(e.message);
+        await running.api.stop().catch(() => undefined);
+        process.exitCode = 1;
+        return;
       }
+      // The loop ends when a signal asked us to stop: finish the shutdown before the process exits.
+      await stopping;
+      logger.info('pgha stopped');
     });
 }

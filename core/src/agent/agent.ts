@@ -137,7 +137,7 @@ export class Agent implements ApiBackend {
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
-      memory: this.memory,
+      remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
       lockSentAt: (t: number | null) => {
         this.lockSentAt = t;
         this.deps.onLockRefreshed?.(t);
@@ -149,14 +149,24 @@ export class Agent implements ApiBackend {
     try {
       message = await executePlan(ctx, plan);
     } catch (e) {
-      this.memory = ctx.memory;
       if (e instanceof FatalError) throw e;
       if (e instanceof DcsError) return this.finish('DCS is not accessible', plan.reason ?? null, null);
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
-    this.memory = ctx.memory;
+    if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
     return this.finish(message, plan.reason ?? null, cluster);
+  }
+
+  /** Patroni's step 13: the physical slots members stream from (permanent physical slots too). */
+  private async syncSlots(cluster: Cluster): Promise<void> {
+    const pg = this.deps.pg;
+    if (pg.state !== 'running') return;
+    const role = cluster.leaderName === this.name ? 'primary' : 'replica';
+    const slots = cluster.getReplicationSlots(this.name, role, this.tags.nofailover, pg.serverVersion() ?? 150000);
+    const wanted = Object.entries(slots).filter(([, v]) => v.type === 'physical').map(([k]) => k);
+    const ignore = cluster.config?.ignoreSlotsMatchers ?? [];
+    await pg.syncPhysicalSlots(wanted, (name) => ignore.some((m) => m.name === name));
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {

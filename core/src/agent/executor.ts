@@ -22,18 +22,14 @@ export interface ExecutorContext {
   readonly dynamicConfig: () => Record<string, unknown>;
   readonly monotonic: () => number;
   readonly wall: () => number;
-  /** Memory of the agent, updated in place by action results. */
-  memory: AgentMemory;
+  /** Update the agent's memory (also from long actions finishing after this cycle). */
+  readonly remember: (patch: Partial<AgentMemory>) => void;
   /** Lease bookkeeping: the monotonic time a successful lock write was SENT. */
   lockSentAt: (t: number | null) => void;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
-}
-
-function remember(ctx: ExecutorContext, patch: Partial<AgentMemory>): void {
-  ctx.memory = { ...ctx.memory, ...patch };
 }
 
 function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null): FollowTarget {
@@ -47,7 +43,7 @@ export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<str
     const ok = await executeAction(ctx, action);
     if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
   }
-  if (plan.remember) remember(ctx, plan.remember);
+  if (plan.remember) ctx.remember(plan.remember);
   return plan.message;
 }
 
@@ -57,11 +53,11 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'race_initialize':
       return dcs.initialize(true, '');
     case 'bootstrap':
-      remember(ctx, { bootstrap: 'running' });
-      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s), (r) => remember(ctx, { bootstrap: r === true ? 'started' : 'failed' }));
+      ctx.remember({ bootstrap: 'running' });
+      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s), (r) => ctx.remember({ bootstrap: r === true ? 'started' : 'failed' }));
       return;
     case 'post_bootstrap':
-      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s), (r) => remember(ctx, { bootstrap: r === true ? 'post_done' : 'failed' }));
+      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s), (r) => ctx.remember({ bootstrap: r === true ? 'post_done' : 'failed' }));
       return;
     case 'finish_bootstrap': {
       const facts = await pg.facts();
@@ -69,7 +65,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
       const sent = ctx.monotonic();
       if (await dcs.takeLeader()) ctx.lockSentAt(sent);
-      remember(ctx, { bootstrap: 'none' });
+      ctx.remember({ bootstrap: 'none' });
       ctx.onRoleChange?.('primary');
       return;
     }
@@ -113,7 +109,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'promote':
       long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
         if (r === true) {
-          remember(ctx, { demoted: false, rewind: 'unknown' });
+          ctx.remember({ demoted: false, rewind: 'unknown' });
           ctx.onRoleChange?.('primary');
         }
       });
@@ -126,13 +122,13 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return follow(ctx, a.leader, !!a.reload);
     case 'check_rewind': {
       const result = await pg.checkDiverged(target(ctx, cluster, a.leader));
-      remember(ctx, { rewind: result });
+      ctx.remember({ rewind: result });
       ctx.wakeup();
       return;
     }
     case 'rewind':
       long.run('rewind', `running pg_rewind from ${a.leader}`, (s) => pg.rewind(target(ctx, cluster, a.leader), s),
-        (r) => remember(ctx, { rewind: r === true ? 'done' : 'failed' }));
+        (r) => ctx.remember({ rewind: r === true ? 'done' : 'failed' }));
       return;
     case 'reinitialize': {
       const source = target(ctx, cluster, a.leader);
@@ -140,7 +136,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
         await pg.stop('immediate');
         await pg.removeDataDirectory();
         return pg.createReplica(source, s);
-      }, () => remember(ctx, { rewind: 'unknown', demoted: false }));
+      }, () => ctx.remember({ rewind: 'unknown', demoted: false }));
       return;
     }
     case 'crash_recovery':
@@ -163,7 +159,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
 
 async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'immediate' | 'immediate-nolock'): Promise<void> {
   const { pg, dcs, cluster } = ctx;
-  remember(ctx, { demoted: true, rewind: 'unknown' });
+  ctx.remember({ demoted: true, rewind: 'unknown' });
   ctx.onRoleChange?.('demoted');
   if (mode === 'graceful') {
     // Switchover: fast shutdown with checkpoint; release the lock as soon as the final checkpoint
@@ -192,10 +188,10 @@ async function start(ctx: ExecutorContext, role: 'primary' | 'replica', leader: 
   const label = role === 'primary' ? 'starting primary after failure' : 'starting';
   ctx.long.run('start', label, (s) => ctx.pg.start(role, leader, s), (r) => {
     if (r === true && role === 'replica') {
-      remember(ctx, { demoted: false, rewind: 'unknown' });
+      ctx.remember({ demoted: false, rewind: 'unknown' });
       ctx.onRoleChange?.('replica');
     }
-    remember(ctx, { startFailed: r !== true });
+    ctx.remember({ startFailed: r !== true });
   });
 }
 

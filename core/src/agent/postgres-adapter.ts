@@ -192,6 +192,27 @@ export class ControllerPort implements PostgresPort {
 
   async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }
 
+  serverVersion(): number | null { return this.lastStatus?.serverVersion ?? null; }
+
+  async syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void> {
+    if (!this.c.isRunning() || this.c.state !== 'running') return;
+    const rows = await this.c.query<{ slot_name: string; slot_type: string; active: boolean }>(
+      'SELECT slot_name, slot_type, active FROM pg_catalog.pg_replication_slots');
+    const have = new Map(rows.map((r) => [r.slot_name, r]));
+    for (const name of wanted) {
+      if (have.has(name)) continue;
+      await this.c.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true)', [name])
+        .then(() => this.c.logger.info({ slot: name }, 'created physical replication slot'))
+        .catch((e: unknown) => this.c.logger.warn({ slot: name, err: String(e) }, 'could not create replication slot'));
+    }
+    for (const r of rows) {
+      if (r.slot_type !== 'physical' || r.active || wanted.includes(r.slot_name) || keep(r.slot_name)) continue;
+      await this.c.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [r.slot_name])
+        .then(() => this.c.logger.info({ slot: r.slot_name }, 'dropped unknown physical replication slot'))
+        .catch((e: unknown) => this.c.logger.warn({ slot: r.slot_name, err: String(e) }, 'could not drop replication slot'));
+    }
+  }
+
   onPostmasterExit(cb: () => void): void {
     this.c.on('postmaster-exit', (e) => { if (!e.expected) cb(); });
   }

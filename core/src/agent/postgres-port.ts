@@ -52,6 +52,13 @@ export interface PostgresPort {
   /** Last WAL position (primary: current LSN) or null. */
   lastLsn(): Promise<number | null>;
   checkpoint(): Promise<void>;
+  /**
+   * Make the physical replication slots match `wanted` (names of slots this node must serve):
+   * create missing ones, drop inactive physical slots that are no longer wanted (except `keep`).
+   */
+  syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void>;
+  /** PostgreSQL server_version_num of the running server, or null. */
+  serverVersion(): number | null;
   /** Called at once when the postmaster dies unexpectedly. */
   onPostmasterExit(cb: () => void): void;
   close(): Promise<void>;
