@@ -11,6 +11,9 @@ const seeds = process.env.RAFT_SEED
   ? [Number(process.env.RAFT_SEED)]
   : Array.from({ length: Number(process.env.RAFT_SEEDS ?? 100) }, (_, i) => 1000 + i);
 
+/** Which code paths the seeds exercised, checked after the last seed. */
+const exercised = { seeds: 0, snapshotInstalls: 0, forwardedWrites: 0, forwardedReads: 0 };
+
 describe('raft safety under faults', () => {
   for (const seed of seeds) {
     it(`seed ${seed}`, async () => {
@@ -32,8 +35,19 @@ describe('raft safety under faults', () => {
       expect(done.filter((h) => h.op.kind === 'cas' && h.op.result === false).length).toBeGreaterThan(0);
       expect(done.filter((h) => h.op.kind === 'read').length).toBeGreaterThan(5);
       expect(sim.live().every((m) => m.node.core.snapshotIndex > 0)).toBe(true);
+      exercised.seeds++;
+      if (sim.delivered.get('snapshot')) exercised.snapshotInstalls++;
+      if (sim.delivered.get('fwd')) exercised.forwardedWrites++;
+      if (sim.delivered.get('fwdRead')) exercised.forwardedReads++;
     });
   }
+
+  it('the seeds exercised snapshot installation and follower forwarding', () => {
+    expect(exercised.seeds).toBe(seeds.length);
+    for (const n of [exercised.snapshotInstalls, exercised.forwardedWrites, exercised.forwardedReads]) {
+      expect(n).toBeGreaterThanOrEqual(Math.ceil(seeds.length / 2));
+    }
+  });
 });
 
 describe('the checks catch a broken system', () => {

@@ -43,6 +43,8 @@ export class SimCluster {
   /** term -> the node that was leader in it. */
   readonly leaders = new Map<number, NodeId>();
   readonly violations: string[] = [];
+  /** Delivered messages by type (to show which paths a run exercised). */
+  readonly delivered = new Map<string, number>();
   private queue: InFlight[] = [];
   private seq = 0;
   private blocked = new Set<string>();
@@ -107,7 +109,9 @@ export class SimCluster {
       this.queue.sort((x, y) => x.at - y.at || x.seq - y.seq);
       while (this.queue.length && this.queue[0]!.at <= this.now) {
         const f = this.queue.shift()!;
-        this.members.get(f.message.to)?.receive(f.message);
+        const target = this.members.get(f.message.to);
+        if (target) this.delivered.set(f.message.type, (this.delivered.get(f.message.type) ?? 0) + 1);
+        target?.receive(f.message);
         this.checkLeaders();
       }
       for (const m of this.live()) m.tick();
