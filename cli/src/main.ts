@@ -17,6 +17,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCommands(program);
+  // A usage error names the verb's usage, as click does: `Usage: pgha restart [options] <cluster_name> ...`.
+  for (const cmd of program.commands) {
+    cmd.showHelpAfterError(`Usage: pgha ${cmd.name()} ${cmd.usage()}\nTry 'pgha ${cmd.name()} --help' for help.`);
+  }
   return program;
 }
 

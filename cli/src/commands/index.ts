@@ -4,6 +4,14 @@ import { registerVersion } from './version.js';
 import { registerValidateConfig } from './validate-config.js';
 import { registerPlugins } from './plugins.js';
 import { registerRaftWitness } from './raft-witness.js';
+import { registerList } from './list.js';
+import { registerDsnQuery } from './dsn-query.js';
+import { registerEditConfig } from './edit-config.js';
+import { registerHistoryRemove } from './history-remove.js';
+import { registerPause } from './pause.js';
+import { registerSwitchover } from './switchover.js';
+import { registerRestart } from './restart.js';
+import { registerReinitFlush } from './reinit-flush.js';
 
 /** Every verb registers itself here, one line each. */
 export function registerCommands(program: Command): void {
@@ -12,4 +20,13 @@ export function registerCommands(program: Command): void {
   registerValidateConfig(program);
   registerPlugins(program);
   registerRaftWitness(program);
+  // patronictl's management verbs
+  registerList(program);
+  registerDsnQuery(program);
+  registerEditConfig(program);
+  registerHistoryRemove(program);
+  registerPause(program);
+  registerSwitchover(program);
+  registerRestart(program);
+  registerReinitFlush(program);
 }

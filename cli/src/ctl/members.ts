@@ -1,0 +1,163 @@
+/**
+ * The member table of `list`/`topology` (and the before/after views of switchover, restart...):
+ * Patroni's cluster_as_json rules for role/state/lag computed from a DCS read, then patronictl's
+ * output_members layout with the `Lag in MB` column.
+ */
+import { formatZonedTime, isPlainObject, parseBool, truthy, type Cluster } from '@pgha/core';
+import { formatOutput, formatYaml, type Cell, type OutputFormat } from './output.js';
+
+export interface MemberView {
+  name: string;
+  role: string;
+  state: string;
+  api_url: string | null;
+  host?: string;
+  port?: number;
+  timeline?: unknown;
+  lag?: number | 'unknown';
+  tags?: Record<string, unknown>;
+  pending_restart?: unknown;
+  pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
+  scheduled_restart?: Record<string, unknown>;
+}
+
+export interface ClusterView {
+  members: MemberView[];
+  pause?: true;
+  scheduled_switchover?: { at: string; from?: string; to?: string };
+}
+
+/** Settings from `/config` the views depend on. */
+export function dynamicFlags(cluster: Cluster): { paused: boolean; standbyCluster: boolean; synchronousMode: boolean; quorum: boolean } {
+  const cfg = cluster.config?.data ?? {};
+  const sc = cfg.standby_cluster;
+  const standbyCluster = isPlainObject(sc) && (truthy(sc.host) || truthy(sc.port) || truthy(sc.restore_command));
+  const mode = cfg.synchronous_mode;
+  const synchronousMode = !standbyCluster && (mode === 'quorum' || parseBool(mode) === true);
+  return { paused: parseBool(cfg.pause) === true, standbyCluster, synchronousMode, quorum: synchronousMode && mode === 'quorum' };
+}
+
+function intOf(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) ? n : null;
+}
+
+/** cluster_as_json: roles leader/standby_leader/sync_standby/quorum_standby/replica, lag in bytes. */
+export function clusterView(cluster: Cluster): ClusterView {
+  const flags = dynamicFlags(cluster);
+  const leaderName = cluster.leaderName;
+  const members = cluster.members.map((m) => {
+    let role = 'replica';
+    if (m.name === leaderName) role = flags.standbyCluster ? 'standby_leader' : 'leader';
+    else if (flags.synchronousMode && cluster.sync.matches(m.name)) role = flags.quorum ? 'quorum_standby' : 'sync_standby';
+    const replState = typeof m.data.replication_state === 'string' ? m.data.replication_state : '';
+    const state = (role !== 'leader' ? replState : '') || m.state;
+    const v: MemberView = { name: m.name, role, state, api_url: m.apiUrl };
+    const kw = m.connKwargs();
+    if (kw.host) {
+      v.host = String(kw.host);
+      const port = intOf(kw.port);
+      if (port) v.port = port;
+    }
+    if ('timeline' in m.data) v.timeline = m.data.timeline;
+    if (m.name !== leaderName) {
+      const lsn = intOf(m.data.xlog_location);
+      v.lag = lsn ? Math.max(0, cluster.lastLsn - lsn) : 'unknown';
+    }
+    if (isPlainObject(m.data.tags)) v.tags = m.data.tags;
+    if ('pending_restart' in m.data) v.pending_restart = m.data.pending_restart;
+    if (isPlainObject(m.data.pending_restart_reason)) v.pending_restart_reason = m.data.pending_restart_reason as MemberView['pending_restart_reason'];
+    if (isPlainObject(m.data.scheduled_restart)) v.scheduled_restart = m.data.scheduled_restart;
+    return v;
+  });
+  const out: ClusterView = { members };
+  if (flags.paused) out.pause = true;
+  const f = cluster.failover;
+  if (f?.size && f.scheduledAt) {
+    out.scheduled_switchover = { at: formatZonedTime(f.scheduledAt), ...(f.leader ? { from: f.leader } : {}), ...(f.candidate ? { to: f.candidate } : {}) };
+  }
+  return out;
+}
+
+/** Replicas indented under the member they stream from (`replicatefrom`), leader first. */
+export function topologySort(members: MemberView[]): MemberView[] {
+  const leader = members.find((m) => m.role.endsWith('leader'));
+  const replicas = new Set(members.filter((m) => !m.role.endsWith('leader')).map((m) => m.name));
+  const children = new Map<string | null, MemberView[]>();
+  for (const m of members) {
+    if (m.role.endsWith('leader')) continue;
+    const from = m.tags?.replicatefrom;
+    const parent = typeof from === 'string' && from && from !== m.name && replicas.has(from) ? from : leader?.name ?? null;
+    children.set(parent, [...(children.get(parent) ?? []), m]);
+  }
+  const out: MemberView[] = [];
+  const walk = (level: number, name: string | null, m: MemberView | null) => {
+    if (m) out.push(level > 0 ? { ...m, name: `${' '.repeat((level - 1) * 2)}+ ${m.name}` } : m);
+    for (const c of children.get(name) ?? []) walk(level + 1, c.name, c);
+  };
+  walk(0, leader?.name ?? null, leader ?? null);
+  return out;
+}
+
+/** ' Maintenance mode: on' and the scheduled switchover, printed under pretty tables. */
+export function serviceInfo(view: ClusterView): string[] {
+  const info: string[] = [];
+  if (view.pause) info.push('Maintenance mode: on');
+  const sw = view.scheduled_switchover;
+  if (sw) {
+    let s = `Switchover scheduled at: ${sw.at}`;
+    if (sw.from) s += `\n${'from'.padStart(24)}: ${sw.from}`;
+    if (sw.to) s += `\n${'to'.padStart(24)}: ${sw.to}`;
+    info.push(s);
+  }
+  return info;
+}
+
+function titleCase(role: string): string {
+  return role.split('_').map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : w)).join(' ');
+}
+
+/** The full `list` output for one cluster in the given format. */
+export function formatMembers(cluster: Cluster, name: string, o: { extended?: boolean; fmt?: OutputFormat } = {}): string {
+  const fmt = o.fmt ?? 'pretty';
+  const view = clusterView(cluster);
+  const initialize = cluster.initialize === null ? 'uninitialized' : cluster.initialize === '' ? 'initializing' : cluster.initialize;
+  const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
+  const withHost = view.members.filter((m) => m.host !== undefined);
+  const extra: Array<[string, keyof MemberView]> = [
+    ['Pending restart', 'pending_restart'], ['Pending restart reason', 'pending_restart_reason'],
+    ['Scheduled restart', 'scheduled_restart'], ['Tags', 'tags'],
+  ];
+  for (const [col, key] of extra) {
+    if (o.extended || withHost.some((m) => truthy(m[key]))) columns.push(col);
+  }
+  // host:port when somebody runs on a non-default port or two members share a host.
+  const appendPort = withHost.some((m) => m.port !== undefined && m.port !== 5432) || new Set(withHost.map((m) => m.host)).size < withHost.length;
+  const members = fmt === 'topology' ? topologySort(view.members) : view.members;
+  const rows: Cell[][] = members.map((m) => {
+    const reason = Object.entries(m.pending_restart_reason ?? {}).map(([k, v]) => {
+      const full = `${k}: ${v.old_value}->${v.new_value}`;
+      return fmt === 'pretty' || fmt === 'topology' ? (full.length <= 50 ? full : `${k}: [hidden - too long]`) : full;
+    }).join('\n');
+    let sched: Cell = '';
+    if (m.scheduled_restart) {
+      sched = String(m.scheduled_restart.schedule ?? '');
+      if ('postgres_version' in m.scheduled_restart) sched += ` if version < ${String(m.scheduled_restart.postgres_version)}`;
+    }
+    const lag = typeof m.lag === 'number' ? Math.round(m.lag / 1024 / 1024) : m.lag ?? '';
+    const host = appendPort && m.host && m.port ? `${m.host}:${m.port}` : m.host ?? '';
+    const tags: Cell = m.tags && Object.keys(m.tags).length
+      ? (fmt === 'json' || fmt === 'yaml' || fmt === 'yml' ? m.tags : formatYaml(m.tags, fmt !== 'pretty').trim())
+      : '';
+    const byColumn: Record<string, Cell> = {
+      Cluster: name, Member: m.name, Host: host, Role: titleCase(m.role), State: m.state, TL: m.timeline ?? '',
+      'Lag in MB': lag, 'Pending restart': truthy(m.pending_restart) ? '*' : '', 'Pending restart reason': reason,
+      'Scheduled restart': sched, Tags: tags,
+    };
+    return columns.map((c) => byColumn[c]);
+  });
+  const table = formatOutput(columns, rows, { fmt, title: ` Cluster: ${name} (${initialize}) `, align: { 'Lag in MB': 'r', TL: 'r' } });
+  if (fmt !== 'pretty' && fmt !== 'topology') return table;
+  const info = serviceInfo(view);
+  return info.length ? `${table}\n ${info.join('\n ')}` : table;
+}
