@@ -4,6 +4,7 @@ import { registerVersion } from './version.js';
 import { registerValidateConfig } from './validate-config.js';
 import { registerPlugins } from './plugins.js';
 import { registerRaftWitness } from './raft-witness.js';
+import { registerDemo } from './demo.js';
 import { registerList } from './list.js';
 import { registerDsnQuery } from './dsn-query.js';
 import { registerEditConfig } from './edit-config.js';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerValidateConfig(program);
   registerPlugins(program);
   registerRaftWitness(program);
+  registerDemo(program);
   // patronictl's management verbs
   registerList(program);
   registerDsnQuery(program);
