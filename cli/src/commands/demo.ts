@@ -103,8 +103,11 @@ function nextSteps(c: DemoCluster, view: ClusterView, agents: Map<string, Agent>
     'Try next, in another terminal:',
     `  ${psql} '${primaryConnectionString(c)}' -c 'SELECT inet_server_port(), pg_is_in_recovery()'`,
   ];
-  if (verbs.has('list')) lines.push(`  ${pgha} -c ${cfg} list                  # the members table, as patronictl list`);
-  lines.push(`  curl -s http://127.0.0.1:${leaderNode.apiPort}/cluster             # the same from the REST API`);
+  const listCmd = `${pgha} -c ${cfg} list`;
+  const curlCmd = `curl -s http://127.0.0.1:${leaderNode.apiPort}/cluster`;
+  const w = Math.max(verbs.has('list') ? listCmd.length : 0, curlCmd.length) + 2;
+  if (verbs.has('list')) lines.push(`  ${listCmd.padEnd(w)}# the members table, as patronictl list`);
+  lines.push(`  ${curlCmd.padEnd(w)}# the same from the REST API`);
   if (candidate) {
     lines.push('', `  # a switchover: ${leader.name} hands the primary role to ${candidate.name}`);
     lines.push(`  curl -s -XPOST http://127.0.0.1:${leaderNode.apiPort}/switchover -d '{"leader":"${leader.name}","candidate":"${candidate.name}"}'`);
