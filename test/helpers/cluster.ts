@@ -1,0 +1,222 @@
+/**
+ * End-to-end test clusters: N pgha agents (real `pgha run` processes, as the unprivileged test user)
+ * with real PostgreSQL 15 on a real DCS. Everything is started on 127.0.0.1 ports from this worker's
+ * range and stopped by PID: agents, then any postmaster they left, then the DCS.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { startEtcd, type EtcdCluster } from './etcd.js';
+import { freePort, freePorts } from './ports.js';
+import { isAlive, startProc, waitFor, type Proc } from './procs.js';
+import { testUser, userTempDir } from './user.js';
+
+export const BIN_DIR = process.env.PGHA_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+export const CLI = resolve(import.meta.dirname, '../../cli/bin/pgha.js');
+export const SUPERUSER = { username: 'postgres', password: 'su-secret' };
+
+export function requirePostgresBinaries(): void {
+  for (const t of ['postgres', 'initdb', 'pg_ctl', 'pg_controldata', 'pg_basebackup', 'pg_rewind']) {
+    if (!existsSync(join(BIN_DIR, t))) throw new Error(`${join(BIN_DIR, t)} is missing: apt-get install postgresql-15 (or run scripts/install-deps.sh)`);
+  }
+}
+
+export interface NodeSpec {
+  readonly tags?: Record<string, unknown>;
+}
+
+export interface ClusterOptions {
+  readonly nodes?: number | readonly NodeSpec[];
+  /** etcd3 (default; a fresh etcd unless one is given) or the embedded Raft DCS (a member in every agent). */
+  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string };
+  /** Dynamic configuration seeded into bootstrap.dcs (ttl, loop_wait, ...). */
+  readonly dynamic?: Record<string, unknown>;
+  /** Extra top-level local configuration for every node. */
+  readonly local?: (name: string) => Record<string, unknown>;
+  /** restapi.authentication for every node (write endpoints then need Basic auth). */
+  readonly restapiAuth?: { username: string; password: string };
+}
+
+export class TestNode {
+  proc: Proc | null = null;
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly pgPort: number,
+    readonly apiPort: number,
+    readonly configPath: string,
+    /** The Raft member's port when the cluster runs on the raft DCS. */
+    readonly raftPort: number | null = null,
+  ) {}
+
+  get raftAddr(): string | null { return this.raftPort === null ? null : `127.0.0.1:${this.raftPort}`; }
+
+  get dataDir(): string { return join(this.dir, 'data'); }
+  get apiUrl(): string { return `http://127.0.0.1:${this.apiPort}`; }
+  get logFile(): string { return join(this.dir, 'agent.log'); }
+
+  /** Start `pgha run` for this node. */
+  start(): void {
+    this.proc = startProc(process.execPath, [CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir });
+  }
+
+  agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
+
+  /** The postmaster PID from postmaster.pid, if that process is alive. */
+  postmasterPid(): number | null {
+    try {
+      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      return pid > 0 && isAlive(pid) ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  signalAgent(sig: NodeJS.Signals): void { if (this.proc) process.kill(this.proc.pid, sig); }
+
+  async stopAgent(): Promise<void> {
+    await this.proc?.stop(30_000);
+    this.proc = null;
+  }
+
+  async get(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+    const res = await fetch(this.apiUrl + path, { ...init, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    let body: unknown = text;
+    try { body = JSON.parse(text); } catch { /* plain text */ }
+    return { status: res.status, body };
+  }
+
+  async sql<T extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]> {
+    const c = new pg.Client({ host: '127.0.0.1', port: this.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      return (await c.query(text, values)).rows as T[];
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  log(): string {
+    try { return readFileSync(this.logFile, 'utf8'); } catch { return ''; }
+  }
+}
+
+export class TestCluster {
+  private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean) {}
+
+  /** The etcd cluster (etcd3 clusters only). */
+  get etcd(): EtcdCluster {
+    if (!this.etcdCluster) throw new Error('this test cluster runs on the raft DCS, not etcd');
+    return this.etcdCluster;
+  }
+
+  static async start(o: ClusterOptions = {}): Promise<TestCluster> {
+    requirePostgresBinaries();
+    testUser();
+    const specs: NodeSpec[] = typeof o.nodes === 'number' || o.nodes === undefined ? Array.from({ length: (o.nodes as number | undefined) ?? 3 }, () => ({})) : [...o.nodes];
+    const raft = o.dcs?.kind === 'raft' ? o.dcs : null;
+    const etcd = raft ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
+    const raftPorts = raft ? await freePorts(specs.length) : [];
+    const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
+    const root = userTempDir('e2e');
+    const scope = `e2e${process.pid}${Math.random().toString(36).slice(2, 6)}`;
+    const nodes: TestNode[] = [];
+    for (let i = 0; i < specs.length; i++) {
+      const name = `node${i + 1}`;
+      const dir = join(root, name);
+      mkdirSync(dir, { recursive: true });
+      const [pgPort, apiPort] = [await freePort(), await freePort()];
+      const config = {
+        scope, name, namespace: '/service',
+        log: { type: 'plain', level: 'INFO' },
+        restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}) },
+        ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
+        ...(raft ? { raft: { self_addr: raftAddrs[i], partner_addrs: raftAddrs.filter((_, j) => j !== i), data_dir: join(dir, 'raft'), ...(raft.password ? { password: raft.password } : {}) } } : {}),
+        bootstrap: {
+          dcs: {
+            ttl: 20, loop_wait: 1, retry_timeout: 5, maximum_lag_on_failover: 1048576,
+            postgresql: { use_pg_rewind: true, use_slots: true, parameters: { wal_log_hints: 'on', max_wal_senders: 10, max_replication_slots: 10 } },
+            ...o.dynamic,
+          },
+          initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+        },
+        postgresql: {
+          listen: `127.0.0.1:${pgPort}`, connect_address: `127.0.0.1:${pgPort}`, data_dir: join(dir, 'data'), bin_dir: BIN_DIR,
+          pgpass: join(dir, 'pgpass'),
+          authentication: { superuser: SUPERUSER, replication: { username: 'replicator', password: 'rep-secret' }, rewind: { username: 'rewinder', password: 'rewind-secret' } },
+          parameters: { unix_socket_directories: dir, logging_collector: 'off' },
+          pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+        },
+        tags: specs[i]!.tags ?? {},
+        ...o.local?.(name),
+      };
+      const configPath = join(dir, 'pgha.yml');
+      writeFileSync(configPath, stringify(config));
+      const u = testUser();
+      if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
+      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null));
+    }
+    const cluster = new TestCluster(scope, root, etcd, nodes, !raft && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
+    for (const n of nodes) n.start();
+    return cluster;
+  }
+
+  node(name: string): TestNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  /** The member holding the leader lock according to GET /cluster of any live agent. */
+  async leaderName(): Promise<string | null> {
+    for (const n of this.nodes) {
+      if (!n.agentAlive()) continue;
+      try {
+        const { body } = await n.get('/cluster');
+        const leader = (body.members as Array<{ name: string; role: string }>).find((m) => m.role === 'leader');
+        return leader?.name ?? null;
+      } catch { /* try the next one */ }
+    }
+    return null;
+  }
+
+  /** Wait for one leader whose /primary is 200 and `replicas` streaming replicas; returns the leader. */
+  async waitHealthy(replicas: number, timeoutMs = 90_000): Promise<TestNode> {
+    return waitFor(async () => {
+      const name = await this.leaderName();
+      if (!name) return null;
+      const leader = this.node(name);
+      if ((await leader.get('/primary')).status !== 200) return null;
+      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming'");
+      return rows.length >= replicas ? leader : null;
+    }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250);
+  }
+
+  /** Nodes whose PostgreSQL accepts writes right now (pg_is_in_recovery() = false). */
+  async writablePrimaries(): Promise<string[]> {
+    const out: string[] = [];
+    await Promise.all(this.nodes.map(async (n) => {
+      try {
+        const rows = await n.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+        if (rows[0]?.r === false) out.push(n.name);
+      } catch { /* not reachable */ }
+    }));
+    return out.sort();
+  }
+
+  /** Stop every agent, then any postmaster still alive (by PID), the DCS if we started it, and remove files. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stopAgent().catch(() => undefined)));
+    for (const n of this.nodes) {
+      const pid = n.postmasterPid();
+      if (pid) {
+        try { process.kill(pid, 'SIGQUIT'); } catch { /* gone */ }
+        await waitFor(() => !isAlive(pid), 10_000, `postmaster ${pid} to exit`).catch(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
+      }
+    }
+    if (this.ownEtcd) await this.etcdCluster?.stop();
+    if (!process.env.PGHA_KEEP_TEST_DIRS) rmSync(this.root, { recursive: true, force: true });
+  }
+}
