@@ -52,7 +52,7 @@ export class CtlContext {
   }
 
   static load(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CtlContext {
-    const explicit = opts.configFile ?? env.PATRONICTL_CONFIG_FILE;
+    const explicit = opts.configFile ?? (env.PATRONICTL_CONFIG_FILE || undefined);
     const path = explicit ?? defaultConfigPath(env);
     let usePath: string | null = path;
     if (!existsSync(path)) {
@@ -61,7 +61,7 @@ export class CtlContext {
     }
     // Only the file's own contents and PATRONI_* variables: never PATRONI_CONFIGURATION for a ctl.
     const read = readConfig({ path: usePath, env: { ...env, PATRONI_CONFIGURATION: undefined, PGHA_CONFIGURATION: undefined } });
-    const dcsUrl = opts.dcsUrl ?? env.DCS_URL;
+    const dcsUrl = opts.dcsUrl ?? (env.DCS_URL || undefined);
     const raw = dcsUrl ? applyDcsUrl(read.raw, dcsUrl) : read.raw;
     const r = validateConfig(raw, 'ctl');
     if (!r.ok) throw new ConfigError(r.issues);

@@ -91,5 +91,7 @@ export function formatOutput(columns: readonly string[] | null, rows: readonly (
     const d = o.delimiter ?? '\t';
     return [...(columns ? [c] : []), ...r].map((x) => x.map((v) => cellText(v)).join(d)).join('\n');
   }
+  // PrettyTable names unnamed columns `Field 1`, `Field 2`... (query's error rows have no header).
+  if (!columns && r.length) c = r[0]!.map((_, i) => `Field ${i + 1}`);
   return prettyTable(c, r, { title: o.title, align: o.align });
 }
