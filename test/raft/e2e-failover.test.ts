@@ -28,7 +28,11 @@ async function members(n: TestNode): Promise<Member[]> {
 
 describe('pgha on the raft DCS', () => {
   it('bootstraps one leader and two streaming replicas, every agent serving the same topology', async () => {
-    const leader = await cluster.waitHealthy(2, 150_000);
+    const leader = await cluster.waitHealthy(2, 90_000).catch((e: Error) => {
+      // Say why: the agents' last warnings and errors (e.g. a REST API failing to answer /primary).
+      const why = cluster.nodes.map((n) => `--- ${n.name}\n${n.log().split('\n').filter((l) => /WARNING|ERROR|Error/.test(l)).slice(-4).join('\n')}`).join('\n');
+      throw new Error(`${e.message}\n${why}`);
+    });
     for (const n of cluster.nodes) {
       const ms = await waitFor(async () => {
         const m = await members(n);
@@ -44,7 +48,7 @@ describe('pgha on the raft DCS', () => {
     for (const n of cluster.nodes.filter((x) => x !== leader)) {
       await waitFor(async () => (await n.sql('SELECT 1 FROM raft_e2e WHERE id = 1')).length === 1, 20_000, `row on ${n.name}`);
     }
-  }, 200_000);
+  }, 150_000);
 
   it('SIGKILL of the primary agent and its postmaster: a replica is promoted, the other follows, the survivors keep quorum', async () => {
     const old = await cluster.waitHealthy(2, 30_000);
