@@ -187,7 +187,7 @@ describe('pgha management verbs on a 3-node cluster', () => {
     }
   });
 
-  it('remove asks for confirmations and then deletes every key of the cluster', async () => {
+  it('with the agents gone, switchover and flush fall back to the DCS; remove asks and deletes every key', async () => {
     const prefix = `/service/${cluster.scope}/`;
     const etcd = new Etcd3({ hosts: cluster.etcd.endpoints as string[] });
     try {
@@ -200,6 +200,18 @@ describe('pgha management verbs on a 3-node cluster', () => {
       // Agents that keep running would write their keys back: kill them, their keys outlive them for ttl.
       for (const n of cluster.nodes) n.signalAgent('SIGKILL');
       const leaderName = (await etcd.get(`${prefix}leader`).string())!;
+      const candidate = cluster.nodes.find((n) => n.name !== leaderName)!.name;
+
+      // No REST API answers: switchover writes /failover itself, flush clears it the same way.
+      const sw = await runCtl(['-c', cfg, 'switchover', '--candidate', candidate, '--scheduled', '2099-01-01T00:00:00+00:00', '--force']);
+      expect(sw.code, sw.stdout + sw.stderr).toBe(0);
+      expect(sw.stdout).toContain('Could not switchover using Patroni api, falling back to DCS');
+      expect(JSON.parse((await etcd.get(`${prefix}failover`).string())!)).toEqual({ leader: leaderName, member: candidate, scheduled_at: '2099-01-01T00:00:00+00:00' });
+      expect((await runCtl(['-c', cfg, 'list'])).stdout).toMatch(new RegExp(`^ Switchover scheduled at: 2099-01-01T00:00:00\\+00:00\n +from: ${leaderName}\n +to: ${candidate}$`, 'm'));
+      const fl = await runCtl(['-c', cfg, 'flush', cluster.scope, 'switchover', '--force']);
+      expect(fl.stdout).toContain(`Could not find any accessible member of cluster ${cluster.scope}`);
+      expect(await etcd.get(`${prefix}failover`).string()).toBe('{}');
+
       const r = await runCtl(['-c', cfg, 'remove', cluster.scope], { input: `${cluster.scope}\nYes I am aware\n${leaderName}\n` });
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain(`You are about to remove all information in DCS for ${cluster.scope}, please type: "Yes I am aware": `);

@@ -17,14 +17,14 @@ import { confirm } from '../ctl/prompt.js';
 
 interface EditOptions {
   quiet?: boolean;
-  set: string[];
-  pg: string[];
+  set?: string[];
+  pg?: string[];
   apply?: string;
   replace?: string;
   force?: boolean;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 function readYamlFile(file: string): Record<string, unknown> {
   return parseConfigYaml(readFileSync(file === '-' ? 0 : file, 'utf8'), file === '-' ? 'stdin' : file);
@@ -52,8 +52,8 @@ export function registerEditConfig(program: Command): void {
   ctlVerb(program, 'edit-config', 'Edit cluster configuration')
     .argument('[cluster_name]', 'cluster (default: scope)')
     .option('-q, --quiet', 'do not show changes')
-    .option('-s, --set <key=value>', 'set specific configuration value (dotted path, YAML value, null deletes); repeatable', collect, [])
-    .option('-p, --pg <guc=value>', 'set specific PostgreSQL parameter value, shorthand for -s postgresql.parameters.<guc>; repeatable', collect, [])
+    .option('-s, --set <key=value>', 'set specific configuration value (dotted path, YAML value, null deletes); repeatable', collect)
+    .option('-p, --pg <guc=value>', 'set specific PostgreSQL parameter value, shorthand for -s postgresql.parameters.<guc>; repeatable', collect)
     .option('--apply <file>', 'apply configuration from file (merge); use - for stdin')
     .option('--replace <file>', 'apply configuration from file, replacing existing configuration; use - for stdin')
     .addOption(forceOption())
@@ -74,8 +74,8 @@ export function registerEditConfig(program: Command): void {
         changed = applyYaml(changed, readYamlFile(o.apply));
         after = formatConfigForEditing(changed);
       }
-      if (o.set.length || o.pg.length) {
-        changed = applyConfigChanges(changed, [...o.set, ...pgPairs(o.pg)]);
+      if (o.set?.length || o.pg?.length) {
+        changed = applyConfigChanges(changed, [...(o.set ?? []), ...pgPairs(o.pg ?? [])]);
         after = formatConfigForEditing(changed);
       }
       if (after === null) {
