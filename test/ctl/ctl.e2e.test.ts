@@ -3,6 +3,9 @@
  * PostgreSQL 15). One cluster for the whole file; the tests run in order and each leaves the
  * cluster healthy for the next, except `remove`, which comes last.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
@@ -69,7 +72,7 @@ describe('pgha management verbs on a 3-node cluster', () => {
     expect(viaEnv.stdout).toContain(`Member: ${leader.name}`);
   });
 
-  it('dsn, query, topology, show-config, history and version answer, their json parses', async () => {
+  it('dsn, query, topology, show-config and history answer, their json parses', async () => {
     const dsn = await runCtl(['-c', cfg, 'dsn']);
     expect(dsn.stdout.trim()).toBe(`host=127.0.0.1 port=${leader.pgPort}`);
     const q = await runCtl(['query', '--config-file', cfg, '-U', 'postgres', '-c', 'SELECT 1 AS one, pg_is_in_recovery() AS rec', '--format', 'json'],
@@ -85,9 +88,14 @@ describe('pgha management verbs on a 3-node cluster', () => {
     expect(show.stdout).toMatch(/^loop_wait: 1$/m);
     const hist = await runCtl(['-c', cfg, 'history', '-f', 'json']);
     expect(Array.isArray(JSON.parse(hist.stdout))).toBe(true);
+  });
+
+  it('version CLUSTER prints every member\'s agent and PostgreSQL version from GET /patroni', async () => {
     const ver = await runCtl(['-c', cfg, 'version', cluster.scope]);
-    expect(ver.stdout).toMatch(/^pgha version \S+/);
+    expect(ver.stdout).toMatch(/^pgha version \S+\n\n/);
     for (const n of ['node1', 'node2', 'node3']) expect(ver.stdout).toMatch(new RegExp(`^${n}: Patroni \\S+ PostgreSQL 15\\.\\d+$`, 'm'));
+    const one = await runCtl(['-c', cfg, 'version', cluster.scope, 'node2']);
+    expect(one.stdout.trim().split('\n').slice(1).filter(Boolean)).toHaveLength(1);
   });
 
   it('edit-config -s changes /config with a CAS write and prints the diff', async () => {
@@ -108,6 +116,23 @@ describe('pgha management verbs on a 3-node cluster', () => {
     expect(again.stdout.trim()).toBe('Not changed');
     const removed = await runCtl(['-c', cfg, 'edit-config', '-s', 'postgresql.parameters.work_mem=null', '--force']);
     expect(removed.stdout).toMatch(/^-    work_mem: 8MB$/m);
+  });
+
+  it('edit-config runs $EDITOR on the YAML and asks before applying', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-ctl-editor-'));
+    try {
+      const editor = join(dir, 'editor.sh');
+      writeFileSync(editor, '#!/bin/sh\nsed -i "s/^maximum_lag_on_failover: .*/maximum_lag_on_failover: 2097152/" "$1"\n', { mode: 0o755 });
+      const declined = await runCtl(['-c', cfg, 'edit-config'], { env: { EDITOR: editor }, input: 'n\n' });
+      expect(declined.stdout).toMatch(/^\+maximum_lag_on_failover: 2097152$/m);
+      expect(declined.stdout).toContain('Apply these changes? [y/N]: ');
+      expect(declined.stdout).not.toContain('Configuration changed');
+      const accepted = await runCtl(['-c', cfg, 'edit-config'], { env: { EDITOR: editor }, input: 'y\n' });
+      expect(accepted.stdout).toContain('Configuration changed');
+      expect((await runCtl(['-c', cfg, 'show-config'])).stdout).toMatch(/^maximum_lag_on_failover: 2097152$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pause and resume --wait toggle maintenance mode, shown in the list footer', async () => {
