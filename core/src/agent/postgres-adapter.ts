@@ -85,7 +85,11 @@ export class ControllerPort implements PostgresPort {
       replayedTimestamp: null,
       replayPaused: st?.replayPaused ?? false,
       replicationState: st?.replicationState ?? null,
-      replication: (st?.replication ?? []).map((r) => ({ ...r })) as Array<Record<string, unknown>>,
+      // Patroni's `replication` entries: pg_stat_replication columns by their SQL names.
+      replication: (st?.replication ?? []).map((r) => ({
+        usename: r.usename, application_name: r.applicationName, client_addr: r.clientAddr,
+        state: r.state, sync_state: r.syncState, sync_priority: r.syncPriority,
+      })),
       sysid: cd ? systemIdentifier(cd) : null,
       pendingRestart: pending,
       pendingRestartReason: null,
