@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 
 const RANGE = 400;
 const BASE = 21000;
-let next = 0;
+// Start at a per-process offset so separate vitest runs on one machine rarely pick the same ports.
+let next = process.pid % RANGE;
 
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
