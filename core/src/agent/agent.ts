@@ -22,6 +22,7 @@ import { memberData } from './member-data.js';
 import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
+import type { PrimaryGuard } from '../fence/guard.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -35,8 +36,8 @@ export interface AgentDeps {
   readonly reloadLocal?: () => LoadedConfig;
   /** Called when the role changes (the fence and callbacks hook here). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
-  /** Called after every successful lock write with the monotonic time it was sent (fence feeding). */
-  readonly onLockRefreshed?: (sentAt: number | null) => void;
+  /** The fence and kernel watchdog guarding this node while it is primary. */
+  readonly guard?: PrimaryGuard;
 }
 
 export class Agent implements ApiBackend {
@@ -91,6 +92,7 @@ export class Agent implements ApiBackend {
       removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
       removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
       canBootstrap: isPlainObject(this.local.config.bootstrap),
+      watchdogUnavailable: this.deps.guard?.unavailable ?? false,
       hasNoLeaderReplicaMethod: methods.some((m) => {
         const sec = pg[m];
         return isPlainObject(sec) && (sec.no_leader || sec.no_master);
@@ -128,6 +130,11 @@ export class Agent implements ApiBackend {
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }
+    // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
+    const guard = this.deps.guard;
+    if (guard && (this.eff.cluster.pause || (cluster && cluster.leaderName !== this.name && (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote'))) {
+      await guard.standDown();
+    }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
       memory: { ...this.memory, longAction: this.long.running }, now: this.clock.now(), monotonic: this.clock.monotonic(),
@@ -138,9 +145,9 @@ export class Agent implements ApiBackend {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
-      lockSentAt: (t: number | null) => {
+      lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
-        this.deps.onLockRefreshed?.(t);
+        if (!this.eff.cluster.pause) await this.deps.guard?.lockRefreshed(t);
       },
       wakeup: () => this.dcs.wakeup(),
       onRoleChange: this.deps.onRoleChange,
@@ -222,11 +229,11 @@ export class Agent implements ApiBackend {
       if (released || !holding) return;
       released = true;
       this.lockSentAt = null;
-      this.deps.onLockRefreshed?.(null);
       await this.dcs.deleteLeader(cluster!.leader, lsn).catch((e: unknown) => this.deps.logger.error(`releasing the leader key: ${String(e)}`));
     };
     await this.deps.pg.stop('fast', { checkpoint: false, onShutdown: release });
     await release(await this.deps.pg.lastLsn().catch(() => null));
+    await this.deps.guard?.close();
   }
 
   // ---- ApiBackend ----
@@ -235,7 +242,7 @@ export class Agent implements ApiBackend {
   cachedCluster(): Cluster | null { return this.dcs.cluster; }
   lastCycleStartedAt(): number { return this.cycleStartedAt; }
   lastDecision() { return this.decision; }
-  fenceStatus() { return { armed: false, watchdogFailed: false }; }
+  fenceStatus() { return { armed: this.deps.guard?.isArmed ?? false, watchdogFailed: this.deps.guard?.watchdog.failed ?? false }; }
   scheduledRestart() { return this.scheduled; }
   wakeup(): void { this.dcs.wakeup(); }
 

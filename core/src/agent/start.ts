@@ -18,6 +18,11 @@ import { isPlainObject } from '../util/json.js';
 import { Agent } from './agent.js';
 import { fetchPeerStatus } from './peers.js';
 import { ControllerPort } from './postgres-adapter.js';
+import { dirname, join } from 'node:path';
+import { FenceClient } from '../fence/client.js';
+import { PrimaryGuard } from '../fence/guard.js';
+import { KernelWatchdog, watchdogMode } from '../fence/kernel-watchdog.js';
+import { fenceTiming } from '../fence/timing.js';
 
 /** The Patroni protocol level pgha speaks; peers compare it to pick value formats. */
 export const PATRONI_COMPATIBLE_VERSION = '4.0.0';
@@ -58,6 +63,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   for (const w of local.warnings) logger.warn(w);
   const eff = effectiveConfig(config, null);
   for (const w of eff.warnings) logger.warn(w);
+  // The fence must fire before the lease expires and never before a healthy leader refreshes.
+  const timing = fenceTiming(eff.timings, config.watchdog);
+  if (timing.warning) logger.warn(timing.warning);
   const name = String(config.name);
   const scope = String(config.scope);
   const namespace = typeof config.namespace === 'string' ? config.namespace : '/service';
@@ -84,7 +92,23 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
 
   const controller = new PostgresController({ postgresql: eff.config.postgresql as Record<string, unknown>, scope, name, logger, ...postgresUser(config, env) });
   const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
-  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load });
+  const dataDir = String((eff.config.postgresql as Record<string, unknown>).data_dir);
+  const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
+  const guard = new PrimaryGuard(
+    new FenceClient(dataDir, logger, undefined, join(dirname(dataDir), `pgha-fence-${name}.log`)),
+    new KernelWatchdog(watchdogMode(config.watchdog), typeof wd.device === 'string' ? wd.device : '/dev/watchdog', timing.fireAfter, logger),
+    timing, logger, () => systemClock.monotonic(),
+  );
+  // A previous agent may have died while primary: its fence froze PostgreSQL. Keep the primary only
+  // if the lock is still ours (refresh it first), else let the fence stop it.
+  const took = await guard.takeOver(async () => {
+    const c = await dcs.getCluster();
+    if (c.leaderName !== name || !c.leader) return null;
+    const sent = systemClock.monotonic();
+    return (await dcs.updateLeader(c.leader, null)) ? sent : null;
+  });
+  if (took !== 'none') logger.info(`fence take-over: ${took}`);
+  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load, guard });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();
   const loop = agent.start();

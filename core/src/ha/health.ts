@@ -90,6 +90,7 @@ export function isHealthiestNode(input: HaInput, cluster: Cluster): Verdict {
     return yes();
   }
   if (settings.paused) return no('paused: no automatic failover');
+  if (settings.watchdogUnavailable) return no('watchdog is required but not available');
   if (input.tags.nofailover) return no('I am not allowed to promote (nofailover)');
   if (cluster.failover && cluster.failover.size > 0) return manualFailoverNoLeader(input, cluster);
   const known = new Map<string, Member>();

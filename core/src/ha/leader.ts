@@ -30,6 +30,10 @@ export function historyNeedsUpdate(input: HaInput, cluster: Cluster): boolean {
 
 /** I hold the lock: make sure PostgreSQL is a primary (promote if needed), keep /history current. */
 export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: string, promoteMessage: string, before: Action[]): Plan {
+  if (input.settings.watchdogUnavailable && !input.settings.paused) {
+    // Without a working fence (or a required watchdog) a primary could outlive its lease unguarded.
+    return { message: 'Demoting self because watchdog could not be activated', actions: [...before, { type: 'demote', mode: 'immediate' }], reason: 'the fence or the required watchdog is not available' };
+  }
   if (isPrimary(input)) {
     const actions = [...before];
     if (historyNeedsUpdate(input, cluster)) actions.push({ type: 'update_history' });

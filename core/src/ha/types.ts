@@ -68,6 +68,8 @@ export interface HaSettings {
   readonly canBootstrap: boolean;
   /** Replica methods that work without a source (`no_leader`). */
   readonly hasNoLeaderReplicaMethod: boolean;
+  /** The fence cannot run or a required watchdog failed: this node must not act as a primary. */
+  readonly watchdogUnavailable?: boolean;
 }
 
 /** What the agent remembers between cycles. */
