@@ -1,0 +1,136 @@
+/**
+ * No orphan primary (issue 8), end to end: 3 agents on etcd and PostgreSQL 15, ttl 20, safety
+ * margin 5. A probe tries a write on every node every 100 ms; at no sample may two nodes accept
+ * writes, and the old primary must stop accepting writes before any replica is promoted.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, SUPERUSER, type TestNode } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/procs.js';
+
+let cluster: TestCluster;
+
+async function writable(n: TestNode): Promise<boolean> {
+  const c = new pg.Client({ host: '127.0.0.1', port: n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 300, query_timeout: 400, statement_timeout: 300 });
+  try {
+    await c.connect();
+    await c.query('CREATE TABLE IF NOT EXISTS probe (t timestamptz); INSERT INTO probe VALUES (now())');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    c.end().catch(() => undefined);
+  }
+}
+
+/** Samples of which nodes accepted a write, every 100 ms until stopped. */
+function probe() {
+  const samples: Array<{ t: number; writable: string[] }> = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = Date.now();
+      const ok = await Promise.all(cluster.nodes.map(async (n) => ((await writable(n)) ? n.name : null)));
+      samples.push({ t, writable: ok.filter((x): x is string => !!x) });
+      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - t))));
+    }
+  })();
+  return {
+    samples,
+    async stop() { running = false; await done; },
+  };
+}
+
+function assertSeparated(samples: Array<{ t: number; writable: string[] }>, oldPrimary: string) {
+  const both = samples.filter((s) => s.writable.length > 1);
+  expect(both, `samples with two writable primaries: ${JSON.stringify(both.slice(0, 3))}`).toEqual([]);
+  const lastOld = Math.max(...samples.filter((s) => s.writable.includes(oldPrimary)).map((s) => s.t));
+  const firstNew = Math.min(...samples.filter((s) => s.writable.some((w) => w !== oldPrimary)).map((s) => s.t));
+  expect(firstNew).toBeGreaterThan(lastOld);
+  return { lastOld, firstNew };
+}
+
+async function newLeaderOtherThan(old: string, timeoutMs = 60_000): Promise<TestNode> {
+  return waitFor(async () => {
+    const name = await cluster.leaderName();
+    if (!name || name === old) return null;
+    const n = cluster.node(name);
+    return (await writable(n)) ? n : null;
+  }, timeoutMs, `a leader other than ${old} accepting writes`, 200);
+}
+
+describe('fence: a dead or frozen agent never leaves a writable primary behind', () => {
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ nodes: 3, local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }) });
+    await cluster.waitHealthy(2);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 120_000);
+
+  it('reports the fence armed on the primary only', async () => {
+    const leader = await cluster.waitHealthy(2);
+    await waitFor(async () => (await leader.get('/patroni')).body.fence_armed === true, 10_000, 'fence_armed on the leader');
+    for (const n of cluster.nodes.filter((x) => x !== leader)) expect((await n.get('/patroni')).body.fence_armed).toBe(false);
+  });
+
+  it('SIGKILL of the primary agent: the old primary stops taking writes at once, before a replica is promoted', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const p = probe();
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    leader.signalAgent('SIGKILL');
+    await leader.proc!.exited;
+    await newLeaderOtherThan(leader.name);
+    await new Promise((r) => setTimeout(r, 1000));
+    await p.stop();
+    const { lastOld } = assertSeparated(p.samples, leader.name);
+    expect(lastOld - killedAt).toBeLessThan(1000);
+    // The restarted agent finds the lock gone: the fence stops the old primary, which rejoins.
+    leader.start();
+    await cluster.waitHealthy(2, 120_000);
+    expect((await cluster.writablePrimaries()).length).toBe(1);
+  }, 240_000);
+
+  it('SIGSTOP of the primary agent longer than ttl: fenced before promotion; on SIGCONT it rejoins as a replica', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const p = probe();
+    await new Promise((r) => setTimeout(r, 500));
+    leader.signalAgent('SIGSTOP');
+    const next = await newLeaderOtherThan(leader.name);
+    await new Promise((r) => setTimeout(r, 2000));
+    leader.signalAgent('SIGCONT');
+    await p.stop();
+    assertSeparated(p.samples, leader.name);
+    const healthy = await cluster.waitHealthy(2, 120_000);
+    expect(healthy.name).toBe(next.name);
+    await waitFor(async () => (await leader.get('/patroni')).body.role === 'replica', 60_000, 'the woken agent to rejoin as a replica');
+  }, 240_000);
+
+  it('SIGSTOP shorter than ttl - safety_margin: nothing happens', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const tl = (await leader.get('/patroni')).body.timeline;
+    leader.signalAgent('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(await writable(leader)).toBe(true);
+    leader.signalAgent('SIGCONT');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await cluster.leaderName()).toBe(leader.name);
+    expect((await leader.get('/patroni')).body.timeline).toBe(tl);
+    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+  }, 60_000);
+
+  it('agent restart (SIGKILL, then start at once) keeps the primary: no failover', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const tl = (await leader.get('/patroni')).body.timeline;
+    leader.signalAgent('SIGKILL');
+    await leader.proc!.exited;
+    leader.start();
+    await waitFor(() => writable(leader), 30_000, 'the primary to take writes again');
+    const healthy = await cluster.waitHealthy(2, 60_000);
+    expect(healthy.name).toBe(leader.name);
+    expect((await leader.get('/patroni')).body.timeline).toBe(tl);
+    expect(leader.log()).toMatch(/fence take-over: kept/);
+  }, 120_000);
+});
