@@ -3,25 +3,14 @@
  * margin 5. A probe tries a write on every node every 100 ms; at no sample may two nodes accept
  * writes, and the old primary must stop accepting writes before any replica is promoted.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, SUPERUSER, type TestNode } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/procs.js';
+import { acceptsWrites } from '../helpers/writable.js';
 
 let cluster: TestCluster;
 
-async function writable(n: TestNode): Promise<boolean> {
-  const c = new pg.Client({ host: '127.0.0.1', port: n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 300, query_timeout: 400, statement_timeout: 300 });
-  try {
-    await c.connect();
-    await c.query('CREATE TABLE IF NOT EXISTS probe (t timestamptz); INSERT INTO probe VALUES (now())');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    c.end().catch(() => undefined);
-  }
-}
+const writable = (n: TestNode) => acceptsWrites(n.pgPort, SUPERUSER.username, SUPERUSER.password, 300);
 
 /** Samples of which nodes accepted a write, every 100 ms until stopped. */
 function probe() {

@@ -4,10 +4,10 @@
  * restarted and re-armed when it is itself killed.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { FenceClient, PrimaryGuard, KernelWatchdog, fenceTiming, processState, silentLogger, ConfigError } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
+import { acceptsWrites } from '../helpers/writable.js';
 
 const clients: FenceClient[] = [];
 
@@ -17,18 +17,7 @@ function client(node: TestNode): FenceClient {
   return c;
 }
 
-async function canWrite(node: TestNode): Promise<boolean> {
-  const c = new pg.Client({ host: '127.0.0.1', port: node.port, user: 'postgres', password: PASSWORDS.superuser, database: 'postgres', connectionTimeoutMillis: 400, statement_timeout: 400, query_timeout: 600 });
-  try {
-    await c.connect();
-    await c.query('CREATE TABLE IF NOT EXISTS fence_probe (t timestamptz); INSERT INTO fence_probe VALUES (now())');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    c.end().catch(() => undefined);
-  }
-}
+const canWrite = (node: TestNode) => acceptsWrites(node.port, 'postgres', PASSWORDS.superuser);
 
 async function runningPrimary(name: string): Promise<TestNode> {
   const node = await makeNode(name);

@@ -81,11 +81,17 @@ export class FenceClient {
     this.logger.info(`started the fence (pid ${child.pid}) for ${this.dataDir}`);
   }
 
-  /** Connect to the running fence, or start one. */
+  private connecting: Promise<void> | null = null;
+
+  /** Connect to the running fence, or start one. Concurrent callers share one attempt (never two fences). */
   async ensure(): Promise<FenceState> {
-    if (!this.sock && !(await this.connectOnce())) {
-      await this.spawnFence();
-      if (!(await this.connectOnce())) throw new Error(`cannot connect to the fence at ${this.socketPath}`);
+    if (!this.sock) {
+      this.connecting ??= (async () => {
+        if (await this.connectOnce()) return;
+        await this.spawnFence();
+        if (!(await this.connectOnce())) throw new Error(`cannot connect to the fence at ${this.socketPath}`);
+      })().finally(() => { this.connecting = null; });
+      await this.connecting;
     }
     return this.request({ cmd: 'status' });
   }
