@@ -146,4 +146,32 @@ describe('HA agent end to end (etcd, PostgreSQL 15)', () => {
     // After resume the agent starts its PostgreSQL again.
     await cluster.waitHealthy(2, 60_000);
   }, 120_000);
+
+  it('applies a dynamic parameter change from /config to every PostgreSQL with a reload', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const res = await fetch(`${leader.apiUrl}/config`, {
+      method: 'PATCH', headers: { authorization: AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ postgresql: { parameters: { work_mem: '7MB' } } }),
+    });
+    expect(res.status).toBe(200);
+    for (const n of cluster.nodes) {
+      await waitFor(async () => (await n.sql<{ work_mem: string }>('SHOW work_mem'))[0]?.work_mem === '7MB', 30_000, `work_mem on ${n.name}`);
+    }
+    await cluster.waitHealthy(2);
+  }, 90_000);
+
+  it('runs a scheduled restart when it is due', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const replica = cluster.nodes.find((n) => n !== leader)!;
+    const before = replica.postmasterPid();
+    const at = new Date(Date.now() + 3000).toISOString().replace('Z', '+00:00');
+    const res = await fetch(`${replica.apiUrl}/restart`, {
+      method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ schedule: at }),
+    });
+    expect(res.status, await res.text()).toBe(202);
+    expect((await replica.get('/patroni')).body.scheduled_restart).toBeDefined();
+    await waitFor(() => { const pid = replica.postmasterPid(); return pid !== null && pid !== before; }, 30_000, 'the postmaster to be restarted');
+    await cluster.waitHealthy(2, 60_000);
+    expect((await replica.get('/patroni')).body.scheduled_restart).toBeUndefined();
+  }, 90_000);
 });

@@ -108,7 +108,16 @@ export class Agent implements ApiBackend {
     if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
       void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
     }
+    const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
     this.eff = next;
+    if (pgChanged) {
+      this.deps.logger.info('postgresql configuration changed; reloading PostgreSQL');
+      try {
+        this.deps.pg.applySettings(next.config.postgresql as Record<string, unknown>);
+      } catch (e) {
+        this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   }
 
   /** One HA cycle. Returns the status message (also logged). */
@@ -162,6 +171,7 @@ export class Agent implements ApiBackend {
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
     if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
+    if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     return this.finish(message, plan.reason ?? null, cluster);
   }
 
@@ -174,6 +184,22 @@ export class Agent implements ApiBackend {
     const wanted = Object.entries(slots).filter(([, v]) => v.type === 'physical').map(([k]) => k);
     const ignore = cluster.config?.ignoreSlotsMatchers ?? [];
     await pg.syncPhysicalSlots(wanted, (name) => ignore.some((m) => m.name === name));
+  }
+
+  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its role filter no longer matches). */
+  private runScheduledRestart(): void {
+    const sched = this.scheduled;
+    const at = typeof sched?.schedule === 'string' ? Date.parse(sched.schedule) : NaN;
+    if (!sched || !(at <= this.clock.now())) return;
+    this.scheduled = null;
+    const role = typeof sched.role === 'string' ? sched.role : null;
+    const mine = this.deps.pg.role;
+    if (role && !(role === mine || (role === 'master' && mine === 'primary'))) {
+      this.deps.logger.warn(`scheduled restart skipped: role ${mine} does not match ${role}`);
+      return;
+    }
+    this.deps.logger.info('running the scheduled restart');
+    this.long.run('restart', 'scheduled restart', (s) => this.deps.pg.restart(s), () => {});
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {

@@ -196,6 +196,14 @@ export class ControllerPort implements PostgresPort {
 
   async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }
 
+  applySettings(postgresql: Readonly<Record<string, unknown>>): void {
+    // An adopted replica's recovery settings are only known after the first follow(), which
+    // rewrites the files anyway: reloading before that would drop primary_conninfo for a moment.
+    const recoveryKnown = this.following !== null || this.lastStatus?.inRecovery === false;
+    this.c.applySettings(postgresql, { reload: recoveryKnown });
+    if (this.following !== null) this.following = 'stale';
+  }
+
   serverVersion(): number | null { return this.lastStatus?.serverVersion ?? null; }
 
   async syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void> {

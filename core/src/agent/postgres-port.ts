@@ -57,6 +57,8 @@ export interface PostgresPort {
    * create missing ones, drop inactive physical slots that are no longer wanted (except `keep`).
    */
   syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void>;
+  /** The effective `postgresql` section changed (dynamic configuration): apply it with a reload. */
+  applySettings(postgresql: Readonly<Record<string, unknown>>): void;
   /** PostgreSQL server_version_num of the running server, or null. */
   serverVersion(): number | null;
   /** Called at once when the postmaster dies unexpectedly. */

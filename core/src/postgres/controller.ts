@@ -28,12 +28,12 @@ const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class PostgresController extends EventEmitter<{ 'postmaster-exit': [PostmasterExitEvent]; state: [PostgresState] }> {
-  readonly settings: PostgresSettings;
+  settings: PostgresSettings;
   readonly scope: string;
   readonly name: string;
   readonly runAs: RunAs | null;
   readonly logger: Logger;
-  readonly config: ConfigFiles;
+  config: ConfigFiles;
   readonly executor: AsyncExecutor;
   private _state: PostgresState = 'stopped';
   private watched: WatchedPostmaster | null = null;
@@ -55,6 +55,16 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.conn = new LocalConnection(() => this.localConnectionParams());
     const pf = runningPostmaster(this.settings.dataDir);
     if (pf) this.watch(adoptPostmaster(pf.pid), 'running');
+  }
+
+  /**
+   * New `postgresql` settings (the dynamic configuration changed): rewrite the configuration files
+   * and reload. GUCs that need a restart show up as pending restart.
+   */
+  applySettings(postgresql: Readonly<Record<string, unknown>>, opts: { reload?: boolean } = {}): void {
+    this.settings = parsePostgresSettings(postgresql);
+    this.config = new ConfigFiles(this.settings, this.runAs);
+    if (opts.reload !== false && this.isRunning()) this.reload();
   }
 
   get state(): PostgresState { return this._state; }
