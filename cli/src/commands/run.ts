@@ -11,6 +11,12 @@ export function registerRun(program: Command): void {
       const globals = cmd.optsWithGlobals() as { configFile?: string };
       const running = await startAgent({ configPath: configPath ?? globals.configFile ?? null });
       const { logger } = running;
+      // Never die silently: report what killed us (the fence then protects a primary).
+      process.on('uncaughtException', (e) => {
+        try { logger.error(`uncaught exception: ${e instanceof Error ? e.stack : String(e)}`); } finally { process.exit(1); }
+      });
+      process.stdout.on('error', () => undefined);
+      process.stderr.on('error', () => undefined);
       let stopping: Promise<void> | null = null;
       const shutdown = (signal: string) => {
         if (stopping) return;

@@ -77,7 +77,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     }
     case 'clone': {
       const source = target(ctx, cluster, a.source);
-      const label = a.source ? `bootstrap from ${source === cluster?.leader ? 'leader' : 'replica'} '${a.source}'` : 'bootstrap (without leader)';
+      const label = a.source ? `bootstrap from ${a.source === cluster?.leaderName ? 'leader' : 'replica'} '${a.source}'` : 'bootstrap (without leader)';
       long.run('clone', label, (s) => pg.createReplica(source, s), (r) => {
         if (r !== true) ctx.logger.error(`${label} failed; the data directory was removed and the next cycle retries`);
       });

@@ -48,7 +48,20 @@ export function pinoLevel(level: string | undefined): LevelWithSilent {
 
 /** stderr, as Python's logging.StreamHandler. */
 export function fdSink(fd = 2): LineSink {
-  return { write: (line) => { writeSync(fd, line); } };
+  const stream = fd === 1 ? process.stdout : process.stderr;
+  return {
+    write: (line) => {
+      try {
+        writeSync(fd, line);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // A full non-blocking pipe (slow reader): queue it in Node's stream instead of dying.
+        if (code === 'EAGAIN') stream.write(line);
+        // EPIPE: nobody reads our output any more; logging must never take the agent down.
+        else if (code !== 'EPIPE') throw e;
+      }
+    },
+  };
 }
 
 /** A size-rotated file: `name`, `name.1` … `name.<keep>`, rotated before a write would exceed maxBytes. */
