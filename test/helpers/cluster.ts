@@ -103,6 +103,18 @@ export class TestNode {
   }
 }
 
+/** Stop the fence the agent started for `dataDir` (detached, so it outlives the agent), by PID. */
+export async function stopFence(dataDir: string): Promise<void> {
+  const { FenceClient, silentLogger } = await import('@pgha/core');
+  const c = new FenceClient(dataDir, silentLogger);
+  const st = await Promise.race([c.existing(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+  c.close();
+  if (st && isAlive(st.pid)) {
+    try { process.kill(st.pid, 'SIGTERM'); } catch { /* gone */ }
+    await waitFor(() => !isAlive(st.pid), 5000, `fence ${st.pid} to exit`).catch(() => { try { process.kill(st.pid, 'SIGKILL'); } catch { /* gone */ } });
+  }
+}
+
 export class TestCluster {
   private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean) {}
 
@@ -209,6 +221,8 @@ export class TestCluster {
   /** Stop every agent, then any postmaster still alive (by PID), the DCS if we started it, and remove files. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stopAgent().catch(() => undefined)));
+    // Fences first: an armed fence may hold a frozen postmaster, which ignores SIGQUIT.
+    await Promise.all(this.nodes.map((n) => stopFence(n.dataDir)));
     for (const n of this.nodes) {
       const pid = n.postmasterPid();
       if (pid) {

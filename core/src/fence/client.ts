@@ -96,6 +96,12 @@ export class FenceClient {
     return this.request({ cmd: 'status' });
   }
 
+  /** The running fence's state without starting one; null when none answers. */
+  async existing(): Promise<FenceState | null> {
+    if (!this.sock && !(await this.connectOnce())) return null;
+    return this.request({ cmd: 'status' }).catch(() => null);
+  }
+
   async request(req: FenceRequest): Promise<FenceState> {
     if (!this.sock) await this.ensure();
     const s = this.sock;

@@ -26,12 +26,17 @@ let deadline: number | null = null;
 let owner: Socket | null = null;
 let frozenPm: number | null = null;
 let fired = 0;
-let idleTimer: NodeJS.Timeout | null = null;
+let clients = 0;
 
 const state = (): FenceState => ({
   armed: deadline !== null, frozen: frozenPm !== null, fired,
   deadlineLeftMs: deadline === null ? null : Math.max(0, Math.round(deadline - now())), pid: process.pid,
 });
+
+/** Nothing to guard and nobody connected: exit (an agent that needs a fence starts one). */
+function maybeExit(): void {
+  if (deadline === null && frozenPm === null && clients === 0) shutdown(0);
+}
 
 function fire(why: string): void {
   const pm = postmasterOf(dataDir!) ?? frozenPm;
@@ -42,6 +47,7 @@ function fire(why: string): void {
     fired++;
     log(`${why}: killed PostgreSQL (postmaster ${pm})`);
   } else log(`${why}: PostgreSQL is not running`);
+  maybeExit();
 }
 
 function unfreeze(): void {
@@ -50,14 +56,6 @@ function unfreeze(): void {
     log(`thawed PostgreSQL (postmaster ${frozenPm})`);
     frozenPm = null;
   }
-}
-
-// Exit when there is nothing to guard and nobody to serve.
-function scheduleIdleExit(): void {
-  if (idleTimer) clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => {
-    if (deadline === null && !owner) shutdown(0);
-  }, 30_000);
 }
 
 function handle(sock: Socket, req: FenceRequest): FenceReply {
@@ -84,7 +82,7 @@ function handle(sock: Socket, req: FenceRequest): FenceReply {
 }
 
 const server = createServer((sock) => {
-  if (idleTimer) clearTimeout(idleTimer);
+  clients++;
   let buf = '';
   sock.setEncoding('utf8');
   sock.on('data', (chunk: string) => {
@@ -103,7 +101,8 @@ const server = createServer((sock) => {
   });
   sock.on('error', () => undefined);
   sock.on('close', () => {
-    if (sock !== owner) return;
+    clients--;
+    if (sock !== owner) return maybeExit();
     owner = null;
     if (deadline !== null) {
       const pm = postmasterOf(dataDir!);
@@ -113,7 +112,7 @@ const server = createServer((sock) => {
         log(`agent connection lost while armed: froze PostgreSQL (postmaster ${pm}); ${Math.round(deadline - now())} ms until it is killed`);
       }
     }
-    scheduleIdleExit();
+    maybeExit();
   });
 });
 
@@ -140,5 +139,6 @@ if (existsSync(socketPath)) unlinkSync(socketPath);
 server.listen(socketPath, () => {
   log(`guarding ${dataDir} on ${socketPath}`);
   process.stdout.write('ready\n');
-  scheduleIdleExit();
+  // The agent that started us connects right away; if it never does, do not linger.
+  setTimeout(maybeExit, 10_000);
 });
