@@ -35,9 +35,12 @@ describe('HA agent end to end (etcd, PostgreSQL 15)', () => {
     expect(await cluster.writablePrimaries()).toEqual([leader.name]);
     await write(leader, 'bootstrap');
     await replicasHave(leader, 'bootstrap');
-    const { body } = await leader.get('/cluster');
+    // Members publish `streaming` with their next member-key write, a cycle after pg_stat_replication shows it.
+    const body = await waitFor(async () => {
+      const b = (await leader.get('/cluster')).body;
+      return b.members.filter((m: { state: string }) => m.state === 'streaming').length === 2 ? b : null;
+    }, 15_000, 'both replicas reported as streaming in /cluster');
     expect(body.members.map((m: { role: string }) => m.role).sort()).toEqual(['leader', 'replica', 'replica']);
-    expect(body.members.filter((m: { state: string }) => m.state === 'streaming')).toHaveLength(2);
   }, 150_000);
 
   it('answers health checks like Patroni on primary and replica', async () => {

@@ -247,7 +247,11 @@ export class Agent implements ApiBackend {
     await this.loopDone?.catch(() => undefined);
     this.long.cancel();
     await this.long.wait();
-    if (this.eff.cluster.pause) return;
+    if (this.eff.cluster.pause) {
+      // In pause PostgreSQL keeps running unmanaged; the fence was already disarmed.
+      await this.deps.guard?.close();
+      return;
+    }
     const cluster = this.dcs.cluster;
     const holding = cluster?.leaderName === this.name;
     let released = false;

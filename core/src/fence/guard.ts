@@ -8,6 +8,10 @@ import { FenceClient } from './client.js';
 import { KernelWatchdog } from './kernel-watchdog.js';
 import type { FenceTiming } from './timing.js';
 
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
 export class PrimaryGuard {
   private armed = false;
   private lastSentAt: number | null = null;
@@ -94,9 +98,12 @@ export class PrimaryGuard {
     return 'fired';
   }
 
-  /** Agent shutdown: PostgreSQL was stopped, nothing to guard. */
+  /** Agent shutdown: PostgreSQL was stopped, nothing to guard. A disarmed fence exits with us. */
   async close(): Promise<void> {
     await this.standDown();
+    const st = await this.fence.existing().catch(() => null);
     this.fence.close();
+    if (!st || st.armed) return;
+    for (let i = 0; i < 100 && alive(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
   }
 }
