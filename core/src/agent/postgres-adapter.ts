@@ -19,10 +19,14 @@ import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
 const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
+/** How long one monitoring query / pg_controldata run serves repeated callers (facts, member key, health checks). */
+const MEMO_MS = 250;
+
 export class ControllerPort implements PostgresPort {
   private _role: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null = null;
   private lastStatus: ServerStatus | null = null;
   private following: string | null = null;
+  private memo = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(
     private readonly c: PostgresController,
@@ -41,14 +45,37 @@ export class ControllerPort implements PostgresPort {
 
   private file(name: string): boolean { return existsSync(join(this.c.dataDir, name)); }
 
+  /** One in-flight or recent result per key; cleared by anything that changes PostgreSQL's state. */
+  private cached<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const hit = this.memo.get(key);
+    if (hit && performance.now() - hit.at < MEMO_MS) return hit.value as Promise<T>;
+    const value = fn();
+    this.memo.set(key, { at: performance.now(), value });
+    return value;
+  }
+
+  private serverStatus() { return this.cached('status', () => this.c.status()); }
+  private controlData() { return this.cached('controldata', () => this.c.controlData()); }
+  private invalidate(): void { this.memo.clear(); }
+
+  /** Run something that changes PostgreSQL's state; cached facts before and during it are stale. */
+  private async changing<T>(fn: () => Promise<T>): Promise<T> {
+    this.invalidate();
+    try {
+      return await fn();
+    } finally {
+      this.invalidate();
+    }
+  }
+
   async facts(): Promise<PgFacts> {
     if (this.c.dataDirectoryEmpty()) {
       this.lastStatus = null;
       return { dataDirEmpty: true, sysid: null, controlState: null, running: this.c.isRunning(), starting: false, inRecovery: null, timeline: null, walPosition: null, recoveryConfigured: false };
     }
-    const cd = await this.c.controlData().catch(() => null);
+    const cd = await this.controlData().catch(() => null);
     const running = this.c.isRunning();
-    const st = running && this.c.state !== 'starting' ? await this.c.status() : null;
+    const st = running && this.c.state !== 'starting' ? await this.serverStatus() : null;
     this.lastStatus = st;
     if (st && this._role !== 'demoted') this._role = st.inRecovery ? 'replica' : 'primary';
     const recoveryConfigured = this.file('standby.signal') || this.file('recovery.signal');
@@ -70,8 +97,8 @@ export class ControllerPort implements PostgresPort {
   }
 
   async nodeStatus(): Promise<NodeStatus> {
-    const st = this.c.isRunning() && this.c.state !== 'starting' ? await this.c.status() : null;
-    const cd = await this.c.controlData().catch(() => null);
+    const st = this.c.isRunning() && this.c.state !== 'starting' ? await this.serverStatus() : null;
+    const cd = await this.controlData().catch(() => null);
     const pending = st ? await this.c.pendingRestart().catch(() => false) : false;
     return {
       state: this.c.state,
@@ -96,7 +123,9 @@ export class ControllerPort implements PostgresPort {
     };
   }
 
-  async bootstrap(signal: AbortSignal): Promise<boolean> {
+  async bootstrap(signal: AbortSignal): Promise<boolean> { return this.changing(() => this.bootstrapNow(signal)); }
+
+  private async bootstrapNow(signal: AbortSignal): Promise<boolean> {
     this._role = 'uninitialized';
     const ok = await new Bootstrap(this.c, this.bootstrapSection).bootstrap(signal);
     if (ok) this._role = null;
@@ -110,7 +139,9 @@ export class ControllerPort implements PostgresPort {
   async moveDataDirAside(): Promise<void> { this.c.moveDataDirectoryAside(); }
   async removeDataDirectory(): Promise<void> { this.c.wipeDataDirectory(); }
 
-  async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
+  async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal)); }
+
+  private async createReplicaNow(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
     this._role = 'uninitialized';
     const r = await createReplica({ pg: this.c, source, resolve: replicaMethodResolver(this.plugins, this.container), signal });
     if (r.ok) {
@@ -121,7 +152,9 @@ export class ControllerPort implements PostgresPort {
     return r.ok;
   }
 
-  async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+  async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
+
+  private async startNow(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     void signal;
     const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
     this.following = role === 'replica' ? JSON.stringify(recovery) : null;
@@ -132,13 +165,15 @@ export class ControllerPort implements PostgresPort {
 
   async stop(mode: 'fast' | 'immediate', opts: { checkpoint?: boolean; onShutdown?: (lsn: number | null) => Promise<void> } = {}): Promise<boolean> {
     const cb = opts.onShutdown;
-    return this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined });
+    return this.changing(() => this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined }));
   }
 
-  restart(): Promise<boolean> { return this.c.restart(); }
-  async reload(): Promise<void> { this.c.reload(); }
+  restart(): Promise<boolean> { return this.changing(() => this.c.restart()); }
+  async reload(): Promise<void> { this.invalidate(); this.c.reload(); }
 
-  async promote(): Promise<boolean> {
+  async promote(): Promise<boolean> { return this.changing(() => this.promoteNow()); }
+
+  private async promoteNow(): Promise<boolean> {
     const ok = await this.c.promote();
     if (ok) {
       this._role = 'primary';
@@ -149,7 +184,9 @@ export class ControllerPort implements PostgresPort {
     return ok;
   }
 
-  async demote(mode: DemoteMode): Promise<void> {
+  async demote(mode: DemoteMode): Promise<void> { return this.changing(() => this.demoteNow(mode)); }
+
+  private async demoteNow(mode: DemoteMode): Promise<void> {
     this._role = 'demoted';
     await this.c.demote(mode);
   }
@@ -160,6 +197,7 @@ export class ControllerPort implements PostgresPort {
     const key = JSON.stringify(recovery);
     if (key === this.following) return 'unchanged';
     // PostgreSQL >= 13 applies primary_conninfo and primary_slot_name on reload.
+    this.invalidate();
     this.c.reload(recovery);
     this.following = key;
     return 'reloaded';
@@ -170,7 +208,9 @@ export class ControllerPort implements PostgresPort {
     return checkDiverged(this.c, leader);
   }
 
-  async rewind(leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+  async rewind(leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.rewindNow(leader, signal)); }
+
+  private async rewindNow(leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     if (!leader) return false;
     const ok = await rewind(this.c, leader, { signal });
     if (ok) this.c.config.writePostgresqlConf(this.c.standbyRecovery(leader));
@@ -187,7 +227,7 @@ export class ControllerPort implements PostgresPort {
   }
 
   async lastLsn(): Promise<number | null> {
-    const st = this.c.isRunning() ? await this.c.status() : null;
+    const st = this.c.isRunning() ? await this.serverStatus() : null;
     if (st) return st.inRecovery ? Math.max(num(st.receiveLsn) ?? 0, num(st.replayLsn) ?? 0) : num(st.writeLsn);
     const cd = await this.c.controlData().catch(() => null);
     const cp = cd ? checkpointInfo(cd) : null;
@@ -226,7 +266,7 @@ export class ControllerPort implements PostgresPort {
   }
 
   onPostmasterExit(cb: () => void): void {
-    this.c.on('postmaster-exit', (e) => { if (!e.expected) cb(); });
+    this.c.on('postmaster-exit', (e) => { this.invalidate(); if (!e.expected) cb(); });
   }
 
   close(): Promise<void> { return this.c.close(); }
