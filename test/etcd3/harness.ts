@@ -6,7 +6,8 @@ import type { ConformanceTarget } from '@pgha/core/testing';
 import type { DcsContext } from '@pgha/core';
 import { Etcd3 } from 'etcd3';
 import plugin, { createEtcd3Driver, etcd3ConfigSchema, type Etcd3Driver } from '@pgha/dcs-etcd3';
-import type { EtcdCluster } from '../helpers/etcd.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 
 export const TEST_TTL = 3;
 
@@ -51,4 +52,19 @@ export function testContext(name: string, scope: string, overrides: Partial<DcsC
 let seq = 0;
 export function uniqueScope(label: string): string {
   return `${label}${process.pid}x${++seq}x${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** One etcd (and a raw client on it) for the whole test file, stopped by PID afterwards. */
+export function useEtcd(): { etcd: () => EtcdCluster; raw: () => Etcd3 } {
+  let etcd: EtcdCluster | undefined;
+  let raw: Etcd3 | undefined;
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    raw = rawClient(etcd);
+  });
+  afterAll(async () => {
+    raw?.close();
+    await etcd?.stop();
+  });
+  return { etcd: () => etcd!, raw: () => raw! };
 }

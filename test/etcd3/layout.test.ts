@@ -2,35 +2,24 @@
  * Byte compatibility with Patroni: the keys and exact values the driver writes, read back raw with
  * the etcd3 client, and values written the way Patroni writes them, read by the driver.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildCluster, Dcs, type DcsNode } from '@pgha/core';
-import type { Etcd3 } from 'etcd3';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { driverFor, rawClient, sectionFor, testContext, TEST_TTL, uniqueScope } from './harness.js';
+import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
 const timings = { ttl: TEST_TTL, loopWait: 1, retryTimeout: 2 };
 
-let etcd: EtcdCluster;
-let raw: Etcd3;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = rawClient(etcd);
-});
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
-});
+const env = useEtcd();
 
 /** Every key under the prefix, as etcd stores it. */
 async function rawKeys(prefix: string) {
-  const res = await raw.kv.range({ key: Buffer.from(prefix), range_end: Buffer.from(prefix.slice(0, -1) + '0') });
+  const res = await env.raw().kv.range({ key: Buffer.from(prefix), range_end: Buffer.from(prefix.slice(0, -1) + '0') });
   return new Map(res.kvs.map((kv) => [kv.key.toString(), { value: kv.value.toString(), mod: Number(kv.mod_revision), lease: String(kv.lease) }]));
 }
 
 describe('etcd3 key layout and values', () => {
   it('writes Patroni keys with Patroni values, leader and member on one lease', async () => {
     const scope = uniqueScope('layout');
-    const driver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const driver = driverFor(testContext('node1', scope), sectionFor(env.etcd()));
     const dcs = new Dcs(driver, timings);
     const member = { conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'primary', version: '4.0.0', xlog_location: 100, timeline: 2, tags: { nofailover: false } };
     const history = '[[1,25623960,"no recovery target specified","2019-09-23T16:57:57+02:00","node1"]]';
@@ -93,15 +82,15 @@ describe('etcd3 key layout and values', () => {
   it('reads a cluster written the way Patroni writes it', async () => {
     const scope = uniqueScope('patroni');
     const base = `/service/${scope}`;
-    const lease = await raw.lease(TEST_TTL + 10, { autoKeepAlive: false }).grant();
-    await raw.put(`${base}/initialize`).value('7268616322854375442');
-    await raw.put(`${base}/config`).value('{"ttl":30,"pause":true}');
-    await raw.put(`${base}/members/postgresql0`).value('{"conn_url":"postgres://10.0.0.1:5432/postgres","api_url":"http://10.0.0.1:8008/patroni","state":"running","role":"primary","version":"3.3.1","xlog_location":67420024,"timeline":5}').lease(lease);
-    await raw.put(`${base}/leader`).value('postgresql0').lease(lease);
-    await raw.put(`${base}/status`).value('{"optime":67420024,"slots":{"postgresql1":67420000}}');
-    await raw.put(`${base}/history`).value('[[4,25623960,"no recovery target specified","2019-09-23T16:57:57+02:00"]]');
-    await raw.put(`${base}/failover`).value('{"leader":"postgresql0","member":"postgresql1","scheduled_at":"2030-01-01T12:00:00+00:00"}');
-    const dcs = new Dcs(driverFor(testContext('postgresql1', scope), sectionFor(etcd)), timings);
+    const lease = await env.raw().lease(TEST_TTL + 10, { autoKeepAlive: false }).grant();
+    await env.raw().put(`${base}/initialize`).value('7268616322854375442');
+    await env.raw().put(`${base}/config`).value('{"ttl":30,"pause":true}');
+    await env.raw().put(`${base}/members/postgresql0`).value('{"conn_url":"postgres://10.0.0.1:5432/postgres","api_url":"http://10.0.0.1:8008/patroni","state":"running","role":"primary","version":"3.3.1","xlog_location":67420024,"timeline":5}').lease(lease);
+    await env.raw().put(`${base}/leader`).value('postgresql0').lease(lease);
+    await env.raw().put(`${base}/status`).value('{"optime":67420024,"slots":{"postgresql1":67420000}}');
+    await env.raw().put(`${base}/history`).value('[[4,25623960,"no recovery target specified","2019-09-23T16:57:57+02:00"]]');
+    await env.raw().put(`${base}/failover`).value('{"leader":"postgresql0","member":"postgresql1","scheduled_at":"2030-01-01T12:00:00+00:00"}');
+    const dcs = new Dcs(driverFor(testContext('postgresql1', scope), sectionFor(env.etcd())), timings);
     try {
       const c = await dcs.getCluster();
       expect(c.initialize).toBe('7268616322854375442');
@@ -118,7 +107,7 @@ describe('etcd3 key layout and values', () => {
       expect(await dcs.deleteLeader(c.leader)).toBe(false);
     } finally {
       await dcs.close();
-      await raw.leaseClient.leaseRevoke({ ID: lease });
+      await env.raw().leaseClient.leaseRevoke({ ID: lease });
     }
   });
 });

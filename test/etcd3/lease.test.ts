@@ -3,37 +3,26 @@
  * turns calls into DcsErrors within retry_timeout; validity counts from when a keep-alive was sent,
  * so a lease etcd never confirmed is given up after ttl and replaced, with the member key moved.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Dcs, DcsError } from '@pgha/core';
-import type { Etcd3 } from 'etcd3';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { driverFor, rawClient, sectionFor, testContext, TEST_TTL, uniqueScope } from './harness.js';
+import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
 const RETRY_TIMEOUT = 2;
 const timings = { ttl: TEST_TTL, loopWait: 1, retryTimeout: RETRY_TIMEOUT };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let etcd: EtcdCluster;
-let raw: Etcd3;
-beforeAll(async () => {
-  etcd = await startEtcd();
-  raw = rawClient(etcd);
-});
-afterAll(async () => {
-  raw?.close();
-  await etcd?.stop();
-});
+const env = useEtcd();
 
-const renewals = () => etcd.metric(0, 'etcd_debugging_lease_renewed_total');
+const renewals = () => env.etcd().metric(0, 'etcd_debugging_lease_renewed_total');
 
 async function rawLease(key: string): Promise<string | null> {
-  const res = await raw.kv.range({ key: Buffer.from(key) });
+  const res = await env.raw().kv.range({ key: Buffer.from(key) });
   return res.kvs[0] ? String(res.kvs[0].lease) : null;
 }
 
 describe('etcd3 agent lease', () => {
   it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {
-    const driver = driverFor(testContext('node1', uniqueScope('rate')), sectionFor(etcd));
+    const driver = driverFor(testContext('node1', uniqueScope('rate')), sectionFor(env.etcd()));
     const dcs = new Dcs(driver, timings);
     try {
       await dcs.touchMember({ state: 'running' });
@@ -55,7 +44,7 @@ describe('etcd3 agent lease', () => {
 
   it('a hung etcd: DcsError within retry_timeout, lease given up after ttl, then replaced', async () => {
     const scope = uniqueScope('hung');
-    const driver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const driver = driverFor(testContext('node1', scope), sectionFor(env.etcd()));
     const dcs = new Dcs(driver, timings);
     try {
       await dcs.touchMember({ state: 'running', role: 'primary' });
@@ -65,7 +54,7 @@ describe('etcd3 agent lease', () => {
       expect(oldLease).not.toBeNull();
       await sleep(1100); // past loop_wait, so the next refresh sends a keep-alive
 
-      await etcd.freeze(0, true);
+      await env.etcd().freeze(0, true);
       try {
         for (const call of [() => dcs.updateLeader(leader, null), () => dcs.getCluster()]) {
           const t0 = performance.now();
@@ -77,7 +66,7 @@ describe('etcd3 agent lease', () => {
         await sleep(500);
         expect(driver.leaseId).toBeNull();
       } finally {
-        await etcd.freeze(0, false);
+        await env.etcd().freeze(0, false);
       }
 
       // Back: a new lease, the member key moved onto it (the old lease's expiry cannot take it).
@@ -99,7 +88,7 @@ describe('etcd3 agent lease', () => {
 
   it('a new ttl grants a new lease and moves the leader key onto it', async () => {
     const scope = uniqueScope('ttl');
-    const driver = driverFor(testContext('node1', scope), sectionFor(etcd));
+    const driver = driverFor(testContext('node1', scope), sectionFor(env.etcd()));
     const dcs = new Dcs(driver, timings);
     try {
       await dcs.touchMember({ state: 'running' });
@@ -112,7 +101,7 @@ describe('etcd3 agent lease', () => {
       expect(driver.leaseId).not.toBe(oldLease);
       expect(await rawLease(`/service/${scope}/leader`)).toBe(driver.leaseId);
       expect(await rawLease(`/service/${scope}/members/node1`)).toBe(driver.leaseId);
-      const ttl = await raw.leaseClient.leaseTimeToLive({ ID: driver.leaseId! });
+      const ttl = await env.raw().leaseClient.leaseTimeToLive({ ID: driver.leaseId! });
       expect(Number(ttl.grantedTTL)).toBe(TEST_TTL + 2);
     } finally {
       await dcs.close();

@@ -7,27 +7,20 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '@pgha/core';
 import type { DemoNode } from './config.js';
 import type { RunAs } from './os-user.js';
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) return true;
+    if (!pidAlive(pid)) return true;
     await sleep(100);
   }
-  return !isAlive(pid);
+  return !pidAlive(pid);
 }
 
 /** The environment for agents: ours without PATRONI_* / PGHA_* overrides (the YAML is the whole truth). */
@@ -46,7 +39,7 @@ export function postmasterPid(dataDir: string): number | null {
   } catch {
     return null;
   }
-  if (!(pid > 0) || !isAlive(pid)) return null;
+  if (!(pid > 0) || !pidAlive(pid)) return null;
   try {
     // Guard against PID reuse: the process must be a postgres (Linux /proc; elsewhere trust the file).
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');

@@ -4,13 +4,10 @@
  * refresh, with a deadline counted from when that refresh was sent.
  */
 import type { Logger } from '../log.js';
+import { pidAlive } from '../postgres/postmaster.js';
 import { FenceClient } from './client.js';
 import { KernelWatchdog } from './kernel-watchdog.js';
 import type { FenceTiming } from './timing.js';
-
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-};
 
 export class PrimaryGuard {
   private armed = false;
@@ -104,6 +101,6 @@ export class PrimaryGuard {
     const st = await this.fence.existing().catch(() => null);
     this.fence.close();
     if (!st || st.armed) return;
-    for (let i = 0; i < 100 && alive(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && pidAlive(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
   }
 }
