@@ -105,8 +105,9 @@ export class TestNode {
 
 /** Stop the fence the agent started for `dataDir` (detached, so it outlives the agent), by PID. */
 export async function stopFence(dataDir: string): Promise<void> {
-  const { FenceClient, silentLogger } = await import('@pgha/core');
-  const c = new FenceClient(dataDir, silentLogger);
+  const { FenceClient, fenceFiles, silentLogger } = await import('@pgha/core');
+  const f = fenceFiles(dataDir, testUser()?.uid);
+  const c = new FenceClient(dataDir, silentLogger, f.socket, f.log);
   const st = await Promise.race([c.existing(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
   c.close();
   if (st && isAlive(st.pid)) {

@@ -20,7 +20,7 @@ import {
 } from './postmaster.js';
 import { standbyRecovery, type FollowOptions } from './recovery.js';
 import type {
-  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
+  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostmasterLauncher, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
 } from './controller-types.js';
 import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
 
@@ -41,6 +41,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private recovery: RecoveryMode = { kind: 'none' };
   private startedGucs: Record<string, string> | null = null;
   private readonly conn: LocalConnection;
+  private readonly launch: PostmasterLauncher;
 
   constructor(o: PostgresControllerOptions) {
     super();
@@ -53,6 +54,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.config = new ConfigFiles(this.settings, this.runAs);
     this.executor = new AsyncExecutor(this.logger);
     this.conn = new LocalConnection(() => this.localConnectionParams());
+    this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
     if (pf) this.watch(adoptPostmaster(pf.pid), 'running');
   }
@@ -183,7 +185,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     const gucs = commandLineGucs(this.settings, this.scope);
     this.stopping = false;
     this.startedGucs = gucs;
-    const w = spawnPostmaster({
+    const w = await this.launch({
       postgres: this.bin('postgres'), dataDir: this.dataDir, configFile: this.config.confPath, gucs,
       runAs: this.runAs, logFile: join(this.dataDir, 'pgha.postmaster.log'),
     });
