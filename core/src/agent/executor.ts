@@ -24,7 +24,7 @@ export interface ExecutorContext {
   readonly wall: () => number;
   /** Update the agent's memory (also from long actions finishing after this cycle). */
   readonly remember: (patch: Partial<AgentMemory>) => void;
-  /** Lease bookkeeping: the monotonic time a successful lock write was SENT. */
+  /** Lease bookkeeping: when the renewal keeping the lock alive was SENT (dcs.leaderLeaseSentAt). */
   lockSentAt: (t: number | null) => void | Promise<void>;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
@@ -64,7 +64,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       await dcs.initialize(cluster?.initialize === null, facts.sysid ?? '');
       await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
       const sent = ctx.monotonic();
-      if (await dcs.takeLeader()) await ctx.lockSentAt(sent);
+      if (await dcs.takeLeader()) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       ctx.remember({ bootstrap: 'none' });
       ctx.onRoleChange?.('primary');
       return;
@@ -90,13 +90,13 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'acquire_lock': {
       const sent = ctx.monotonic();
       const ok = await dcs.attemptToAcquireLeader();
-      if (ok) await ctx.lockSentAt(sent);
+      if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       return ok;
     }
     case 'update_lock': {
       const sent = ctx.monotonic();
       const ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
-      await ctx.lockSentAt(ok ? sent : null);
+      await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
       return ok;
     }
     case 'release_lock': {

@@ -111,7 +111,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     const c = await dcs.getCluster();
     if (c.leaderName !== name || !c.leader) return null;
     const sent = systemClock.monotonic();
-    return (await dcs.updateLeader(c.leader, null)) ? sent : null;
+    return (await dcs.updateLeader(c.leader, null)) ? dcs.leaderLeaseSentAt(sent) : null;
   });
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
   const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load, guard });
