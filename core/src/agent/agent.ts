@@ -23,6 +23,7 @@ import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
+import { fenceTiming } from '../fence/timing.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -105,9 +106,11 @@ export class Agent implements ApiBackend {
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
     const t = next.timings;
+    for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
     if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
       void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
     }
+    this.retimeFence(t);
     const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
     this.eff = next;
     if (pgChanged) {
@@ -117,6 +120,20 @@ export class Agent implements ApiBackend {
       } catch (e) {
         this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
       }
+    }
+  }
+
+  /** New ttl, loop_wait or safety_margin: the fence follows (a margin below 1 was refused at load and cannot come from the DCS). */
+  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }): void {
+    const guard = this.deps.guard;
+    if (!guard) return;
+    try {
+      const timing = fenceTiming(t, this.local.config.watchdog);
+      if (timing.fireAfter === guard.fireAfter) return;
+      if (timing.warning) this.deps.logger.warn(timing.warning);
+      void guard.retime(timing);
+    } catch (e) {
+      this.deps.logger.error(`fence timing: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
