@@ -3,7 +3,7 @@
  * or the PostgreSQL port; long ones go to the LongActionRunner. Returns the message that stands.
  */
 import type { Dcs } from '../dcs/facade.js';
-import { FatalError } from '../errors.js';
+import { DcsError, FatalError } from '../errors.js';
 import type { Action, AgentMemory, Plan } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
@@ -95,7 +95,15 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     }
     case 'update_lock': {
       const sent = ctx.monotonic();
-      const ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+      let ok = false;
+      try {
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+      } catch (e) {
+        // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
+        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.
+        if (!(e instanceof DcsError)) throw e;
+        ctx.logger.error(`failed to update leader lock: ${e.message}`);
+      }
       await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
       return ok;
     }
