@@ -24,6 +24,7 @@ import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
+import { handover } from './handover.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -168,7 +169,7 @@ export class Agent implements ApiBackend {
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
     const plan = decide({ ...base, peers });
     const ctx = {
-      name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, long: this.long, cluster,
+      name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
       lockSentAt: async (t: number | null) => {
@@ -269,17 +270,14 @@ export class Agent implements ApiBackend {
       await this.deps.guard?.close();
       return;
     }
-    const cluster = this.dcs.cluster;
-    const holding = cluster?.leaderName === this.name;
-    let released = false;
-    const release = async (lsn: number | null) => {
-      if (released || !holding) return;
-      released = true;
-      this.lockSentAt = null;
-      await this.dcs.deleteLeader(cluster!.leader, lsn).catch((e: unknown) => this.deps.logger.error(`releasing the leader key: ${String(e)}`));
-    };
-    await this.deps.pg.stop('fast', { checkpoint: false, onShutdown: release });
-    await release(await this.deps.pg.lastLsn().catch(() => null));
+    const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
+    const h = cluster && handover({
+      name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
+      onRelease: () => { this.lockSentAt = null; },
+    });
+    // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
+    await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });
+    await h?.finish(await this.deps.pg.lastLsn().catch(() => null));
     await this.deps.guard?.close();
   }
 

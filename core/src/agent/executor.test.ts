@@ -38,7 +38,7 @@ async function leaderSetup(failUpdate: 'throw' | 'lost' | null) {
   const { port, calls } = recordingPort();
   const fed: Array<number | null> = [];
   const ectx: ExecutorContext = {
-    name: 'node1', dcs, pg: port, logger: silentLogger, long: new LongActionRunner(silentLogger, () => undefined, () => 0), cluster,
+    name: 'node1', dcs, pg: port, logger: silentLogger, http: fetch, long: new LongActionRunner(silentLogger, () => undefined, () => 0), cluster,
     dynamicConfig: () => ({}), monotonic: () => performance.now(), wall: () => Date.now(),
     remember: () => undefined, lockSentAt: (t) => { fed.push(t); }, wakeup: () => undefined,
   };

@@ -65,6 +65,16 @@ const rows: Row[] = [
   { name: 'replicatefrom an existing member', s: { me: 'node3', tags: { replicatefrom: 'node2' } }, message: /following a leader \(node1\)/, actions: ['follow'] },
   { name: 'nostream replica follows nobody', s: { me: 'node2', tags: { nostream: true } }, message: /following a leader/, actions: ['follow'] },
 
+  // --- a running replica that stopped streaming: diverged WAL after a failover ---
+  { name: 'replica not streaming checks for divergence', s: { me: 'node2', pg: { receiverStreaming: false } }, message: 'checking whether the timeline of node2 diverged from node1', actions: ['check_rewind'], reason: /not streaming/ },
+  { name: 'replica not streaming but checked keeps following', s: { me: 'node2', pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'not_needed' } }, message: /following a leader \(node1\)/, actions: ['follow'] },
+  { name: 'leader on a new timeline: checked again', s: { me: 'node2', members: [['node1', { timeline: 2 }], 'node2', 'node3'], pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'not_needed' } }, actions: ['check_rewind'], message: /checking whether/ },
+  { name: 'diverged running replica rewinds', s: { me: 'node2', pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'need_rewind' } }, message: 'running pg_rewind from node1', actions: ['rewind'], reason: /diverged/ },
+  { name: 'diverged running replica without pg_rewind re-clones when allowed', s: { me: 'node2', pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'need_rewind' }, settings: { usePgRewind: false, removeDataDirectoryOnDivergedTimelines: true } }, message: 'reinitializing due to diverged timelines', actions: ['reinitialize'] },
+  { name: 'diverged running replica, nothing allowed: says what is wrong', s: { me: 'node2', pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'need_rewind' }, settings: { usePgRewind: false } }, message: /^replica cannot follow node1: .*diverged.*use_pg_rewind is off; run reinit/, actions: [] },
+  { name: 'failed rewind of a running replica re-clones when allowed', s: { me: 'node2', pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@1', rewind: 'failed' }, settings: { removeDataDirectoryOnRewindFailure: true } }, message: 'reinitializing due to diverged timelines', actions: ['reinitialize'] },
+  { name: 'streaming replica is not checked', s: { me: 'node2', pg: { receiverStreaming: true } }, message: /following a leader/, actions: ['follow'] },
+
   // --- unhealthy cluster (no leader) ---
   { name: 'healthiest replica races and promotes', s: { me: 'node2', leader: null }, message: 'promoted self to leader by acquiring session lock', actions: ['acquire_lock', 'promote'], fail: 'following new leader after trying and failing to obtain lock', failActions: ['follow'] },
   { name: 'primary without leader key re-acquires', s: { leader: null, pg: runningPrimary }, message: 'acquired session lock as a leader', actions: ['acquire_lock'], fail: 'demoted self after trying and failing to obtain lock', failActions: ['demote:immediate-nolock'] },

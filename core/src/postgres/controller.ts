@@ -263,7 +263,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         signalPostmaster(pid, mode);
         deadline = Date.now() + 10_000;
       }
-      await Promise.race([w.exited, sleep(100)]);
+      await Promise.race([w.exited, sleep(opts.onShutdown && !shutdownCalled ? 20 : 100)]);
     }
     if (!gone) {
       this.setState('stop failed');
@@ -311,7 +311,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         return false;
       }
     }
-    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-w', '-t', String(Math.ceil(timeoutMs / 1000))]);
+    // -W: signal and return; pg_ctl's own wait polls at 10 Hz, we poll faster (every write pause counts).
+    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W']);
     if (r.code !== 0) {
       this.logger.error({ out: r.stderr.trim() }, 'pg_ctl promote failed');
       return false;
@@ -319,9 +320,9 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.recovery = { kind: 'none' };
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const st = await this.status();
-      if (st && !st.inRecovery) return true;
-      await sleep(100);
+      const rows = await this.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r').catch(() => null);
+      if (rows?.[0]?.r === false) return true;
+      await sleep(10);
     }
     return false;
   }
