@@ -202,7 +202,8 @@ export class TestCluster {
       if (!name) return null;
       const leader = this.node(name);
       if ((await leader.get('/primary')).status !== 200) return null;
-      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming'");
+      // Members only: a pg_basebackup in progress streams too, but is no replica yet.
+      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [this.nodes.map((n) => n.name)]);
       return rows.length >= replicas ? leader : null;
     }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250);
   }

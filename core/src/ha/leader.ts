@@ -70,7 +70,11 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   const { pg, memory, settings, name } = input;
   const leader = cluster.leaderName;
   if (!leader || leader === name || !pg.running || pg.inRecovery !== true || pg.receiverStreaming !== false) return null;
-  const key = `${leader}@${cluster.leader?.member.timeline ?? '?'}`;
+  // Only a leader on a newer timeline can have forked off below us (the same timeline is the same
+  // history): a replica that merely lost its dead leader waits for the next one.
+  const leaderTimeline = cluster.leader?.member.timeline ?? null;
+  if (leaderTimeline !== null && pg.timeline !== null && leaderTimeline <= pg.timeline) return null;
+  const key = `${leader}@${leaderTimeline ?? '?'}`;
   if (memory.divergenceCheckedFor !== key) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,
