@@ -10,31 +10,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
-import { TestCluster, SUPERUSER, type TestNode } from '../helpers/cluster.js';
+import { TestCluster, type TestNode } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/procs.js';
 import { nonPostgresTree, signalAll } from '../helpers/tree.js';
 import { testUser } from '../helpers/user.js';
-import { acceptsWrites } from '../helpers/writable.js';
+import { leaderOtherThan, probeWritable, writable } from '../helpers/probe.js';
 
 let cluster: TestCluster;
 const TTL = 20;
 
-const writable = (n: TestNode) => acceptsWrites(n.pgPort, SUPERUSER.username, SUPERUSER.password, 300);
 
-/** Which nodes accepted a probe write, every 100 ms, until stopped. */
-function probe() {
-  const samples: Array<{ t: number; writable: string[] }> = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t = Date.now();
-      const ok = await Promise.all(cluster.nodes.map(async (n) => ((await writable(n)) ? n.name : null)));
-      samples.push({ t, writable: ok.filter((x): x is string => !!x) });
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - t))));
-    }
-  })();
-  return { samples, async stop() { running = false; await done; } };
-}
 
 async function fenceState(n: TestNode) {
   const f = fenceFiles(n.dataDir, testUser()?.uid);
@@ -46,14 +31,6 @@ async function fenceState(n: TestNode) {
   }
 }
 
-async function leaderOtherThan(old: string, timeoutMs: number): Promise<TestNode> {
-  return waitFor(async () => {
-    const name = await cluster.leaderName();
-    if (!name || name === old) return null;
-    const n = cluster.node(name);
-    return (await writable(n)) ? n : null;
-  }, timeoutMs, `a leader other than ${old} accepting writes`, 200);
-}
 
 /** PATCH /config on the leader, with the ctl's credentials-free API (the test cluster has no auth). */
 async function patchConfig(n: TestNode, body: Record<string, unknown>) {
@@ -88,14 +65,14 @@ describe('safety: no orphan primary, no stuck replica', () => {
     const pm = leader.postmasterPid()!;
     const tree = nonPostgresTree(leader.proc!.pid);
     expect(tree.length).toBeGreaterThanOrEqual(3); // agent, fence, deadman
-    const p = probe();
+    const p = probeWritable(cluster);
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
     signalAll(tree, 'SIGKILL');
     await leader.proc!.exited;
     // The postmaster is the fence's child with a parent-death signal: it goes at once.
     await waitFor(() => leader.postmasterPid() !== pm || null, 2000, 'the old postmaster to die with its fence', 20);
-    const next = await leaderOtherThan(leader.name, (TTL + 30) * 1000);
+    const next = await leaderOtherThan(cluster, leader.name, (TTL + 30) * 1000);
     await new Promise((r) => setTimeout(r, 1000));
     await p.stop();
     const both = p.samples.filter((s) => s.writable.length > 1);
@@ -132,7 +109,7 @@ describe('safety: no orphan primary, no stuck replica', () => {
     } finally {
       process.kill(receiver!, 'SIGCONT');
     }
-    const next = await leaderOtherThan(leader.name, (TTL + 30) * 1000);
+    const next = await leaderOtherThan(cluster, leader.name, (TTL + 30) * 1000);
     expect(next.name).toBe(candidate.name);
     const promotedAt = Date.now();
     await waitFor(async () => {
