@@ -31,6 +31,18 @@ function startTime(pid: number): string | null {
   }
 }
 
+/** `state ppid cmdline` of a live process, for failure messages. */
+function describeProcess(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    return `${state} ppid ${ppid} (${comm}) ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}`;
+  } catch {
+    return 'gone';
+  }
+}
+
 function sameProcessAlive(pid: number, start: string): boolean {
   return isAlive(pid) && startTime(pid) === start;
 }
@@ -179,7 +191,7 @@ describe('pgha demo', () => {
     expect(code, demo.output()).toBe(0);
     expect(out).toMatch(/stopping 3 agents/);
 
-    for (const [pid, st] of descendants) expect(sameProcessAlive(pid, st), `process ${pid} outlived the demo`).toBe(false);
+    for (const [pid, st] of descendants) expect(sameProcessAlive(pid, st), `process ${pid} outlived the demo: ${describeProcess(pid)}`).toBe(false);
     for (const pid of [...agentPids, ...postmasters]) expect(isAlive(pid), `pid ${pid}`).toBe(false);
     for (const port of ports) expect(await refused(port), `something still listens on ${port}`).toBe(true);
     // --dir is kept, with the configs, for a later `pgha demo --dir` to restart the same cluster.

@@ -7,21 +7,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidAlive } from '@pgha/core';
+import { pidAlive, waitForPidExit } from '@pgha/core';
 import type { DemoNode } from './config.js';
 import type { RunAs } from './os-user.js';
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!pidAlive(pid)) return true;
-    await sleep(100);
-  }
-  return !pidAlive(pid);
-}
 
 /** The environment for agents: ours without PATRONI_* / PGHA_* overrides (the YAML is the whole truth). */
 function agentEnv(runAs: RunAs | null, home: string): NodeJS.ProcessEnv {
@@ -81,14 +73,21 @@ export class Agent {
     }
   }
 
+  /** Resolves true once our child has exited and been reaped (its 'exit' event), false after `ms`. */
+  private async waitExit(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.exit && Date.now() < deadline) await sleep(50);
+    return !!this.exit;
+  }
+
   /** SIGTERM (the agent stops PostgreSQL and releases its keys), then SIGKILL after `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     const pid = this.pid;
     if (!pid || !this.running) return;
     try { process.kill(pid, 'SIGTERM'); } catch { return; }
-    if (await waitGone(pid, graceMs)) return;
+    if (await this.waitExit(graceMs)) return;
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    await waitGone(pid, 5000);
+    await this.waitExit(5000);
   }
 
   killNow(): void {
@@ -109,7 +108,7 @@ export class Agent {
 export async function stopPostmaster(pid: number): Promise<void> {
   for (const [sig, ms] of [['SIGINT', 15_000], ['SIGQUIT', 5000], ['SIGKILL', 5000]] as const) {
     try { process.kill(pid, sig); } catch { return; }
-    if (await waitGone(pid, ms)) return;
+    if (await waitForPidExit(pid, ms)) return;
   }
 }
 

@@ -78,8 +78,16 @@ export class Deadman {
     if (this.child) this.child.stdin!.write('disarm\n');
   }
 
-  stop(): void {
-    this.child?.kill('SIGKILL');
+  /** Kill it and wait until it is reaped (an exiting fence must leave no zombie behind). */
+  stop(): Promise<void> {
+    const c = this.child;
     this.child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+    const gone = new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      setTimeout(resolve, 1000).unref();
+    });
+    c.kill('SIGKILL');
+    return gone;
   }
 }

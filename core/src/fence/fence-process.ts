@@ -183,12 +183,14 @@ function schedule(): void {
   }, Math.max(0, deadline - now()));
 }
 
+let exiting = false;
 function shutdown(code: number): void {
+  if (exiting) return;
+  exiting = true;
   if (timer) clearTimeout(timer);
-  deadman.stop();
   server.close();
   try { unlinkSync(socketPath!); } catch { /* already gone */ }
-  process.exit(code);
+  void deadman.stop().finally(() => process.exit(code));
 }
 
 // A termination request while armed must not leave a primary unguarded: fence first. Otherwise

@@ -9,6 +9,16 @@ import { FenceClient } from './client.js';
 import { KernelWatchdog } from './kernel-watchdog.js';
 import type { FenceTiming } from './timing.js';
 
+/** The PID exists at all, zombies included. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class PrimaryGuard {
   private armed = false;
   private lastSentAt: number | null = null;
@@ -114,7 +124,12 @@ export class PrimaryGuard {
     await this.standDown();
     const st = await this.fence.existing().catch(() => null);
     this.fence.close();
-    if (!st || st.armed) return;
-    for (let i = 0; i < 100 && pidAlive(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    // Armed, or still parenting a running PostgreSQL (pause): it stays, by design.
+    if (!st || st.armed || (st.child !== null && pidAlive(st.child))) return;
+    // It exits once PostgreSQL (its child) is gone and we disconnected; wait so nothing outlives us.
+    for (let i = 0; i < 500 && pidAlive(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    if (pidAlive(st.pid)) return this.logger.warn(`the fence (pid ${st.pid}) is still running after 10 s`);
+    // Dead; if we started it, let our event loop reap it so no zombie is left to init.
+    for (let i = 0; i < 50 && processExists(st.pid); i++) await new Promise((r) => setTimeout(r, 20));
   }
 }
