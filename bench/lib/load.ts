@@ -5,7 +5,7 @@
  *   first write, so lost writes and the longest write gap cover the whole scenario.
  * - Probe: tries a write against EVERY node every 100 ms on a per-node connection with a statement
  *   and client timeout (a frozen or fenced server reads as "no write"). Two nodes acknowledging the
- *   probe of the same 100 ms tick = a window with two writable primaries.
+ *   probe write within the same 100 ms window (by acknowledgement time) = two writable primaries.
  */
 import pg from 'pg';
 import { SUPERUSER, type TestNode } from '../../test/helpers/cluster.js';
@@ -122,7 +122,8 @@ export class Probe {
         c?.end().catch(() => undefined);
         c = null;
       }
-      this.samples.push({ node: n.name, tick, ok });
+      // The window is the one in which the write was acknowledged (a slow answer lands in a later one).
+      this.samples.push({ node: n.name, tick: ok ? Math.floor(Date.now() / TICK_MS) : tick, ok });
       await sleep(Math.max(0, (tick + 1) * TICK_MS - Date.now()));
     }
     c?.end().catch(() => undefined);
