@@ -46,6 +46,14 @@ async function stopCluster(): Promise<void> {
   await c.stop().catch((e) => console.log(`cluster stop: ${(e as Error).message}`));
 }
 
+/** The last lines worth reading: repeated "no action" lines are counted, not printed. */
+function logTail(log: string): string {
+  const lines = log.trimEnd().split('\n').slice(-400);
+  const quiet = lines.filter((l) => / no action\. /.test(l));
+  const rest = lines.filter((l) => !/ no action\. /.test(l)).slice(-15);
+  return [...rest, ...(quiet.length ? [`(${quiet.length} "no action" lines in the last ${lines.length}, the last: ${quiet.at(-1)})`] : [])].join('\n    ');
+}
+
 async function benchLoopWait(o: BenchOptions, loopWait: number): Promise<void> {
   const rt = o.retryTimeout(loopWait);
   console.log(`\n=== loop_wait ${loopWait}, ttl ${o.ttl}, retry_timeout ${rt}, safety_margin 5, ${o.runs} run(s) of ${o.scenarios.join(', ')} ===`);
@@ -67,12 +75,12 @@ async function benchLoopWait(o: BenchOptions, loopWait: number): Promise<void> {
       try {
         r = await runScenario(ctx(), s, run);
       } catch (e) {
-        r = { scenario: s, run, ok: false, oldLeader: '?', newLeader: null, gapS: null, dualWindows: 0, dualS: 0, lost: null, acked: 0, writerErrors: 0, settleS: null, notes: [`did not start: ${(e as Error).message.slice(0, 300)}`] };
+        r = { scenario: s, run, ok: false, oldLeader: '?', newLeader: null, gapS: null, dualWindows: 0, dualS: 0, lost: null, acked: 0, writerErrors: 0, settleS: null, failoverS: null, notes: [`did not start: ${(e as Error).message.slice(0, 300)}`] };
       }
       results.push(r);
       console.log(`[lw ${loopWait} run ${run}] ${s} (${((Date.now() - started) / 1000).toFixed(0)} s): ${runLine(r)}`);
       if (!r.ok) {
-        for (const n of cluster.nodes) console.log(`  ${n.name} agent log tail:\n    ${n.log().trimEnd().split('\n').slice(-12).join('\n    ')}`);
+        for (const n of cluster.nodes) console.log(`  ${n.name} agent log:\n    ${logTail(n.log())}`);
         console.log('  restarting the cluster for the next run');
         await stopCluster();
         cluster = await startCluster(o, loopWait);

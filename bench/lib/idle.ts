@@ -22,22 +22,31 @@ export interface IdleReport {
   readonly dcsUnaryPerS: number | null;
   /** gRPC messages received per second, stream messages (lease keep-alives, watches) included. */
   readonly dcsMsgsPerS: number | null;
+  /** Messages received per second by gRPC method (Range, Put, Txn, LeaseKeepAlive, Watch, ...). */
+  readonly dcsByMethod: Record<string, number>;
 }
 
-async function etcdCounters(cluster: TestCluster): Promise<{ handled: number; received: number } | null> {
+interface Counters { handled: number; received: number; byMethod: Map<string, number> }
+
+async function etcdCounters(cluster: TestCluster): Promise<Counters | null> {
   try {
     let handled = 0;
     let received = 0;
+    const byMethod = new Map<string, number>();
     for (const m of cluster.etcd.members) {
       if (!m.proc) continue;
       const text = await (await fetch(`${m.clientUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
       for (const line of text.split('\n')) {
         const v = Number(line.slice(line.lastIndexOf(' ') + 1));
         if (line.startsWith('grpc_server_handled_total{')) handled += v;
-        else if (line.startsWith('grpc_server_msg_received_total{')) received += v;
+        else if (line.startsWith('grpc_server_msg_received_total{')) {
+          received += v;
+          const m = /grpc_method="([^"]+)"/.exec(line)?.[1] ?? '?';
+          byMethod.set(m, (byMethod.get(m) ?? 0) + v);
+        }
       }
     }
-    return { handled, received };
+    return { handled, received, byMethod };
   } catch {
     return null;
   }
@@ -76,5 +85,12 @@ export async function measureIdle(cluster: TestCluster, seconds: number, roles: 
     };
   });
   const rate = (k: 'handled' | 'received') => (dcs0 && dcs1 ? +((dcs1[k] - dcs0[k]) / dt).toFixed(1) : null);
-  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: rate('handled'), dcsMsgsPerS: rate('received') };
+  const byMethod: Record<string, number> = {};
+  if (dcs0 && dcs1) {
+    for (const [m, v] of dcs1.byMethod) {
+      const r = +((v - (dcs0.byMethod.get(m) ?? 0)) / dt).toFixed(2);
+      if (r > 0) byMethod[m] = r;
+    }
+  }
+  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: rate('handled'), dcsMsgsPerS: rate('received'), dcsByMethod: byMethod };
 }

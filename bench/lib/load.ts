@@ -138,6 +138,13 @@ export class Probe {
     return [...byTick].filter(([, s]) => s.size > 1).map(([tick, s]) => ({ t: tick * TICK_MS, nodes: [...s].sort() }));
   }
 
+  /** Time of the first probe write `node` acknowledged at or after `since`, or null. */
+  firstWrite(node: string, since: number): number | null {
+    const tick = Math.floor(since / TICK_MS);
+    const s = this.samples.find((x) => x.ok && x.node === node && x.tick >= tick);
+    return s ? s.tick * TICK_MS : null;
+  }
+
   /** Did `node` acknowledge a probe write at or after time `since`? */
   wrote(node: string, since: number): boolean {
     const tick = Math.floor(since / TICK_MS);

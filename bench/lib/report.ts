@@ -23,12 +23,14 @@ export function scenarioTable(results: RunResult[], order: ScenarioName[]): stri
     const rs = results.filter((r) => r.scenario === s);
     return [
       SCENARIOS[s].label, `${rs.filter((r) => r.ok).length}/${rs.length}`,
-      stats(rs.map((r) => r.gapS), 2), stats(rs.map((r) => r.dualWindows), 0), stats(rs.map((r) => r.dualS), 1),
+      stats(rs.map((r) => r.gapS), 2), stats(rs.map((r) => r.failoverS), 1), stats(rs.map((r) => r.dualWindows), 0), stats(rs.map((r) => r.dualS), 1),
       stats(rs.map((r) => r.lost), 0), stats(rs.map((r) => r.acked), 0),
     ];
   });
-  return table(['scenario', 'settled', 'longest write gap s', '2-primary windows', '2-primary s', 'lost acked writes', 'acked writes'], rows)
-    + '\n(min / median / max over runs; a 2-primary window = a 100 ms probe tick in which two nodes acknowledged a write)';
+  return table(['scenario', 'settled', 'longest write gap s', 'new primary writes after s', '2-primary windows', '2-primary s', 'lost acked writes', 'acked writes'], rows)
+    + '\n(min / median / max over runs; a 2-primary window = a 100 ms window in which two nodes acknowledged a probe write;'
+    + '\n "new primary writes after" = from the disruption to the new leader\'s first acknowledged probe write)'
+    + results.filter((r) => !r.ok).map((r) => `\nnot settled: ${r.scenario} run ${r.run}: ${r.notes.find((n) => /not settled|failed|did not start/.test(n)) ?? r.notes.join('; ')}`).join('');
 }
 
 export function idleTable(idle: IdleReport): string {
@@ -39,7 +41,8 @@ export function idleTable(idle: IdleReport): string {
   ]);
   return table(['node', 'role', 'agent RSS MB', 'helpers RSS MB (PostgreSQL excluded)', `agent CPU % (${idle.seconds} s idle)`, 'helpers CPU %'], rows)
     + `\nDCS (etcd) at idle: ${idle.dcsUnaryPerS ?? 'n/a'} unary RPCs/s (grpc_server_handled_total), `
-    + `${idle.dcsMsgsPerS ?? 'n/a'} gRPC messages received/s incl. keep-alive and watch streams (grpc_server_msg_received_total)`;
+    + `${idle.dcsMsgsPerS ?? 'n/a'} gRPC messages received/s incl. keep-alive and watch streams (grpc_server_msg_received_total)`
+    + `\n  by method (messages/s): ${Object.entries(idle.dcsByMethod).map(([m, v]) => `${m} ${v}`).join(', ') || 'n/a'}`;
 }
 
 export function runLine(r: RunResult): string {

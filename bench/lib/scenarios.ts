@@ -112,6 +112,8 @@ export interface RunResult {
   readonly acked: number;
   readonly writerErrors: number;
   readonly settleS: number | null;
+  /** From the disruption to the new leader's first acknowledged probe write. */
+  readonly failoverS: number | null;
   readonly notes: string[];
 }
 
@@ -180,9 +182,11 @@ export async function runScenario(ctx: Ctx, name: ScenarioName, run: number): Pr
     }
   }
   const gap = writer.maxGap();
+  const firstNew = newLeader ? probe.firstWrite(newLeader, t0) : null;
   return {
     scenario: name, run, ok, oldLeader: leader.name, newLeader: final?.name ?? newLeader,
     gapS: gap.ms / 1000, dualWindows: dual.length, dualS: (dual.length * TICK_MS) / 1000, lost,
-    acked: writer.acked.length, writerErrors: writer.errors, settleS, notes,
+    acked: writer.acked.length, writerErrors: writer.errors, settleS,
+    failoverS: firstNew === null ? null : Math.max(0, firstNew - t0) / 1000, notes,
   };
 }
