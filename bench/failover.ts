@@ -18,6 +18,12 @@ import { runScenario, type Ctx, type RunResult } from './lib/scenarios.js';
 import { clusterView, settled } from './lib/settle.js';
 
 const AUTH = { username: 'admin', password: 'bench' };
+
+// Ports come from test/helpers/ports.ts, whose range is chosen by VITEST_POOL_ID (1 outside vitest, the
+// range other developers' test runs use too). A killed agent leaves its REST port free for seconds, and
+// another run taking it makes the restarted agent exit with EADDRINUSE: the bench takes a range of its
+// own, below the kernel's ephemeral ports (32768+).
+process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '27';
 let current: TestCluster | null = null;
 
 async function startCluster(o: BenchOptions, loopWait: number): Promise<TestCluster> {

@@ -5,7 +5,6 @@
  */
 import pg from 'pg';
 import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
-import { waitFor } from '../../test/helpers/procs.js';
 import { clientConfig } from './load.js';
 import { isStopped } from './proctree.js';
 
@@ -49,24 +48,49 @@ async function streamingFrom(n: TestNode): Promise<string[]> {
   }
 }
 
-/** Wait until the cluster is settled; returns the leader. Throws with the last reason on timeout. */
+function exitedAgents(cluster: TestCluster): string | null {
+  const gone = cluster.nodes.filter((n) => !n.agentAlive());
+  if (!gone.length) return null;
+  const why = (n: TestNode) => (n.proc ? `exited: ${n.proc.output().trim().split('\n').slice(-3).join(' | ')}` : 'not started');
+  return `agents not running: ${gone.map((n) => `${n.name} (${why(n)})`).join('; ')}`;
+}
+
+/** Not settled yet, and why. */
+async function notSettledBecause(cluster: TestCluster, rejoined?: string): Promise<string | TestNode> {
+  const view = await clusterView(cluster);
+  if (!view) return 'no agent answers GET /cluster';
+  const leaders = view.members.filter((m) => m.role === 'leader' || m.role === 'standby_leader');
+  if (leaders.length !== 1) return `${leaders.length} leaders in ${JSON.stringify(view.members)}`;
+  const leader = cluster.node(leaders[0]!.name);
+  const primary = await getJson(`${leader.apiUrl}/primary`, 2000).catch(() => ({ status: 0 }));
+  if (primary.status !== 200) return `${leader.name} GET /primary = ${primary.status}`;
+  const streaming = await streamingFrom(leader).catch((e) => { throw new Error(`pg_stat_replication on ${leader.name}: ${(e as Error).message}`); });
+  const missing = cluster.nodes.filter((n) => n !== leader && !streaming.includes(n.name)).map((n) => n.name);
+  if (missing.length) return `not streaming from ${leader.name}: ${missing.join(', ')}${rejoined && missing.includes(rejoined) ? ' (the old primary)' : ''}; members ${JSON.stringify(view.members.map((m) => [m.name, m.role, m.state, m.timeline]))}`;
+  const rec = await Promise.all(cluster.nodes.map(async (n) => [n.name, await inRecovery(n)] as const));
+  const writable = rec.filter(([, r]) => r === false).map(([name]) => name);
+  if (writable.length !== 1 || writable[0] !== leader.name) return `writable: ${writable.join(', ') || 'none'} (leader ${leader.name})`;
+  return leader;
+}
+
+/**
+ * Wait until the cluster is settled; returns the leader. Throws with the last reason on timeout, and
+ * at once when an agent has exited (it will not come back by itself).
+ */
 export async function settled(cluster: TestCluster, timeoutMs: number, rejoined?: string): Promise<TestNode> {
-  return waitFor(async () => {
-    const down = cluster.nodes.filter((n) => !n.agentAlive()).map((n) => n.name);
-    if (down.length) throw new Error(`agents not running: ${down.join(', ')}`);
-    const view = await clusterView(cluster);
-    if (!view) throw new Error('no agent answers GET /cluster');
-    const leaders = view.members.filter((m) => m.role === 'leader' || m.role === 'standby_leader');
-    if (leaders.length !== 1) throw new Error(`${leaders.length} leaders in ${JSON.stringify(view.members)}`);
-    const leader = cluster.node(leaders[0]!.name);
-    const primary = await getJson(`${leader.apiUrl}/primary`, 2000).catch(() => ({ status: 0 }));
-    if (primary.status !== 200) throw new Error(`${leader.name} GET /primary = ${primary.status}`);
-    const streaming = await streamingFrom(leader);
-    const missing = cluster.nodes.filter((n) => n !== leader && !streaming.includes(n.name)).map((n) => n.name);
-    if (missing.length) throw new Error(`not streaming from ${leader.name}: ${missing.join(', ')}${rejoined && missing.includes(rejoined) ? ' (the old primary)' : ''}; members ${JSON.stringify(view.members.map((m) => [m.name, m.role, m.state]))}`);
-    const rec = await Promise.all(cluster.nodes.map(async (n) => [n.name, await inRecovery(n)] as const));
-    const writable = rec.filter(([, r]) => r === false).map(([name]) => name);
-    if (writable.length !== 1 || writable[0] !== leader.name) throw new Error(`writable: ${writable.join(', ') || 'none'} (leader ${leader.name})`);
-    return leader;
-  }, timeoutMs, 'the cluster to settle', 250);
+  const deadline = Date.now() + timeoutMs;
+  let why = 'not checked';
+  for (;;) {
+    const exited = exitedAgents(cluster);
+    if (exited) throw new Error(exited);
+    try {
+      const r = await notSettledBecause(cluster, rejoined);
+      if (typeof r !== 'string') return r;
+      why = r;
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`not settled after ${timeoutMs / 1000} s: ${why}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
