@@ -64,7 +64,7 @@ async function benchLoopWait(o: BenchOptions, loopWait: number): Promise<void> {
   const rt = o.retryTimeout(loopWait);
   console.log(`\n=== loop_wait ${loopWait}, ttl ${o.ttl}, retry_timeout ${rt}, safety_margin 5, ${o.runs} run(s) of ${o.scenarios.join(', ')} ===`);
   let cluster = await startCluster(o, loopWait);
-  const ctx = (): Ctx => ({ cluster, ttl: o.ttl, loopWait, holdSeconds: o.holdSeconds, auth: 'Basic ' + Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64') });
+  const ctx = (): Ctx => ({ cluster, ttl: o.ttl, loopWait, holdSeconds: o.holdSeconds, settleSeconds: o.settleSeconds, auth: 'Basic ' + Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64') });
   if (o.idleSeconds > 0) {
     await settled(cluster, 120_000);
     await new Promise((r) => setTimeout(r, 3000)); // let start-up work finish

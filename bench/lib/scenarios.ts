@@ -16,6 +16,7 @@ export interface Ctx {
   readonly ttl: number;
   readonly loopWait: number;
   readonly holdSeconds: number;
+  readonly settleSeconds: number;
   readonly auth: string;
 }
 
@@ -148,7 +149,7 @@ export async function runScenario(ctx: Ctx, name: ScenarioName, run: number): Pr
     }
     const tSettle = Date.now();
     try {
-      final = await settled(cluster, 180_000, leader.name);
+      final = await settled(cluster, ctx.settleSeconds * 1000, leader.name);
       settleS = (Date.now() - tSettle) / 1000;
     } catch (e) {
       ok = false;
