@@ -8,7 +8,7 @@ import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
 import { waitFor } from '../../test/helpers/procs.js';
 import { Probe, Writer, missingIds, TICK_MS } from './load.js';
 import type { ScenarioName } from './options.js';
-import { agentAndHelpers, isStopped, signalAll } from './proctree.js';
+import { agentTree, isStopped, signalAll } from './proctree.js';
 import { clusterView, settled } from './settle.js';
 
 export interface Ctx {
@@ -74,24 +74,26 @@ export const SCENARIOS: Record<ScenarioName, { label: string; act: Act }> = {
   'tree-kill': {
     label: 'agent tree kill (agent + non-pg descendants)',
     async act(ctx, l) {
-      const pids = agentAndHelpers(l.proc!.pid);
-      const killed = signalAll(pids, 'SIGKILL');
+      const tree = agentTree(l.proc!.pid);
+      const procs = [tree.agent!, ...tree.helpers];
+      const killed = new Set(signalAll(procs.map((p) => p.pid), 'SIGKILL'));
       await exited(l, 10_000);
-      return { restore: restart(l), holdS: ctx.holdSeconds, note: `killed ${killed.length} processes` };
+      const names = procs.filter((p) => killed.has(p.pid)).map((p) => `${p.name}[${p.pid}]`);
+      return { restore: restart(l), holdS: ctx.holdSeconds, note: `killed ${names.join(', ')}; spared PostgreSQL ${tree.postgres.map((p) => p.pid).join(', ') || '(none in the tree)'}` };
     },
   },
   freeze: {
     label: 'agent freeze (SIGSTOP tree, ttl+5 s)',
     async act(ctx, l) {
-      const pids = agentAndHelpers(l.proc!.pid);
-      const stopped = signalAll(pids, 'SIGSTOP');
+      const tree = agentTree(l.proc!.pid);
+      const stopped = signalAll([tree.agent!, ...tree.helpers].map((p) => p.pid), 'SIGSTOP');
       try {
         await waitFor(() => stopped.every((p) => isStopped(p) || !isAlive(p)), 5000, 'the tree to stop', 10).catch(() => undefined);
         await sleep((ctx.ttl + 5) * 1000);
       } finally {
         signalAll(stopped, 'SIGCONT');
       }
-      return { note: `froze ${stopped.length} processes` };
+      return { note: `froze ${[tree.agent!, ...tree.helpers].filter((p) => stopped.includes(p.pid)).map((p) => `${p.name}[${p.pid}]`).join(', ')}` };
     },
   },
 };
@@ -118,7 +120,10 @@ export interface RunResult {
   readonly notes: string[];
 }
 
-/** One run of one scenario; never throws (a failure is reported in `notes` with ok = false). */
+/**
+ * One run of one scenario. Throws only when the cluster is not settled before the disruption; any
+ * later failure is reported in `notes` with ok = false.
+ */
 export async function runScenario(ctx: Ctx, name: ScenarioName, run: number): Promise<RunResult> {
   const { cluster } = ctx;
   const notes: string[] = [];
