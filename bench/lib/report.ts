@@ -30,7 +30,7 @@ export function scenarioTable(results: RunResult[], order: ScenarioName[]): stri
   return table(['scenario', 'settled', 'longest write gap s', 'new primary writes after s', '2-primary windows', '2-primary s', 'lost acked writes', 'acked writes'], rows)
     + '\n(min / median / max over runs; a 2-primary window = a 100 ms window in which two nodes acknowledged a probe write;'
     + '\n "new primary writes after" = from the disruption to the new leader\'s first acknowledged probe write)'
-    + results.filter((r) => !r.ok).map((r) => `\nnot settled: ${r.scenario} run ${r.run}: ${r.notes.find((n) => /not settled|failed|did not start/.test(n)) ?? r.notes.join('; ')}`).join('');
+    + results.filter((r) => !r.ok).map((r) => `\n${r.scenario} run ${r.run}: ${r.notes.find((n) => /not settled|failed|did not start/.test(n)) ?? r.notes.join('; ')}`).join('');
 }
 
 export function idleTable(idle: IdleReport): string {
