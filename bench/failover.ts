@@ -1,147 +1,116 @@
 /**
- * npm run bench:failover — prints figures, asserts nothing.
- * A 3-node cluster (etcd, PostgreSQL 15, ttl 20, loop_wait 1) with a writer inserting a row every
- * 10 ms into whichever node accepts writes. For each scenario: the longest gap between acknowledged
- * writes, seconds during which two nodes accepted writes, and acknowledged writes missing from the
- * final primary (lost). Scenarios: switchover, graceful stop (SIGTERM), crash (SIGKILL agent and
- * postmaster), agent kill (SIGKILL agent only: the fence case).
+ * npm run bench:failover [-- --loop-wait 2,10 --runs 3 --scenarios tree-kill,freeze]
+ *
+ * Prints figures, asserts nothing. For each loop_wait: a fresh 3-node cluster (etcd 3.4, real
+ * PostgreSQL 15, agents as the unprivileged user, ttl 20, retry_timeout by Patroni's rule, watchdog
+ * off, safety_margin 5), its idle cost, then every scenario N times. During each run a writer inserts
+ * every 10 ms into whichever node accepts writes and a probe tries a write on every node every 100 ms;
+ * reported: the longest gap between acknowledged writes, 100 ms windows in which two nodes accepted a
+ * write, and acknowledged writes (from the first) missing from the final primary once settled.
+ * Options: bench/lib/options.ts. Every process is started by the test harness and stopped by PID.
  */
-import pg from 'pg';
-import { TestCluster, SUPERUSER, type TestNode } from '../test/helpers/cluster.js';
-import { waitFor } from '../test/helpers/procs.js';
+import { TestCluster } from '../test/helpers/cluster.js';
+import { measureIdle } from './lib/idle.js';
+import { createTables } from './lib/load.js';
+import { parseOptions, type BenchOptions } from './lib/options.js';
+import { idleTable, runLine, scenarioTable } from './lib/report.js';
+import { runScenario, type Ctx, type RunResult } from './lib/scenarios.js';
+import { clusterView, settled } from './lib/settle.js';
 
-const opts = (n: TestNode, timeoutMs = 400): pg.ClientConfig => ({
-  host: '127.0.0.1', port: n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres',
-  connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, statement_timeout: timeoutMs,
-});
+const AUTH = { username: 'admin', password: 'bench' };
 
-/** Row ids are unique across scenarios (the table has a primary key). */
-let nextId = 0;
+// Ports come from test/helpers/ports.ts, whose range is chosen by VITEST_POOL_ID (1 outside vitest, the
+// range other developers' test runs use too). A killed agent leaves its REST port free for seconds, and
+// another run taking it makes the restarted agent exit with EADDRINUSE: the bench takes a range of its
+// own, below the kernel's ephemeral ports (32768+).
+process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '27';
+let current: TestCluster | null = null;
 
-class Writer {
-  acked: Array<{ id: number; t: number; node: string }> = [];
-  private running = true;
-  private done: Promise<void> | null = null;
-  private client: { c: pg.Client; node: TestNode } | null = null;
+async function startCluster(o: BenchOptions, loopWait: number): Promise<TestCluster> {
+  const cluster = await TestCluster.start({
+    nodes: 3, restapiAuth: AUTH,
+    dynamic: { ttl: o.ttl, loop_wait: loopWait, retry_timeout: o.retryTimeout(loopWait) },
+    local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }),
+  });
+  current = cluster;
+  try {
+    await createTables(await settled(cluster, 180_000));
+  } catch (e) {
+    console.log(`cluster did not come up (logs: ${cluster.root}): ${(e as Error).message}`);
+    await stopCluster();
+    throw e;
+  }
+  return cluster;
+}
 
-  constructor(private readonly cluster: TestCluster) {}
+async function stopCluster(): Promise<void> {
+  const c = current;
+  current = null;
+  if (!c) return;
+  // Never leave a process stopped behind: thaw every agent before stopping it.
+  for (const n of c.nodes) try { if (n.proc) process.kill(n.proc.pid, 'SIGCONT'); } catch { /* gone */ }
+  await c.stop().catch((e) => console.log(`cluster stop: ${(e as Error).message}`));
+}
 
-  private async connect(): Promise<void> {
-    for (const n of this.cluster.nodes) {
-      const c = new pg.Client(opts(n, 300));
-      c.on('error', () => undefined); // a terminated idle connection must not crash the bench
+/** The last lines worth reading: repeated "no action" lines are counted, not printed. */
+function logTail(log: string): string {
+  const lines = log.trimEnd().split('\n').slice(-400);
+  const quiet = lines.filter((l) => / no action\. /.test(l));
+  const rest = lines.filter((l) => !/ no action\. /.test(l)).slice(-15);
+  return [...rest, ...(quiet.length ? [`(${quiet.length} "no action" lines in the last ${lines.length}, the last: ${quiet.at(-1)})`] : [])].join('\n    ');
+}
+
+async function benchLoopWait(o: BenchOptions, loopWait: number): Promise<void> {
+  const rt = o.retryTimeout(loopWait);
+  console.log(`\n=== loop_wait ${loopWait}, ttl ${o.ttl}, retry_timeout ${rt}, safety_margin 5, ${o.runs} run(s) of ${o.scenarios.join(', ')} ===`);
+  let cluster = await startCluster(o, loopWait);
+  const ctx = (): Ctx => ({ cluster, ttl: o.ttl, loopWait, holdSeconds: o.holdSeconds, settleSeconds: o.settleSeconds, auth: 'Basic ' + Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64') });
+  if (o.idleSeconds > 0) {
+    await settled(cluster, 120_000);
+    await new Promise((r) => setTimeout(r, 3000)); // let start-up work finish
+    const view = await clusterView(cluster);
+    const roles = new Map((view?.members ?? []).map((m) => [m.name, m.role]));
+    console.log(`idle for ${o.idleSeconds} s...`);
+    console.log(idleTable(await measureIdle(cluster, o.idleSeconds, roles)));
+  }
+  const results: RunResult[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    for (const s of o.scenarios) {
+      const started = Date.now();
+      let r: RunResult;
       try {
-        await c.connect();
-        const r = await c.query('SELECT pg_is_in_recovery() AS r');
-        if (r.rows[0].r === false) { this.client = { c, node: n }; return; }
-      } catch { /* next */ }
-      c.end().catch(() => undefined);
+        r = await runScenario(ctx(), s, run);
+      } catch (e) {
+        r = { scenario: s, run, ok: false, oldLeader: '?', newLeader: null, gapS: null, dualWindows: 0, dualS: 0, lost: null, acked: 0, writerErrors: 0, settleS: null, failoverS: null, notes: [`did not start: ${(e as Error).message.slice(0, 300)}`] };
+      }
+      results.push(r);
+      console.log(`[lw ${loopWait} run ${run}] ${s} (${((Date.now() - started) / 1000).toFixed(0)} s): ${runLine(r)}`);
+      if (!r.ok) {
+        for (const n of cluster.nodes) console.log(`  ${n.name} agent log:\n    ${logTail(n.log())}`);
+        console.log('  restarting the cluster for the next run');
+        await stopCluster();
+        cluster = await startCluster(o, loopWait);
+      }
     }
   }
-
-  start(): void {
-    this.done = (async () => {
-      while (this.running) {
-        const t = Date.now();
-        if (!this.client) await this.connect();
-        if (this.client) {
-          const id = ++nextId;
-          try {
-            await this.client.c.query('INSERT INTO bench (id) VALUES ($1)', [id]);
-            this.acked.push({ id, t: Date.now(), node: this.client.node.name });
-          } catch {
-            this.client.c.end().catch(() => undefined);
-            this.client = null;
-          }
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, 10 - (Date.now() - t))));
-      }
-      this.client?.c.end().catch(() => undefined);
-    })();
-  }
-
-  async stop(): Promise<void> { this.running = false; await this.done; }
-
-  /** Longest gap between consecutive acknowledged writes, counting from the last one before `from`. */
-  maxGapMs(from: number): number {
-    const before = this.acked.filter((a) => a.t < from).at(-1);
-    const ts = [...(before ? [before.t] : []), ...this.acked.filter((a) => a.t >= from).map((a) => a.t)];
-    let gap = 0;
-    for (let i = 1; i < ts.length; i++) gap = Math.max(gap, ts[i]! - ts[i - 1]!);
-    return gap;
-  }
-}
-
-/** Seconds during which writes were acknowledged by two different nodes within one 100 ms window. */
-function dualPrimarySeconds(acked: Writer['acked'], from: number): number {
-  const buckets = new Map<number, Set<string>>();
-  for (const a of acked) if (a.t >= from) {
-    const b = Math.floor(a.t / 100);
-    buckets.set(b, (buckets.get(b) ?? new Set()).add(a.node));
-  }
-  return [...buckets.values()].filter((s) => s.size > 1).length * 0.1;
-}
-
-async function lost(cluster: TestCluster, acked: Writer['acked'], from: number): Promise<number> {
-  const leader = await cluster.waitHealthy(2, 180_000);
-  const c = new pg.Client(opts(leader, 5000));
-  c.on('error', () => undefined);
-  await c.connect();
-  const ids = new Set((await c.query('SELECT id FROM bench')).rows.map((r) => Number(r.id)));
-  await c.end();
-  return acked.filter((a) => a.t >= from && !ids.has(a.id)).length;
-}
-
-async function scenario(cluster: TestCluster, name: string, act: (leader: TestNode) => Promise<void>): Promise<void> {
-  const leader = await cluster.waitHealthy(2, 180_000);
-  const w = new Writer(cluster);
-  w.start();
-  await new Promise((r) => setTimeout(r, 2000));
-  const t0 = Date.now();
-  await act(leader);
-  await waitFor(async () => {
-    const name2 = await cluster.leaderName();
-    return name2 && name2 !== leader.name && w.acked.some((a) => a.t > t0 && a.node === name2) ? name2 : null;
-  }, 120_000, 'writes on the new primary', 200);
-  // The old primary's agent comes back (it rejoins as a replica) once the new primary took writes.
-  if (!leader.agentAlive()) leader.start();
-  await new Promise((r) => setTimeout(r, 2000));
-  await w.stop();
-  const lostWrites = await lost(cluster, w.acked, t0);
-  const newLeader = await cluster.leaderName();
-  const firstOnNew = w.acked.find((a) => a.t > t0 && a.node === newLeader);
-  const row = { scenario: name, new_primary_first_write_after_s: firstOnNew ? +((firstOnNew.t - t0) / 1000).toFixed(3) : null, longest_write_gap_s: +(w.maxGapMs(t0) / 1000).toFixed(3), two_writable_primaries_s: +dualPrimarySeconds(w.acked, t0).toFixed(1), lost_acknowledged_writes: lostWrites, acknowledged: w.acked.filter((a) => a.t >= t0).length };
-  console.log(JSON.stringify(row));
+  console.log(`\nloop_wait ${loopWait} (ttl ${o.ttl}, retry_timeout ${rt}):`);
+  console.log(scenarioTable(results, o.scenarios));
+  await stopCluster();
 }
 
 async function main(): Promise<void> {
-  const cluster = await TestCluster.start({ nodes: 3, restapiAuth: { username: 'admin', password: 'bench' } });
-  const auth = 'Basic ' + Buffer.from('admin:bench').toString('base64');
-  try {
-    const leader = await cluster.waitHealthy(2, 180_000);
-    await leader.sql('CREATE TABLE bench (id bigint PRIMARY KEY, at timestamptz DEFAULT now())');
-    await scenario(cluster, 'switchover', async (l) => {
-      const other = cluster.nodes.find((n) => n !== l)!;
-      const res = await fetch(`${l.apiUrl}/switchover`, { method: 'POST', headers: { authorization: auth }, body: JSON.stringify({ leader: l.name, candidate: other.name }) });
-      await res.text();
-    });
-    await scenario(cluster, 'graceful stop (SIGTERM agent)', async (l) => {
-      l.signalAgent('SIGTERM');
-      await l.proc!.exited;
-    });
-    await scenario(cluster, 'crash (SIGKILL agent + postmaster)', async (l) => {
-      const pm = l.postmasterPid();
-      l.signalAgent('SIGKILL');
-      if (pm) process.kill(pm, 'SIGKILL');
-      await l.proc!.exited;
-    });
-    await scenario(cluster, 'agent kill (SIGKILL agent only; fence)', async (l) => {
-      l.signalAgent('SIGKILL');
-      await l.proc!.exited;
-    });
-  } finally {
-    await cluster.stop();
+  const o = parseOptions(process.argv.slice(2));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => { console.log(`${sig}: stopping the cluster`); void stopCluster().finally(() => process.exit(130)); });
+  }
+  for (const lw of o.loopWaits) {
+    try {
+      await benchLoopWait(o, lw);
+    } catch (e) {
+      console.log(`loop_wait ${lw}: ${(e as Error).stack ?? e}`);
+      await stopCluster();
+    }
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(() => process.exit(0), async (e) => { console.error(e); await stopCluster(); process.exit(1); });

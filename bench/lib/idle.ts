@@ -1,0 +1,96 @@
+/**
+ * Cost at idle, on a settled cluster with no client load: RSS of every agent and of every helper in
+ * its tree (PostgreSQL excluded), CPU % per node (agent + helpers, utime+stime from /proc over the
+ * idle period) and the DCS request rate from etcd's /metrics counters before and after it.
+ */
+import type { TestCluster } from '../../test/helpers/cluster.js';
+import { CLK_TCK, agentTree, cpuTicks, rssMb } from './proctree.js';
+
+export interface IdleNode {
+  readonly node: string;
+  readonly role: string;
+  readonly agentRssMb: number | null;
+  readonly helpers: Array<{ name: string; pid: number; rssMb: number | null }>;
+  readonly agentCpuPct: number | null;
+  readonly helpersCpuPct: number | null;
+}
+
+export interface IdleReport {
+  readonly seconds: number;
+  readonly nodes: IdleNode[];
+  /** Unary RPCs completed per second (grpc_server_handled_total). */
+  readonly dcsUnaryPerS: number | null;
+  /** gRPC messages received per second, stream messages (lease keep-alives, watches) included. */
+  readonly dcsMsgsPerS: number | null;
+  /** Messages received per second by gRPC method (Range, Put, Txn, LeaseKeepAlive, Watch, ...). */
+  readonly dcsByMethod: Record<string, number>;
+}
+
+interface Counters { handled: number; received: number; byMethod: Map<string, number> }
+
+async function etcdCounters(cluster: TestCluster): Promise<Counters | null> {
+  try {
+    let handled = 0;
+    let received = 0;
+    const byMethod = new Map<string, number>();
+    for (const m of cluster.etcd.members) {
+      if (!m.proc) continue;
+      const text = await (await fetch(`${m.clientUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+      for (const line of text.split('\n')) {
+        const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+        if (line.startsWith('grpc_server_handled_total{')) handled += v;
+        else if (line.startsWith('grpc_server_msg_received_total{')) {
+          received += v;
+          const m = /grpc_method="([^"]+)"/.exec(line)?.[1] ?? '?';
+          byMethod.set(m, (byMethod.get(m) ?? 0) + v);
+        }
+      }
+    }
+    return { handled, received, byMethod };
+  } catch {
+    return null;
+  }
+}
+
+function treeTicks(agentPid: number): { agent: number | null; helpers: Map<number, number> } {
+  const t = agentTree(agentPid);
+  return { agent: t.agent ? t.agent.cpuTicks : null, helpers: new Map(t.helpers.map((h) => [h.pid, h.cpuTicks])) };
+}
+
+export async function measureIdle(cluster: TestCluster, seconds: number, roles: Map<string, string>): Promise<IdleReport> {
+  const agents = cluster.nodes.map((n) => ({ n, pid: n.proc?.pid ?? -1 }));
+  const before = agents.map((a) => treeTicks(a.pid));
+  const dcs0 = await etcdCounters(cluster);
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const dt = (Date.now() - t0) / 1000;
+  const dcs1 = await etcdCounters(cluster);
+  const nodes = agents.map(({ n, pid }, i) => {
+    const tree = agentTree(pid);
+    const b = before[i]!;
+    const agentNow = cpuTicks(pid);
+    const pct = (ticks: number) => +((100 * ticks) / CLK_TCK / dt).toFixed(2);
+    let helperTicks = 0;
+    let helperSeen = false;
+    for (const h of tree.helpers) {
+      const was = b.helpers.get(h.pid);
+      if (was !== undefined) { helperTicks += h.cpuTicks - was; helperSeen = true; }
+    }
+    return {
+      node: n.name, role: roles.get(n.name) ?? '?',
+      agentRssMb: rssMb(pid),
+      helpers: tree.helpers.map((h) => ({ name: h.name, pid: h.pid, rssMb: rssMb(h.pid) })),
+      agentCpuPct: agentNow !== null && b.agent !== null ? pct(agentNow - b.agent) : null,
+      helpersCpuPct: helperSeen ? pct(helperTicks) : null,
+    };
+  });
+  const rate = (k: 'handled' | 'received') => (dcs0 && dcs1 ? +((dcs1[k] - dcs0[k]) / dt).toFixed(1) : null);
+  const byMethod: Record<string, number> = {};
+  if (dcs0 && dcs1) {
+    for (const [m, v] of dcs1.byMethod) {
+      const r = +((v - (dcs0.byMethod.get(m) ?? 0)) / dt).toFixed(2);
+      if (r > 0) byMethod[m] = r;
+    }
+  }
+  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: rate('handled'), dcsMsgsPerS: rate('received'), dcsByMethod: byMethod };
+}
