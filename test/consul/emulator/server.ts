@@ -62,6 +62,7 @@ export class ConsulEmulator {
       ['GET', /^\/v1\/kv\/(.*)$/s, (r) => this.kvGet(r), 'read'],
       ['PUT', /^\/v1\/kv\/(.*)$/s, (r) => this.kvPut(r), 'write'],
       ['DELETE', /^\/v1\/kv\/(.*)$/s, (r) => this.kvDelete(r), 'write'],
+      ['PUT', /^\/v1\/txn$/, (r) => this.txn(r), 'write'],
       ['PUT', /^\/v1\/session\/create$/, (r) => this.sessionCreate(r), 'write'],
       ['PUT', /^\/v1\/session\/destroy\/([^/]+)$/, (r) => ok(this.state.invalidate(r.match[1]!) || true), 'write'],
       ['PUT', /^\/v1\/session\/renew\/([^/]+)$/, (r) => this.sessionRenew(r.match[1]!), 'write'],
@@ -276,6 +277,28 @@ export class ConsulEmulator {
     if (r.params.has('recurse')) return ok(this.state.deleteTree(key));
     if (!key) return fail(400, 'Missing key name');
     return ok(this.state.delete(key));
+  }
+
+  private txn(r: Req): Reply {
+    let ops: Array<{ KV?: Record<string, unknown> }>;
+    try {
+      ops = JSON.parse(r.body.toString('utf8') || '[]') as Array<{ KV?: Record<string, unknown> }>;
+      if (!Array.isArray(ops)) throw new Error('expected a list of operations');
+    } catch (e) {
+      return fail(400, `Failed to parse body: ${(e as Error).message}`);
+    }
+    if (ops.length > 128) return fail(413, `Transaction contains too many operations (${ops.length} > 128)`);
+    const kvOps = [];
+    for (const op of ops) {
+      const kv = op.KV;
+      if (!kv) return fail(400, 'this emulator supports only KV operations in /v1/txn');
+      const value = field<string | null>(kv, 'Value');
+      kvOps.push({ Verb: String(field(kv, 'Verb') ?? ''), Key: String(field(kv, 'Key') ?? ''), Value: value ? Buffer.from(value, 'base64') : null,
+        Flags: Number(field(kv, 'Flags') ?? 0), Index: Number(field(kv, 'Index') ?? 0) });
+    }
+    const out = this.state.txn(kvOps);
+    if ('errors' in out) return { status: 409, body: { Results: null, Errors: out.errors } };
+    return ok({ Results: out.results.map((e) => ({ KV: view(e) })), Errors: null }, this.state.index);
   }
 
   // ---- sessions ----

@@ -197,6 +197,51 @@ export class ConsulState {
     return true;
   }
 
+  /**
+   * /v1/txn for KV operations (set, cas, get, check-index, check-not-exists, delete, delete-cas):
+   * every precondition is checked first, then all writes commit at one index, or none do.
+   * Like a Consul transaction, it is atomic; unlike one, a key should appear once per transaction.
+   */
+  txn(ops: Array<{ Verb: string; Key: string; Value: Buffer | null; Flags: number; Index: number }>): { results: KvEntry[] } | { errors: Array<{ OpIndex: number; What: string }> } {
+    const errors: Array<{ OpIndex: number; What: string }> = [];
+    ops.forEach((op, i) => {
+      const cur = this.kv.get(op.Key);
+      const what =
+        op.Verb === 'cas' && (op.Index === 0 ? cur !== undefined : cur?.ModifyIndex !== op.Index) ? `failed to set key "${op.Key}", index is stale` :
+        op.Verb === 'delete-cas' && cur && cur.ModifyIndex !== op.Index ? `failed to delete key "${op.Key}", index is stale` :
+        op.Verb === 'check-index' && cur?.ModifyIndex !== op.Index ? `current modify index ${cur?.ModifyIndex ?? 0} != ${op.Index}` :
+        op.Verb === 'check-not-exists' && cur ? `key "${op.Key}" exists` :
+        op.Verb === 'get' && !cur ? `key "${op.Key}" doesn't exist` :
+        !['set', 'cas', 'get', 'check-index', 'check-not-exists', 'delete', 'delete-cas'].includes(op.Verb) ? `unknown KV verb "${op.Verb}"` : null;
+      if (what) errors.push({ OpIndex: i, What: what });
+    });
+    if (errors.length) return { errors };
+    const writes = ops.some((o) => ['set', 'cas', 'delete', 'delete-cas'].includes(o.Verb));
+    const idx = writes ? this.commit() : this.index;
+    const results: KvEntry[] = [];
+    for (const op of ops) {
+      const cur = this.kv.get(op.Key);
+      if (op.Verb === 'set' || op.Verb === 'cas') {
+        const e: KvEntry = { Key: op.Key, Flags: op.Flags, Value: op.Value, Session: cur?.Session, LockIndex: cur?.LockIndex ?? 0, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx };
+        this.kv.set(op.Key, e);
+        this.tombstones.delete(op.Key);
+        results.push({ ...e, Value: null });
+      } else if (op.Verb === 'delete' || op.Verb === 'delete-cas') {
+        if (cur) {
+          this.kv.delete(op.Key);
+          this.tombstones.set(op.Key, idx);
+        }
+      } else if (op.Verb === 'get' || op.Verb === 'check-index') {
+        if (op.Verb === 'get') results.push(cur!);
+      }
+    }
+    if (writes) {
+      this.kvIndex = idx;
+      this.notify();
+    }
+    return { results };
+  }
+
   // ---- sessions ----
 
   createSession(req: { name: string; node: string; lockDelayNs: number; behavior: 'release' | 'delete'; ttl: string; ttlMs: number; checks: string[] }): SessionEntry {
