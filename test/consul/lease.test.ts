@@ -81,6 +81,22 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     expect(await res.json()).toEqual([]);
   });
 
+  it('is null once the session holding the key is gone, even after a new session was made for the member key', async () => {
+    const scope = uniqueScope('leasegone');
+    const a = await open(earliest, 'a', scope);
+    expect(await a.touchMember({ state: 'running' })).toBe(true);
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const old = a.sessionId!;
+    expect(a.leaderLeaseSentAt()).not.toBeNull();
+    await fetch(`${earliest.url}/v1/session/destroy/${old}`, { method: 'PUT' });
+    await new Promise((r) => setTimeout(r, 1100)); // past loop_wait: the next touch renews, finds it gone, makes another
+    expect(await a.touchMember({ state: 'running', role: 'primary' })).toBe(true);
+    expect(a.sessionId).not.toBe(old);
+    expect(a.leaderLeaseSentAt()).toBeNull();
+    expect(await a.updateLeader({} as never)).toBe(false);
+    expect(a.leaderLeaseSentAt()).toBeNull();
+  });
+
   it('is null after deleting the key and in ctl mode', async () => {
     const scope = uniqueScope('leasedel');
     const a = await open(earliest, 'a', scope);

@@ -57,14 +57,15 @@ export function toDcsError(what: string, e: unknown): DcsError {
   return new DcsError(`consul ${what}: ${msg}`, { cause: e, code: status === 403 || status === 401 ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
 }
 
-export function createConsulClient(s: ClientSettings): Consul {
+export function createConsulClient(s: ClientSettings): { client: Consul; agent: HttpAgent } {
   const agent = s.endpoint.secure
     ? new HttpsAgent({ keepAlive: true, ca: s.tls?.ca, cert: s.tls?.cert, key: s.tls?.key, rejectUnauthorized: s.tls?.rejectUnauthorized ?? true })
     : new HttpAgent({ keepAlive: true });
   const defaults: Record<string, unknown> = {};
   if (s.token) defaults.token = s.token;
   if (s.dc) defaults.dc = s.dc;
-  return new Consul({ host: s.endpoint.host, port: s.endpoint.port, secure: s.endpoint.secure, agent, defaults } as ConstructorParameters<typeof Consul>[0]);
+  const client = new Consul({ host: s.endpoint.host, port: s.endpoint.port, secure: s.endpoint.secure, agent, defaults } as ConstructorParameters<typeof Consul>[0]);
+  return { client, agent };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -37,6 +37,15 @@ describe('consul config section', () => {
     expect(unknownKeys({ host: 'h', token: 't', register_service: true, sessoin_ttl: 5, foo: 1 })).toEqual(['consul.sessoin_ttl', 'consul.foo']);
   });
 
+  it('logs the unused keys by name when the plugin creates a driver', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m), info: () => undefined, error: () => undefined, debug: () => undefined };
+    const ctx = { name: 'n1', scope: 's', namespace: '/service', basePath: '/service/s', ttl: 30, loopWait: 10, retryTimeout: 10, ctl: true, services: { logger } };
+    const d = await plugin.create(ctx as never, parse({ host: '127.0.0.1:1', sessoin_ttl: 5 }));
+    await d.close();
+    expect(warnings).toEqual(["configuration keys not used by pgha's consul plugin: consul.sessoin_ttl"]);
+  });
+
   it('derives a DNS-safe service name from the scope like Patroni', () => {
     expect(serviceNameFromScope('Demo_Cluster.1')).toBe('demo-cluster-1');
     expect(serviceNameFromScope('a+b')).toBe('au0043b');

@@ -4,6 +4,7 @@
  * with `acquire`), ModifyIndex compare-and-swap, and a blocking query on the leader key as watch.
  */
 import { EventEmitter } from 'node:events';
+import type { Agent as HttpAgent } from 'node:http';
 import { sleep, type DcsContext, type DcsDriver, type DcsNode, type Leader, type Version } from '@pgha/core';
 import type Consul from 'consul';
 import { createConsulClient, DeadlineCaller, isInvalidSession, statusOf, type CallOptions, type ClientSettings } from './client.js';
@@ -30,13 +31,14 @@ export class ConsulDriver implements DcsDriver {
   private readonly base: string;
   private readonly caller: DeadlineCaller;
   private readonly client: Consul;
+  private readonly httpAgent: HttpAgent;
   private readonly session: AgentSession | null;
   private readonly services: ServiceRegistrar | null;
   /** Read consistency: ctl reads are always `consistent`; agents follow `consistency`. */
   private readonly readMode: Record<string, boolean>;
   private memberValue: string | null = null;
-  /** True while this agent believes it holds the leader key (for leaderLeaseSentAt). */
-  private holdsLeader = false;
+  /** The session that holds the leader key for us, while we believe we hold it (for leaderLeaseSentAt). */
+  private leaderSession: string | null = null;
   /** After a ttl change the next watch returns at once so the loop makes the new session (Patroni). */
   private skipNextWatch = false;
   private closed = false;
@@ -45,7 +47,7 @@ export class ConsulDriver implements DcsDriver {
     this._ttl = ctx.ttl;
     this.base = ctx.basePath.replace(/^\/+/, '').replace(/\/+$/, '') + '/';
     this.caller = new DeadlineCaller(ctx.retryTimeout);
-    this.client = createConsulClient(settings);
+    ({ client: this.client, agent: this.httpAgent } = createConsulClient(settings));
     this.session = ctx.ctl ? null : new AgentSession(this.client, this.caller, `${ctx.scope}-${ctx.name}`, settings.checks, ctx.ttl, ctx.loopWait);
     this.services = !ctx.ctl && settings.service?.register ? new ServiceRegistrar(this.client, this.caller, ctx, settings.service, settings.warn) : null;
     const c = ctx.ctl ? 'consistent' : settings.consistency;
@@ -70,8 +72,14 @@ export class ConsulDriver implements DcsDriver {
    * server minimum) after receiving the last renew, so T = last send + session TTL - ttl.
    */
   leaderLeaseSentAt(): number | null {
-    if (!this.session || !this.holdsLeader || this.session.current === null) return null;
+    // A session made since (the old one expired) does not hold the key: no lease.
+    if (!this.session || this.leaderSession === null || this.session.current !== this.leaderSession) return null;
     return this.session.sentAt + (this.session.ttlSeconds - this._ttl) * 1000;
+  }
+
+  private holding(session: string | null): boolean {
+    this.leaderSession = session;
+    return session !== null;
   }
 
   private deadline(): Left {
@@ -124,29 +132,27 @@ export class ConsulDriver implements DcsDriver {
     const st = await this.session.refresh(left);
     const res = await this.acquire('acquire leader', 'leader', this.ctx.name, left, st.created);
     if (res.created) await this.rewriteMember(left);
-    if (res.ok) return (this.holdsLeader = true);
+    if (res.ok) return this.holding(res.session);
     // An earlier attempt of ours that timed out on the way back may have taken it.
     const cur = await this.getKey('leader', left);
-    return (this.holdsLeader = !!cur && cur.Session === res.session && (cur.Value ?? '') === this.ctx.name);
+    return this.holding(!!cur && cur.Session === res.session && (cur.Value ?? '') === this.ctx.name ? res.session : null);
   }
 
   async updateLeader(_leader: Leader): Promise<boolean> {
     if (!this.session) return false;
     const left = this.deadline();
-    try {
-      // The leader renews every cycle: this renewal is what keeps the leader key (and its lease) alive.
-      const st = await this.session.refresh(left, true);
-      if (st.created) await this.rewriteMember(left);
-      const cur = await this.getKey('leader', left);
-      if (!cur || (cur.Value ?? '') !== this.ctx.name) return (this.holdsLeader = false);
-      if (cur.Session === st.id) return (this.holdsLeader = true);
-      // My name under another (older) session of mine: recreate it on the current one, as Patroni does.
-      if (!(await this.del('delete stale leader', 'leader', left, { cas: cur.ModifyIndex }))) return (this.holdsLeader = false);
-      return (this.holdsLeader = (await this.acquire('rebind leader', 'leader', this.ctx.name, left, false)).ok);
-    } catch (e) {
-      this.holdsLeader = this.holdsLeader && this.session.current !== null;
-      throw e;
-    }
+    // The leader renews every cycle: this renewal is what keeps the leader key (and its lease) alive.
+    // Should it fail, the last successful one still bounds the key's life (leaderLeaseSentAt keeps it).
+    const st = await this.session.refresh(left, true);
+    if (st.created) await this.rewriteMember(left);
+    const cur = await this.getKey('leader', left);
+    if (!cur || (cur.Value ?? '') !== this.ctx.name) return this.holding(null);
+    if (cur.Session === st.id) return this.holding(st.id);
+    // My name under another (older) session of mine: recreate it on the current one, as Patroni does.
+    this.holding(null);
+    if (!(await this.del('delete stale leader', 'leader', left, { cas: cur.ModifyIndex }))) return false;
+    const res = await this.acquire('rebind leader', 'leader', this.ctx.name, left, false);
+    return this.holding(res.ok ? res.session : null);
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
@@ -154,7 +160,7 @@ export class ConsulDriver implements DcsDriver {
     const cur = await this.getKey('leader', left);
     if (!cur || (cur.Value ?? '') !== this.ctx.name) return false;
     const ok = await this.del('delete leader', 'leader', left, { cas: cur.ModifyIndex });
-    if (ok) this.holdsLeader = false;
+    if (ok) this.holding(null);
     return ok;
   }
 
@@ -163,7 +169,8 @@ export class ConsulDriver implements DcsDriver {
     const left = this.deadline();
     if (await this.attemptToAcquireLeader()) return true;
     await this.del('take leader', 'leader', left);
-    return (this.holdsLeader = (await this.acquire('take leader', 'leader', this.ctx.name, left, false)).ok);
+    const res = await this.acquire('take leader', 'leader', this.ctx.name, left, false);
+    return this.holding(res.ok ? res.session : null);
   }
 
   async initialize(createNew: boolean, sysid: string): Promise<boolean> {
@@ -290,6 +297,7 @@ export class ConsulDriver implements DcsDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.holdsLeader = false;
+    this.leaderSession = null;
+    this.httpAgent.destroy();
   }
 }
