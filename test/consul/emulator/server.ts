@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { field, LocalAgent } from './agent.js';
 import { parseDuration } from './duration.js';
-import { ConsulState, type EmulatorOptions, type KvEntry, type SessionEntry } from './state.js';
+import { ConsulState, type EmulatorOptions, type SessionEntry } from './state.js';
+import { agentSelfView, catalogNodeView, catalogServicesView, catalogServiceView, healthServiceView, memberView, view } from './views.js';
 
 export interface Reply {
   status: number;
@@ -69,8 +70,8 @@ export class ConsulEmulator {
       ['GET', /^\/v1\/session\/info\/([^/]+)$/, (r) => this.blocking(r, () => this.sessionList((s) => s.ID === r.match[1])), 'read'],
       ['GET', /^\/v1\/session\/node\/([^/]+)$/, (r) => this.blocking(r, () => this.sessionList((s) => s.Node === r.match[1])), 'read'],
       ['GET', /^\/v1\/session\/list$/, (r) => this.blocking(r, () => this.sessionList(() => true)), 'read'],
-      ['GET', /^\/v1\/agent\/self$/, () => ok(this.agentSelf()), 'read'],
-      ['GET', /^\/v1\/agent\/members$/, () => ok([this.member()]), 'read'],
+      ['GET', /^\/v1\/agent\/self$/, () => ok(agentSelfView(this.state)), 'read'],
+      ['GET', /^\/v1\/agent\/members$/, () => ok([memberView(this.state)]), 'read'],
       ['GET', /^\/v1\/agent\/services$/, () => ok(Object.fromEntries(this.agent.services)), 'read'],
       ['GET', /^\/v1\/agent\/checks$/, () => ok(Object.fromEntries([...this.state.checks].filter(([id]) => id !== 'serfHealth').map(([id, c]) => [id, { Node: this.nodeName, ...c }]))), 'read'],
       ['PUT', /^\/v1\/agent\/service\/register$/, (r) => this.agentDo(() => this.agent.registerService(json(r.body))), 'write'],
@@ -82,10 +83,10 @@ export class ConsulEmulator {
       ['GET', /^\/v1\/status\/leader$/, () => ok('127.0.0.1:8300'), 'open'],
       ['GET', /^\/v1\/status\/peers$/, () => ok(['127.0.0.1:8300']), 'open'],
       ['GET', /^\/v1\/catalog\/datacenters$/, () => ok([this.state.opts.datacenter]), 'read'],
-      ['GET', /^\/v1\/catalog\/nodes$/, (r) => this.blocking(r, () => ok([this.catalogNode()], this.state.catalogIndex)), 'read'],
-      ['GET', /^\/v1\/catalog\/services$/, (r) => this.blocking(r, () => ok(this.catalogServices(), this.state.catalogIndex)), 'read'],
-      ['GET', /^\/v1\/catalog\/service\/([^/]+)$/, (r) => this.blocking(r, () => ok(this.catalogService(r.match[1]!, r.params.get('tag')), this.state.catalogIndex)), 'read'],
-      ['GET', /^\/v1\/health\/service\/([^/]+)$/, (r) => this.blocking(r, () => ok(this.healthService(r.match[1]!, r.params.has('passing')), this.state.catalogIndex)), 'read'],
+      ['GET', /^\/v1\/catalog\/nodes$/, (r) => this.blocking(r, () => ok([catalogNodeView(this.state)], this.state.catalogIndex)), 'read'],
+      ['GET', /^\/v1\/catalog\/services$/, (r) => this.blocking(r, () => ok(catalogServicesView(this.agent), this.state.catalogIndex)), 'read'],
+      ['GET', /^\/v1\/catalog\/service\/([^/]+)$/, (r) => this.blocking(r, () => ok(catalogServiceView(this.state, this.agent, r.match[1]!, r.params.get('tag')), this.state.catalogIndex)), 'read'],
+      ['GET', /^\/v1\/health\/service\/([^/]+)$/, (r) => this.blocking(r, () => ok(healthServiceView(this.state, this.agent, r.match[1]!, r.params.has('passing')), this.state.catalogIndex)), 'read'],
     ];
   }
 
@@ -366,43 +367,6 @@ export class ConsulEmulator {
     if (!['passing', 'warning', 'critical'].includes(status)) return fail(400, `Invalid check status: "${status}"`);
     return this.ttlUpdate({ ...r, match: Object.assign([r.match[0], '', r.match[1]], { index: 0, input: '' }) as unknown as RegExpExecArray }, status as 'passing', String(field(body, 'Output') ?? ''));
   }
-
-  private member(): Record<string, unknown> {
-    return { Name: this.nodeName, Addr: '127.0.0.1', Port: 8301, Status: 1, Tags: { role: 'consul', dc: this.state.opts.datacenter, build: '1.15.4:pgha-emulator' } };
-  }
-
-  private agentSelf(): Record<string, unknown> {
-    return {
-      Config: { Datacenter: this.state.opts.datacenter, NodeName: this.nodeName, NodeID: '00000000-0000-4000-8000-000000000001', Revision: 'pgha-emulator', Server: true, Version: '1.15.4' },
-      DebugConfig: { SessionTTLMin: this.state.ttlMinText(), Datacenter: this.state.opts.datacenter, NodeName: this.nodeName },
-      Member: this.member(),
-      Meta: {},
-    };
-  }
-
-  private catalogNode(): Record<string, unknown> {
-    return { ID: '00000000-0000-4000-8000-000000000001', Node: this.nodeName, Address: '127.0.0.1', Datacenter: this.state.opts.datacenter };
-  }
-
-  private catalogServices(): Record<string, string[]> {
-    const out: Record<string, string[]> = { consul: [] };
-    for (const s of this.agent.services.values()) out[s.Service] = [...new Set([...(out[s.Service] ?? []), ...s.Tags])];
-    return out;
-  }
-
-  private catalogService(name: string, tag: string | null): Array<Record<string, unknown>> {
-    return [...this.agent.services.values()].filter((s) => s.Service === name && (!tag || s.Tags.includes(tag))).map((s) => ({
-      Node: this.nodeName, Address: '127.0.0.1', Datacenter: this.state.opts.datacenter, ServiceID: s.ID, ServiceName: s.Service,
-      ServiceTags: s.Tags, ServiceAddress: s.Address, ServicePort: s.Port, ServiceMeta: s.Meta, ServiceEnableTagOverride: s.EnableTagOverride,
-    }));
-  }
-
-  private healthService(name: string, passingOnly: boolean): Array<Record<string, unknown>> {
-    return [...this.agent.services.values()].filter((s) => s.Service === name).map((s) => {
-      const checks = [...this.state.checks.values()].filter((c) => c.CheckID === 'serfHealth' || c.ServiceID === s.ID).map((c) => ({ Node: this.nodeName, ...c }));
-      return { Node: this.catalogNode(), Service: s, Checks: checks };
-    }).filter((e) => !passingOnly || e.Checks.every((c) => c.Status === 'passing'));
-  }
 }
 
 function json(body: Buffer): Record<string, unknown> {
@@ -419,9 +383,3 @@ function lockDelay(v: unknown): number | null {
   return ms === null ? null : Math.min(Math.round(ms * 1e6), 60e9);
 }
 
-function view(e: KvEntry): Record<string, unknown> {
-  return {
-    LockIndex: e.LockIndex, Key: e.Key, Flags: e.Flags, Value: e.Value ? e.Value.toString('base64') : null,
-    ...(e.Session ? { Session: e.Session } : {}), CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex,
-  };
-}
