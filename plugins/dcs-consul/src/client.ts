@@ -44,7 +44,14 @@ export function isInvalidSessionTtl(e: unknown): boolean {
   return statusOf(e) === 500 && /Invalid Session TTL/i.test((e as Error).message);
 }
 
+/** Certificate and handshake failures: retrying cannot help, say so at once. */
+export function isTlsError(e: unknown): boolean {
+  const code = String((e as HttpError)?.code ?? '');
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_SSL|ERR_TLS/.test(code);
+}
+
 function isTransient(e: unknown): boolean {
+  if (isTlsError(e)) return false;
   const status = statusOf(e);
   if (status !== undefined) return status >= 500 && !isInvalidSession(e) && !isInvalidSessionTtl(e) || status === 429;
   return true; // no HTTP answer at all: connection refused/reset, timeout, abort by our deadline
@@ -54,7 +61,8 @@ export function toDcsError(what: string, e: unknown): DcsError {
   if (e instanceof DcsError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   const status = statusOf(e);
-  return new DcsError(`consul ${what}: ${msg}`, { cause: e, code: status === 403 || status === 401 ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
+  const auth = status === 403 || status === 401 || isTlsError(e);
+  return new DcsError(`consul ${what}: ${msg}`, { cause: e, code: auth ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
 }
 
 export function createConsulClient(s: ClientSettings): { client: Consul; agent: HttpAgent } {

@@ -17,6 +17,8 @@ export interface EmulatorArgs {
   readonly sessionTtlMin?: string;
   readonly aclToken?: string;
   readonly readTokens?: readonly string[];
+  /** PEM files: serve HTTPS; with `ca`, require client certificates. */
+  readonly tls?: { cert: string; key: string; ca?: string };
 }
 
 const MAIN = resolve(import.meta.dirname, 'main.ts');
@@ -28,9 +30,12 @@ export async function startConsulEmulator(a: EmulatorArgs = {}): Promise<Emulato
   if (a.sessionTtlMin) args.push('--session-ttl-min', a.sessionTtlMin);
   if (a.aclToken) args.push('--acl-token', a.aclToken);
   for (const t of a.readTokens ?? []) args.push('--read-token', t);
+  if (a.tls) args.push('--tls-cert', a.tls.cert, '--tls-key', a.tls.key, ...(a.tls.ca ? ['--tls-ca', a.tls.ca] : []));
   const proc = startProc(process.execPath, args, { cwd: resolve(import.meta.dirname, '../../..') });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/v1/status/leader`, { signal: AbortSignal.timeout(1000) })).ok, 30_000,
-    `the consul emulator on ${port} (output: ${proc.output()})`, 100);
+  const url = `${a.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  await waitFor(() => {
+    if (proc.child.exitCode !== null) throw new Error(`the consul emulator exited: ${proc.output()}`);
+    return proc.output().includes('listening on');
+  }, 30_000, `the consul emulator on ${port}`, 50);
   return { port, url, hostPort: `127.0.0.1:${port}`, proc, stop: () => proc.stop() };
 }

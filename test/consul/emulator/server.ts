@@ -5,6 +5,7 @@
  * models and what it does not. Routes are a table; handlers return a Reply, one place writes it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { field, LocalAgent } from './agent.js';
 import { parseDuration } from './duration.js';
 import { ConsulState, type EmulatorOptions, type SessionEntry } from './state.js';
@@ -37,6 +38,8 @@ export interface AclOptions {
 
 export interface ConsulEmulatorOptions extends Partial<EmulatorOptions> {
   readonly acl?: AclOptions;
+  /** HTTPS (Consul's `verify_incoming` when `ca` is given: clients must present a certificate it signed). */
+  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 const MAX_VALUE = 512 * 1024;
@@ -91,10 +94,14 @@ export class ConsulEmulator {
   }
 
   get nodeName(): string { return this.state.opts.nodeName; }
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
+  get url(): string { return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`; }
 
   listen(port = 0, host = '127.0.0.1'): Promise<number> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const tls = this.opts.tls;
+    this.server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      : createServer(handler);
     return new Promise((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => {
