@@ -108,5 +108,22 @@ describe('pgha on Consul (emulator), PostgreSQL 15', () => {
     expect(rows.filter((r) => r.Role === 'Leader')).toHaveLength(1);
     expect((await pghaList()).find((r) => r.Role === 'Leader')?.Member).toBe(next.name);
     expect(await cluster.writablePrimaries()).toEqual([next.name]);
-  }, 180_000);
+    // The old primary comes back and rejoins as a replica.
+    leader.start();
+    expect((await cluster.waitHealthy(2, 120_000)).name).toBe(next.name);
+  }, 240_000);
+
+  it('SIGTERM of the primary agent hands over well before ttl (the leader key is deleted, the blocking query wakes the others)', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const t0 = Date.now();
+    leader.signalAgent('SIGTERM');
+    const next = await waitFor(async () => {
+      const l = (await kvRows()).find((r) => r.Key.endsWith('/leader'));
+      const name = l ? decode(l.Value) : null;
+      return name && name !== leader.name ? name : null;
+    }, 20_000, 'a new leader after SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(12_000); // ttl is 20 s
+    await leader.proc!.exited;
+    expect(patronictlList(patronictlConfig).find((r) => r.Role === 'Leader')?.Member).toBe(next);
+  }, 120_000);
 });
