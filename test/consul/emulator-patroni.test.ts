@@ -4,7 +4,11 @@
  * on and register_service, and fails over when its leader is killed (session TTL expiry → the
  * leader key is deleted → a replica acquires it).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCtl } from '../ctl/run-ctl.js';
 import { waitFor } from '../helpers/procs.js';
 import { startConsulEmulator, type EmulatorProcess } from './emulator/process.js';
 import { PatroniCluster } from './patroni.js';
@@ -72,6 +76,15 @@ describe('Consul emulator validated by real Patroni 3.0.2', () => {
     const list = cluster.ctlList();
     expect(list.find((r) => r.Role === 'Leader')?.Member).toBe(leader.name);
     expect(list.filter((r) => r.Role === 'Replica')).toHaveLength(2);
+
+    // pgha's own ctl (the @pgha/dcs-consul driver) reads the cluster Patroni wrote.
+    const cfg = join(cluster.root, 'pgha-ctl.yml');
+    writeFileSync(cfg, stringify({ scope: cluster.scope, consul: { host: consul.hostPort, token: TOKEN } }));
+    const r = await runCtl(['-c', cfg, 'list', '-f', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const ours = JSON.parse(r.stdout) as Array<{ Member: string; Role: string }>;
+    expect(ours.filter((x) => x.Role === 'Leader').map((x) => x.Member)).toEqual([leader.name]);
+    expect(ours.map((x) => x.Member).sort()).toEqual(['patroni1', 'patroni2', 'patroni3']);
   }, 180_000);
 
   it('fails over when the leader (Patroni and PostgreSQL) is killed', async () => {

@@ -163,6 +163,34 @@ describe('consul driver failure rules', () => {
     expect(performance.now() - t0).toBeLessThan(1500);
   });
 
+  it('dc: the agent\'s datacenter works; another is a DcsError within retry_timeout', async () => {
+    const ok = await open(earliest, 'a', uniqueScope('dc'), {}, { dc: 'dc1' });
+    expect(await ok.loadCluster()).toEqual([]);
+    const other = await open(earliest, 'a', uniqueScope('dc'), {}, { dc: 'elsewhere' });
+    const t0 = performance.now();
+    await expect(other.loadCluster()).rejects.toThrow(/No path to datacenter/);
+    expect(performance.now() - t0).toBeLessThan(2000 + 1000);
+  });
+
+  it('checks: the session is bound to them, so a failing check takes the leader key away', async () => {
+    const check = `pgha-${uniqueScope('chk')}`;
+    await fetch(`${earliest.url}/v1/agent/check/register`, { method: 'PUT', body: JSON.stringify({ Name: check, TTL: '60s', Status: 'passing' }) });
+    const scope = uniqueScope('checks');
+    const a = await open(earliest, 'a', scope, {}, { checks: ['serfHealth', check] });
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json();
+    expect(info[0].NodeChecks).toEqual(['serfHealth', check]);
+    await fetch(`${earliest.url}/v1/agent/check/fail/${check}`, { method: 'PUT' });
+    // Consul drops the key at once, before T + ttl: why the plugin warns that checks void the lease bound.
+    expect((await fetch(`${earliest.url}/v1/kv/service/${scope}/leader`)).status).toBe(404);
+    // While the check is critical Consul refuses a new session on it: a DcsError at once, no key.
+    const t0 = performance.now();
+    await expect(a.updateLeader({} as never)).rejects.toThrow(/critical state/);
+    await expect(a.attemptToAcquireLeader()).rejects.toThrow(/critical state/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(a.leaderLeaseSentAt()).toBeNull();
+  });
+
   it('a refused ACL token is a DcsError with DCS_AUTH, at once', async () => {
     const consul = await startConsulEmulator({ aclToken: 'right' });
     try {

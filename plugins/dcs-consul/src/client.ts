@@ -53,7 +53,9 @@ export function isTlsError(e: unknown): boolean {
 function isTransient(e: unknown): boolean {
   if (isTlsError(e)) return false;
   const status = statusOf(e);
-  if (status !== undefined) return status >= 500 && !isInvalidSession(e) && !isInvalidSessionTtl(e) || status === 429;
+  // Consul's 500s about our own request (session, TTL, checks, node) stay the same however often we ask.
+  const refused = /invalid session|Invalid Session TTL|critical state|Missing check|Missing node registration/i.test((e as Error).message);
+  if (status !== undefined) return (status >= 500 && !refused) || status === 429;
   return true; // no HTTP answer at all: connection refused/reset, timeout, abort by our deadline
 }
 

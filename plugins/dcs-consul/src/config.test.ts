@@ -44,6 +44,9 @@ describe('consul config section', () => {
     const d = await plugin.create(ctx as never, parse({ host: '127.0.0.1:1', sessoin_ttl: 5 }));
     await d.close();
     expect(warnings).toEqual(["configuration keys not used by pgha's consul plugin: consul.sessoin_ttl"]);
+    const d2 = await plugin.create(ctx as never, parse({ host: '127.0.0.1:1', checks: ['serfHealth'] }));
+    await d2.close();
+    expect(warnings[1]).toMatch(/^consul\.checks: Consul invalidates a session the moment one of its checks fails/);
   });
 
   it('derives a DNS-safe service name from the scope like Patroni', () => {

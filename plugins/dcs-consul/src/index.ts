@@ -16,6 +16,10 @@ export function createConsulDriver(ctx: DcsContext, config: ConsulConfig, warn?:
   const endpoint = resolveEndpoint(config);
   const unknown = unknownKeys(config as Record<string, unknown>);
   if (unknown.length) warn?.(`configuration keys not used by pgha's consul plugin: ${unknown.join(', ')}`);
+  if (config.checks?.length) {
+    warn?.(`consul.checks: Consul invalidates a session the moment one of its checks fails, so the leader key can vanish before `
+      + `the lease judged from the last renew (ttl); leave checks empty (Patroni's default) to keep that guarantee`);
+  }
   return new ConsulDriver(ctx, {
     endpoint, token: config.token, dc: config.dc, consistency: config.consistency,
     tls: endpoint.secure ? readTls(config) : undefined,
