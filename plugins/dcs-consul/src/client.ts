@@ -64,7 +64,9 @@ export function toDcsError(what: string, e: unknown): DcsError {
   const msg = e instanceof Error ? e.message : String(e);
   const status = statusOf(e);
   const auth = status === 403 || status === 401 || isTlsError(e);
-  return new DcsError(`consul ${what}: ${msg}`, { cause: e, code: auth ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
+  // A lean cause (message, HTTP status, error code): the client's error holds the whole response.
+  const cause = Object.assign(new Error(msg), { statusCode: status, code: (e as HttpError)?.code });
+  return new DcsError(`consul ${what}: ${msg}`, { cause, code: auth ? ErrorCodes.DCS_AUTH : ErrorCodes.DCS_UNAVAILABLE });
 }
 
 export function createConsulClient(s: ClientSettings): { client: Consul; agent: HttpAgent } {
@@ -103,7 +105,7 @@ export class DeadlineCaller {
       const remaining = budgetMs - (performance.now() - start);
       if (remaining <= 0) {
         throw new DcsError(`consul ${what}: no answer within ${Math.round(budgetMs) / 1000}s` +
-          (lastError instanceof Error ? ` (${lastError.message})` : ''), { cause: lastError, code: ErrorCodes.DCS_TIMEOUT });
+          (lastError instanceof Error ? ` (${lastError.message})` : ''), { cause: lastError && toDcsError(what, lastError).cause, code: ErrorCodes.DCS_TIMEOUT });
       }
       const ctx = new EventEmitter();
       const timer = setTimeout(() => ctx.emit('cancel'), remaining + 50);

@@ -87,6 +87,10 @@ export class LocalAgent {
     const entry: CheckEntry = {
       CheckID: def.CheckID, Name: def.Name ?? def.CheckID, Status: status, Notes: def.Notes ?? '', Output: '',
       ServiceID: serviceId, ServiceName: service?.Service ?? this.services.get(serviceId)?.Service ?? '', Type: def.TTL ? 'ttl' : 'http',
+      Definition: Object.fromEntries(Object.entries({
+        HTTP: def.HTTP, TTL: def.TTL, Interval: def.Interval, Timeout: def.Timeout,
+        TLSServerName: field(raw, 'TLSServerName'), DeregisterCriticalServiceAfter: field(raw, 'DeregisterCriticalServiceAfter'),
+      }).filter(([, v]) => v !== undefined)),
     };
     this.stopTimer(def.CheckID);
     this.state.setCheck(entry);

@@ -43,6 +43,8 @@ export interface CheckEntry {
   ServiceID: string;
   ServiceName: string;
   Type: string;
+  /** What the check was registered with (Consul's HealthCheckDefinition). */
+  Definition?: Record<string, unknown>;
 }
 
 export interface EmulatorOptions {
