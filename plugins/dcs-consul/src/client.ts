@@ -103,7 +103,8 @@ export class DeadlineCaller {
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       const remaining = budgetMs - (performance.now() - start);
-      if (remaining <= 0) {
+      // Too little time left for a real attempt: report what the attempts so far said.
+      if (remaining <= (attempt === 0 ? 0 : 20)) {
         throw new DcsError(`consul ${what}: no answer within ${Math.round(budgetMs) / 1000}s` +
           (lastError instanceof Error ? ` (${lastError.message})` : ''), { cause: lastError && toDcsError(what, lastError).cause, code: ErrorCodes.DCS_TIMEOUT });
       }
@@ -113,7 +114,8 @@ export class DeadlineCaller {
         return await fn({ timeout: Math.max(1, Math.floor(remaining)), ctx });
       } catch (e) {
         if (!isTransient(e)) throw toDcsError(what, e);
-        lastError = e;
+        // An answer from Consul says more than a later timeout of a short last attempt.
+        if (!(statusOf(lastError) !== undefined && statusOf(e) === undefined)) lastError = e;
       } finally {
         clearTimeout(timer);
       }
