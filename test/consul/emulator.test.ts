@@ -192,6 +192,26 @@ describe('consul emulator: transactions, agent, ACL', () => {
     expect((await call('GET', `/v1/kv/${k1}?raw`)).text).toBe('a');
   });
 
+  it('txn ops apply in order: unlock by one session then lock by another moves a lock without deleting the key', async () => {
+    const k = key();
+    const s1 = await session({ LockDelay: '15s' });
+    const s2 = await session();
+    await call('PUT', `/v1/kv/${k}?acquire=${s1}`, 'v');
+    const before = (await call('GET', `/v1/kv/${k}`)).json[0];
+    const v = Buffer.from('v').toString('base64');
+    const stale = await call('PUT', '/v1/txn', [{ KV: { Verb: 'check-index', Key: k, Index: before.ModifyIndex + 100 } }, { KV: { Verb: 'unlock', Key: k, Value: v, Session: s1 } }]);
+    expect(stale.status).toBe(409);
+    expect((await call('PUT', '/v1/txn', [{ KV: { Verb: 'lock', Key: k, Value: v, Session: s2 } }])).json.Errors[0].What).toContain('lock is already held');
+    const moved = await call('PUT', '/v1/txn', [
+      { KV: { Verb: 'check-index', Key: k, Index: before.ModifyIndex } },
+      { KV: { Verb: 'unlock', Key: k, Value: v, Session: s1 } },
+      { KV: { Verb: 'lock', Key: k, Value: v, Session: s2 } },
+    ]);
+    expect(moved.status, moved.text).toBe(200);
+    const after = (await call('GET', `/v1/kv/${k}`)).json[0];
+    expect(after).toMatchObject({ Session: s2, CreateIndex: before.CreateIndex, LockIndex: before.LockIndex + 1 });
+  });
+
   it('agent endpoints: self, service register/deregister (PUT only), catalog', async () => {
     const self = await call('GET', '/v1/agent/self');
     expect(self.json.Config).toMatchObject({ Datacenter: 'dc1', NodeName: emu.nodeName });

@@ -97,6 +97,29 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     expect(a.leaderLeaseSentAt()).toBeNull();
   });
 
+  it('a ttl change moves the leader key to the new session without ever deleting it', async () => {
+    const scope = uniqueScope('rebind');
+    const a = await open(earliest, 'a', scope);
+    expect(await a.touchMember({ state: 'running' })).toBe(true);
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const get = async (k: string) => (await (await fetch(`${earliest.url}/v1/kv/service/${scope}/${k}`)).json())[0];
+    const before = await get('leader');
+    const old = a.sessionId;
+    a.setTtl(6);
+    expect(await a.watch(before.ModifyIndex, 5000, new AbortController().signal)).toBe(true); // at once, as Patroni
+    expect(await a.updateLeader({} as never)).toBe(true);
+    const after = await get('leader');
+    expect(a.sessionId).not.toBe(old);
+    expect(after.Session).toBe(a.sessionId);
+    expect(after.CreateIndex).toBe(before.CreateIndex); // never deleted in between
+    expect(after.LockIndex).toBe(before.LockIndex + 1);
+    expect((await get('members/a')).Session).toBe(a.sessionId);
+    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json();
+    expect(info[0].TTL).toBe('3s');
+    const t = a.leaderLeaseSentAt()!;
+    expect(t).toBeLessThanOrEqual(performance.now() - 3000);
+  });
+
   it('is null after deleting the key and in ctl mode', async () => {
     const scope = uniqueScope('leasedel');
     const a = await open(earliest, 'a', scope);

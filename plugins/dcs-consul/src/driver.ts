@@ -148,11 +148,28 @@ export class ConsulDriver implements DcsDriver {
     const cur = await this.getKey('leader', left);
     if (!cur || (cur.Value ?? '') !== this.ctx.name) return this.holding(null);
     if (cur.Session === st.id) return this.holding(st.id);
-    // My name under another (older) session of mine: recreate it on the current one, as Patroni does.
+    // My name under another (older) session of mine (ttl changed): move it to the current one in one
+    // transaction. Patroni deletes and re-acquires, which leaves a moment with no leader key.
     this.holding(null);
-    if (!(await this.del('delete stale leader', 'leader', left, { cas: cur.ModifyIndex }))) return false;
-    const res = await this.acquire('rebind leader', 'leader', this.ctx.name, left, false);
-    return this.holding(res.ok ? res.session : null);
+    const value = Buffer.from(this.ctx.name).toString('base64');
+    const moved = await this.txn('rebind leader', [
+      { KV: { Verb: 'check-index', Key: this.k('leader'), Index: cur.ModifyIndex } },
+      { KV: { Verb: 'unlock', Key: this.k('leader'), Value: value, Session: cur.Session ?? '' } },
+      { KV: { Verb: 'lock', Key: this.k('leader'), Value: value, Session: st.id } },
+    ], left);
+    return this.holding(moved ? st.id : null);
+  }
+
+  /** A Consul transaction; null when one of its checks failed (409). */
+  private txn(what: string, ops: unknown[], left: Left): Promise<{ Results?: Array<{ KV: KvItem }> } | null> {
+    return this.call(what, async (o) => {
+      try {
+        return await (this.client.transaction.create(ops as never, o as never) as Promise<{ Results?: Array<{ KV: KvItem }> }>);
+      } catch (e) {
+        if (statusOf(e) === 409) return null;
+        throw e;
+      }
+    }, left);
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
@@ -170,6 +187,7 @@ export class ConsulDriver implements DcsDriver {
     if (await this.attemptToAcquireLeader()) return true;
     await this.del('take leader', 'leader', left);
     const res = await this.acquire('take leader', 'leader', this.ctx.name, left, false);
+    if (res.created) await this.rewriteMember(left);
     return this.holding(res.ok ? res.session : null);
   }
 
@@ -216,14 +234,7 @@ export class ConsulDriver implements DcsDriver {
     const index = version === undefined || version === null ? null : Number(version);
     if (index !== null && !(Number.isInteger(index) && index >= 0)) return false;
     const op = { KV: { Verb: index === null ? 'set' : 'cas', Key: this.k(k), Value: Buffer.from(value).toString('base64'), ...(index === null ? {} : { Index: index }) } };
-    const res = await this.call(what, async (o) => {
-      try {
-        return await (this.client.transaction.create([op] as never, o as never) as Promise<{ Results?: Array<{ KV: KvItem }> }>);
-      } catch (e) {
-        if (statusOf(e) === 409) return null; // the compare failed
-        throw e;
-      }
-    }, this.deadline());
+    const res = await this.txn(what, [op], this.deadline());
     return res?.Results?.[0]?.KV.ModifyIndex ?? false;
   }
 

@@ -302,7 +302,7 @@ export class ConsulEmulator {
       if (!kv) return fail(400, 'this emulator supports only KV operations in /v1/txn');
       const value = field<string | null>(kv, 'Value');
       kvOps.push({ Verb: String(field(kv, 'Verb') ?? ''), Key: String(field(kv, 'Key') ?? ''), Value: value ? Buffer.from(value, 'base64') : null,
-        Flags: Number(field(kv, 'Flags') ?? 0), Index: Number(field(kv, 'Index') ?? 0) });
+        Flags: Number(field(kv, 'Flags') ?? 0), Index: Number(field(kv, 'Index') ?? 0), Session: String(field(kv, 'Session') ?? '') });
     }
     const out = this.state.txn(kvOps);
     if ('errors' in out) return { status: 409, body: { Results: null, Errors: out.errors } };

@@ -18,6 +18,15 @@ export interface KvEntry {
   ModifyIndex: number;
 }
 
+export interface TxnOp {
+  Verb: string;
+  Key: string;
+  Value: Buffer | null;
+  Flags: number;
+  Index: number;
+  Session: string;
+}
+
 export interface SessionEntry {
   ID: string;
   Name: string;
@@ -200,44 +209,79 @@ export class ConsulState {
   }
 
   /**
-   * /v1/txn for KV operations (set, cas, get, check-index, check-not-exists, delete, delete-cas):
-   * every precondition is checked first, then all writes commit at one index, or none do.
-   * Like a Consul transaction, it is atomic; unlike one, a key should appear once per transaction.
+   * /v1/txn for KV operations: applied in order to a working copy, like Consul's state store inside
+   * one Raft entry; the first failing op aborts everything (409 with its index), else every write
+   * commits at one index. Verbs: set, cas, lock, unlock, get, check-index, check-session,
+   * check-not-exists, delete, delete-cas, delete-tree.
    */
-  txn(ops: Array<{ Verb: string; Key: string; Value: Buffer | null; Flags: number; Index: number }>): { results: KvEntry[] } | { errors: Array<{ OpIndex: number; What: string }> } {
-    const errors: Array<{ OpIndex: number; What: string }> = [];
-    ops.forEach((op, i) => {
-      const cur = this.kv.get(op.Key);
-      const what =
-        op.Verb === 'cas' && (op.Index === 0 ? cur !== undefined : cur?.ModifyIndex !== op.Index) ? `failed to set key "${op.Key}", index is stale` :
-        op.Verb === 'delete-cas' && cur && cur.ModifyIndex !== op.Index ? `failed to delete key "${op.Key}", index is stale` :
-        op.Verb === 'check-index' && cur?.ModifyIndex !== op.Index ? `current modify index ${cur?.ModifyIndex ?? 0} != ${op.Index}` :
-        op.Verb === 'check-not-exists' && cur ? `key "${op.Key}" exists` :
-        op.Verb === 'get' && !cur ? `key "${op.Key}" doesn't exist` :
-        !['set', 'cas', 'get', 'check-index', 'check-not-exists', 'delete', 'delete-cas'].includes(op.Verb) ? `unknown KV verb "${op.Verb}"` : null;
-      if (what) errors.push({ OpIndex: i, What: what });
-    });
-    if (errors.length) return { errors };
-    const writes = ops.some((o) => ['set', 'cas', 'delete', 'delete-cas'].includes(o.Verb));
-    const idx = writes ? this.commit() : this.index;
+  txn(ops: TxnOp[]): { results: KvEntry[] } | { errors: Array<{ OpIndex: number; What: string }> } {
+    const work = new Map(this.kv);
+    const idx = this.index + 1;
     const results: KvEntry[] = [];
-    for (const op of ops) {
-      const cur = this.kv.get(op.Key);
-      if (op.Verb === 'set' || op.Verb === 'cas') {
-        const e: KvEntry = { Key: op.Key, Flags: op.Flags, Value: op.Value, Session: cur?.Session, LockIndex: cur?.LockIndex ?? 0, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx };
-        this.kv.set(op.Key, e);
-        this.tombstones.delete(op.Key);
-        results.push({ ...e, Value: null });
-      } else if (op.Verb === 'delete' || op.Verb === 'delete-cas') {
-        if (cur) {
-          this.kv.delete(op.Key);
-          this.tombstones.set(op.Key, idx);
+    const deleted = new Set<string>();
+    let writes = false;
+    const put = (op: TxnOp, cur: KvEntry | undefined, session: string | undefined, lockIndex: number) => {
+      const e: KvEntry = { Key: op.Key, Flags: op.Flags, Value: op.Value, Session: session, LockIndex: lockIndex, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx };
+      work.set(op.Key, e);
+      deleted.delete(op.Key);
+      results.push({ ...e, Value: null });
+      writes = true;
+    };
+    const remove = (k: string) => {
+      if (work.delete(k)) deleted.add(k);
+      writes = true;
+    };
+    for (const [i, op] of ops.entries()) {
+      const cur = work.get(op.Key);
+      const fail = (what: string) => ({ errors: [{ OpIndex: i, What: what }] });
+      switch (op.Verb) {
+        case 'set': put(op, cur, cur?.Session, cur?.LockIndex ?? 0); break;
+        case 'cas':
+          if (op.Index === 0 ? cur !== undefined : cur?.ModifyIndex !== op.Index) return fail(`failed to set key "${op.Key}", index is stale`);
+          put(op, cur, cur?.Session, cur?.LockIndex ?? 0);
+          break;
+        case 'lock': {
+          if (!this.sessions.has(op.Session)) return fail(`failed to lock key "${op.Key}": invalid session "${op.Session}"`);
+          const delayUntil = this.lockDelays.get(op.Key);
+          if (delayUntil !== undefined && performance.now() < delayUntil) return fail(`failed to lock key "${op.Key}", lock delay is in effect`);
+          if (cur?.Session && cur.Session !== op.Session) return fail(`failed to lock key "${op.Key}", lock is already held`);
+          put(op, cur, op.Session, cur?.Session === op.Session ? cur.LockIndex : (cur?.LockIndex ?? 0) + 1);
+          break;
         }
-      } else if (op.Verb === 'get' || op.Verb === 'check-index') {
-        if (op.Verb === 'get') results.push(cur!);
+        case 'unlock':
+          if (!cur || cur.Session !== op.Session) return fail(`failed to unlock key "${op.Key}", lock isn't held, or is held by another session`);
+          put(op, cur, undefined, cur.LockIndex);
+          break;
+        case 'get':
+          if (!cur) return fail(`key "${op.Key}" doesn't exist`);
+          results.push(cur);
+          break;
+        case 'check-index':
+          if (cur?.ModifyIndex !== op.Index) return fail(`current modify index ${cur?.ModifyIndex ?? 0} != ${op.Index}`);
+          break;
+        case 'check-session':
+          if (cur?.Session !== op.Session) return fail(`current session ${cur?.Session ?? '""'} != ${op.Session}`);
+          break;
+        case 'check-not-exists':
+          if (cur) return fail(`key "${op.Key}" exists`);
+          break;
+        case 'delete': remove(op.Key); break;
+        case 'delete-cas':
+          if (cur && cur.ModifyIndex !== op.Index) return fail(`failed to delete key "${op.Key}", index is stale`);
+          remove(op.Key);
+          break;
+        case 'delete-tree':
+          for (const k of [...work.keys()]) if (k.startsWith(op.Key)) remove(k);
+          break;
+        default:
+          return fail(`unknown KV verb "${op.Verb}"`);
       }
     }
     if (writes) {
+      this.index = idx;
+      this.kv.clear();
+      for (const [k, e] of work) this.kv.set(k, e);
+      for (const k of deleted) this.tombstones.set(k, idx);
       this.kvIndex = idx;
       this.notify();
     }
