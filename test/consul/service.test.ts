@@ -1,5 +1,5 @@
 /**
- * register_service as Patroni does it, through the driver: one service per member (id
+ * What the driver sends, checked on an in-process emulator. register_service as Patroni does it, through the driver: one service per member (id
  * `<scope>/<name>`, name from the scope), tags = service_tags + role (+ primary/master alias), an HTTP
  * check on the REST API's role endpoint with service_check_interval and
  * service_check_tls_server_name, re-registered on role change, deregistered when stopped.
@@ -59,6 +59,31 @@ describe('consul register_service', () => {
       expect(emu.agent.services.get('svc2/node2')!.Tags).toEqual(['primary', 'master']);
     } finally {
       await d.close();
+    }
+  });
+});
+
+describe('consul consistency and dc on the wire', () => {
+  const reads = () => emu.requests.filter((r) => r.method === 'GET' && decodeURIComponent(r.path).startsWith('/v1/kv/service/'));
+
+  it('agents read with the configured consistency, ctl always consistent; dc goes with the call', async () => {
+    const cases: Array<[Record<string, unknown>, boolean, RegExp, RegExp | null]> = [
+      [{}, false, /^\?recurse=true$/, null],
+      [{ consistency: 'stale' }, false, /[?&]stale=1/, /consistent/],
+      [{ consistency: 'consistent', dc: 'dc1' }, false, /[?&]consistent=1/, /stale/],
+      [{ consistency: 'stale' }, true, /[?&]consistent=1/, /stale/],
+    ];
+    for (const [extra, ctl, want, not] of cases) {
+      const d = await driverFor(testContext('n', 'wire', { ctl }), { host: `127.0.0.1:${emu.port}`, ...extra });
+      try {
+        await d.loadCluster();
+        const q = reads().at(-1)!.query;
+        expect(q).toMatch(want);
+        if (not) expect(q).not.toMatch(not);
+        if (extra.dc) expect(q).toMatch(/[?&]dc=dc1/);
+      } finally {
+        await d.close();
+      }
     }
   });
 });

@@ -53,6 +53,8 @@ export class ConsulEmulator {
   readonly state: ConsulState;
   readonly agent: LocalAgent;
   private server: Server | null = null;
+  /** The last requests served (method, path, query), newest last: for tests that check what a client sent. */
+  readonly requests: Array<{ method: string; path: string; query: string }> = [];
   port = 0;
   private readonly routes: Array<[string, RegExp, (r: Req) => Reply | Promise<Reply>, 'read' | 'write' | 'open']>;
 
@@ -131,6 +133,8 @@ export class ConsulEmulator {
         chunks.push(c as Buffer);
       }
       const url = new URL(req.url ?? '/', 'http://x');
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search });
+      if (this.requests.length > 200) this.requests.shift();
       reply = await this.dispatch({ method: req.method ?? 'GET', path: url.pathname, params: url.searchParams, body: Buffer.concat(chunks), signal: ac.signal } as Omit<Req, 'match'> as Req, req);
     } catch (e) {
       reply = fail(500, e instanceof Error ? e.message : String(e));
