@@ -102,7 +102,7 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     const a = await open(earliest, 'a', scope);
     expect(await a.touchMember({ state: 'running' })).toBe(true);
     expect(await a.attemptToAcquireLeader()).toBe(true);
-    const get = async (k: string) => (await (await fetch(`${earliest.url}/v1/kv/service/${scope}/${k}`)).json())[0];
+    const get = async (k: string) => (await (await fetch(`${earliest.url}/v1/kv/service/${scope}/${k}`)).json() as any[])[0];
     const before = await get('leader');
     const old = a.sessionId;
     a.setTtl(6);
@@ -114,7 +114,7 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     expect(after.CreateIndex).toBe(before.CreateIndex); // never deleted in between
     expect(after.LockIndex).toBe(before.LockIndex + 1);
     expect((await get('members/a')).Session).toBe(a.sessionId);
-    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json();
+    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json() as any[];
     expect(info[0].TTL).toBe('3s');
     const t = a.leaderLeaseSentAt()!;
     expect(t).toBeLessThanOrEqual(performance.now() - 3000);
@@ -201,7 +201,7 @@ describe('consul driver failure rules', () => {
     const scope = uniqueScope('checks');
     const a = await open(earliest, 'a', scope, {}, { checks: ['serfHealth', check] });
     expect(await a.attemptToAcquireLeader()).toBe(true);
-    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json();
+    const info = await (await fetch(`${earliest.url}/v1/session/info/${a.sessionId}`)).json() as any[];
     expect(info[0].NodeChecks).toEqual(['serfHealth', check]);
     await fetch(`${earliest.url}/v1/agent/check/fail/${check}`, { method: 'PUT' });
     // Consul drops the key at once, before T + ttl: why the plugin warns that checks void the lease bound.

@@ -7,6 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { formatDuration } from './duration.js';
+import { applyTxn, type TxnOp, type TxnResult } from './txn.js';
+
+export type { TxnOp } from './txn.js';
 
 export interface KvEntry {
   Key: string;
@@ -16,15 +19,6 @@ export interface KvEntry {
   LockIndex: number;
   CreateIndex: number;
   ModifyIndex: number;
-}
-
-export interface TxnOp {
-  Verb: string;
-  Key: string;
-  Value: Buffer | null;
-  Flags: number;
-  Index: number;
-  Session: string;
 }
 
 export interface SessionEntry {
@@ -82,7 +76,7 @@ export class ConsulState {
   catalogIndex = 1;
   private readonly sessionTimers = new Map<string, NodeJS.Timeout>();
   /** performance.now() ms until which a key cannot be acquired after its lock was invalidated. */
-  private readonly lockDelays = new Map<string, number>();
+  readonly lockDelays = new Map<string, number>();
   /** Emits 'change' after every write, for blocking queries. */
   readonly changes = new EventEmitter().setMaxListeners(0);
 
@@ -208,84 +202,17 @@ export class ConsulState {
     return true;
   }
 
-  /**
-   * /v1/txn for KV operations: applied in order to a working copy, like Consul's state store inside
-   * one Raft entry; the first failing op aborts everything (409 with its index), else every write
-   * commits at one index. Verbs: set, cas, lock, unlock, get, check-index, check-session,
-   * check-not-exists, delete, delete-cas, delete-tree.
-   */
-  txn(ops: TxnOp[]): { results: KvEntry[] } | { errors: Array<{ OpIndex: number; What: string }> } {
-    const work = new Map(this.kv);
-    const idx = this.index + 1;
-    const results: KvEntry[] = [];
-    const deleted = new Set<string>();
-    let writes = false;
-    const put = (op: TxnOp, cur: KvEntry | undefined, session: string | undefined, lockIndex: number) => {
-      const e: KvEntry = { Key: op.Key, Flags: op.Flags, Value: op.Value, Session: session, LockIndex: lockIndex, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx };
-      work.set(op.Key, e);
-      deleted.delete(op.Key);
-      results.push({ ...e, Value: null });
-      writes = true;
-    };
-    const remove = (k: string) => {
-      if (work.delete(k)) deleted.add(k);
-      writes = true;
-    };
-    for (const [i, op] of ops.entries()) {
-      const cur = work.get(op.Key);
-      const fail = (what: string) => ({ errors: [{ OpIndex: i, What: what }] });
-      switch (op.Verb) {
-        case 'set': put(op, cur, cur?.Session, cur?.LockIndex ?? 0); break;
-        case 'cas':
-          if (op.Index === 0 ? cur !== undefined : cur?.ModifyIndex !== op.Index) return fail(`failed to set key "${op.Key}", index is stale`);
-          put(op, cur, cur?.Session, cur?.LockIndex ?? 0);
-          break;
-        case 'lock': {
-          if (!this.sessions.has(op.Session)) return fail(`failed to lock key "${op.Key}": invalid session "${op.Session}"`);
-          const delayUntil = this.lockDelays.get(op.Key);
-          if (delayUntil !== undefined && performance.now() < delayUntil) return fail(`failed to lock key "${op.Key}", lock delay is in effect`);
-          if (cur?.Session && cur.Session !== op.Session) return fail(`failed to lock key "${op.Key}", lock is already held`);
-          put(op, cur, op.Session, cur?.Session === op.Session ? cur.LockIndex : (cur?.LockIndex ?? 0) + 1);
-          break;
-        }
-        case 'unlock':
-          if (!cur || cur.Session !== op.Session) return fail(`failed to unlock key "${op.Key}", lock isn't held, or is held by another session`);
-          put(op, cur, undefined, cur.LockIndex);
-          break;
-        case 'get':
-          if (!cur) return fail(`key "${op.Key}" doesn't exist`);
-          results.push(cur);
-          break;
-        case 'check-index':
-          if (cur?.ModifyIndex !== op.Index) return fail(`current modify index ${cur?.ModifyIndex ?? 0} != ${op.Index}`);
-          break;
-        case 'check-session':
-          if (cur?.Session !== op.Session) return fail(`current session ${cur?.Session ?? '""'} != ${op.Session}`);
-          break;
-        case 'check-not-exists':
-          if (cur) return fail(`key "${op.Key}" exists`);
-          break;
-        case 'delete': remove(op.Key); break;
-        case 'delete-cas':
-          if (cur && cur.ModifyIndex !== op.Index) return fail(`failed to delete key "${op.Key}", index is stale`);
-          remove(op.Key);
-          break;
-        case 'delete-tree':
-          for (const k of [...work.keys()]) if (k.startsWith(op.Key)) remove(k);
-          break;
-        default:
-          return fail(`unknown KV verb "${op.Verb}"`);
-      }
-    }
-    if (writes) {
-      this.index = idx;
-      this.kv.clear();
-      for (const [k, e] of work) this.kv.set(k, e);
-      for (const k of deleted) this.tombstones.set(k, idx);
-      this.kvIndex = idx;
-      this.notify();
-    }
-    return { results };
+  /** /v1/txn (see txn.ts): all ops or none, at one index. */
+  txn(ops: TxnOp[]): TxnResult {
+    const out = applyTxn(this, ops, this.index + 1);
+    if ('errors' in out || !out.writes) return out;
+    this.index = out.index;
+    this.kv.clear();
+    for (const [k, e] of out.work) this.kv.set(k, e);
+    for (const k of out.deleted) this.tombstones.set(k, out.index);
+    this.kvIndex = out.index;
+    this.notify();
+    return out;
   }
 
   // ---- sessions ----
