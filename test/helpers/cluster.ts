@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { startEtcd, type EtcdCluster } from './etcd.js';
+import { startConsulEmulator, type EmulatorProcess } from '../consul/emulator/process.js';
 import { freePort, freePorts } from './ports.js';
 import { isAlive, startProc, waitFor, type Proc } from './procs.js';
 import { testUser, userTempDir } from './user.js';
@@ -29,7 +30,9 @@ export interface NodeSpec {
 export interface ClusterOptions {
   readonly nodes?: number | readonly NodeSpec[];
   /** etcd3 (default; a fresh etcd unless one is given) or the embedded Raft DCS (a member in every agent). */
-  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string };
+  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string }
+    /** The Consul emulator (test/consul/emulator; no real Consul server exists here): a fresh one unless given. */
+    | { kind: 'consul'; consul?: EmulatorProcess; section?: Record<string, unknown> };
   /** Dynamic configuration seeded into bootstrap.dcs (ttl, loop_wait, ...). */
   readonly dynamic?: Record<string, unknown>;
   /** Extra top-level local configuration for every node. */
@@ -119,6 +122,15 @@ export async function stopFence(dataDir: string): Promise<void> {
 export class TestCluster {
   private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean) {}
 
+  /** The Consul emulator (consul clusters only), and whether this cluster started it. */
+  private consulServer: EmulatorProcess | null = null;
+  private ownConsul = false;
+
+  get consul(): EmulatorProcess {
+    if (!this.consulServer) throw new Error('this test cluster does not run on consul');
+    return this.consulServer;
+  }
+
   /** The etcd cluster (etcd3 clusters only). */
   get etcd(): EtcdCluster {
     if (!this.etcdCluster) throw new Error('this test cluster runs on the raft DCS, not etcd');
@@ -130,7 +142,9 @@ export class TestCluster {
     testUser();
     const specs: NodeSpec[] = typeof o.nodes === 'number' || o.nodes === undefined ? Array.from({ length: (o.nodes as number | undefined) ?? 3 }, () => ({})) : [...o.nodes];
     const raft = o.dcs?.kind === 'raft' ? o.dcs : null;
-    const etcd = raft ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
+    const consulDcs = o.dcs?.kind === 'consul' ? o.dcs : null;
+    const consul = consulDcs ? consulDcs.consul ?? (await startConsulEmulator()) : null;
+    const etcd = raft || consul ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
     const raftPorts = raft ? await freePorts(specs.length) : [];
     const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
     const root = userTempDir('e2e');
@@ -146,6 +160,7 @@ export class TestCluster {
         log: { type: 'plain', level: 'INFO' },
         restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}) },
         ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
+        ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
         ...(raft ? { raft: { self_addr: raftAddrs[i], partner_addrs: raftAddrs.filter((_, j) => j !== i), data_dir: join(dir, 'raft'), ...(raft.password ? { password: raft.password } : {}) } } : {}),
         bootstrap: {
           dcs: {
@@ -171,7 +186,9 @@ export class TestCluster {
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
       nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null));
     }
-    const cluster = new TestCluster(scope, root, etcd, nodes, !raft && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
+    const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
+    cluster.consulServer = consul;
+    cluster.ownConsul = !!consul && !consulDcs!.consul;
     for (const n of nodes) n.start();
     return cluster;
   }
@@ -233,6 +250,7 @@ export class TestCluster {
       }
     }
     if (this.ownEtcd) await this.etcdCluster?.stop();
+    if (this.ownConsul) await this.consulServer?.stop();
     if (!process.env.PGHA_KEEP_TEST_DIRS) rmSync(this.root, { recursive: true, force: true });
   }
 }

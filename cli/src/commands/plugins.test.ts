@@ -33,11 +33,16 @@ function installFake(root: string, pkg: string, name: string, apiVersion = 1): v
 }
 
 describe('PluginHost.checkDcs', () => {
-  it('a consul section (no consul plugin exists) fails with the npm command', async () => {
-    const check = await new PluginHost({ config: { consul: { host: '127.0.0.1:8500' } } }).checkDcs();
+  it('a kubernetes section (no kubernetes plugin exists) fails with the npm command', async () => {
+    const check = await new PluginHost({ config: { kubernetes: { namespace: 'default' } } }).checkDcs();
     expect(check.selected).toBeNull();
     expect(check.error).toContain('Can not find suitable configuration of distributed configuration store');
-    expect(check.error).toContain('consul: plugin @pgha/dcs-consul is not installed: npm i @pgha/dcs-consul');
+    expect(check.error).toContain('kubernetes: plugin @pgha/dcs-kubernetes is not installed: npm i @pgha/dcs-kubernetes');
+  });
+
+  it('a consul section selects the installed @pgha/dcs-consul', async () => {
+    const check = await new PluginHost({ config: { consul: { host: '127.0.0.1:8500' } } }).checkDcs();
+    expect(check).toMatchObject({ selected: 'consul', error: null });
   });
 
   it('an etcd3 section fails with `npm i @pgha/dcs-etcd3` when the package is absent from the search roots', async () => {
@@ -86,17 +91,18 @@ describe('pgha plugins (built CLI)', () => {
     const r = run(['plugins'], root);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^KIND\s+NAME\s+PACKAGE\s+VERSION\s+ORIGIN\s+STATUS/);
-    expect(r.stdout).toMatch(/dcs\s+consul\s+@pgha\/dcs-consul\s+-\s+builtin\s+not installed \(npm i @pgha\/dcs-consul\)/);
+    expect(r.stdout).toMatch(/dcs\s+kubernetes\s+@pgha\/dcs-kubernetes\s+-\s+builtin\s+not installed \(npm i @pgha\/dcs-kubernetes\)/);
+    expect(r.stdout).toMatch(/dcs\s+consul\s+@pgha\/dcs-consul\s+0\.1\.0\s+builtin\s+installed/);
     expect(r.stdout).toMatch(/dcs\s+foo\s+pgha-plugin-foo\s+1\.2\.3\s+discovered\s+installed/);
   });
 
   it('exits 1 naming the npm package when the config names a DCS with no plugin', () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'consul.yml'), 'scope: demo\nconsul:\n  host: 127.0.0.1:8500\n');
-    const r = run(['plugins', '-c', join(dir, 'consul.yml')]);
+    writeFileSync(join(dir, 'k8s.yml'), 'scope: demo\nkubernetes:\n  namespace: default\n');
+    const r = run(['plugins', '-c', join(dir, 'k8s.yml')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('  consul: plugin @pgha/dcs-consul is not installed: npm i @pgha/dcs-consul');
-    const global = run(['-c', join(dir, 'consul.yml'), 'plugins']);
+    expect(r.stderr).toContain('  kubernetes: plugin @pgha/dcs-kubernetes is not installed: npm i @pgha/dcs-kubernetes');
+    const global = run(['-c', join(dir, 'k8s.yml'), 'plugins']);
     expect(global.status).toBe(1);
   });
 
