@@ -1,0 +1,215 @@
+/**
+ * The Kubernetes driver's own rules on the emulator (beyond the shared conformance kit): the leader
+ * lease instant (leaderLeaseSentAt), expiry judged by observation, conflicts as lost CAS, an
+ * unreachable or refusing API as DcsError within retry_timeout, retriable HTTP codes, and watch
+ * wake-ups (410 Gone wakes; bookmarks do not).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DcsError, ErrorCodes, clusterBasePath, type DcsContext } from '@pgha/core';
+import { createKubernetesDriver, type KubernetesDriver } from '@pgha/dcs-kubernetes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userTempDir } from '../helpers/user.js';
+import { startEmulator, writeKubeconfig, type RunningEmulator } from './harness.js';
+
+let emu: RunningEmulator;
+const opened: KubernetesDriver[] = [];
+let seq = 0;
+
+beforeAll(async () => {
+  emu = await startEmulator({ bookmarkMs: 200 });
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-drv'), emu.url, emu.token);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(opened.map((d) => d.close()));
+  await emu?.stop();
+});
+
+function ctxFor(scope: string, name: string, ttl = 3, retryTimeout = 2): DcsContext {
+  return { name, scope, namespace: '/service', basePath: clusterBasePath('/service', scope), ttl, loopWait: 1, retryTimeout, ctl: false };
+}
+
+async function cluster(n: number, section: Record<string, unknown> = {}, ttl = 3) {
+  const scope = `drv${process.pid}x${++seq}`;
+  const drivers: KubernetesDriver[] = [];
+  for (let i = 1; i <= n; i++) {
+    await emu.api.createPod('drv', `${scope}-n${i}`, { application: 'pgha', 'cluster-name': scope });
+    const d = createKubernetesDriver(ctxFor(scope, `${scope}-n${i}`, ttl), { namespace: 'drv', labels: { application: 'pgha' }, ...section });
+    opened.push(d);
+    drivers.push(d);
+  }
+  return { scope, drivers };
+}
+
+const leaderOf = async (d: KubernetesDriver) => (await d.loadCluster()).find((x) => x.key === 'leader')?.value ?? null;
+
+describe('leaderLeaseSentAt', () => {
+  it('is the send instant of the write that renewed the record; no one sees it expire before T + ttl', async () => {
+    const { scope, drivers: [a, b] } = await cluster(2);
+    expect(a!.leaderLeaseSentAt()).toBeNull();
+    await b!.loadCluster();
+    const before = performance.now();
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    const t1 = a!.leaderLeaseSentAt()!;
+    expect(t1).toBeGreaterThanOrEqual(before);
+    expect(t1).toBeLessThanOrEqual(performance.now());
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await a!.updateLeader(null as never)).toBe(true);
+    const t2 = a!.leaderLeaseSentAt()!;
+    expect(t2).toBeGreaterThan(t1 + 250);
+    // B watches the renewal arrive, then polls until it judges the record expired.
+    expect(await leaderOf(b!)).toBe(`${scope}-n1`);
+    let expiredAt = 0;
+    while (!expiredAt) {
+      if ((await leaderOf(b!)) === null) expiredAt = performance.now();
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(expiredAt).toBeGreaterThanOrEqual(t2 + 3000);
+    expect(expiredAt).toBeLessThan(t2 + 3000 + 2000);
+    // The holder still believes it holds the lease until it tries to renew; then it is told it lost.
+    expect(await b!.attemptToAcquireLeader()).toBe(true);
+    expect(await a!.updateLeader(null as never)).toBe(false);
+    expect(a!.leaderLeaseSentAt()).toBeNull();
+    expect(b!.leaderLeaseSentAt()).not.toBeNull();
+    expect(await b!.deleteLeader(null)).toBe(true);
+    expect(b!.leaderLeaseSentAt()).toBeNull();
+  }, 30_000);
+
+  it('is null after a ctl client or a failed acquisition', async () => {
+    const { drivers: [a, b] } = await cluster(2);
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    expect(await b!.attemptToAcquireLeader()).toBe(false);
+    expect(b!.leaderLeaseSentAt()).toBeNull();
+  });
+});
+
+describe('compare-and-swap on resourceVersion', () => {
+  it('a write raced by another writer is a lost CAS (false), not an error', async () => {
+    const { scope, drivers: [a] } = await cluster(1);
+    expect(await a!.setConfigValue('{"ttl":30}')).toBe(true);
+    const cfg = (await a!.loadCluster()).find((n) => n.key === 'config')!;
+    // Another client (kubectl, Patroni) changes the object in between.
+    const r = await emu.api.request('PATCH', `/api/v1/namespaces/drv/configmaps/${scope}-config`, { metadata: { annotations: { other: 'x' } } }, 'application/merge-patch+json');
+    expect(r.status).toBe(200);
+    expect(await a!.setConfigValue('{"ttl":40}', cfg.version)).toBe(false);
+    expect(await a!.setConfigValue('{"ttl":40}', r.body.metadata.resourceVersion)).toBe(true);
+  });
+
+  it('the leader record carries Patroni annotations; transitions count holder changes', async () => {
+    const { scope, drivers: [a, b] } = await cluster(2, { use_endpoints: true, pod_ip: '10.1.2.3', ports: [{ name: 'pg', port: 6432 }] });
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    let ep = await emu.api.get('drv', 'endpoints', scope);
+    expect(ep.metadata.annotations).toMatchObject({ leader: `${scope}-n1`, ttl: '3', transitions: '0' });
+    expect(ep.metadata.annotations.acquireTime).toBe(ep.metadata.annotations.renewTime);
+    expect(ep.subsets).toEqual([{ addresses: [expect.objectContaining({ ip: '10.1.2.3', targetRef: expect.objectContaining({ kind: 'Pod', name: `${scope}-n1` }) })], ports: [{ name: 'pg', port: 6432 }] }]);
+    expect(await a!.deleteLeader(null)).toBe(true);
+    ep = await emu.api.get('drv', 'endpoints', scope);
+    expect(ep.metadata.annotations.leader).toBeUndefined();
+    expect(ep.subsets ?? []).toEqual([]);
+    await b!.loadCluster();
+    expect(await b!.attemptToAcquireLeader()).toBe(true);
+    ep = await emu.api.get('drv', 'endpoints', scope);
+    expect(ep.metadata.annotations).toMatchObject({ leader: `${scope}-n2`, transitions: '1' });
+    const svc = await emu.api.get('drv', 'services', `${scope}-config`);
+    expect(svc).toBeNull(); // created only with the config object
+    expect(await b!.setConfigValue('{}')).toBe(true);
+    expect((await emu.api.get('drv', 'services', `${scope}-config`)).spec.clusterIP).toBe('None');
+  });
+});
+
+describe('errors', () => {
+  let fake: Server;
+  let hits = 0;
+  let mode: '503-then-ok' | '403' = '503-then-ok';
+
+  beforeAll(async () => {
+    fake = createServer((req, res) => {
+      hits++;
+      if (mode === '403') {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ kind: 'Status', code: 403, message: 'forbidden by test' }));
+      }
+      if (hits <= 2) {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+        return res.end('{}');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: '5' }, items: [] }));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+  });
+
+  afterAll(() => new Promise<void>((r) => fake.close(() => r())));
+
+  function driverAt(url: string, section: Record<string, unknown> = {}, retryTimeout = 2): KubernetesDriver {
+    process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-err'), url, 't');
+    const d = createKubernetesDriver(ctxFor('errs', 'n1', 20, retryTimeout), { namespace: 'drv', ...section });
+    process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-drv'), emu.url, emu.token);
+    opened.push(d);
+    return d;
+  }
+
+  it('an unreachable API is a DcsError within retry_timeout', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const d = driverAt(`http://127.0.0.1:${port}`);
+    const t0 = performance.now();
+    await expect(d.loadCluster()).rejects.toBeInstanceOf(DcsError);
+    await expect(d.attemptToAcquireLeader()).rejects.toBeInstanceOf(DcsError);
+    expect(performance.now() - t0).toBeLessThan(2 * 2000 + 1500);
+  });
+
+  it('retries 500/503/504 (and Retry-After) within the deadline', async () => {
+    mode = '503-then-ok';
+    hits = 0;
+    const d = driverAt(`http://127.0.0.1:${(fake.address() as AddressInfo).port}`);
+    expect(await d.loadCluster()).toEqual([]);
+    expect(hits).toBeGreaterThanOrEqual(4);
+  });
+
+  it('403 is a DcsError at once, unless retriable_http_codes lists it', async () => {
+    mode = '403';
+    const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    const t0 = performance.now();
+    const err = await driverAt(url).loadCluster().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DcsError);
+    expect((err as DcsError).code).toBe(ErrorCodes.DCS_AUTH);
+    expect((err as Error).message).toMatch(/403 forbidden by test/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    const t1 = performance.now();
+    const err2 = await driverAt(url, { retriable_http_codes: [403] }, 1).loadCluster().catch((e: unknown) => e);
+    expect((err2 as DcsError).code).toBe(ErrorCodes.DCS_TIMEOUT);
+    expect(performance.now() - t1).toBeGreaterThan(900);
+    expect(performance.now() - t1).toBeLessThan(2500);
+  });
+});
+
+describe('watch', () => {
+  it('bookmarks do not wake a follower; a renewal does; a stale resourceVersion (410 Gone) does', async () => {
+    const { drivers: [a, b] } = await cluster(2, {}, 20);
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    const leader = (await b!.loadCluster()).find((n) => n.key === 'leader')!;
+    const ac = new AbortController();
+    let t0 = performance.now();
+    // The emulator sends a BOOKMARK every 200 ms: the watch must sleep through them.
+    expect(await b!.watch(leader.version, 1200, ac.signal)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThan(1100);
+    const w = b!.watch(leader.version, 10_000, ac.signal);
+    await new Promise((r) => setTimeout(r, 200));
+    t0 = performance.now();
+    expect(await a!.updateLeader(null as never)).toBe(true);
+    expect(await w).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await b!.loadCluster();
+    await emu.api.request('POST', '/_emulator/compact');
+    expect(await a!.updateLeader(null as never)).toBe(true);
+    await emu.api.request('POST', '/_emulator/compact');
+    t0 = performance.now();
+    expect(await b!.watch(null, 10_000, ac.signal)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  }, 30_000);
+});
