@@ -99,6 +99,7 @@ describe('compare-and-swap on resourceVersion', () => {
 
   it('the leader record carries Patroni annotations; transitions count holder changes', async () => {
     const { scope, drivers: [a, b] } = await cluster(2, { use_endpoints: true, pod_ip: '10.1.2.3', ports: [{ name: 'pg', port: 6432 }] });
+    await a!.loadCluster(); // the HA loop always reads before it acquires; the Pod's identity comes from that list
     expect(await a!.attemptToAcquireLeader()).toBe(true);
     let ep = await emu.api.get('drv', 'endpoints', scope);
     expect(ep.metadata.annotations).toMatchObject({ leader: `${scope}-n1`, ttl: '3', transitions: '0' });

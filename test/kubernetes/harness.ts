@@ -72,7 +72,7 @@ export class K8sAdmin {
     return r.body.items;
   }
 
-  async audit(): Promise<Array<{ verb: string; resource: string; namespace: string | null; name: string | null; code: number }>> {
+  async audit(): Promise<Array<{ verb: string; resource: string; namespace: string | null; name: string | null; code: number; user: number | null }>> {
     return (await this.request('GET', '/_emulator/audit')).body;
   }
 }

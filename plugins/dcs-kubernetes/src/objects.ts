@@ -70,7 +70,7 @@ export class ObjectStore {
     onSend?: (at: number) => void): Promise<K8sObject> {
     const body: Record<string, unknown> = { metadata: this.metadata(name, annotations, rv) };
     if (ips && name === this.names.leader && this.s.useEndpoints) {
-      const subsets = await this.subsets(this.kinds.get(name) ?? null, ips, deadline);
+      const subsets = await this.subsets(this.kinds.get(name) ?? null, ips);
       if (subsets) body.subsets = subsets;
     }
     return this.remember(await this.api.call('PATCH', this.path(name), deadline, body, MERGE_PATCH, onSend), name)!;
@@ -82,7 +82,7 @@ export class ObjectStore {
     const present = Object.fromEntries(Object.entries(annotations).filter(([, v]) => v !== null));
     const body: Record<string, unknown> = { apiVersion: 'v1', kind: this.s.useEndpoints ? 'Endpoints' : 'ConfigMap', metadata: this.metadata(name, present, null) };
     if (ips && name === this.names.leader && this.s.useEndpoints) {
-      const subsets = await this.subsets(null, ips, deadline);
+      const subsets = await this.subsets(null, ips);
       if (subsets) body.subsets = subsets;
     }
     if (this.s.useEndpoints && name === this.names.config) await this.createConfigService(deadline);
@@ -135,13 +135,11 @@ export class ObjectStore {
    * The leader Endpoints' subsets for `ips` ([] = none; [''] = this Pod's IP), or undefined when the
    * current ones are already right (Patroni rewrites them only on change).
    */
-  private async subsets(cur: K8sObject | null, ips: string[], deadline: number): Promise<unknown[] | undefined> {
+  private async subsets(cur: K8sObject | null, ips: string[]): Promise<unknown[] | undefined> {
     const current: any[] = Array.isArray(cur?.subsets) ? cur!.subsets : [];
     if (!ips.length) return current.length ? [] : undefined;
-    let pod = this.pods.find((p) => p.metadata.name === this.podName) ?? null;
-    if (!pod || (!ips[0] && !pod.status?.podIP)) {
-      pod = await this.api.call('GET', this.podPath(this.podName), deadline).catch(() => null);
-    }
+    // This Pod as the last list showed it (for its IP when pod_ip is unset, and its identity).
+    const pod = this.pods.find((p) => p.metadata.name === this.podName) ?? null;
     const ip = ips[0] || pod?.status?.podIP;
     if (!ip) return undefined;
     const ports = this.s.ports;

@@ -29,7 +29,8 @@ export interface EmulatorOptions {
   log?: boolean;
 }
 
-export interface AuditEntry { verb: string; resource: string; namespace: string | null; name: string | null; code: number }
+/** One request as the audit log keeps it; `user` is the bearer token's index in `tokens` (null: none). */
+export interface AuditEntry { verb: string; resource: string; namespace: string | null; name: string | null; code: number; user: number | null }
 
 export class KubernetesEmulator {
   readonly store = new Store();
@@ -77,6 +78,9 @@ export class KubernetesEmulator {
     let resource = '';
     let ns: string | null = null;
     let name: string | null = null;
+    const bearer = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1]?.trim();
+    const idx = bearer ? (this.opts.tokens ?? []).indexOf(bearer) : -1;
+    const user = idx >= 0 ? idx : null;
     try {
       if (url.pathname === '/healthz' || url.pathname === '/readyz' || url.pathname === '/livez') return send(res, 200, 'ok');
       if (url.pathname === '/_emulator/audit') return send(res, 200, this.audit);
@@ -99,20 +103,20 @@ export class KubernetesEmulator {
       const sel = () => Selector.parse(q.get('labelSelector'), q.get('fieldSelector'));
       switch (verb) {
         case 'get':
-          return this.reply(res, verb, resource, ns, name, 200, strip(this.store.get(resource, ns!, name!)));
+          return this.reply(res, user, verb, resource, ns, name, 200, strip(this.store.get(resource, ns!, name!)));
         case 'list':
-          return this.reply(res, verb, resource, ns, name, 200, this.listBody(resource, this.store.list(resource, ns, sel())));
+          return this.reply(res, user, verb, resource, ns, name, 200, this.listBody(resource, this.store.list(resource, ns, sel())));
         case 'watch':
-          this.audit.push({ verb, resource, namespace: ns, name, code: 200 });
+          this.audit.push({ verb, resource, namespace: ns, name, code: 200, user });
           return this.watch(res, resource, ns, sel(), q);
         case 'create': {
           const body = await readJson(req);
-          return this.reply(res, verb, resource, ns, name, 201, this.store.create(resource, ns!, body));
+          return this.reply(res, user, verb, resource, ns, name, 201, this.store.create(resource, ns!, body));
         }
         case 'update': {
           const body = await readJson(req);
           const rv = body?.metadata?.resourceVersion;
-          return this.reply(res, verb, resource, ns, name, 200,
+          return this.reply(res, user, verb, resource, ns, name, 200,
             this.store.update(resource, ns!, name!, body, rv === undefined ? undefined : String(rv), RESOURCES[resource]!.createOnUpdate));
         }
         case 'patch': {
@@ -122,29 +126,29 @@ export class KubernetesEmulator {
           const next = applyPatch(String(req.headers['content-type'] ?? ''), cur, body);
           // A resourceVersion in the patch is a precondition on the current object.
           const rv = next.metadata?.resourceVersion !== cur.metadata.resourceVersion ? String(next.metadata?.resourceVersion) : cur.metadata.resourceVersion;
-          return this.reply(res, verb, resource, ns, name, 200, this.store.update(resource, ns!, name!, next, rv, false));
+          return this.reply(res, user, verb, resource, ns, name, 200, this.store.update(resource, ns!, name!, next, rv, false));
         }
         case 'delete': {
           const body = await readJson(req).catch(() => null);
           const rv = body?.preconditions?.resourceVersion;
-          return this.reply(res, verb, resource, ns, name, 200, this.store.delete(resource, ns!, name!, rv));
+          return this.reply(res, user, verb, resource, ns, name, 200, this.store.delete(resource, ns!, name!, rv));
         }
         case 'deletecollection': {
           const items = this.store.list(resource, ns, sel()).map((o) => this.store.delete(resource, ns!, o.metadata.name));
-          return this.reply(res, verb, resource, ns, name, 200, this.listBody(resource, items));
+          return this.reply(res, user, verb, resource, ns, name, 200, this.listBody(resource, items));
         }
         default:
           throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not supported`);
       }
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', e instanceof Error ? e.message : String(e));
-      if (verb) this.audit.push({ verb, resource, namespace: ns, name, code: err.code });
+      if (verb) this.audit.push({ verb, resource, namespace: ns, name, code: err.code, user });
       return send(res, err.code, statusBody(err));
     }
   }
 
-  private reply(res: ServerResponse, verb: string, resource: string, ns: string | null, name: string | null, code: number, body: unknown) {
-    this.audit.push({ verb, resource, namespace: ns, name, code });
+  private reply(res: ServerResponse, user: number | null, verb: string, resource: string, ns: string | null, name: string | null, code: number, body: unknown) {
+    this.audit.push({ verb, resource, namespace: ns, name, code, user });
     send(res, code, body);
   }
 
