@@ -4,7 +4,7 @@
  * unreachable or refusing API as DcsError within retry_timeout, retriable HTTP codes, and watch
  * wake-ups (410 Gone wakes; bookmarks do not).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DcsError, ErrorCodes, clusterBasePath, type DcsContext } from '@pgha/core';
 import { createKubernetesDriver, type KubernetesDriver } from '@pgha/dcs-kubernetes';
@@ -117,6 +117,51 @@ describe('compare-and-swap on resourceVersion', () => {
     expect(svc).toBeNull(); // created only with the config object
     expect(await b!.setConfigValue('{}')).toBe(true);
     expect((await emu.api.get('drv', 'services', `${scope}-config`)).spec.clusterIP).toBe('None');
+  });
+});
+
+describe('a write whose answer is lost', () => {
+  it('is recognised as ours when the retry meets 409 (the first send applied)', async () => {
+    const { scope, drivers: [b] } = await cluster(1);
+    await b!.loadCluster();
+    expect(await b!.setConfigValue('{}')).toBe(true);
+    // A proxy that forwards everything but drops the answer of the first PATCH of the leader object.
+    let dropped = 0;
+    const target = new URL(emu.url);
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+          if (req.method === 'PATCH' && req.url?.includes(`/configmaps/${scope}-leader`) && dropped === 0) {
+            dropped++;
+            ur.resume();
+            ur.on('end', () => req.socket.destroy());
+            return;
+          }
+          res.writeHead(ur.statusCode!, ur.headers);
+          ur.pipe(res);
+        });
+        up.end(Buffer.concat(chunks));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-proxy'), `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, emu.token);
+      const a = createKubernetesDriver(ctxFor(scope, `${scope}-n1`, 3, 5), { namespace: 'drv', labels: { application: 'pgha' } });
+      opened.push(a);
+      await emu.api.request('POST', '/api/v1/namespaces/drv/configmaps', { metadata: { name: `${scope}-leader`, labels: { application: 'pgha', 'cluster-name': scope } } });
+      await a.loadCluster();
+      const t0 = performance.now();
+      expect(await a.attemptToAcquireLeader()).toBe(true);
+      expect(dropped).toBe(1);
+      expect(a.leaderLeaseSentAt()).toBeGreaterThanOrEqual(t0);
+      expect((await emu.api.get('drv', 'configmaps', `${scope}-leader`)).metadata.annotations.leader).toBe(`${scope}-n1`);
+    } finally {
+      process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-drv'), emu.url, emu.token);
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 });
 

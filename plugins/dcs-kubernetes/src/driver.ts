@@ -109,9 +109,16 @@ export class KubernetesDriver implements DcsDriver {
       this.observer.observe('leader', leaderRecord(res), performance.now());
       return true;
     } catch (e) {
-      if (e instanceof ConflictError || e instanceof NotFoundError) return false;
-      throw e;
+      if (!(e instanceof ConflictError || e instanceof NotFoundError)) throw e;
     }
+    // A 409 may answer our own retry of a write whose first answer was lost: if the object holds
+    // exactly the record we sent, it is ours (Patroni 4 checks the same), measured from the first send.
+    if (sentAt === null || deadline - performance.now() < 200) return false;
+    const now = await this.readLeader(deadline);
+    const a = annotationsOf(now);
+    if (a.leader !== this.ctx.name || a.renewTime !== annotations.renewTime) return false;
+    this.leaseSentAt = sentAt;
+    return true;
   }
 
   async attemptToAcquireLeader(): Promise<boolean> {
