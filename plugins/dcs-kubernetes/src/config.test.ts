@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manifestProblems, validateWith } from '@pgha/core';
-import plugin, { kubernetesConfigSchema, labelSelector, loadKubeConfig, resolveSettings, unhonouredKeys } from './index.js';
+import plugin, { createKubernetesDriver, kubernetesConfigSchema, labelSelector, loadKubeConfig, resolveSettings, unhonouredKeys } from './index.js';
 
 const parse = (section: unknown) => kubernetesConfigSchema.parse(section);
 
@@ -90,6 +90,16 @@ describe('where the API is', () => {
     expect(loadKubeConfig({}).getCurrentCluster()).toMatchObject({ server: 'http://127.0.0.1:8001', skipTLSVerify: true });
     process.env.KUBECONFIG = '/nonexistent/kubeconfig';
     expect(() => loadKubeConfig({})).toThrow(/no kubeconfig at \/nonexistent\/kubeconfig/);
+  });
+
+  it('reports the keys it will not act on through the agent logger when the driver is made', () => {
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    process.env.KUBECONFIG = kubeconfig(['p'], 'p');
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m) } as never;
+    const ctx = { name: 'n1', scope: 'demo', namespace: '/service', basePath: '/service/demo', ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
+    createKubernetesDriver(ctx, parse({ bypass_api_service: true, labelz: { a: 'b' } }), logger);
+    expect(warnings).toEqual([expect.stringMatching(/^kubernetes\.bypass_api_service: /), 'kubernetes.labelz: unknown key, ignored']);
   });
 
   it('prefers the in-cluster service account, with cacert (or PATRONI_KUBERNETES_CACERT) as the CA', () => {
