@@ -10,6 +10,7 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 # Debian's real Patroni and its Kubernetes client: the independent client that proves the Kubernetes
 # API emulator (test/kubernetes), and patronictl listing pgha clusters.
 [ -x /usr/bin/patroni ] || need+=(patroni)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need+=(python3-kubernetes)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

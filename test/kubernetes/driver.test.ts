@@ -259,3 +259,30 @@ describe('watch', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   }, 30_000);
 });
+
+describe('https', () => {
+  let tlsEmu: RunningEmulator;
+
+  beforeAll(async () => { tlsEmu = await startEmulator({ tls: true }); });
+  afterAll(async () => {
+    process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-drv'), emu.url, emu.token);
+    await tlsEmu?.stop();
+  });
+
+  it("verifies the server with the kubeconfig's certificate-authority or `cacert`, and refuses an unknown one", async () => {
+    await tlsEmu.api.createPod('tls', 'tls-n1', { application: 'pgha', 'cluster-name': 'tlsdemo' });
+    const make = (caInKubeconfig: boolean, section: Record<string, unknown> = {}) => {
+      process.env.KUBECONFIG = writeKubeconfig(userTempDir('k8s-tls'), tlsEmu.url, tlsEmu.token, 'kind-kind', caInKubeconfig ? tlsEmu.caFile : null);
+      const d = createKubernetesDriver(ctxFor('tlsdemo', 'tls-n1', 20, 2), { namespace: 'tls', labels: { application: 'pgha' }, ...section });
+      opened.push(d);
+      return d;
+    };
+    const a = make(true);
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    expect((await a.loadCluster()).find((n) => n.key === 'leader')?.value).toBe('tls-n1');
+    expect((await make(false, { cacert: tlsEmu.caFile! }).loadCluster()).find((n) => n.key === 'leader')?.value).toBe('tls-n1');
+    const err = await make(false).loadCluster().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DcsError);
+    expect(String((err as Error).message)).toMatch(/certificate|self.signed/i);
+  });
+});

@@ -101,7 +101,9 @@ export class K8sClient {
         retryAfter = ra !== null && /^\d+$/.test(ra) ? Number(ra) * 1000 : 0;
       } catch (e) {
         if (e instanceof ConflictError || e instanceof NotFoundError || e instanceof DcsError) throw e;
-        lastError = e instanceof Error ? e.message : String(e);
+        // Our own deadline abort says nothing new: keep the failure that made us retry.
+        if (ac.signal.aborted) lastError ||= 'no answer';
+        else lastError = e instanceof Error ? e.message : String(e);
       } finally {
         clearTimeout(timer);
       }

@@ -2,6 +2,7 @@
  * Kubernetes API EMULATOR as a standalone process:
  *
  *   npx tsx test/kubernetes/emulator/main.ts --port 6443 --token secret [--rbac secret=examples/kubernetes/rbac.yaml]
+ *     [--tls-cert cert.pem --tls-key key.pem]
  *
  * Prints `listening on http://127.0.0.1:PORT` once ready. SIGTERM/SIGINT stop it.
  */
@@ -39,6 +40,7 @@ const emulator = new KubernetesEmulator({
   tokens: a.get('token') ?? [],
   rbac,
   log: a.has('log'),
+  tls: a.has('tls-cert') ? { cert: readFileSync(a.get('tls-cert')![0]!), key: readFileSync(a.get('tls-key')?.[0] ?? '') } : undefined,
   bookmarkMs: a.has('bookmark-ms') ? Number(a.get('bookmark-ms')![0]) : undefined,
 });
 const url = await emulator.listen(Number(a.get('port')?.[0] ?? 0), a.get('host')?.[0] ?? '127.0.0.1');

@@ -7,6 +7,7 @@
  * endpoints controller for Services with a selector, and an audit log of (verb, resource) per request.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { applyPatch } from './patch.js';
 import { ApiError, RESOURCES, Selector, Store, clone, type K8sObject, type WatchEvent } from './store.js';
@@ -27,6 +28,8 @@ export interface EmulatorOptions {
   bookmarkMs?: number;
   /** Log each request (method, path, body) to stderr, for debugging a client. */
   log?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** One request as the audit log keeps it; `user` is the bearer token's index in `tokens` (null: none). */
@@ -44,11 +47,12 @@ export class KubernetesEmulator {
 
   get url(): string {
     const a = this.server?.address() as AddressInfo;
-    return `http://127.0.0.1:${a.port}`;
+    return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`;
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => { void this.handle(req, res); });
+    const handler = (req: IncomingMessage, res: ServerResponse) => { void this.handle(req, res); };
+    this.server = this.opts.tls ? createTlsServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
