@@ -9,7 +9,7 @@ import { ConflictError, NotFoundError, MERGE_PATCH, type K8sClient, type K8sObje
 import { labelSelector, type KubernetesSettings } from './config.js';
 import { ObjectStore } from './objects.js';
 import {
-  LEADER_RECORD_KEYS, MEMBER_RENEW_ANNOTATION, RecordObserver, annotationsOf, failoverAnnotations, isoTime, leaderRecord, objectNames,
+  LEADER_RECORD_KEYS, MEMBER_RENEW_ANNOTATION, RecordObserver, annotationsOf, failoverAnnotations, leaderRecord, uniqueIsoTime, objectNames,
   recordTtl, roleLabels, statusAnnotations, syncAnnotations, toNodes, type ObjectNames,
 } from './model.js';
 
@@ -85,7 +85,7 @@ export class KubernetesDriver implements DcsDriver {
 
   /** Patroni's leader record: transitions count holder changes; acquireTime survives my renewals. */
   private leaderAnnotations(prev: K8sObject | null, acquiring: boolean): Annotations {
-    const now = isoTime();
+    const now = uniqueIsoTime();
     const a = annotationsOf(prev);
     let transitions = 0;
     let acquireTime = now;
@@ -210,7 +210,7 @@ export class KubernetesDriver implements DcsDriver {
     const body = {
       metadata: {
         labels: roleLabels(data, isLeader, this.s),
-        annotations: { status: JSON.stringify(data), [MEMBER_RENEW_ANNOTATION]: isoTime() },
+        annotations: { status: JSON.stringify(data), [MEMBER_RENEW_ANNOTATION]: uniqueIsoTime() },
       },
     };
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSettings, kubernetesConfigSchema } from './config.js';
-import { RecordObserver, failoverAnnotations, isoTime, leaderRecord, objectNames, roleLabels, statusAnnotations, syncAnnotations, toNodes } from './model.js';
+import { RecordObserver, failoverAnnotations, isoTime, uniqueIsoTime, leaderRecord, objectNames, roleLabels, statusAnnotations, syncAnnotations, toNodes } from './model.js';
 
 const settings = (c: Record<string, unknown> = {}) => resolveSettings(kubernetesConfigSchema.parse(c), 'demo');
 
@@ -63,5 +63,10 @@ describe("Patroni's Kubernetes model", () => {
 
   it("writes times as Python's isoformat with microseconds", () => {
     expect(isoTime(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toMatch(/^2026-01-02T03:04:05\.678\d{3}\+00:00$/);
+    // Renewals never repeat a renewTime, even within one microsecond: the record always changes.
+    const stamps = Array.from({ length: 1000 }, () => uniqueIsoTime());
+    expect(new Set(stamps).size).toBe(1000);
+    expect([...stamps].sort()).toEqual(stamps);
+    expect(Math.abs(Date.parse(stamps[0]!) - Date.now())).toBeLessThan(5000);
   });
 });

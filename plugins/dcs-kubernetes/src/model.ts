@@ -69,6 +69,19 @@ export function isoTime(ms = Date.now()): string {
   return new Date(ms).toISOString().replace('Z', `${micros}+00:00`);
 }
 
+let lastStamp = 0;
+
+/**
+ * A renewTime never written before by this process: others restart their ttl clock only when the
+ * record changes, so two renewals must never carry the same value (microseconds, strictly rising).
+ */
+export function uniqueIsoTime(): string {
+  const us = Math.max(Math.floor((performance.timeOrigin + performance.now()) * 1000), lastStamp + 1);
+  lastStamp = us;
+  const ms = Math.floor(us / 1000);
+  return new Date(ms).toISOString().replace('Z', `${String(us % 1000).padStart(3, '0')}+00:00`);
+}
+
 /** Failover value (JSON object, or the legacy `leader:candidate`) → annotations (null deletes). */
 export function failoverAnnotations(value: string): Record<string, string | null> {
   const parsed = tryParseJson(value);
