@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { TestCluster, type TestNode } from '../helpers/cluster.js';
+import { CLI, TestCluster, type TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { startEmulator, type RunningEmulator } from './harness.js';
 
@@ -42,6 +42,14 @@ async function patronictlList(): Promise<string> {
   writeFileSync(cfg, stringify({ scope: cluster.scope, kubernetes: { namespace: k.namespace, labels: k.labels, use_endpoints: true } }));
   const { stdout } = await promisify(execFile)(PATRONICTL, ['-c', cfg, 'list'], {
     env: { PATH: process.env.PATH, HOME: '/tmp', LANG: 'C.UTF-8', KUBECONFIG: k.kubeconfig }, timeout: 30_000,
+  });
+  return stdout;
+}
+
+/** pgha's own patronictl-compatible verbs, reading the cluster through the plugin (ctl mode). */
+async function pghaCtl(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args, '-c', cluster.nodes[0]!.configPath], {
+    env: { ...process.env, KUBECONFIG: cluster.k8s!.kubeconfig }, timeout: 60_000,
   });
   return stdout;
 }
@@ -107,6 +115,28 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
     for (const n of cluster.nodes) expect(table).toContain(n.name);
   }, 60_000);
 
+  it("pgha's own ctl lists the cluster and switches over; the role labels flip both ways", async () => {
+    expect(ctlLeaders(await pghaCtl('list'))).toEqual([leader.name]);
+    const candidate = cluster.nodes.find((n) => n !== leader)!;
+    const out = await pghaCtl('switchover', '--leader', leader.name, '--candidate', candidate.name, '--force');
+    expect(out).toContain(`Successfully switched over to "${candidate.name}"`);
+    const now = await cluster.waitHealthy(2, 90_000);
+    expect(now.name).toBe(candidate.name);
+    await waitFor(async () => {
+      const roles = await podRoles();
+      return roles[candidate.name] === 'primary' && roles[leader.name] === 'replica';
+    }, 30_000, 'the role labels to follow the switchover');
+    const ep = await emu.api.get(cluster.k8s!.namespace, 'endpoints', cluster.scope);
+    expect(ep.metadata.annotations).toMatchObject({ leader: candidate.name, transitions: '1' });
+    // The switchover request was consumed: the failover object holds no leader/member any more.
+    await waitFor(async () => {
+      const fo = await emu.api.get(cluster.k8s!.namespace, 'endpoints', `${cluster.scope}-failover`);
+      return fo && !fo.metadata.annotations?.member;
+    }, 20_000, 'the failover annotations to be cleared');
+    expect(ctlLeaders(await patronictlList())).toEqual([candidate.name]);
+    leader = now;
+  }, 150_000);
+
   it('SIGKILL of the primary agent and postmaster: a replica is promoted and relabelled; the old one rejoins as replica', async () => {
     const old = leader;
     const agentPid = old.proc!.pid;
@@ -133,7 +163,7 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
       const e = await emu.api.get(k.namespace, 'endpoints', cluster.scope);
       return e?.subsets?.[0]?.ports?.[0]?.port === next.pgPort ? e : null;
     }, 20_000, 'the leader Endpoints to point at the new primary');
-    expect(ep.metadata.annotations).toMatchObject({ leader: next.name, transitions: '1' });
+    expect(ep.metadata.annotations).toMatchObject({ leader: next.name, transitions: '2' });
     await waitFor(async () => (await podRoles())[next.name] === 'primary', 20_000, 'the new primary relabelled');
     expect(await serviceTargets(`${cluster.scope}-primary`)).toContain(next.name);
     expect(ctlLeaders(await patronictlList())).toEqual([next.name]);
