@@ -302,7 +302,9 @@ export class KubernetesDriver implements DcsDriver {
    * them, as in Patroni, and so does the instant the record expires by our observation.
    */
   async watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.ctx.ctl || this.lastListRv === null) {
+    // Without a list version to resume from (ctl, never listed, a server that sent none) there is
+    // nothing safe to watch from: a watch from "now" would replay every object and wake at once.
+    if (this.ctx.ctl || !this.lastListRv) {
       await sleep(timeoutMs, signal);
       return false;
     }
