@@ -107,7 +107,7 @@ export class KubernetesEmulator {
       const sel = () => Selector.parse(q.get('labelSelector'), q.get('fieldSelector'));
       switch (verb) {
         case 'get':
-          return this.reply(res, user, verb, resource, ns, name, 200, strip(this.store.get(resource, ns!, name!)));
+          return this.reply(res, user, verb, resource, ns, name, 200, this.store.get(resource, ns!, name!));
         case 'list':
           return this.reply(res, user, verb, resource, ns, name, 200, this.listBody(resource, this.store.list(resource, ns, sel())));
         case 'watch':
@@ -270,8 +270,6 @@ function verbOf(method: string, named: boolean, watch: boolean): string {
     default: return 'unsupported';
   }
 }
-
-function strip(o: K8sObject): K8sObject { return o; }
 
 function statusBody(err: ApiError) {
   return {
