@@ -85,6 +85,56 @@ describe('leaderLeaseSentAt', () => {
   });
 });
 
+describe('expiry judged by observation', () => {
+  it('ignores the times written in the record (another clock): valid for ttl from when it was seen', async () => {
+    const { scope, drivers: [b] } = await cluster(1);
+    // A record written by a machine whose clock is decades behind, and one whose clock is ahead.
+    for (const renewTime of ['1970-01-01T00:00:00+00:00', '2099-01-01T00:00:00+00:00']) {
+      await emu.api.request('DELETE', `/api/v1/namespaces/drv/configmaps/${scope}-leader`);
+      const r = await emu.api.request('POST', '/api/v1/namespaces/drv/configmaps', {
+        metadata: { name: `${scope}-leader`, labels: { application: 'pgha', 'cluster-name': scope }, annotations: { leader: 'elsewhere', renewTime, acquireTime: renewTime, ttl: '3', transitions: '4' } },
+      });
+      expect(r.status).toBe(201);
+      const seen = performance.now();
+      expect(await leaderOf(b!)).toBe('elsewhere');
+      expect(await b!.attemptToAcquireLeader()).toBe(false);
+      while ((await leaderOf(b!)) !== null) await new Promise((res) => setTimeout(res, 100));
+      expect(performance.now() - seen).toBeGreaterThanOrEqual(3000);
+      expect(await b!.attemptToAcquireLeader()).toBe(true);
+      expect((await emu.api.get('drv', 'configmaps', `${scope}-leader`)).metadata.annotations.transitions).toBe('5');
+      expect(await b!.deleteLeader(null)).toBe(true);
+    }
+  }, 30_000);
+
+  it('a follower whose last look is older than ttl still cannot take a lock its holder kept renewing', async () => {
+    const { drivers: [a, b] } = await cluster(2);
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    await b!.loadCluster();
+    const until = performance.now() + 4000;
+    while (performance.now() < until) {
+      expect(await a!.updateLeader(null as never)).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // B has not looked for longer than ttl; its acquisition reads fresh and sees a changed record.
+    expect(await b!.attemptToAcquireLeader()).toBe(false);
+    expect(a!.leaderLeaseSentAt()).not.toBeNull();
+    expect(await a!.updateLeader(null as never)).toBe(true);
+  }, 30_000);
+
+  it('when the holder is gone, followers racing for the expired lock: exactly one wins', async () => {
+    const { drivers } = await cluster(4);
+    const [a, ...followers] = drivers;
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    await Promise.all(followers.map((f) => f.loadCluster()));
+    await new Promise((r) => setTimeout(r, 3300));
+    expect((await Promise.all(followers.map((f) => leaderOf(f)))).every((l) => l === null)).toBe(true);
+    const won = await Promise.all(followers.map((f) => f.attemptToAcquireLeader()));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect(followers.filter((f) => f.leaderLeaseSentAt() !== null)).toHaveLength(1);
+    expect(await a!.updateLeader(null as never)).toBe(false);
+  }, 30_000);
+});
+
 describe('compare-and-swap on resourceVersion', () => {
   it('a write raced by another writer is a lost CAS (false), not an error', async () => {
     const { scope, drivers: [a] } = await cluster(1);
