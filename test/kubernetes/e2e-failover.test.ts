@@ -3,8 +3,9 @@
  * API emulator (Endpoints mode), the agents authenticated with a token the emulator restricts to the
  * RBAC Role of examples/kubernetes/rbac.yaml. The role label follows promotion and demotion, the
  * leader Endpoints carry the primary's address, Services selecting on the role label route to the
- * right Pod, Debian's real `patronictl` lists the pgha cluster with the right leader, and SIGKILL of
- * the primary's agent and postmaster fails over.
+ * right Pod, Debian's real `patronictl` and pgha's own ctl list the pgha cluster with the right
+ * leader, a switchover and SIGKILL of the primary's agent and postmaster move the leader, and a hung
+ * API server makes the primary stop taking writes within ttl.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -176,4 +177,23 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
     expect(await serviceTargets(`${cluster.scope}-primary`)).toEqual([next.name]);
     expect((await emu.api.audit()).filter((a) => a.code === 403).map((a) => `${a.verb} ${a.resource}`)).toEqual([]);
   }, 300_000);
+
+  it('a hung API server (SIGSTOP): the primary stops taking writes within ttl; after SIGCONT one primary again', async () => {
+    const before = await cluster.waitHealthy(2, 120_000);
+    expect(await cluster.writablePrimaries()).toEqual([before.name]);
+    const t0 = Date.now();
+    process.kill(emu.proc.pid, 'SIGSTOP');
+    try {
+      // Its leader update times out (retry_timeout 5 s): DCS not accessible, the leader demotes.
+      await waitFor(async () => (await cluster.writablePrimaries()).length === 0, 30_000, 'the primary to stop accepting writes while the API hangs');
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await cluster.writablePrimaries()).toEqual([]);
+    } finally {
+      process.kill(emu.proc.pid, 'SIGCONT');
+    }
+    const after = await cluster.waitHealthy(2, 120_000);
+    expect(await cluster.writablePrimaries()).toEqual([after.name]);
+    await waitFor(async () => (await podRoles())[after.name] === 'primary', 30_000, 'the primary labelled again');
+  }, 240_000);
 });
