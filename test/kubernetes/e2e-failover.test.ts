@@ -4,7 +4,7 @@
  * RBAC Role of examples/kubernetes/rbac.yaml. The role label follows promotion and demotion, the
  * leader Endpoints carry the primary's address, Services selecting on the role label route to the
  * right Pod, Debian's real `patronictl` and pgha's own ctl list the pgha cluster with the right
- * leader, a switchover and SIGKILL of the primary's agent and postmaster move the leader, and a hung
+ * leader, a switchover, SIGTERM and SIGKILL of the primary's agent (and postmaster) move the leader, and a hung
  * API server makes the primary stop taking writes within ttl.
  */
 import { execFile } from 'node:child_process';
@@ -138,6 +138,24 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
     leader = now;
   }, 150_000);
 
+  it('SIGTERM of the primary agent releases the lock: a replica takes over well before ttl', async () => {
+    const old = await cluster.waitHealthy(2, 60_000);
+    const t0 = Date.now();
+    old.signalAgent('SIGTERM');
+    const next = await waitFor(async () => {
+      const e = await emu.api.get(cluster.k8s!.namespace, 'endpoints', cluster.scope);
+      const l = e?.metadata?.annotations?.leader;
+      return l && l !== old.name ? l : null;
+    }, 15_000, 'a new leader after SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(10_000); // ttl is 20 s
+    await old.proc!.exited;
+    old.start();
+    const healthy = await cluster.waitHealthy(2, 120_000);
+    expect(healthy.name).toBe(next);
+    await waitFor(async () => (await podRoles())[old.name] === 'replica', 60_000, `${old.name} labelled replica again`);
+    leader = healthy;
+  }, 180_000);
+
   it('SIGKILL of the primary agent and postmaster: a replica is promoted and relabelled; the old one rejoins as replica', async () => {
     const old = leader;
     const agentPid = old.proc!.pid;
@@ -164,7 +182,7 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
       const e = await emu.api.get(k.namespace, 'endpoints', cluster.scope);
       return e?.subsets?.[0]?.ports?.[0]?.port === next.pgPort ? e : null;
     }, 20_000, 'the leader Endpoints to point at the new primary');
-    expect(ep.metadata.annotations).toMatchObject({ leader: next.name, transitions: '2' });
+    expect(ep.metadata.annotations).toMatchObject({ leader: next.name, transitions: '3' });
     await waitFor(async () => (await podRoles())[next.name] === 'primary', 20_000, 'the new primary relabelled');
     expect(await serviceTargets(`${cluster.scope}-primary`)).toContain(next.name);
     expect(ctlLeaders(await patronictlList())).toEqual([next.name]);
