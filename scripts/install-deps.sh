@@ -7,9 +7,12 @@ need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
-# Debian's Patroni with its Consul backend: the independent client that validates the Consul emulator.
+# Debian's real Patroni with its Consul and Kubernetes clients: the independent client that proves the
+# Consul and Kubernetes API emulators (test/consul, test/kubernetes), and patronictl listing pgha clusters.
 [ -x /usr/bin/patroni ] || need+=(patroni)
 [ -f /usr/lib/python3/dist-packages/consul/base.py ] || need+=(python3-consul)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need+=(python3-kubernetes)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

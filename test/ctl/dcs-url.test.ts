@@ -33,4 +33,15 @@ describe('--dcs-url parsing (patronictl parse_dcs)', () => {
     });
     expect(applyDcsUrl(config, 'etcd3://10.0.0.1:2379').namespace).toBe('/old');
   });
+
+  it('takes kubernetes://[CONTEXT][/NAMESPACE] and keeps the configuration\'s kubernetes labels', () => {
+    expect(parseDcsUrl('kubernetes://')).toEqual({ sections: { kubernetes: {} } });
+    expect(parseDcsUrl('kubernetes:///db')).toEqual({ sections: { kubernetes: { namespace: 'db' } } });
+    expect(parseDcsUrl('kubernetes://prod/db/')).toEqual({ sections: { kubernetes: { context: 'prod', namespace: 'db' } } });
+    expect(() => parseDcsUrl('kubernetes://prod:6443/db')).toThrow(/kubernetes:\/\/\[CONTEXT\]\[\/NAMESPACE\]/);
+    const config = { scope: 'demo', namespace: '/service', kubernetes: { labels: { application: 'pgha' }, namespace: 'old', use_endpoints: true }, etcd3: { host: 'x' } };
+    expect(applyDcsUrl(config, 'kubernetes:///db')).toEqual({
+      scope: 'demo', namespace: '/service', kubernetes: { labels: { application: 'pgha' }, namespace: 'db', use_endpoints: true },
+    });
+  });
 });

@@ -12,6 +12,17 @@ import { startConsulEmulator, type EmulatorProcess } from '../consul/emulator/pr
 import { freePort, freePorts } from './ports.js';
 import { isAlive, startProc, waitFor, type Proc } from './procs.js';
 import { testUser, userTempDir } from './user.js';
+import { startEmulator, writeKubeconfig, type RunningEmulator } from '../kubernetes/harness.js';
+
+/** The Kubernetes DCS: the API emulator (started here unless given), Pods created per node as a StatefulSet would. */
+export interface KubernetesDcsOptions {
+  kind: 'kubernetes';
+  useEndpoints?: boolean;
+  emulator?: RunningEmulator;
+  /** The agents' bearer token (e.g. one the emulator restricts with RBAC); default: the emulator's admin token. */
+  agentToken?: string;
+  namespace?: string;
+}
 
 export const BIN_DIR = process.env.PGHA_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
 export const CLI = resolve(import.meta.dirname, '../../cli/bin/pgha.js');
@@ -30,7 +41,7 @@ export interface NodeSpec {
 export interface ClusterOptions {
   readonly nodes?: number | readonly NodeSpec[];
   /** etcd3 (default; a fresh etcd unless one is given) or the embedded Raft DCS (a member in every agent). */
-  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string }
+  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string } | KubernetesDcsOptions
     /** The Consul emulator (test/consul/emulator; no real Consul server exists here): a fresh one unless given. */
     | { kind: 'consul'; consul?: EmulatorProcess; section?: Record<string, unknown> };
   /** Dynamic configuration seeded into bootstrap.dcs (ttl, loop_wait, ...). */
@@ -51,6 +62,8 @@ export class TestNode {
     readonly configPath: string,
     /** The Raft member's port when the cluster runs on the raft DCS. */
     readonly raftPort: number | null = null,
+    /** Extra environment for the agent (KUBECONFIG on the kubernetes DCS). */
+    readonly env: Record<string, string> = {},
   ) {}
 
   get raftAddr(): string | null { return this.raftPort === null ? null : `127.0.0.1:${this.raftPort}`; }
@@ -61,7 +74,8 @@ export class TestNode {
 
   /** Start `pgha run` for this node. */
   start(): void {
-    this.proc = startProc(process.execPath, [CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir });
+    const extra = Object.keys(this.env).length ? { env: { ...process.env, ...(testUser() ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env } } : {};
+    this.proc = startProc(process.execPath, [CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
   }
 
   agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
@@ -131,6 +145,9 @@ export class TestCluster {
     return this.consulServer;
   }
 
+  /** The Kubernetes API emulator and namespace (kubernetes clusters only). */
+  k8s: { emulator: RunningEmulator; namespace: string; labels: Record<string, string>; kubeconfig: string; own: boolean } | null = null;
+
   /** The etcd cluster (etcd3 clusters only). */
   get etcd(): EtcdCluster {
     if (!this.etcdCluster) throw new Error('this test cluster runs on the raft DCS, not etcd');
@@ -144,12 +161,21 @@ export class TestCluster {
     const raft = o.dcs?.kind === 'raft' ? o.dcs : null;
     const consulDcs = o.dcs?.kind === 'consul' ? o.dcs : null;
     const consul = consulDcs ? consulDcs.consul ?? (await startConsulEmulator()) : null;
-    const etcd = raft || consul ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
+    const kube = o.dcs?.kind === 'kubernetes' ? o.dcs : null;
+    const etcd = raft || consul || kube ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
     const raftPorts = raft ? await freePorts(specs.length) : [];
     const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
     const root = userTempDir('e2e');
     const scope = `e2e${process.pid}${Math.random().toString(36).slice(2, 6)}`;
     const nodes: TestNode[] = [];
+    let k8s: TestCluster['k8s'] = null;
+    if (kube) {
+      const emulator = kube.emulator ?? (await startEmulator());
+      const namespace = kube.namespace ?? scope;
+      const labels = { application: 'pgha' };
+      k8s = { emulator, namespace, labels, kubeconfig: writeKubeconfig(root, emulator.url, kube.agentToken ?? emulator.token), own: !kube.emulator };
+      for (let i = 0; i < specs.length; i++) await emulator.api.createPod(namespace, `node${i + 1}`, { ...labels, 'cluster-name': scope });
+    }
     for (let i = 0; i < specs.length; i++) {
       const name = `node${i + 1}`;
       const dir = join(root, name);
@@ -161,6 +187,7 @@ export class TestCluster {
         restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}) },
         ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
         ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
+        ...(kube ? { kubernetes: { namespace: k8s!.namespace, labels: k8s!.labels, use_endpoints: !!kube.useEndpoints, pod_ip: '127.0.0.1', ports: [{ name: 'postgresql', port: pgPort }] } } : {}),
         ...(raft ? { raft: { self_addr: raftAddrs[i], partner_addrs: raftAddrs.filter((_, j) => j !== i), data_dir: join(dir, 'raft'), ...(raft.password ? { password: raft.password } : {}) } } : {}),
         bootstrap: {
           dcs: {
@@ -184,11 +211,12 @@ export class TestCluster {
       writeFileSync(configPath, stringify(config));
       const u = testUser();
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
-      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null));
+      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}));
     }
     const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
     cluster.consulServer = consul;
     cluster.ownConsul = !!consul && !consulDcs!.consul;
+    cluster.k8s = k8s;
     for (const n of nodes) n.start();
     return cluster;
   }
@@ -251,6 +279,7 @@ export class TestCluster {
     }
     if (this.ownEtcd) await this.etcdCluster?.stop();
     if (this.ownConsul) await this.consulServer?.stop();
+    if (this.k8s?.own) await this.k8s.emulator.stop();
     if (!process.env.PGHA_KEEP_TEST_DIRS) rmSync(this.root, { recursive: true, force: true });
   }
 }

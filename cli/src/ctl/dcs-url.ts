@@ -22,7 +22,25 @@ export interface ParsedDcsUrl {
   readonly namespace?: string;
 }
 
+/**
+ * pgha's `kubernetes://[CONTEXT][/NAMESPACE]` (patronictl has no such scheme): the API server comes
+ * from the service account or kubeconfig, so the host names a kubeconfig context, and the path the
+ * Kubernetes namespace (not the DCS key namespace, which Kubernetes does not use).
+ */
+function parseKubernetesUrl(url: string): ParsedDcsUrl | null {
+  const m = /^kubernetes:\/\/([^/:]*)(\/[^/]*)?\/?$/i.exec(url.trim());
+  if (!/^kubernetes:/i.test(url.trim())) return null;
+  if (!m) throw new CtlError(`Can not parse the DCS url: ${url} (use kubernetes://[CONTEXT][/NAMESPACE])`);
+  const section: Record<string, unknown> = {};
+  if (m[1]) section.context = m[1];
+  const ns = (m[2] ?? '').replace(/^\//, '');
+  if (ns) section.namespace = ns;
+  return { sections: { kubernetes: section } };
+}
+
 export function parseDcsUrl(url: string): ParsedDcsUrl {
+  const k8s = parseKubernetesUrl(url);
+  if (k8s) return k8s;
   const text = url.includes('//') ? url : `//${url}`;
   const m = /^(?:([a-zA-Z][a-zA-Z0-9+.-]*):)?\/\/(\[[^\]]*\]|[^/:]*)(?::(\d*))?(\/.*)?$/.exec(text);
   if (!m) throw new CtlError(`Can not parse the DCS url: ${url}`);
@@ -43,8 +61,12 @@ export function parseDcsUrl(url: string): ParsedDcsUrl {
 export function applyDcsUrl(config: Record<string, unknown>, url: string): Record<string, unknown> {
   const parsed = parseDcsUrl(url);
   const out: Record<string, unknown> = { ...config };
+  // kubernetes:// keeps the configuration's section (its labels select the cluster's objects).
+  const kube = parsed.sections.kubernetes as Record<string, unknown> | undefined;
+  const keep = kube && typeof config.kubernetes === 'object' && config.kubernetes ? config.kubernetes as Record<string, unknown> : {};
   for (const k of DCS_SECTION_KEYS) delete out[k];
   Object.assign(out, parsed.sections);
+  if (kube) out.kubernetes = { ...keep, ...kube };
   if (parsed.namespace) out.namespace = parsed.namespace;
   return out;
 }
