@@ -33,8 +33,8 @@ function installFake(root: string, pkg: string, name: string, apiVersion = 1): v
 }
 
 describe('PluginHost.checkDcs', () => {
-  it('a kubernetes section (no kubernetes plugin exists) fails with the npm command', async () => {
-    const check = await new PluginHost({ config: { kubernetes: { namespace: 'default' } } }).checkDcs();
+  it('a kubernetes section fails with the npm command when the package is absent from the search roots', async () => {
+    const check = await new PluginHost({ config: { kubernetes: { namespace: 'default' } }, searchRoots: [tmp()] }).checkDcs();
     expect(check.selected).toBeNull();
     expect(check.error).toContain('Can not find suitable configuration of distributed configuration store');
     expect(check.error).toContain('kubernetes: plugin @pgha/dcs-kubernetes is not installed: npm i @pgha/dcs-kubernetes');
@@ -91,18 +91,18 @@ describe('pgha plugins (built CLI)', () => {
     const r = run(['plugins'], root);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^KIND\s+NAME\s+PACKAGE\s+VERSION\s+ORIGIN\s+STATUS/);
-    expect(r.stdout).toMatch(/dcs\s+kubernetes\s+@pgha\/dcs-kubernetes\s+-\s+builtin\s+not installed \(npm i @pgha\/dcs-kubernetes\)/);
+    expect(r.stdout).toMatch(/dcs\s+kubernetes\s+@pgha\/dcs-kubernetes\s+0\.1\.0\s+builtin\s+installed/);
     expect(r.stdout).toMatch(/dcs\s+consul\s+@pgha\/dcs-consul\s+0\.1\.0\s+builtin\s+installed/);
     expect(r.stdout).toMatch(/dcs\s+foo\s+pgha-plugin-foo\s+1\.2\.3\s+discovered\s+installed/);
   });
 
-  it('exits 1 naming the npm package when the config names a DCS with no plugin', () => {
+  it('exits 1 with the advice when the config names a DCS pgha has no plugin for (etcd v2)', () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'k8s.yml'), 'scope: demo\nkubernetes:\n  namespace: default\n');
-    const r = run(['plugins', '-c', join(dir, 'k8s.yml')]);
+    writeFileSync(join(dir, 'etcd2.yml'), 'scope: demo\netcd:\n  host: 127.0.0.1:2379\n');
+    const r = run(['plugins', '-c', join(dir, 'etcd2.yml')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('  kubernetes: plugin @pgha/dcs-kubernetes is not installed: npm i @pgha/dcs-kubernetes');
-    const global = run(['-c', join(dir, 'k8s.yml'), 'plugins']);
+    expect(r.stderr).toContain('the etcd v2 API is not supported; rename the section to etcd3 (same keys) and install @pgha/dcs-etcd3');
+    const global = run(['-c', join(dir, 'etcd2.yml'), 'plugins']);
     expect(global.status).toBe(1);
   });
 
