@@ -273,7 +273,10 @@ export class Agent implements ApiBackend {
     const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
     const h = cluster && handover({
       name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
-      onRelease: () => { this.lockSentAt = null; },
+      onRelease: () => {
+        this.lockSentAt = null;
+        if (cluster.leaderName === this.name) this.deps.pg.markDemoted();
+      },
     });
     // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
     await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });

@@ -185,7 +185,10 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
     // shutdown checkpoint, so it takes over without waiting for the rest of the shutdown.
     const h = handover({
       name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null,
-      onRelease: () => void ctx.lockSentAt(null),
+      onRelease: () => {
+        pg.markDemoted();
+        void ctx.lockSentAt(null);
+      },
     });
     ctx.long.run('demote', 'demote', async () => {
       await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn) });

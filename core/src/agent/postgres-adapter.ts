@@ -185,6 +185,11 @@ export class ControllerPort implements PostgresPort {
     return ok;
   }
 
+  markDemoted(): void {
+    this._role = 'demoted';
+    this.invalidate();
+  }
+
   async demote(mode: DemoteMode): Promise<void> { return this.changing(() => this.demoteNow(mode)); }
 
   private async demoteNow(mode: DemoteMode): Promise<void> {

@@ -37,6 +37,11 @@ export interface PostgresPort {
   restart(signal: AbortSignal): Promise<boolean>;
   reload(): Promise<void>;
   promote(signal: AbortSignal): Promise<boolean>;
+  /**
+   * From now on report role `demoted` (GET /patroni): set before the leader key is released during a
+   * shutdown, so racing members do not see a "primary still alive" (Patroni's set_role('demoted')).
+   */
+  markDemoted(): void;
   /** Stop and record the mode; the agent restarts it as a replica afterwards. */
   demote(mode: DemoteMode): Promise<void>;
   /**
