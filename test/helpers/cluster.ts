@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { startEtcd, type EtcdCluster } from './etcd.js';
+import { startZookeeper, type ZkEnsemble } from './zookeeper.js';
 import { freePort, freePorts } from './ports.js';
 import { isAlive, startProc, waitFor, type Proc } from './procs.js';
 import { testUser, userTempDir } from './user.js';
@@ -29,7 +30,9 @@ export interface NodeSpec {
 export interface ClusterOptions {
   readonly nodes?: number | readonly NodeSpec[];
   /** etcd3 (default; a fresh etcd unless one is given) or the embedded Raft DCS (a member in every agent). */
-  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string };
+  readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string }
+    /** ZooKeeper: a fresh standalone server unless an ensemble is given. */
+    | { kind: 'zookeeper'; zookeeper?: ZkEnsemble };
   /** Dynamic configuration seeded into bootstrap.dcs (ttl, loop_wait, ...). */
   readonly dynamic?: Record<string, unknown>;
   /** Extra top-level local configuration for every node. */
@@ -116,7 +119,14 @@ export async function stopFence(dataDir: string): Promise<void> {
 }
 
 export class TestCluster {
-  private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean) {}
+  private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean,
+    private readonly zkEnsemble: ZkEnsemble | null = null, private readonly ownZk = false) {}
+
+  /** The ZooKeeper ensemble (zookeeper clusters only). */
+  get zookeeper(): ZkEnsemble {
+    if (!this.zkEnsemble) throw new Error('this test cluster does not run on ZooKeeper');
+    return this.zkEnsemble;
+  }
 
   /** The etcd cluster (etcd3 clusters only). */
   get etcd(): EtcdCluster {
@@ -129,7 +139,9 @@ export class TestCluster {
     testUser();
     const specs: NodeSpec[] = typeof o.nodes === 'number' || o.nodes === undefined ? Array.from({ length: (o.nodes as number | undefined) ?? 3 }, () => ({})) : [...o.nodes];
     const raft = o.dcs?.kind === 'raft' ? o.dcs : null;
-    const etcd = raft ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
+    const zkOpt = o.dcs?.kind === 'zookeeper' ? o.dcs : null;
+    const zookeeper = zkOpt ? zkOpt.zookeeper ?? (await startZookeeper()) : null;
+    const etcd = raft || zookeeper ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
     const raftPorts = raft ? await freePorts(specs.length) : [];
     const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
     const root = userTempDir('e2e');
@@ -145,6 +157,7 @@ export class TestCluster {
         log: { type: 'plain', level: 'INFO' },
         restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}) },
         ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
+        ...(zookeeper ? { zookeeper: { hosts: [...zookeeper.hosts] } } : {}),
         ...(raft ? { raft: { self_addr: raftAddrs[i], partner_addrs: raftAddrs.filter((_, j) => j !== i), data_dir: join(dir, 'raft'), ...(raft.password ? { password: raft.password } : {}) } } : {}),
         bootstrap: {
           dcs: {
@@ -170,7 +183,8 @@ export class TestCluster {
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
       nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null));
     }
-    const cluster = new TestCluster(scope, root, etcd, nodes, !raft && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
+    const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd),
+      zookeeper, !!zookeeper && !zkOpt?.zookeeper);
     for (const n of nodes) n.start();
     return cluster;
   }
@@ -231,6 +245,7 @@ export class TestCluster {
       }
     }
     if (this.ownEtcd) await this.etcdCluster?.stop();
+    if (this.ownZk) await this.zkEnsemble?.stop();
     if (!process.env.PGHA_KEEP_TEST_DIRS) rmSync(this.root, { recursive: true, force: true });
   }
 }
