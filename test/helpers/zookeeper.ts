@@ -6,7 +6,7 @@
  * tickTime is 200 ms so sessions may be as short as 1 s (conformance expiry tests) and elections
  * finish quickly; the embedded admin server is off (it would bind 0.0.0.0:8080).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export interface ZkEnsemble {
   leaderIndex(): Promise<number>;
   /** SIGKILL one member (by PID) and wait until it is gone. */
   kill(index: number): Promise<void>;
+  /** Freeze (SIGSTOP) or thaw (SIGCONT) one member by PID: a hung server, not a dead one. */
+  freeze(index: number, frozen: boolean): Promise<void>;
   /** Wait until every live member serves requests (standalone, leader or follower). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** A raw client on the live members (caller closes it with closeClient). */
@@ -107,7 +109,13 @@ export const zk = {
   }),
 };
 
-export async function startZookeeper(opts: { members?: 1 | 3 } = {}): Promise<ZkEnsemble> {
+export interface ZookeeperOptions {
+  readonly members?: 1 | 3;
+  /** The session timeouts the servers grant, ms (default 1000..60000). */
+  readonly sessionTimeoutMs?: { readonly min: number; readonly max: number };
+}
+
+export async function startZookeeper(opts: ZookeeperOptions = {}): Promise<ZkEnsemble> {
   const java = javaBinary();
   const cp = classpath();
   const n = opts.members ?? 1;
@@ -121,7 +129,7 @@ export async function startZookeeper(opts: { members?: 1 | 3 } = {}): Promise<Zk
     const lines = [
       'tickTime=200', 'initLimit=25', 'syncLimit=10',
       `dataDir=${m.dataDir}`, `clientPort=${m.clientPort}`, 'clientPortAddress=127.0.0.1',
-      'admin.enableServer=false', 'minSessionTimeout=1000', 'maxSessionTimeout=60000',
+      'admin.enableServer=false', `minSessionTimeout=${opts.sessionTimeoutMs?.min ?? 1000}`, `maxSessionTimeout=${opts.sessionTimeoutMs?.max ?? 60_000}`,
       '4lw.commands.whitelist=srvr,ruok,mntr', 'autopurge.purgeInterval=0',
       // Quorum sockets on loopback only.
       'quorumListenOnAllIPs=false',
@@ -164,6 +172,14 @@ export async function startZookeeper(opts: { members?: 1 | 3 } = {}): Promise<Zk
       if (!p) return;
       p.child.kill('SIGKILL');
       await p.stop();
+    },
+    async freeze(index, frozen) {
+      const p = members[index]!.proc;
+      if (!p) return;
+      process.kill(p.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      // Signals land asynchronously: wait until the kernel reports the process (not) stopped.
+      const stopped = () => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+      await waitFor(() => stopped() === frozen, 5000, `zookeeper ${frozen ? 'stopped' : 'running'}`, 10);
     },
     async waitHealthy(timeoutMs = 60_000) {
       await waitFor(async () => {

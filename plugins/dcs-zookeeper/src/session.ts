@@ -124,7 +124,12 @@ export class ZkSession {
         if (this.connected) done();
         else if (!this.usable) done(new DcsError(`${what}: ZooKeeper session ${this.expired ? 'expired' : 'closed'}`));
       };
-      const timer = setTimeout(() => done(new DcsError(`${what}: not connected to ZooKeeper (${this.opts.connectionString})`, { code: ErrorCodes.DCS_TIMEOUT })), Math.max(0, ms));
+      const timer = setTimeout(() => {
+        // A server that accepted the TCP connection but never answers the handshake (hung) holds
+        // the library forever: drop the socket so the next attempt goes to the next server.
+        if (this.usable) this.cm.socket?.destroy();
+        done(new DcsError(`${what}: not connected to ZooKeeper (${this.opts.connectionString})`, { code: ErrorCodes.DCS_TIMEOUT }));
+      }, Math.max(0, ms));
       this.changeListeners.add(check);
       check();
     });
