@@ -166,6 +166,20 @@ describe('session expiry', () => {
   }, 30_000);
 });
 
+describe('short naps', () => {
+  it('a watch shorter than a round trip neither fails nor disturbs requests in flight', async () => {
+    const scope = uniqueScope('nap');
+    const d = await driver(testContext('node1', scope, { ttl: 3 }));
+    const ac = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      // The agent naps for what is left of loop_wait, which may be nothing at all.
+      const [woke, wrote] = await Promise.all([d.watch(null, i % 3, ac.signal), d.setConfigValue(`{"i":${i}}`)]);
+      expect(woke).toBe(false);
+      expect(wrote).toBe(true);
+    }
+  });
+});
+
 describe('deadlines against a hung or dead ZooKeeper', () => {
   let own: ZkEnsemble;
   beforeAll(async () => { own = await startZookeeper(); });

@@ -405,38 +405,31 @@ export class ZookeeperDriver implements DcsDriver {
   /**
    * Wake when the leader znode is created, changed or deleted (its owner's session expired),
    * compared with `leaderVersion`, or when our own session expired. Without a change, sleep.
+   * The look at the znode gets the usual retry_timeout budget even when the nap is shorter: a
+   * tiny deadline would only misread a busy server as a hung one.
    */
-  async watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted) return false;
-    let fired = false;
-    const wake: { fn: (() => void) | null } = { fn: null };
-    const listener = () => { fired = true; wake.fn?.(); };
-    this.watchers.add(listener);
-    try {
-      const stat = await this.leaderStat(() => Math.min(this.retryMs, timeoutMs));
-      const now = stat ? stat.version : null;
-      if (fired || String(now) !== String(leaderVersion ?? null)) return true;
-      return await new Promise<boolean>((resolve) => {
-        const finish = (v: boolean) => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          wake.fn = null;
-          resolve(v);
-        };
-        const onAbort = () => finish(false);
-        wake.fn = () => finish(true);
-        const timer = setTimeout(() => finish(false), timeoutMs);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-    } catch (e) {
-      if (this.ctx.ctl) {
-        await sleep(timeoutMs, signal);
-        return false;
-      }
-      throw e;
-    } finally {
-      this.watchers.delete(listener);
-    }
+  watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      let done = false;
+      const finish = (v: boolean | Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.watchers.delete(listener);
+        if (v instanceof Error) reject(v);
+        else resolve(v);
+      };
+      const listener = () => finish(true);
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.watchers.add(listener);
+      this.leaderStat(this.deadline()).then((stat) => {
+        if (String(stat ? stat.version : null) !== String(leaderVersion ?? null)) finish(true);
+      }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+    });
   }
 
   async close(): Promise<void> {

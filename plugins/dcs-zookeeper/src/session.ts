@@ -24,6 +24,12 @@ export const Codes = {
 /** Outcomes a caller handles itself; every other failure becomes a DcsError. */
 const EXPECTED = new Set<number>(Object.values(Codes));
 
+/**
+ * A request (or handshake) that waited this long without an answer counts as a hung server and
+ * the socket is dropped; shorter waits prove nothing about the server on a busy machine.
+ */
+const HUNG_AFTER_MS = 1000;
+
 export interface SessionOptions {
   /** `h1:2181,h2:2181[/chroot]`. */
   readonly connectionString: string;
@@ -113,6 +119,7 @@ export class ZkSession {
   /** Wait until connected, or throw a DcsError when `ms` passes first (or the session is gone). */
   private waitConnected(ms: number, what: string): Promise<void> {
     if (this.connected) return Promise.resolve();
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const done = (err?: Error) => {
         clearTimeout(timer);
@@ -127,7 +134,7 @@ export class ZkSession {
       const timer = setTimeout(() => {
         // A server that accepted the TCP connection but never answers the handshake (hung) holds
         // the library forever: drop the socket so the next attempt goes to the next server.
-        if (this.usable) this.cm.socket?.destroy();
+        if (this.usable && performance.now() - started >= HUNG_AFTER_MS) this.cm.socket?.destroy();
         done(new DcsError(`${what}: not connected to ZooKeeper (${this.opts.connectionString})`, { code: ErrorCodes.DCS_TIMEOUT }));
       }, Math.max(0, ms));
       this.changeListeners.add(check);
@@ -150,7 +157,7 @@ export class ZkSession {
         if (settled) return;
         settled = true;
         // No answer in time from a server we are connected to: treat it as hung, move on.
-        this.cm.socket?.destroy();
+        if (performance.now() - sent >= HUNG_AFTER_MS) this.cm.socket?.destroy();
         reject(new DcsError(`${what}: no answer from ZooKeeper within the deadline`, { code: ErrorCodes.DCS_TIMEOUT }));
       }, Math.max(1, until - performance.now()));
       send(this.client, (error, value) => {
