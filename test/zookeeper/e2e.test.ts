@@ -110,6 +110,12 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     expect(rows.every((r) => r.Cluster === cluster.scope)).toBe(true);
     for (const r of rows.filter((x) => x.Role === 'Replica')) expect(typeof r['Lag in MB']).toBe('number');
 
+    // And the other way round: patronictl's version-CAS write of /config reaches pgha's agents.
+    const cfg = join(cluster.root, 'patronictl.yml');
+    const edit = await patronictl(['-c', cfg, 'edit-config', cluster.scope, '--force', '-s', 'maximum_lag_on_failover=2097152']);
+    expect(edit.code, edit.stderr).toBe(0);
+    await waitFor(async () => (await leader.get('/config')).body.maximum_lag_on_failover === 2097152, 20_000, 'the agents to see patronictl\'s config change');
+
     const url = `zookeeper://${cluster.zookeeper.hosts[0]}/service`;
     const ctl = await runCtl(['-d', url, 'list', cluster.scope, '-f', 'json'], { env: { PATRONICTL_CONFIG_FILE: '' } });
     expect(ctl.code, ctl.stderr).toBe(0);
