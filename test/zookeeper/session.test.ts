@@ -166,6 +166,22 @@ describe('session expiry', () => {
   }, 30_000);
 });
 
+describe('ttl changes in a row', () => {
+  it('two changes before the next refresh keep the leader znode too', async () => {
+    const scope = uniqueScope('setttl2');
+    const a = await driver(testContext('node1', scope, { ttl: 3 }));
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const path = `/service/${scope}/leader`;
+    a.setTtl(2);
+    a.setTtl(4);
+    expect((await zk.getData(raw, path))?.data).toBe('node1');
+    expect(await a.updateLeader({} as never)).toBe(true);
+    expect(await a.touchMember({ state: 'running' })).toBe(true);
+    expect((await zk.getData(raw, path))!.ephemeralOwner).toBe(a.sessionId);
+    expect(a.negotiatedTimeoutMs).toBe(GRANT.max);
+  });
+});
+
 describe('short naps', () => {
   it('a watch shorter than a round trip neither fails nor disturbs requests in flight', async () => {
     const scope = uniqueScope('nap');

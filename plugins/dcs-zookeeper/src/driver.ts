@@ -4,18 +4,15 @@
  * session (timeout = ttl); `initialize`, `config`, `failover`, `history`, `sync`, `status`,
  * `failsafe` and `optime/leader` are persistent, compare-and-swapped on the znode version.
  */
-import { sleep, type DcsContext, type DcsDriver, type DcsNode, type Leader, type Version } from '@pgha/core';
-import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
-import { Codes, ZkSession, type Reply, type SessionOptions } from './session.js';
+import type { DcsContext, DcsDriver, DcsNode, Leader, Version } from '@pgha/core';
+import zookeeper, { type Stat } from 'node-zookeeper-client';
+import { Codes, ZkSession, type SessionOptions } from './session.js';
+import { deadline, OPEN_ACL, ownerOf, Znodes, type Left } from './znodes.js';
 
 const { CreateMode } = zookeeper;
-// World-readable and -writable, as kazoo creates znodes without set_acls.
-const OPEN_ACL = (zookeeper.ACL as unknown as { OPEN_ACL_UNSAFE: zookeeper.ACL[] }).OPEN_ACL_UNSAFE;
 
 /** Single-znode keys under the cluster path, read by loadCluster. */
 const PLAIN_KEYS = ['initialize', 'config', 'leader', 'failover', 'history', 'sync', 'status', 'failsafe'] as const;
-
-type Left = () => number;
 
 export interface ZookeeperSettings {
   readonly connectionString: string;
@@ -23,21 +20,11 @@ export interface ZookeeperSettings {
   readonly auth?: ReadonlyArray<readonly [string, string]>;
 }
 
-function isConnectionLoss(e: unknown): boolean {
-  const code = (e as { cause?: { getCode?: () => number } }).cause?.getCode?.();
-  return code === zookeeper.Exception.CONNECTION_LOSS || code === zookeeper.Exception.SESSION_EXPIRED ||
-    /not connected|session expired|session closed/.test(e instanceof Error ? e.message : '');
-}
-
-function ownerOf(stat: Stat): string | null {
-  const hex = Buffer.from(stat.ephemeralOwner).toString('hex');
-  return /^0+$/.test(hex) ? null : hex;
-}
-
 export class ZookeeperDriver implements DcsDriver {
   private _ttl: number;
   private retryMs: number;
   private readonly base: string;
+  private readonly z: Znodes;
   private session: ZkSession;
   /** A session replaced by setTtl, kept until our keys moved to the new one. */
   private retiring: ZkSession | null = null;
@@ -51,6 +38,7 @@ export class ZookeeperDriver implements DcsDriver {
     this._ttl = ctx.ttl;
     this.retryMs = ctx.retryTimeout * 1000;
     this.base = ctx.basePath.replace(/\/+$/, '');
+    this.z = new Znodes(this.base, () => this.live());
     this.session = this.newSession();
   }
 
@@ -99,8 +87,14 @@ export class ZookeeperDriver implements DcsDriver {
     if (ttl === this._ttl) return;
     this._ttl = ttl;
     if (this.ctx.ctl || this.closed) return;
-    if (this.retiring) void this.retiring.close();
-    this.retiring = this.session;
+    if (this.retiring && this.leaderSession === this.retiring) {
+      // A second change before the leader znode moved: keep the session that holds it; the
+      // in-between one held at most our member znode, which the next touchMember recreates.
+      void this.session.close();
+    } else {
+      if (this.retiring) void this.retiring.close();
+      this.retiring = this.session;
+    }
     this.session = this.newSession();
   }
 
@@ -120,83 +114,26 @@ export class ZookeeperDriver implements DcsDriver {
     return s.lastAckSentAt - (this._ttl * 1000 - s.negotiatedMs);
   }
 
-  private path(key: string): string { return `${this.base}/${key}`; }
-
-  private deadline(): Left {
-    const until = performance.now() + this.retryMs;
-    return () => until - performance.now();
-  }
-
-  private req<T>(what: string, left: Left, send: (c: Client, cb: (e: unknown, v: T) => void) => void, session = this.live()): Promise<Reply<T>> {
-    return session.request<T>(what, left(), send);
-  }
-
-  /**
-   * A read, retried within the deadline when the connection dropped under it (a server died, or
-   * our session expired and the next try opens a new one). Writes are not retried blindly: one
-   * may have landed, and the HA loop decides again on its next cycle.
-   */
-  private async read<T>(what: string, left: Left, send: (c: Client, cb: (e: unknown, v: T) => void) => void, session?: ZkSession): Promise<Reply<T>> {
-    for (;;) {
-      try {
-        return await this.req(what, left, send, session);
-      } catch (e) {
-        if (left() < 100 || !isConnectionLoss(e) || (session && !session.usable)) throw e;
-        await sleep(50);
-      }
-    }
-  }
-
-  private getData(what: string, key: string, left: Left, session?: ZkSession): Promise<Reply<{ data: Buffer | undefined; stat: Stat }>> {
-    return this.read(what, left, (c, cb) => c.getData(this.path(key), (e, data, stat) => cb(e, { data, stat })), session);
-  }
-
-  private getChildren(what: string, path: string, left: Left): Promise<Reply<string[]>> {
-    return this.read(what, left, (c, cb) => c.getChildren(path, (e, children) => cb(e, children)));
-  }
-
-  /** Create a znode, making its parents (persistent, empty) like kazoo's makepath. */
-  private async create(what: string, key: string, value: string, mode: number, left: Left, session?: ZkSession): Promise<Reply<string>> {
-    const p = this.path(key);
-    const once = () => this.req<string>(what, left, (c, cb) => c.create(p, Buffer.from(value), OPEN_ACL, mode, cb), session);
-    let r = await once();
-    if (!r.ok && r.code === Codes.NO_NODE) {
-      const parent = p.slice(0, p.lastIndexOf('/'));
-      const made = await this.req<string>(`${what} (parents)`, left, (c, cb) => c.mkdirp(parent, cb), session);
-      if (!made.ok && made.code !== Codes.NODE_EXISTS) return made;
-      r = await once();
-    }
-    return r;
-  }
-
-  private setData(what: string, key: string, value: string, version: number, left: Left): Promise<Reply<Stat>> {
-    return this.req(what, left, (c, cb) => c.setData(this.path(key), Buffer.from(value), version, cb));
-  }
-
-  private remove(what: string, key: string, version: number, left: Left, session?: ZkSession): Promise<Reply<void>> {
-    return this.req(what, left, (c, cb) => c.remove(this.path(key), version, (e) => cb(e, undefined)), session);
-  }
-
   private toNode(key: string, data: Buffer | undefined, stat: Stat): DcsNode {
     return { key, value: data ? data.toString('utf8') : '', version: stat.version, session: ownerOf(stat) };
   }
 
   /** Patroni's loader: list the cluster znode, then read the keys present (requests pipelined on the one connection). */
   async loadCluster(): Promise<DcsNode[]> {
-    const left = this.deadline();
-    const top = await this.getChildren('load cluster', this.base, left);
+    const left = deadline(this.retryMs);
+    const top = await this.z.getChildren('load cluster', this.base, left);
     if (!top.ok) return [];
     const present = new Set(top.value);
     const keys: string[] = PLAIN_KEYS.filter((k) => present.has(k));
     const lists: Array<Promise<void>> = [];
     if (present.has('members')) {
-      lists.push(this.getChildren('load members', this.path('members'), left).then((r) => {
+      lists.push(this.z.getChildren('load members', this.z.path('members'), left).then((r) => {
         if (r.ok) keys.push(...r.value.map((m) => `members/${m}`));
       }));
     }
     if (present.has('optime')) keys.push('optime/leader');
     await Promise.all(lists);
-    const reads = await Promise.all(keys.map(async (k) => ({ k, r: await this.getData('load cluster', k, left) })));
+    const reads = await Promise.all(keys.map(async (k) => ({ k, r: await this.z.getData('load cluster', k, left) })));
     const nodes: DcsNode[] = [];
     for (const { k, r } of reads) if (r.ok) nodes.push(this.toNode(k, r.value.data, r.value.stat));
     return nodes;
@@ -204,16 +141,16 @@ export class ZookeeperDriver implements DcsDriver {
 
   async attemptToAcquireLeader(): Promise<boolean> {
     if (this.ctx.ctl) return false;
-    const left = this.deadline();
+    const left = deadline(this.retryMs);
     const session = this.live();
-    const r = await this.create('acquire leader', 'leader', this.ctx.name, CreateMode.EPHEMERAL, left, session);
+    const r = await this.z.create('acquire leader', 'leader', this.ctx.name, CreateMode.EPHEMERAL, left, session);
     if (r.ok) {
       this.leaderSession = session;
       return true;
     }
     if (r.code !== Codes.NODE_EXISTS) return false;
     // An earlier attempt of ours whose reply was lost may have created it.
-    const cur = await this.getData('acquire leader', 'leader', left, session);
+    const cur = await this.z.getData('acquire leader', 'leader', left, session);
     if (cur.ok && cur.value.data?.toString() === this.ctx.name && ownerOf(cur.value.stat) === session.id) {
       this.leaderSession = session;
       return true;
@@ -228,33 +165,33 @@ export class ZookeeperDriver implements DcsDriver {
    */
   async updateLeader(_leader: Leader): Promise<boolean> {
     if (this.ctx.ctl) return false;
-    const left = this.deadline();
+    const left = deadline(this.retryMs);
     const session = this.live();
-    const cur = await this.getData('update leader', 'leader', left, session);
+    const cur = await this.z.getData('update leader', 'leader', left, session);
     if (!cur.ok || cur.value.data?.toString() !== this.ctx.name) {
       this.leaderSession = null;
       return false;
     }
     if (ownerOf(cur.value.stat) === session.id) {
       this.leaderSession = session;
-      await this.retire(left);
+      await this.retire();
       return true;
     }
-    const moved = await this.req<unknown>('recreate leader', left, (c, cb) => c.transaction()
-      .remove(this.path('leader'), cur.value.stat.version)
-      .create(this.path('leader'), Buffer.from(this.ctx.name), OPEN_ACL, CreateMode.EPHEMERAL)
+    const moved = await this.z.req<unknown>('recreate leader', left, (c, cb) => c.transaction()
+      .remove(this.z.path('leader'), cur.value.stat.version)
+      .create(this.z.path('leader'), Buffer.from(this.ctx.name), OPEN_ACL, CreateMode.EPHEMERAL)
       .commit((e, results) => cb(e, results)), session);
     // A failed multi reports the first failing op's code (BAD_VERSION / NO_NODE): the key moved on.
     this.leaderSession = moved.ok ? session : null;
-    if (moved.ok) await this.retire(left);
+    if (moved.ok) await this.retire();
     return moved.ok;
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
-    const left = this.deadline();
-    const cur = await this.getData('delete leader', 'leader', left);
+    const left = deadline(this.retryMs);
+    const cur = await this.z.getData('delete leader', 'leader', left);
     if (!cur.ok || cur.value.data?.toString() !== this.ctx.name) return false;
-    const r = await this.remove('delete leader', 'leader', cur.value.stat.version, left);
+    const r = await this.z.remove('delete leader', 'leader', cur.value.stat.version, left);
     if (r.ok) this.leaderSession = null;
     return r.ok;
   }
@@ -265,13 +202,13 @@ export class ZookeeperDriver implements DcsDriver {
   }
 
   async initialize(createNew: boolean, sysid: string): Promise<boolean> {
-    const left = this.deadline();
-    if (createNew) return (await this.create('initialize', 'initialize', sysid, CreateMode.PERSISTENT, left)).ok;
-    return (await this.setOrCreate('initialize', 'initialize', sysid, null, left)) !== false;
+    const left = deadline(this.retryMs);
+    if (createNew) return (await this.z.create('initialize', 'initialize', sysid, CreateMode.PERSISTENT, left)).ok;
+    return (await this.z.setOrCreate('initialize', 'initialize', sysid, null, left)) !== false;
   }
 
   async cancelInitialization(): Promise<boolean> {
-    const r = await this.remove('cancel initialization', 'initialize', -1, this.deadline());
+    const r = await this.z.remove('cancel initialization', 'initialize', -1, deadline(this.retryMs));
     return r.ok || r.code === Codes.NO_NODE;
   }
 
@@ -281,99 +218,77 @@ export class ZookeeperDriver implements DcsDriver {
    */
   async touchMember(data: Record<string, unknown>): Promise<boolean> {
     if (this.ctx.ctl) return false;
-    const left = this.deadline();
+    const left = deadline(this.retryMs);
     const session = this.live();
     const key = `members/${this.ctx.name}`;
     const value = JSON.stringify(data);
-    const cur = await this.getData('touch member', key, left, session);
+    const cur = await this.z.getData('touch member', key, left, session);
     if (cur.ok && ownerOf(cur.value.stat) === session.id) {
       if (cur.value.data?.toString() !== value) {
-        const r = await this.setData('touch member', key, value, cur.value.stat.version, left);
+        const r = await this.z.setData('touch member', key, value, cur.value.stat.version, left);
         if (!r.ok) return false;
       }
-      await this.retire(left);
+      await this.retire();
       return true;
     }
     if (cur.ok) {
-      const gone = await this.remove('touch member', key, cur.value.stat.version, left, session);
+      const gone = await this.z.remove('touch member', key, cur.value.stat.version, left, session);
       if (!gone.ok && gone.code !== Codes.NO_NODE) return false;
     }
-    const r = await this.create('touch member', key, value, CreateMode.EPHEMERAL, left, session);
-    if (r.ok) await this.retire(left);
+    const r = await this.z.create('touch member', key, value, CreateMode.EPHEMERAL, left, session);
+    if (r.ok) await this.retire();
     return r.ok;
   }
 
   /** Close the session setTtl replaced once nothing of ours depends on it any more. */
-  private async retire(_left: Left): Promise<void> {
+  private async retire(): Promise<void> {
     const old = this.retiring;
     if (!old || this.leaderSession === old) return;
     this.retiring = null;
     await old.close();
   }
 
-  /**
-   * Patroni's _set_or_create: version given → conditional set (a missing znode is a lost CAS);
-   * none → overwrite, creating it when absent. Resolves the new znode version, or false.
-   */
-  private async setOrCreate(what: string, key: string, value: string, version: Version | null | undefined, left: Left): Promise<number | false> {
-    if (version !== null && version !== undefined) {
-      const v = Number(version);
-      if (!Number.isInteger(v) || v < 0) return false;
-      const r = await this.setData(what, key, value, v, left);
-      return r.ok ? r.value.version : false;
-    }
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await this.setData(what, key, value, -1, left);
-      if (r.ok) return r.value.version;
-      if (r.code !== Codes.NO_NODE) return false;
-      const c = await this.create(what, key, value, CreateMode.PERSISTENT, left);
-      if (c.ok) return 0;
-      if (c.code !== Codes.NODE_EXISTS) return false;
-    }
-    return false;
-  }
-
   async setConfigValue(value: string, version?: Version | null): Promise<boolean> {
-    return (await this.setOrCreate('set config', 'config', value, version, this.deadline())) !== false;
+    return (await this.z.setOrCreate('set config', 'config', value, version, deadline(this.retryMs))) !== false;
   }
 
   async setFailoverValue(value: string, version?: Version | null): Promise<boolean> {
-    return (await this.setOrCreate('set failover', 'failover', value, version, this.deadline())) !== false;
+    return (await this.z.setOrCreate('set failover', 'failover', value, version, deadline(this.retryMs))) !== false;
   }
 
   async setHistoryValue(value: string): Promise<boolean> {
-    return (await this.setOrCreate('set history', 'history', value, null, this.deadline())) !== false;
+    return (await this.z.setOrCreate('set history', 'history', value, null, deadline(this.retryMs))) !== false;
   }
 
   setSyncStateValue(value: string, version?: Version | null): Promise<Version | false> {
-    return this.setOrCreate('set sync', 'sync', value, version, this.deadline());
+    return this.z.setOrCreate('set sync', 'sync', value, version, deadline(this.retryMs));
   }
 
   /** Like Patroni on ZooKeeper: `/sync` is emptied to `{}` (CAS on the version), not removed. */
   async deleteSyncState(version?: Version | null): Promise<boolean> {
-    return (await this.setOrCreate('delete sync', 'sync', '{}', version, this.deadline())) !== false;
+    return (await this.z.setOrCreate('delete sync', 'sync', '{}', version, deadline(this.retryMs))) !== false;
   }
 
   async writeStatus(value: string): Promise<boolean> {
-    return (await this.setOrCreate('write status', 'status', value, null, this.deadline())) !== false;
+    return (await this.z.setOrCreate('write status', 'status', value, null, deadline(this.retryMs))) !== false;
   }
 
   async writeFailsafe(value: string): Promise<boolean> {
-    return (await this.setOrCreate('write failsafe', 'failsafe', value, null, this.deadline())) !== false;
+    return (await this.z.setOrCreate('write failsafe', 'failsafe', value, null, deadline(this.retryMs))) !== false;
   }
 
   async writeLeaderOptime(lastLsn: string): Promise<boolean> {
-    return (await this.setOrCreate('write leader optime', 'optime/leader', lastLsn, null, this.deadline())) !== false;
+    return (await this.z.setOrCreate('write leader optime', 'optime/leader', lastLsn, null, deadline(this.retryMs))) !== false;
   }
 
   /** Remove the cluster znode and everything below it, deepest first. */
   async deleteCluster(): Promise<boolean> {
-    const left = this.deadline();
+    const left = deadline(this.retryMs);
     const removeTree = async (path: string): Promise<void> => {
-      const kids = await this.getChildren('delete cluster', path, left);
+      const kids = await this.z.getChildren('delete cluster', path, left);
       if (!kids.ok) return;
       await Promise.all(kids.value.map((k) => removeTree(`${path}/${k}`)));
-      const r = await this.req<void>('delete cluster', left, (c, cb) => c.remove(path, -1, (e) => cb(e, undefined)));
+      const r = await this.z.req<void>('delete cluster', left, (c, cb) => c.remove(path, -1, (e) => cb(e, undefined)));
       // Someone added a child meanwhile (an agent touching its member): go round once more.
       if (!r.ok && r.code === Codes.NOT_EMPTY) await removeTree(path);
     };
@@ -390,13 +305,13 @@ export class ZookeeperDriver implements DcsDriver {
   private async leaderStat(left: Left): Promise<Stat | null> {
     const session = this.live();
     const arm = this.leaderWatchArmed !== session;
-    const r = await this.req<Stat>('watch leader', left, (c, cb) => {
+    const r = await this.z.req<Stat>('watch leader', left, (c, cb) => {
       if (arm) {
-        c.exists(this.path('leader'), () => {
+        c.exists(this.z.path('leader'), () => {
           if (this.leaderWatchArmed === session) this.leaderWatchArmed = null;
           this.notify();
         }, cb);
-      } else c.exists(this.path('leader'), cb);
+      } else c.exists(this.z.path('leader'), cb);
     }, session);
     if (arm) this.leaderWatchArmed = session;
     return r.ok ? (r.value ?? null) : null;
@@ -426,7 +341,7 @@ export class ZookeeperDriver implements DcsDriver {
       const timer = setTimeout(() => finish(false), timeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       this.watchers.add(listener);
-      this.leaderStat(this.deadline()).then((stat) => {
+      this.leaderStat(deadline(this.retryMs)).then((stat) => {
         if (String(stat ? stat.version : null) !== String(leaderVersion ?? null)) finish(true);
       }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
