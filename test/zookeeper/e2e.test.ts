@@ -124,6 +124,26 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     expect(ours).toHaveLength(3);
   }, 90_000);
 
+  it('SIGTERM of the primary agent releases the leader znode: a replica takes over well before ttl', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const t0 = Date.now();
+    leader.signalAgent('SIGTERM');
+    const next = await waitFor(async () => {
+      const now = await zk.getData(raw, `${base()}/leader`);
+      return now && now.data !== leader.name ? now.data : null;
+    }, 15_000, 'a new leader znode after SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(10_000); // ttl is 20 s
+    await leader.proc!.exited;
+    // Restarted within its old session's timeout, it replaces the member znode that session left.
+    leader.start();
+    const healthy = await cluster.waitHealthy(2);
+    expect(healthy.name).toBe(next);
+    await waitFor(async () => {
+      const m = await zk.getData(raw, `${base()}/members/${leader.name}`);
+      return m && JSON.parse(m.data).state === 'running' && m.ephemeralOwner !== (await zk.getData(raw, `${base()}/leader`))?.ephemeralOwner;
+    }, 30_000, 'the restarted agent to publish its member znode');
+  }, 120_000);
+
   it("a frozen primary agent's session expires: its leader znode goes, a replica takes over, the old primary rejoins", async () => {
     const leader = await cluster.waitHealthy(2);
     await write(leader, 'before-freeze');
