@@ -182,6 +182,21 @@ describe('ttl changes in a row', () => {
   });
 });
 
+describe('leader watch', () => {
+  it('notices a takeover between the read and the watch, though the new znode has version 0 again', async () => {
+    const scope = uniqueScope('takeover');
+    const [a, b, c] = await Promise.all(['node1', 'node2', 'node3'].map((n) => driver(testContext(n, scope, { ttl: 3 }))));
+    expect(await a!.attemptToAcquireLeader()).toBe(true);
+    const seen = (await b!.loadCluster()).find((n) => n.key === 'leader')!;
+    expect(await a!.deleteLeader(null)).toBe(true);
+    expect(await c!.attemptToAcquireLeader()).toBe(true);
+    expect((await zk.getData(raw, `/service/${scope}/leader`))!.version).toBe(0);
+    const t0 = performance.now();
+    expect(await b!.watch(seen.version, 5000, new AbortController().signal)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
 describe('short naps', () => {
   it('a watch shorter than a round trip neither fails nor disturbs requests in flight', async () => {
     const scope = uniqueScope('nap');

@@ -20,6 +20,10 @@ export interface ZookeeperSettings {
   readonly auth?: ReadonlyArray<readonly [string, string]>;
 }
 
+function leaderVersionOf(stat: Stat): string {
+  return Buffer.from(stat.mzxid).toString('hex');
+}
+
 export class ZookeeperDriver implements DcsDriver {
   private _ttl: number;
   private retryMs: number;
@@ -114,8 +118,15 @@ export class ZookeeperDriver implements DcsDriver {
     return s.lastAckSentAt - (this._ttl * 1000 - s.negotiatedMs);
   }
 
+  /**
+   * The leader's version is its mzxid, not the znode version Patroni reports: a leader znode
+   * deleted and created again (a takeover) starts over at version 0, which a watch comparing
+   * versions would miss; the zxid of the last change differs for every incarnation. Nothing
+   * compare-and-swaps the leader on its version, so this changes no write.
+   */
   private toNode(key: string, data: Buffer | undefined, stat: Stat): DcsNode {
-    return { key, value: data ? data.toString('utf8') : '', version: stat.version, session: ownerOf(stat) };
+    const version = key === 'leader' ? leaderVersionOf(stat) : stat.version;
+    return { key, value: data ? data.toString('utf8') : '', version, session: ownerOf(stat) };
   }
 
   /** Patroni's loader: list the cluster znode, then read the keys present (requests pipelined on the one connection). */
@@ -342,7 +353,7 @@ export class ZookeeperDriver implements DcsDriver {
       signal.addEventListener('abort', onAbort, { once: true });
       this.watchers.add(listener);
       this.leaderStat(deadline(this.retryMs)).then((stat) => {
-        if (String(stat ? stat.version : null) !== String(leaderVersion ?? null)) finish(true);
+        if (String(stat ? leaderVersionOf(stat) : null) !== String(leaderVersion ?? null)) finish(true);
       }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
   }
