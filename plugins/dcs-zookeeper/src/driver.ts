@@ -185,7 +185,7 @@ export class ZookeeperDriver implements DcsDriver {
     }
     if (ownerOf(cur.value.stat) === session.id) {
       this.leaderSession = session;
-      await this.retire();
+      this.retire();
       return true;
     }
     const moved = await this.z.req<unknown>('recreate leader', left, (c, cb) => c.transaction()
@@ -194,7 +194,7 @@ export class ZookeeperDriver implements DcsDriver {
       .commit((e, results) => cb(e, results)), session);
     // A failed multi reports the first failing op's code (BAD_VERSION / NO_NODE): the key moved on.
     this.leaderSession = moved.ok ? session : null;
-    if (moved.ok) await this.retire();
+    if (moved.ok) this.retire();
     return moved.ok;
   }
 
@@ -239,7 +239,7 @@ export class ZookeeperDriver implements DcsDriver {
         const r = await this.z.setData('touch member', key, value, cur.value.stat.version, left);
         if (!r.ok) return false;
       }
-      await this.retire();
+      this.retire();
       return true;
     }
     if (cur.ok) {
@@ -247,16 +247,19 @@ export class ZookeeperDriver implements DcsDriver {
       if (!gone.ok && gone.code !== Codes.NO_NODE) return false;
     }
     const r = await this.z.create('touch member', key, value, CreateMode.EPHEMERAL, left, session);
-    if (r.ok) await this.retire();
+    if (r.ok) this.retire();
     return r.ok;
   }
 
-  /** Close the session setTtl replaced once nothing of ours depends on it any more. */
-  private async retire(): Promise<void> {
+  /**
+   * Close the session setTtl replaced once nothing of ours depends on it any more. Not awaited:
+   * the server drops its znodes when the close arrives, and the caller's deadline is not for that.
+   */
+  private retire(): void {
     const old = this.retiring;
     if (!old || this.leaderSession === old) return;
     this.retiring = null;
-    await old.close();
+    void old.close();
   }
 
   async setConfigValue(value: string, version?: Version | null): Promise<boolean> {
