@@ -4,31 +4,13 @@
  * writes, and the old primary must stop accepting writes before any replica is promoted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster, SUPERUSER, type TestNode } from '../helpers/cluster.js';
+import { TestCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/procs.js';
-import { acceptsWrites } from '../helpers/writable.js';
+import { leaderOtherThan, probeWritable, writable } from '../helpers/probe.js';
 
 let cluster: TestCluster;
 
-const writable = (n: TestNode) => acceptsWrites(n.pgPort, SUPERUSER.username, SUPERUSER.password, 300);
 
-/** Samples of which nodes accepted a write, every 100 ms until stopped. */
-function probe() {
-  const samples: Array<{ t: number; writable: string[] }> = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t = Date.now();
-      const ok = await Promise.all(cluster.nodes.map(async (n) => ((await writable(n)) ? n.name : null)));
-      samples.push({ t, writable: ok.filter((x): x is string => !!x) });
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - t))));
-    }
-  })();
-  return {
-    samples,
-    async stop() { running = false; await done; },
-  };
-}
 
 function assertSeparated(samples: Array<{ t: number; writable: string[] }>, oldPrimary: string) {
   const both = samples.filter((s) => s.writable.length > 1);
@@ -39,14 +21,6 @@ function assertSeparated(samples: Array<{ t: number; writable: string[] }>, oldP
   return { lastOld, firstNew };
 }
 
-async function newLeaderOtherThan(old: string, timeoutMs = 60_000): Promise<TestNode> {
-  return waitFor(async () => {
-    const name = await cluster.leaderName();
-    if (!name || name === old) return null;
-    const n = cluster.node(name);
-    return (await writable(n)) ? n : null;
-  }, timeoutMs, `a leader other than ${old} accepting writes`, 200);
-}
 
 describe('fence: a dead or frozen agent never leaves a writable primary behind', () => {
   beforeAll(async () => {
@@ -66,12 +40,12 @@ describe('fence: a dead or frozen agent never leaves a writable primary behind',
 
   it('SIGKILL of the primary agent: the old primary stops taking writes at once, before a replica is promoted', async () => {
     const leader = await cluster.waitHealthy(2);
-    const p = probe();
+    const p = probeWritable(cluster);
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
     leader.signalAgent('SIGKILL');
     await leader.proc!.exited;
-    await newLeaderOtherThan(leader.name);
+    await leaderOtherThan(cluster, leader.name);
     await new Promise((r) => setTimeout(r, 1000));
     await p.stop();
     const { lastOld } = assertSeparated(p.samples, leader.name);
@@ -84,10 +58,10 @@ describe('fence: a dead or frozen agent never leaves a writable primary behind',
 
   it('SIGSTOP of the primary agent longer than ttl: fenced before promotion; on SIGCONT it rejoins as a replica', async () => {
     const leader = await cluster.waitHealthy(2);
-    const p = probe();
+    const p = probeWritable(cluster);
     await new Promise((r) => setTimeout(r, 500));
     leader.signalAgent('SIGSTOP');
-    const next = await newLeaderOtherThan(leader.name);
+    const next = await leaderOtherThan(cluster, leader.name);
     await new Promise((r) => setTimeout(r, 2000));
     leader.signalAgent('SIGCONT');
     await p.stop();

@@ -108,8 +108,9 @@ export class TestNode {
 
 /** Stop the fence the agent started for `dataDir` (detached, so it outlives the agent), by PID. */
 export async function stopFence(dataDir: string): Promise<void> {
-  const { FenceClient, silentLogger } = await import('@pgha/core');
-  const c = new FenceClient(dataDir, silentLogger);
+  const { FenceClient, fenceFiles, silentLogger } = await import('@pgha/core');
+  const f = fenceFiles(dataDir, testUser()?.uid);
+  const c = new FenceClient(dataDir, silentLogger, f.socket, f.log);
   const st = await Promise.race([c.existing(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
   c.close();
   if (st && isAlive(st.pid)) {
@@ -215,7 +216,8 @@ export class TestCluster {
       if (!name) return null;
       const leader = this.node(name);
       if ((await leader.get('/primary')).status !== 200) return null;
-      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming'");
+      // Members only: a pg_basebackup in progress streams too, but is no replica yet.
+      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [this.nodes.map((n) => n.name)]);
       return rows.length >= replicas ? leader : null;
     }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250);
   }

@@ -7,6 +7,7 @@ import { existsSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { Member, PostgresController, silentLogger, stopPostmasterByPid, waitForPidExit, runningPostmaster } from '@pgha/core';
+import type { PostgresControllerOptions } from '@pgha/core';
 import { freePort } from '../helpers/ports.js';
 import { testUser, userTempDir } from '../helpers/user.js';
 
@@ -52,6 +53,8 @@ export interface NodeOptions {
   /** postgresql.pg_hba; null leaves initdb's file (plus bootstrap.pg_hba). */
   readonly pgHba?: string[] | null;
   readonly extra?: Record<string, unknown>;
+  /** Start the postmaster through this launcher (the fence's), as the agent does. */
+  readonly launch?: PostgresControllerOptions['launch'];
 }
 
 export const DEFAULT_HBA = [
@@ -80,6 +83,7 @@ export async function makeNode(name: string, o: NodeOptions = {}): Promise<TestN
       ...o.extra,
     },
     scope: 'pgtest', name, uid: u?.uid, gid: u?.gid, logger: process.env.PGHA_TEST_LOG ? undefined : silentLogger,
+    ...(o.launch ? { launch: o.launch } : {}),
   });
   const node: TestNode = {
     name, dir, dataDir, port, pg,

@@ -23,6 +23,8 @@ import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
+import { fenceTiming } from '../fence/timing.js';
+import { handover } from './handover.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -105,9 +107,11 @@ export class Agent implements ApiBackend {
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
     const t = next.timings;
+    for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
     if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
       void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
     }
+    this.retimeFence(t);
     const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
     this.eff = next;
     if (pgChanged) {
@@ -117,6 +121,20 @@ export class Agent implements ApiBackend {
       } catch (e) {
         this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
       }
+    }
+  }
+
+  /** New ttl, loop_wait or safety_margin: the fence follows (a margin below 1 was refused at load and cannot come from the DCS). */
+  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }): void {
+    const guard = this.deps.guard;
+    if (!guard) return;
+    try {
+      const timing = fenceTiming(t, this.local.config.watchdog);
+      if (timing.fireAfter === guard.fireAfter) return;
+      if (timing.warning) this.deps.logger.warn(timing.warning);
+      void guard.retime(timing);
+    } catch (e) {
+      this.deps.logger.error(`fence timing: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
@@ -151,7 +169,7 @@ export class Agent implements ApiBackend {
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
     const plan = decide({ ...base, peers });
     const ctx = {
-      name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, long: this.long, cluster,
+      name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
       lockSentAt: async (t: number | null) => {
@@ -252,17 +270,14 @@ export class Agent implements ApiBackend {
       await this.deps.guard?.close();
       return;
     }
-    const cluster = this.dcs.cluster;
-    const holding = cluster?.leaderName === this.name;
-    let released = false;
-    const release = async (lsn: number | null) => {
-      if (released || !holding) return;
-      released = true;
-      this.lockSentAt = null;
-      await this.dcs.deleteLeader(cluster!.leader, lsn).catch((e: unknown) => this.deps.logger.error(`releasing the leader key: ${String(e)}`));
-    };
-    await this.deps.pg.stop('fast', { checkpoint: false, onShutdown: release });
-    await release(await this.deps.pg.lastLsn().catch(() => null));
+    const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
+    const h = cluster && handover({
+      name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
+      onRelease: () => { this.lockSentAt = null; },
+    });
+    // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
+    await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });
+    await h?.finish(await this.deps.pg.lastLsn().catch(() => null));
     await this.deps.guard?.close();
   }
 

@@ -41,7 +41,7 @@ export function localPosition(cd: ControlData): { timeline: number; lsn: bigint;
 async function leaderTimeline(controller: PostgresController, source: ReplicaSource): Promise<{ timeline: number; history: string | null }> {
   const kw = sourceConnKwargs(source, controller.settings.replication, true);
   const client = new pg.Client({
-    host: String(kw.host ?? '127.0.0.1'), port: Number(kw.port ?? 5432), user: String(kw.user ?? ''),
+    host: String(kw.host), port: Number(kw.port ?? 5432), user: String(kw.user ?? ''),
     password: kw.password === undefined ? undefined : String(kw.password), database: 'postgres',
     replication: 'database', connectionTimeoutMillis: 5000,
   } as pg.ClientConfig);
@@ -71,13 +71,31 @@ async function recordEnd(controller: PostgresController, timeline: number, lsn: 
   return end ? parseLsn(end[1]!) : null;
 }
 
+/**
+ * A running replica: its timeline (received, else replayed) and how far it got (max of received and
+ * replayed). Diverged when it is past the point where the leader's timeline left its own.
+ */
+export async function checkRunningReplicaDiverged(controller: PostgresController, source: ReplicaSource): Promise<Divergence> {
+  const st = await controller.status();
+  if (!st?.inRecovery || st.timeline === null) return 'not_needed';
+  const lsn = [st.receiveLsn, st.replayLsn].reduce<bigint>((a, b) => (b !== null && b !== undefined && b > a ? b : a), 0n);
+  const rewindable = await canRewind(controller).catch(() => false);
+  return compareWithLeader(controller, source, { timeline: st.timeline, lsn, wasReplica: true }, rewindable);
+}
+
 export async function checkDiverged(controller: PostgresController, source: ReplicaSource): Promise<Divergence> {
+  if (controller.isRunning()) return checkRunningReplicaDiverged(controller, source);
   if (!(await ensureCleanShutdown(controller))) return 'need_reinit';
   const cd = await controller.controlData();
   const local = localPosition(cd);
   const rewindable = await canRewind(controller).catch(() => false);
+  if (!local) return rewindable ? 'need_rewind' : 'need_reinit';
+  return compareWithLeader(controller, source, local, rewindable);
+}
+
+async function compareWithLeader(controller: PostgresController, source: ReplicaSource,
+  local: { timeline: number; lsn: bigint; wasReplica: boolean }, rewindable: boolean): Promise<Divergence> {
   const verdict = (need: boolean): Divergence => (need ? (rewindable ? 'need_rewind' : 'need_reinit') : 'not_needed');
-  if (!local) return verdict(true);
   const leader = await leaderTimeline(controller, source);
   if (local.timeline === leader.timeline) return 'not_needed';
   if (local.timeline > leader.timeline) return verdict(true);

@@ -3,11 +3,13 @@
  * or the PostgreSQL port; long ones go to the LongActionRunner. Returns the message that stands.
  */
 import type { Dcs } from '../dcs/facade.js';
-import { FatalError } from '../errors.js';
+import { DcsError, FatalError } from '../errors.js';
 import type { Action, AgentMemory, Plan } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
+import type { HttpClient } from '../di.js';
+import { handover } from './handover.js';
 import type { LongActionRunner } from './long-action.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
@@ -16,6 +18,7 @@ export interface ExecutorContext {
   readonly dcs: Dcs;
   readonly pg: PostgresPort;
   readonly logger: Logger;
+  readonly http: HttpClient;
   readonly long: LongActionRunner;
   readonly cluster: Cluster | null;
   /** The dynamic configuration to publish in `/config` (bootstrap.dcs, or the effective one). */
@@ -24,7 +27,7 @@ export interface ExecutorContext {
   readonly wall: () => number;
   /** Update the agent's memory (also from long actions finishing after this cycle). */
   readonly remember: (patch: Partial<AgentMemory>) => void;
-  /** Lease bookkeeping: the monotonic time a successful lock write was SENT. */
+  /** Lease bookkeeping: when the renewal keeping the lock alive was SENT (dcs.leaderLeaseSentAt). */
   lockSentAt: (t: number | null) => void | Promise<void>;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
@@ -64,7 +67,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       await dcs.initialize(cluster?.initialize === null, facts.sysid ?? '');
       await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
       const sent = ctx.monotonic();
-      if (await dcs.takeLeader()) await ctx.lockSentAt(sent);
+      if (await dcs.takeLeader()) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       ctx.remember({ bootstrap: 'none' });
       ctx.onRoleChange?.('primary');
       return;
@@ -90,13 +93,21 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'acquire_lock': {
       const sent = ctx.monotonic();
       const ok = await dcs.attemptToAcquireLeader();
-      if (ok) await ctx.lockSentAt(sent);
+      if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       return ok;
     }
     case 'update_lock': {
       const sent = ctx.monotonic();
-      const ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
-      await ctx.lockSentAt(ok ? sent : null);
+      let ok = false;
+      try {
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+      } catch (e) {
+        // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
+        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.
+        if (!(e instanceof DcsError)) throw e;
+        ctx.logger.error(`failed to update leader lock: ${e.message}`);
+      }
+      await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
       return ok;
     }
     case 'release_lock': {
@@ -121,13 +132,21 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'follow':
       return follow(ctx, a.leader, !!a.reload);
     case 'check_rewind': {
-      const result = await pg.checkDiverged(target(ctx, cluster, a.leader));
-      ctx.remember({ rewind: result });
+      let result: Awaited<ReturnType<PostgresPort['checkDiverged']>>;
+      try {
+        result = await pg.checkDiverged(target(ctx, cluster, a.leader));
+      } catch (e) {
+        ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      ctx.remember({ rewind: result, ...(a.checkedFor ? { divergenceCheckedFor: a.checkedFor } : {}) });
+      if (result !== 'not_needed') ctx.logger.warn(`the timeline of ${ctx.name} diverged from ${a.leader}: ${result.replace('_', ' ')}`);
       ctx.wakeup();
       return;
     }
     case 'rewind':
-      long.run('rewind', `running pg_rewind from ${a.leader}`, (s) => pg.rewind(target(ctx, cluster, a.leader), s),
+      // pg_rewind needs a stopped target: a running diverged replica is stopped first.
+      long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(target(ctx, cluster, a.leader), s),
         (r) => ctx.remember({ rewind: r === true ? 'done' : 'failed' }));
       return;
     case 'reinitialize': {
@@ -161,19 +180,16 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
   const { pg, dcs, cluster } = ctx;
   ctx.remember({ demoted: true, rewind: 'unknown' });
   ctx.onRoleChange?.('demoted');
-  if (mode === 'graceful') {
-    // Switchover: fast shutdown with checkpoint; release the lock as soon as the final checkpoint
-    // is written so the candidate can take over without waiting for the rest of the shutdown.
+  if (mode === 'graceful' && cluster) {
+    // Switchover: fast shutdown after a checkpoint; the key goes as soon as the candidate has the
+    // shutdown checkpoint, so it takes over without waiting for the rest of the shutdown.
+    const h = handover({
+      name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null,
+      onRelease: () => void ctx.lockSentAt(null),
+    });
     ctx.long.run('demote', 'demote', async () => {
-      let released = false;
-      const release = async (lsn: number | null) => {
-        if (released) return;
-        released = true;
-        ctx.lockSentAt(null);
-        await dcs.deleteLeader(cluster?.leader ?? null, lsn).catch((e: unknown) => ctx.logger.error(`failed to release the leader key: ${String(e)}`));
-      };
-      await pg.stop('fast', { checkpoint: true, onShutdown: release });
-      await release(await pg.lastLsn().catch(() => null));
+      await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn) });
+      await h.finish(await pg.lastLsn().catch(() => null));
       return true;
     }, () => ctx.wakeup());
     return;

@@ -93,6 +93,7 @@ export class ControllerPort implements PostgresPort {
       timeline: st?.timeline ?? (cd ? checkpointInfo(cd)?.timeline ?? null : null),
       walPosition: wal,
       recoveryConfigured,
+      receiverStreaming: st?.inRecovery ? st.replicationState === 'streaming' : null,
     };
   }
 

@@ -18,7 +18,6 @@ import { isPlainObject } from '../util/json.js';
 import { Agent } from './agent.js';
 import { fetchPeerStatus } from './peers.js';
 import { ControllerPort } from './postgres-adapter.js';
-import { dirname, join } from 'node:path';
 import { FenceClient } from '../fence/client.js';
 import { PrimaryGuard } from '../fence/guard.js';
 import { KernelWatchdog, watchdogMode } from '../fence/kernel-watchdog.js';
@@ -90,12 +89,19 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     }
   }
 
-  const controller = new PostgresController({ postgresql: eff.config.postgresql as Record<string, unknown>, scope, name, logger, ...postgresUser(config, env) });
-  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
   const dataDir = String((eff.config.postgresql as Record<string, unknown>).data_dir);
+  // PostgreSQL is started by the fence, as its child: it cannot outlive every pgha process.
+  const fence = new FenceClient(dataDir, logger);
+  const controller = new PostgresController({
+    postgresql: eff.config.postgresql as Record<string, unknown>, scope, name, logger, ...postgresUser(config, env),
+    launch: (o) => fence.spawnPostmaster(o),
+  });
+  // Like Patroni: create data_dir (and its parents) so a fresh node can bootstrap or clone into it.
+  controller.ensureDataDirectory();
+  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
   const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
   const guard = new PrimaryGuard(
-    new FenceClient(dataDir, logger, undefined, join(dirname(dataDir), `pgha-fence-${name}.log`)),
+    fence,
     new KernelWatchdog(watchdogMode(config.watchdog), typeof wd.device === 'string' ? wd.device : '/dev/watchdog', timing.fireAfter, logger),
     timing, logger, () => systemClock.monotonic(),
   );
@@ -105,7 +111,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     const c = await dcs.getCluster();
     if (c.leaderName !== name || !c.leader) return null;
     const sent = systemClock.monotonic();
-    return (await dcs.updateLeader(c.leader, null)) ? sent : null;
+    return (await dcs.updateLeader(c.leader, null)) ? dcs.leaderLeaseSentAt(sent) : null;
   });
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
   const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load, guard });

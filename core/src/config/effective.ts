@@ -11,6 +11,7 @@
  *  - dynamic `postgresql` may not set connect_address, proxy_address, listen, config_dir, data_dir,
  *    pgpass, authentication (dropped).
  */
+import { fitFenceRule } from '../fence/timing.js';
 import { isPlainObject } from '../util/json.js';
 import { deepClone, type ConfigObject } from './merge.js';
 import { defaultParameters, processParameters, setParameter } from './postgresql-params.js';
@@ -157,6 +158,9 @@ export function effectiveConfig(local: PghaConfig | ConfigObject, dynamic: unkno
   warnings.push(...adjusted.warnings);
   const { ttl, loopWait, retryTimeout } = adjusted.timings;
   Object.assign(dyn, { ttl, loop_wait: loopWait, retry_timeout: retryTimeout });
+  // This node's fence (its local safety_margin) may need a shorter loop_wait than the cluster's.
+  const fenced = fitFenceRule(adjusted.timings, local.watchdog);
+  if (fenced.warning) warnings.push(fenced.warning);
 
   const config: ConfigObject = {};
   for (const [k, v] of Object.entries(local)) {
@@ -180,8 +184,8 @@ export function effectiveConfig(local: PghaConfig | ConfigObject, dynamic: unkno
   }
   return {
     config: config as PghaConfig & ConfigObject,
-    cluster: clusterSettings(dyn, adjusted.timings, pg),
-    timings: adjusted.timings,
+    cluster: clusterSettings(dyn, fenced.timings, pg),
+    timings: fenced.timings,
     dynamic: dyn,
     dynamicSource,
     warnings,

@@ -32,6 +32,14 @@ export interface DcsDriver {
   attemptToAcquireLeader(): Promise<boolean>;
   /** Refresh the leader key/lease, conditioned on the value being my name. Within retry_timeout. */
   updateLeader(leader: Leader): Promise<boolean>;
+  /**
+   * When the renewal that keeps my leader key alive was sent: a `performance.now()` instant T such
+   * that the store cannot expire the key before T + ttl seconds (an etcd lease keep-alive, a
+   * session renewal, a TTL'd write: the send time, never the answer's arrival). Null when I hold no
+   * leader key. The fence stops PostgreSQL at T + ttl - safety_margin, before any replica can take
+   * the lock; a driver that answers too late a T breaks that guarantee.
+   */
+  leaderLeaseSentAt(): number | null;
   /** Delete `/leader` only if it holds my name. */
   deleteLeader(leader: Leader | null): Promise<boolean>;
   /** Unconditionally create/overwrite `/leader` with my name (bootstrap only). */

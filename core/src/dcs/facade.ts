@@ -101,6 +101,16 @@ export class Dcs {
     return ok;
   }
 
+  /**
+   * The instant the fence's deadline counts from after a successful lock write sent at `sentAt`:
+   * the driver's lease renewal time (which may be earlier than the write, e.g. an etcd keep-alive
+   * sent before it), never later than the write itself.
+   */
+  leaderLeaseSentAt(sentAt: number): number {
+    const t = this.driver.leaderLeaseSentAt();
+    return t === null || !Number.isFinite(t) ? sentAt : Math.min(t, sentAt);
+  }
+
   /** Write `/status` only when it differs from what we last saw or wrote; legacy optime for old peers. */
   async writeStatus(value: Record<string, unknown>): Promise<void> {
     if (!deepEqual(this.lastStatus, value) && (await this.call('write status', () => this.driver.writeStatus(compactJson(value))))) {

@@ -5,20 +5,32 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, truncateSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import { chownTo } from '../postgres/exec.js';
+import { adoptPostmaster, postmasterArgs, postmasterEnv, type SpawnPostmasterOptions, type WatchedPostmaster } from '../postgres/postmaster.js';
 import type { FenceReply, FenceRequest, FenceState } from './protocol.js';
 
 const FENCE_SCRIPT = fileURLToPath(new URL('./fence-process.js', import.meta.url));
 
-/** One fence per data directory: the socket path is derived from it (short enough for sun_path). */
-export function fenceSocketPath(dataDir: string): string {
-  return join(tmpdir(), `pgha-fence-${createHash('sha1').update(dataDir).digest('hex').slice(0, 16)}.sock`);
+/**
+ * One fence per data directory. Its socket and log live in a private directory of this OS user
+ * (`$TMPDIR/pgha-<uid>/`, mode 0700, created on demand), named by a hash of the data directory's
+ * absolute path: they never depend on a directory the user may not have created, never collide
+ * between clusters, and carry no user-controlled text in their names. The path stays short enough
+ * for sun_path.
+ */
+export function fenceFiles(dataDir: string, uid = process.getuid?.() ?? 0): { dir: string; socket: string; log: string } {
+  const dir = join(tmpdir(), `pgha-${uid}`);
+  const base = `fence-${createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 16)}`;
+  return { dir, socket: join(dir, `${base}.sock`), log: join(dir, `${base}.log`) };
 }
+
+const MAX_LOG_BYTES = 10 * 1024 * 1024;
 
 export class FenceClient {
   private sock: Socket | null = null;
@@ -27,7 +39,15 @@ export class FenceClient {
   private lostHandlers: Array<() => void> = [];
   private closing = false;
 
-  constructor(readonly dataDir: string, private readonly logger: Logger, readonly socketPath = fenceSocketPath(dataDir), private readonly logFile?: string) {}
+  readonly socketPath: string;
+  readonly logFile: string;
+
+  constructor(readonly dataDir: string, private readonly logger: Logger, socketPath?: string, logFile?: string) {
+    const files = fenceFiles(dataDir);
+    this.socketPath = socketPath ?? files.socket;
+    this.logFile = logFile ?? files.log;
+    if (!socketPath || !logFile) mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  }
 
   get connected(): boolean { return this.sock !== null; }
 
@@ -66,11 +86,14 @@ export class FenceClient {
   }
 
   private async spawnFence(): Promise<void> {
-    const out = this.logFile ? openSync(this.logFile, 'a') : 'ignore';
-    const child = spawn(process.execPath, [FENCE_SCRIPT, this.socketPath, this.dataDir], {
+    try {
+      if (statSync(this.logFile).size > MAX_LOG_BYTES) truncateSync(this.logFile, 0);
+    } catch { /* no log yet */ }
+    const out = openSync(this.logFile, 'a', 0o600);
+    const child = spawn(process.execPath, [FENCE_SCRIPT, this.socketPath, resolve(this.dataDir)], {
       detached: true, stdio: ['ignore', 'pipe', out],
     });
-    if (typeof out === 'number') closeSync(out);
+    closeSync(out);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('the fence did not start within 5 s')), 5000);
       child.stdout!.once('data', () => { clearTimeout(t); resolve(); });
@@ -118,6 +141,24 @@ export class FenceClient {
   disarm(): Promise<FenceState> { return this.request({ cmd: 'disarm' }); }
   fire(): Promise<FenceState> { return this.request({ cmd: 'fire' }); }
   status(): Promise<FenceState> { return this.request({ cmd: 'status' }); }
+
+  /**
+   * Start PostgreSQL as the fence's child (the controller's launcher): it gets the parent-death
+   * signal, so it cannot outlive the fence. Its exit is watched by PID.
+   */
+  async spawnPostmaster(o: SpawnPostmasterOptions): Promise<WatchedPostmaster> {
+    closeSync(openSync(o.logFile, 'a', 0o600));
+    chownTo(o.logFile, o.runAs);
+    const st = await this.request({
+      cmd: 'spawn',
+      spawn: {
+        file: o.postgres, args: postmasterArgs(o), cwd: o.dataDir, env: postmasterEnv(o.env), logFile: o.logFile,
+        ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
+      },
+    });
+    if (st.child === null) throw new Error('the fence did not start PostgreSQL');
+    return adoptPostmaster(st.child, 100);
+  }
 
   /** Disconnect without disarming (an armed fence then freezes PostgreSQL until a new agent feeds it). */
   close(): void {

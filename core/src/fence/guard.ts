@@ -17,7 +17,7 @@ export class PrimaryGuard {
   constructor(
     readonly fence: FenceClient,
     readonly watchdog: KernelWatchdog,
-    private readonly timing: FenceTiming,
+    private timing: FenceTiming,
     private readonly logger: Logger,
     private readonly monotonic: () => number,
   ) {
@@ -35,6 +35,20 @@ export class PrimaryGuard {
 
   private deadlineMs(sentAt: number): number {
     return Math.max(1, Math.round(sentAt + this.timing.fireAfter * 1000 - this.monotonic()));
+  }
+
+  get fireAfter(): number { return this.timing.fireAfter; }
+
+  /**
+   * ttl, loop_wait or safety_margin changed (through `/config` or a reload): an armed fence gets the
+   * deadline the new timing gives for the renewal it was last fed with, earlier or later.
+   */
+  async retime(timing: FenceTiming): Promise<void> {
+    if (timing.fireAfter === this.timing.fireAfter) return;
+    this.logger.info(`fence timing: fires ${timing.fireAfter}s after the last lease renewal (was ${this.timing.fireAfter}s)`);
+    this.timing = timing;
+    this.watchdog.setTimeout(timing.fireAfter);
+    if (this.armed && this.lastSentAt !== null) await this.lockRefreshed(this.lastSentAt);
   }
 
   private async rearm(): Promise<void> {

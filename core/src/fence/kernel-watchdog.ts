@@ -41,7 +41,7 @@ export class KernelWatchdog {
   /** Activation was wanted (required) and failed. */
   failed = false;
 
-  constructor(readonly mode: WatchdogMode, readonly device: string, private readonly maxTimeout: number, private readonly logger: Logger) {}
+  constructor(readonly mode: WatchdogMode, readonly device: string, private maxTimeout: number, private readonly logger: Logger) {}
 
   get active(): boolean { return this.fd !== null; }
 
@@ -76,6 +76,15 @@ export class KernelWatchdog {
     }
     this.logger.warn(`watchdog not used: ${why}`);
     return true;
+  }
+
+  /** The fence timing changed: an open device whose timeout is now too long is re-checked (and fails). */
+  setTimeout(maxTimeout: number): void {
+    this.maxTimeout = maxTimeout;
+    if (this.fd !== null && (deviceTimeout(this.device) ?? Infinity) > maxTimeout) {
+      this.disable();
+      this.activate();
+    }
   }
 
   keepalive(): void {

@@ -9,7 +9,24 @@ export type FenceRequest =
   | { readonly cmd: 'disarm' }
   /** Kill PostgreSQL now (a restarted agent found it lost the lock). */
   | { readonly cmd: 'fire' }
-  | { readonly cmd: 'status' };
+  | { readonly cmd: 'status' }
+  /**
+   * Start PostgreSQL as the fence's own child with the parent-death signal set (SIGKILL), so that
+   * killing the fence, alone or with the agent's whole process tree, kills the postmaster too.
+   */
+  | { readonly cmd: 'spawn'; readonly spawn: SpawnRequest };
+
+export interface SpawnRequest {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Server output goes here (appended). */
+  readonly logFile: string;
+  /** Run as this user (the fence runs as root). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
 
 export interface FenceState {
   readonly armed: boolean;
@@ -20,6 +37,8 @@ export interface FenceState {
   /** ms until it fires, when armed. */
   readonly deadlineLeftMs: number | null;
   readonly pid: number;
+  /** The postmaster the fence started and still parents, if any. */
+  readonly child: number | null;
 }
 
 export type FenceReply = { readonly ok: true; readonly state: FenceState } | { readonly ok: false; readonly error: string };

@@ -21,6 +21,23 @@ export function safetyMargin(watchdog: unknown, ttl: number): number {
 }
 
 /**
+ * Adjust loop_wait so that a healthy leader refreshes before the fence fires, as Patroni adjusts
+ * timings that break `loop_wait + 2*retry_timeout <= ttl`: with the default safety_margin (5) that
+ * rule already implies this one; a larger margin (or -1, ttl/2) may need a shorter loop_wait. A
+ * margin below 1 is left for fenceTiming to refuse.
+ */
+export function fitFenceRule<T extends { ttl: number; loopWait: number }>(t: T, watchdog: unknown): { timings: T; warning?: string } {
+  const margin = safetyMargin(watchdog, t.ttl);
+  const fireAfter = t.ttl - margin;
+  if (margin < 1 || t.loopWait < fireAfter || fireAfter < 2) return { timings: t };
+  const loopWait = fireAfter - 1;
+  return {
+    timings: { ...t, loopWait },
+    warning: `Violated the fence rule "loop_wait < ttl - safety_margin", where ttl=${t.ttl} and safety_margin=${margin}. Adjusting loop_wait from ${t.loopWait} to ${loopWait}`,
+  };
+}
+
+/**
  * Errors unless `safety_margin >= 1` and `loop_wait < ttl - safety_margin` (a healthy leader refreshes
  * before the fence fires); warns when `loop_wait + retry_timeout` does not fit too.
  */

@@ -21,6 +21,9 @@ const kinds = (p: Plan) => p.actions.map((a) => ('mode' in a ? `${a.type}:${a.mo
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 const iso = (ms: number) => new Date(NOW + ms).toISOString();
 
+/** node1 (the leader) promoted to timeline 2; the replicas are on timeline 1. */
+const NEW_TL: Array<string | [string, Record<string, unknown>]> = [['node1', { timeline: 2 }], 'node2', 'node3'];
+
 const rows: Row[] = [
   // --- DCS unreachable ---
   { name: 'primary demotes offline when the DCS is unreachable', s: { dcsDown: true, pg: runningPrimary }, message: 'demoting self because DCS is not accessible and I was a leader', actions: ['demote:offline'] },
@@ -64,6 +67,17 @@ const rows: Row[] = [
   { name: 'paused replica follows', s: { me: 'node2', settings: { paused: true } }, message: 'PAUSE: no action. I am (node2), a secondary, and following a leader (node1)', actions: ['follow'] },
   { name: 'replicatefrom an existing member', s: { me: 'node3', tags: { replicatefrom: 'node2' } }, message: /following a leader \(node1\)/, actions: ['follow'] },
   { name: 'nostream replica follows nobody', s: { me: 'node2', tags: { nostream: true } }, message: /following a leader/, actions: ['follow'] },
+
+  // --- a running replica that stopped streaming: diverged WAL after a failover ---
+  { name: 'replica not streaming from a leader on its own timeline waits (no divergence possible)', s: { me: 'node2', pg: { receiverStreaming: false } }, message: /following a leader \(node1\)/, actions: ['follow'] },
+  { name: 'replica not streaming from a leader on a newer timeline checks for divergence', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false } }, message: 'checking whether the timeline of node2 diverged from node1', actions: ['check_rewind'], reason: /not streaming/ },
+  { name: 'replica not streaming but checked keeps following', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'not_needed' } }, message: /following a leader \(node1\)/, actions: ['follow'] },
+  { name: 'leader on a new timeline: checked again', s: { me: 'node2', members: [['node1', { timeline: 3 }], 'node2', 'node3'], pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'not_needed' } }, actions: ['check_rewind'], message: /checking whether/ },
+  { name: 'diverged running replica rewinds', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'need_rewind' } }, message: 'running pg_rewind from node1', actions: ['rewind'], reason: /diverged/ },
+  { name: 'diverged running replica without pg_rewind re-clones when allowed', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'need_rewind' }, settings: { usePgRewind: false, removeDataDirectoryOnDivergedTimelines: true } }, message: 'reinitializing due to diverged timelines', actions: ['reinitialize'] },
+  { name: 'diverged running replica, nothing allowed: says what is wrong', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'need_rewind' }, settings: { usePgRewind: false } }, message: /^replica cannot follow node1: .*diverged.*use_pg_rewind is off; run reinit/, actions: [] },
+  { name: 'failed rewind of a running replica re-clones when allowed', s: { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'failed' }, settings: { removeDataDirectoryOnRewindFailure: true } }, message: 'reinitializing due to diverged timelines', actions: ['reinitialize'] },
+  { name: 'streaming replica is not checked', s: { me: 'node2', pg: { receiverStreaming: true } }, message: /following a leader/, actions: ['follow'] },
 
   // --- unhealthy cluster (no leader) ---
   { name: 'healthiest replica races and promotes', s: { me: 'node2', leader: null }, message: 'promoted self to leader by acquiring session lock', actions: ['acquire_lock', 'promote'], fail: 'following new leader after trying and failing to obtain lock', failActions: ['follow'] },

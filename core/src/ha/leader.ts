@@ -53,8 +53,45 @@ export function follow(input: HaInput, cluster: Cluster, demoteReason: string, f
     if (!target) return plan(`no action. I am (${input.name})`);
   } else if (isPrimary(input)) {
     return { message: demoteReason, actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: demoteReason };
+  } else {
+    const diverged = divergedReplica(input, cluster);
+    if (diverged) return diverged;
   }
   return plan(followReason, { type: 'follow', leader: target });
+}
+
+/**
+ * A running replica that does not stream from the leader may hold WAL the leader never had (it
+ * received past the point where the leader's timeline forked off): PostgreSQL then retries for ever
+ * ("new timeline N forked off current database system timeline M before current recovery point").
+ * Check once per leader and leader timeline; when diverged, rewind, else re-clone, else say so.
+ */
+function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
+  const { pg, memory, settings, name } = input;
+  const leader = cluster.leaderName;
+  if (!leader || leader === name || !pg.running || pg.inRecovery !== true || pg.receiverStreaming !== false) return null;
+  // Only a leader on a newer timeline can have forked off below us (the same timeline is the same
+  // history): a replica that merely lost its dead leader waits for the next one.
+  const leaderTimeline = cluster.leader?.member.timeline ?? null;
+  if (leaderTimeline !== null && pg.timeline !== null && leaderTimeline <= pg.timeline) return null;
+  const key = `${leader}@${leaderTimeline ?? '?'}`;
+  if (memory.divergenceCheckedFor !== key) {
+    return {
+      message: `checking whether the timeline of ${name} diverged from ${leader}`,
+      actions: [{ type: 'check_rewind', leader, checkedFor: key }], reason: 'not streaming from the leader',
+    };
+  }
+  if (memory.rewind === 'need_rewind' && settings.usePgRewind) {
+    return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: `the WAL of ${name} diverged from the leader's timeline` };
+  }
+  if (['need_rewind', 'need_reinit', 'failed'].includes(memory.rewind)) {
+    if (settings.removeDataDirectoryOnDivergedTimelines || (memory.rewind !== 'need_rewind' && settings.removeDataDirectoryOnRewindFailure)) {
+      return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: `the WAL of ${name} diverged from the leader's timeline` };
+    }
+    const why = `the WAL of ${name} diverged from the timeline of ${leader} and ${memory.rewind === 'need_rewind' ? 'use_pg_rewind is off' : 'pg_rewind is not possible'}; run reinit`;
+    return { message: `replica cannot follow ${leader}: ${why}`, actions: [], reason: why };
+  }
+  return null;
 }
 
 /** Seconds until a scheduled failover is due, 'stale' when long past, or null when not scheduled. */

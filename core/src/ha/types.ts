@@ -38,6 +38,8 @@ export interface PgFacts {
   readonly walPosition: number | null;
   /** standby.signal / recovery settings present in PGDATA (it would start as a replica). */
   readonly recoveryConfigured: boolean;
+  /** A running replica's WAL receiver streams; null when not a running replica (or unknown). */
+  readonly receiverStreaming?: boolean | null;
 }
 
 /** A peer's answer to `GET /patroni` during the leader race (null when unreachable). */
@@ -94,6 +96,11 @@ export interface AgentMemory {
   readonly demoted: boolean;
   /** Monotonic ms until which a failed pre_promote script blocks racing. */
   readonly prePromoteBackoffUntil: number;
+  /**
+   * `<leader>@<leader timeline>` a running replica last checked its WAL against (a replica that
+   * stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
+   */
+  readonly divergenceCheckedFor?: string | null;
 }
 
 export const freshMemory: AgentMemory = {
@@ -139,7 +146,8 @@ export type Action =
   | { readonly type: 'crash_recovery' }
   /** Converge recovery settings on `leader`; `reload`: re-read the DCS first and follow whoever holds the lock. */
   | { readonly type: 'follow'; readonly leader: string | null; readonly reload?: boolean }
-  | { readonly type: 'check_rewind'; readonly leader: string }
+  /** `checkedFor`: remembered as divergenceCheckedFor once the check has an answer. */
+  | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string }
   | { readonly type: 'rewind'; readonly leader: string }
   | { readonly type: 'reinitialize'; readonly leader: string }
   | { readonly type: 'stop' }

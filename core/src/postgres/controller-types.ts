@@ -2,7 +2,7 @@
 import type { Logger } from '../log.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import type { RecoveryMode } from './config-files.js';
-import type { PostmasterExit, ShutdownMode } from './postmaster.js';
+import type { PostmasterExit, ShutdownMode, SpawnPostmasterOptions, WatchedPostmaster } from './postmaster.js';
 import type { FollowOptions } from './recovery.js';
 import type { PostgresSettings } from './settings.js';
 
@@ -67,5 +67,12 @@ export interface PostgresControllerOptions {
   readonly uid?: number;
   readonly gid?: number;
   readonly logger?: Logger;
+  /**
+   * Starts the postmaster. The agent passes the fence's launcher (PostgreSQL becomes the fence's
+   * child with a parent-death signal); without one the controller spawns it itself.
+   */
+  readonly launch?: PostmasterLauncher;
 }
+
+export type PostmasterLauncher = (o: SpawnPostmasterOptions) => Promise<WatchedPostmaster>;
 

@@ -20,7 +20,7 @@ import {
 } from './postmaster.js';
 import { standbyRecovery, type FollowOptions } from './recovery.js';
 import type {
-  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
+  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostmasterLauncher, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
 } from './controller-types.js';
 import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
 
@@ -41,6 +41,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private recovery: RecoveryMode = { kind: 'none' };
   private startedGucs: Record<string, string> | null = null;
   private readonly conn: LocalConnection;
+  private readonly launch: PostmasterLauncher;
 
   constructor(o: PostgresControllerOptions) {
     super();
@@ -53,6 +54,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.config = new ConfigFiles(this.settings, this.runAs);
     this.executor = new AsyncExecutor(this.logger);
     this.conn = new LocalConnection(() => this.localConnectionParams());
+    this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
     if (pf) this.watch(adoptPostmaster(pf.pid), 'running');
   }
@@ -183,7 +185,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     const gucs = commandLineGucs(this.settings, this.scope);
     this.stopping = false;
     this.startedGucs = gucs;
-    const w = spawnPostmaster({
+    const w = await this.launch({
       postgres: this.bin('postgres'), dataDir: this.dataDir, configFile: this.config.confPath, gucs,
       runAs: this.runAs, logFile: join(this.dataDir, 'pgha.postmaster.log'),
     });
@@ -261,7 +263,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         signalPostmaster(pid, mode);
         deadline = Date.now() + 10_000;
       }
-      await Promise.race([w.exited, sleep(100)]);
+      await Promise.race([w.exited, sleep(opts.onShutdown && !shutdownCalled ? 20 : 100)]);
     }
     if (!gone) {
       this.setState('stop failed');
@@ -309,7 +311,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         return false;
       }
     }
-    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-w', '-t', String(Math.ceil(timeoutMs / 1000))]);
+    // -W: signal and return; pg_ctl's own wait polls at 10 Hz, we poll faster (every write pause counts).
+    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W']);
     if (r.code !== 0) {
       this.logger.error({ out: r.stderr.trim() }, 'pg_ctl promote failed');
       return false;
@@ -317,9 +320,9 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.recovery = { kind: 'none' };
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const st = await this.status();
-      if (st && !st.inRecovery) return true;
-      await sleep(100);
+      const rows = await this.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r').catch(() => null);
+      if (rows?.[0]?.r === false) return true;
+      await sleep(10);
     }
     return false;
   }

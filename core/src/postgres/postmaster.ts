@@ -39,12 +39,18 @@ export function readPostmasterPid(dataDir: string): PostmasterPidFile | null {
   };
 }
 
+/** The process exists and is not a zombie (an orphan killed by a signal may wait a while to be reaped). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no procfs: trust kill(0)
   }
 }
 
@@ -104,6 +110,13 @@ export interface SpawnPostmasterOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** PostgreSQL's environment: ours plus `env`, without PGDATA (the command line names the directory). */
+export function postmasterEnv(env?: Readonly<Record<string, string>>): Record<string, string> {
+  const out = { ...process.env, ...env } as Record<string, string>;
+  delete out.PGDATA;
+  return out;
+}
+
 export function postmasterArgs(o: Pick<SpawnPostmasterOptions, 'dataDir' | 'configFile' | 'gucs'>): string[] {
   return ['-D', o.dataDir, `--config-file=${o.configFile}`, ...Object.entries(o.gucs).map(([k, v]) => `--${k}=${v}`)];
 }
@@ -114,10 +127,8 @@ export function spawnPostmaster(o: SpawnPostmasterOptions): WatchedPostmaster {
   chownTo(o.logFile, o.runAs);
   let child: ChildProcess;
   try {
-    const env = { ...process.env, ...o.env } as NodeJS.ProcessEnv;
-    delete env.PGDATA;
     child = spawn(o.postgres, postmasterArgs(o), {
-      cwd: o.dataDir, env, detached: true, stdio: ['ignore', fd, fd],
+      cwd: o.dataDir, env: postmasterEnv(o.env), detached: true, stdio: ['ignore', fd, fd],
       ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
     });
   } finally {

@@ -5,8 +5,16 @@ import { formatDsn, type RecoveryMode } from './config-files.js';
 import type { AuthSettings, PostgresSettings } from './settings.js';
 
 /** libpq keywords for a source member with the given credentials (password optional). */
+/**
+ * Connection parameters for another member, built only from what it publishes (conn_url or
+ * conn_kwargs). A member that publishes no host cannot be connected to: refuse, never fall back to
+ * libpq's defaults (a local socket or localhost:5432 may be somebody else's server).
+ */
 export function sourceConnKwargs(source: ReplicaSource, auth: AuthSettings, withPassword: boolean): Record<string, unknown> {
   const kw = source.connKwargs({ username: auth.username, ...auth.extra, ...(withPassword && auth.password ? { password: auth.password } : {}) });
+  if (typeof kw.host !== 'string' || !kw.host) {
+    throw new Error(`member ${source.name} publishes no usable conn_url or conn_kwargs host: cannot connect to it`);
+  }
   return kw;
 }
 

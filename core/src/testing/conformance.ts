@@ -122,6 +122,30 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
       } finally { await closeAll(); }
     });
 
+    it('the leader lease send time bounds the key\'s expiry (the fence counts from it)', async () => {
+      const { dcs, ttl } = await cluster(2);
+      const driver = dcs[0]!.driver;
+      try {
+        expect(driver.leaderLeaseSentAt()).toBeNull();
+        const before = performance.now();
+        expect(await dcs[0]!.attemptToAcquireLeader()).toBe(true);
+        const after = performance.now();
+        const sent = driver.leaderLeaseSentAt();
+        expect(sent).not.toBeNull();
+        expect(sent!).toBeLessThanOrEqual(after);
+        expect(sent!).toBeGreaterThan(before - ttl * 1000);
+        // Without any refresh the key must still be there just before sent + ttl.
+        await sleep(Math.max(0, sent! + ttl * 1000 - 400 - performance.now()));
+        expect((await dcs[1]!.getCluster()).leaderName).toBe('node1');
+        const leader = (await dcs[0]!.getCluster()).leader!;
+        const refreshStart = performance.now();
+        expect(await dcs[0]!.updateLeader(leader, null)).toBe(true);
+        expect(driver.leaderLeaseSentAt()!).toBeGreaterThanOrEqual(refreshStart - 1);
+        expect(await dcs[0]!.deleteLeader(leader)).toBe(true);
+        expect(driver.leaderLeaseSentAt()).toBeNull();
+      } finally { await closeAll(); }
+    });
+
     it('a refreshed leader outlives its ttl', async () => {
       const { dcs, ttl } = await cluster(2);
       try {

@@ -92,12 +92,20 @@ export class MemoryDriver implements DcsDriver {
     return out;
   }
 
+  /** The store's clock starts the TTL as the call runs: that instant is the lease's send time. */
+  private leaderSentAt: number | null = null;
+  leaderLeaseSentAt(): number | null { return this.leaderSentAt; }
+  private renewed(): true {
+    this.store.keepAlive(this.session, this.ttlMs);
+    this.leaderSentAt = this.store.clock.monotonic();
+    return true;
+  }
+
   async attemptToAcquireLeader(): Promise<boolean> {
     this.check();
     if (this.store.get(this.k('leader'))) return false;
     this.store.put(this.k('leader'), this.ctx.name, this.session, this.ttlMs);
-    this.store.keepAlive(this.session, this.ttlMs);
-    return true;
+    return this.renewed();
   }
 
   async updateLeader(_leader: Leader): Promise<boolean> {
@@ -105,22 +113,21 @@ export class MemoryDriver implements DcsDriver {
     const cur = this.store.get(this.k('leader'));
     if (!cur || cur.value !== this.ctx.name) return false;
     if (cur.session !== this.session) this.store.put(this.k('leader'), this.ctx.name, this.session, this.ttlMs);
-    this.store.keepAlive(this.session, this.ttlMs);
-    return true;
+    return this.renewed();
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
     this.check();
     const cur = this.store.get(this.k('leader'));
     if (!cur || cur.value !== this.ctx.name) return false;
+    this.leaderSentAt = null;
     return this.store.delete(this.k('leader'));
   }
 
   async takeLeader(): Promise<boolean> {
     this.check();
     this.store.put(this.k('leader'), this.ctx.name, this.session, this.ttlMs);
-    this.store.keepAlive(this.session, this.ttlMs);
-    return true;
+    return this.renewed();
   }
 
   async initialize(createNew: boolean, sysid: string): Promise<boolean> {

@@ -128,8 +128,8 @@ export class Etcd3Driver implements DcsDriver {
   }
 
   /** Valid lease id; after a lost lease the member key moves to the new one. */
-  private async refreshLease(left: Left): Promise<string> {
-    const st = await this.lease!.refresh(left);
+  private async refreshLease(left: Left, forLeader = false): Promise<string> {
+    const st = await this.lease!.refresh(left, forLeader);
     if (st.renewed && this.memberValue !== null) await this.put('put member', `members/${this.ctx.name}`, this.memberValue, left, st.id);
     return st.id;
   }
@@ -137,40 +137,53 @@ export class Etcd3Driver implements DcsDriver {
   async attemptToAcquireLeader(): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    const lease = await this.refreshLease(left);
+    const lease = await this.refreshLease(left, true);
     const res = await this.txn('acquire leader', [this.absent('leader')], [this.putOp('leader', this.ctx.name, lease)], [this.getOp('leader')], left);
-    if (res.succeeded) return true;
+    if (res.succeeded) return this.held(true);
     // An earlier attempt of ours that timed out on the way back may have created it.
     const kv = res.responses[0]?.response_range?.kvs[0];
-    return !!kv && kv.value.toString() === this.ctx.name && String(kv.lease) === lease;
+    return this.held(!!kv && kv.value.toString() === this.ctx.name && String(kv.lease) === lease);
   }
 
   async updateLeader(_leader: Leader): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    const lease = await this.refreshLease(left);
+    const lease = await this.refreshLease(left, true);
     // Usual case, read-only: the key still holds my name on my lease, which the keep-alive renewed.
     const res = await this.txn('update leader', [this.valueIs('leader', this.ctx.name), { key: this.key('leader'), target: 'Lease', result: 'Equal', lease }],
       [], [this.getOp('leader')], left);
-    if (res.succeeded) return true;
+    if (res.succeeded) return this.held(true);
     const kv = res.responses[0]?.response_range?.kvs[0];
-    if (!kv || kv.value.toString() !== this.ctx.name) return false;
+    if (!kv || kv.value.toString() !== this.ctx.name) return this.held(false);
     // Still my name but on an older lease (lease lost or ttl changed): move it to the current one.
     const rebind = await this.txn('rebind leader', [this.valueIs('leader', this.ctx.name)], [this.putOp('leader', this.ctx.name, lease)], [], left);
-    return rebind.succeeded;
+    return this.held(rebind.succeeded);
+  }
+
+  /** The leader key lives on the agent's lease: its TTL runs from when the last keep-alive was sent. */
+  leaderLeaseSentAt(): number | null {
+    return this.holdsLeader ? this.lease?.sentAt ?? null : null;
+  }
+
+  /** Whether the last leader-key operation left the key ours (for leaderLeaseSentAt). */
+  private holdsLeader = false;
+  private held(ok: boolean): boolean {
+    this.holdsLeader = ok;
+    return ok;
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
     const left = this.deadline();
     const res = await this.txn('delete leader', [this.valueIs('leader', this.ctx.name)], [{ request_delete_range: { key: this.key('leader') } }], [], left);
+    if (res.succeeded) this.held(false);
     return res.succeeded;
   }
 
   async takeLeader(): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    await this.put('take leader', 'leader', this.ctx.name, left, await this.refreshLease(left));
-    return true;
+    await this.put('take leader', 'leader', this.ctx.name, left, await this.refreshLease(left, true));
+    return this.held(true);
   }
 
   async initialize(createNew: boolean, sysid: string): Promise<boolean> {

@@ -39,6 +39,11 @@ export class AgentLease {
     return this.validUntil;
   }
 
+  /** performance.now() when the renewal that keeps the current lease alive was sent (its TTL runs from no earlier). */
+  get sentAt(): number | null {
+    return this.current === null ? null : this.validUntil - this.ttl * 1000;
+  }
+
   /** New TTL: the next refresh grants a new lease (Patroni's set_ttl); the old one just expires. */
   setTtl(ttl: number): void {
     if (ttl !== this.ttl) {
@@ -58,16 +63,27 @@ export class AgentLease {
   }
 
   /**
-   * Make sure a valid lease exists: keep the current one alive (unless refreshed within loop_wait),
+   * Make sure a valid lease exists: keep the current one alive (unless refreshed recently, see
+   * minGapMs),
    * or grant a new one when it expired, was revoked, or its keep-alive came back too late.
    */
-  async refresh(left: () => number = () => this.caller.budgetMs): Promise<LeaseState> {
+  async refresh(left: () => number = () => this.caller.budgetMs, forLeader = false): Promise<LeaseState> {
     const now = performance.now();
     if (this.id !== null && now < this.validUntil) {
-      if (now - this.lastSent < this.loopWait * 1000) return { id: this.id, renewed: false };
+      if (now - this.lastSent < this.minGapMs(forLeader)) return { id: this.id, renewed: false };
       if (await this.keepAlive(this.id, left)) return { id: this.id, renewed: false };
     }
     return { id: await this.grant(left), renewed: true };
+  }
+
+  /**
+   * Members renew at most once per loop_wait. A leader's lock refresh renews unless one went out
+   * within the last second: the fence's deadline counts from the renewal, so a keep-alive skipped
+   * because the member touch sent one almost a loop_wait ago would bring the deadline closer by
+   * that much. Extra wake-ups of the loop (REST requests) still cost at most one per second.
+   */
+  private minGapMs(forLeader: boolean): number {
+    return forLeader ? Math.min(1000, this.loopWait * 1000) : this.loopWait * 1000;
   }
 
   private async grant(left: () => number): Promise<string> {

@@ -11,6 +11,7 @@ export class RaftDriver implements DcsDriver {
   private _ttl: number;
   private retryTimeout: number;
   private readonly base: string;
+  private leaderSentAt: number | null = null;
 
   /** `onClose` releases what the driver owns (a local member, or a client connection). */
   constructor(private readonly kv: KvApi, private readonly ctx: DcsContext, private readonly onClose: () => Promise<void> = () => kv.close()) {
@@ -47,20 +48,35 @@ export class RaftDriver implements DcsDriver {
     }
   }
 
+  /**
+   * A write of the leader key (acquire, refresh, take). Its TTL starts when the Raft leader applies
+   * it, never before we sent it: the send time of the last successful one bounds the key's expiry.
+   */
+  private async setLeader(cmd: KvCommand): Promise<boolean> {
+    const sent = performance.now();
+    const ok = await this.ok(cmd);
+    if (ok) this.leaderSentAt = sent;
+    return ok;
+  }
+
+  leaderLeaseSentAt(): number | null { return this.leaderSentAt; }
+
   attemptToAcquireLeader(): Promise<boolean> {
-    return this.ok({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, ifAbsent: true });
+    return this.setLeader({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, ifAbsent: true });
   }
 
   updateLeader(_leader: Leader): Promise<boolean> {
-    return this.ok({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, prevValue: this.ctx.name });
+    return this.setLeader({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, prevValue: this.ctx.name });
   }
 
-  deleteLeader(_leader: Leader | null): Promise<boolean> {
-    return this.ok({ op: 'del', key: this.k('leader'), prevValue: this.ctx.name });
+  async deleteLeader(_leader: Leader | null): Promise<boolean> {
+    const ok = await this.ok({ op: 'del', key: this.k('leader'), prevValue: this.ctx.name });
+    if (ok) this.leaderSentAt = null;
+    return ok;
   }
 
   takeLeader(): Promise<boolean> {
-    return this.ok({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs });
+    return this.setLeader({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs });
   }
 
   initialize(createNew: boolean, sysid: string): Promise<boolean> {

@@ -1,0 +1,84 @@
+/**
+ * Handing the leader key over when the primary shuts down (switchover, SIGTERM): release it as soon
+ * as a member that may take over has received the shutdown checkpoint — then nothing the primary
+ * acknowledged is missing there — and not before (Patroni's on_shutdown + is_failover_possible).
+ * Releasing early matters: the candidate's watch wakes it the moment the key is gone, so the write
+ * gap is the shutdown plus a promotion, not a loop_wait.
+ * If no member confirms before PostgreSQL has exited, the key is released then: by that time every
+ * connected replica has flushed the checkpoint (walsenders wait for it before exiting).
+ */
+import type { Dcs } from '../dcs/facade.js';
+import type { HttpClient } from '../di.js';
+import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import type { Member } from '../model/member.js';
+import { truthy } from '../util/json.js';
+import { fetchPeerStatus } from './peers.js';
+
+export interface HandoverOptions {
+  readonly name: string;
+  readonly dcs: Dcs;
+  readonly http: HttpClient;
+  readonly logger: Logger;
+  /** The view in which we hold the key. */
+  readonly cluster: Cluster;
+  /** The switchover candidate, if one was named: only it counts. */
+  readonly candidate?: string | null;
+  /** Called once the key is released (or found not ours): the fence must not be fed any more. */
+  readonly onRelease?: () => void;
+  /** Poll interval for members' positions while PostgreSQL shuts down. */
+  readonly pollMs?: number;
+}
+
+export interface Handover {
+  /** PostgreSQL reports a clean shutdown at checkpoint `lsn`: release once a member has it. */
+  onShutdown(lsn: number | null): Promise<void>;
+  /** PostgreSQL has stopped: release now if that did not happen yet. */
+  finish(lastLsn: number | null): Promise<void>;
+  readonly released: boolean;
+}
+
+/** Members that could take over: the named candidate, or anyone not tagged nofailover. */
+function candidates(o: HandoverOptions): Member[] {
+  return o.cluster.members.filter((m) => m.name !== o.name && m.apiUrl
+    && (o.candidate ? m.name === o.candidate : !truthy(m.tags.nofailover)));
+}
+
+export function handover(o: HandoverOptions): Handover {
+  let released = false;
+  let stopped = false;
+  const holding = o.cluster.leaderName === o.name && o.cluster.leader !== null;
+
+  const release = async (lsn: number | null, why: string): Promise<void> => {
+    if (released) return;
+    released = true;
+    o.onRelease?.();
+    if (!holding) return;
+    o.logger.info(`releasing the leader key: ${why}`);
+    await o.dcs.deleteLeader(o.cluster.leader, lsn).catch((e: unknown) => o.logger.error(`failed to release the leader key: ${String(e)}`));
+  };
+
+  const waitForCandidate = async (lsn: number): Promise<void> => {
+    const members = candidates(o);
+    const pollMs = o.pollMs ?? 20;
+    while (!released && !stopped) {
+      const statuses = await Promise.all(members.map((m) => fetchPeerStatus(o.http, m, 500)));
+      const ready = statuses.find((s) => s.reachable && s.walPosition > lsn && !s.nofailover);
+      if (ready) return release(lsn, `${ready.name} received the shutdown checkpoint`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  };
+
+  return {
+    get released() { return released; },
+    async onShutdown(lsn) {
+      if (lsn === null || !holding) return;
+      // In the background: the stop must go on (walsenders flush the checkpoint to replicas meanwhile).
+      void waitForCandidate(lsn).catch((e: unknown) => o.logger.warn(`checking members for the shutdown checkpoint: ${String(e)}`));
+    },
+    async finish(lastLsn) {
+      stopped = true;
+      await release(lastLsn, 'PostgreSQL has stopped');
+    },
+  };
+}
