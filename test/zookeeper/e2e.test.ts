@@ -12,6 +12,7 @@ import type { Client } from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
+import { probeWritable } from '../helpers/probe.js';
 import { waitFor } from '../helpers/procs.js';
 import { zk } from '../helpers/zookeeper.js';
 import { runCtl } from '../ctl/run-ctl.js';
@@ -148,6 +149,9 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     const leader = await cluster.waitHealthy(2);
     await write(leader, 'before-freeze');
     const lock = (await zk.getData(raw, `${base()}/leader`))!;
+    // The fence (counting from leaderLeaseSentAt) must stop the frozen primary's PostgreSQL before
+    // ZooKeeper drops the znode: never two writable primaries in any sample.
+    const probe = probeWritable(cluster);
     const t0 = Date.now();
     leader.signalAgent('SIGSTOP');
     try {
@@ -166,7 +170,11 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
       expect((await zk.getData(raw, `${base()}/members/${leader.name}`))).toBeNull();
     } finally {
       leader.signalAgent('SIGCONT');
+      await probe.stop();
     }
+    expect(probe.samples.length).toBeGreaterThan(50);
+    expect(probe.samples.filter((x) => x.writable.length > 1)).toEqual([]);
+    expect(probe.samples.some((x) => x.writable.length === 1 && x.writable[0] !== leader.name)).toBe(true);
     // Thawed, the old primary finds its session gone and someone else leading: it rejoins as a replica.
     const healthy = await cluster.waitHealthy(2, 120_000);
     expect(healthy.name).not.toBe(leader.name);
