@@ -5,7 +5,7 @@
  * ttl change that must not let the leader znode lapse; and deadlines with a hung or dead server.
  */
 import { DcsError, type DcsContext } from '@pgha/core';
-import type { ZookeeperDriver } from '@pgha/dcs-zookeeper';
+import { createZookeeperDriver, zookeeperConfigSchema, type ZookeeperDriver } from '@pgha/dcs-zookeeper';
 import type { Client } from 'node-zookeeper-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/procs.js';
@@ -194,6 +194,25 @@ describe('leader watch', () => {
     const t0 = performance.now();
     expect(await b!.watch(seen.version, 5000, new AbortController().signal)).toBe(true);
     expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe('granted session timeout', () => {
+  it('warns when the server grants another timeout than ttl, or one too short for the loop; silent otherwise', async () => {
+    const make = async (ttl: number, retryTimeout: number) => {
+      const warnings: string[] = [];
+      const d = createZookeeperDriver(testContext('node1', uniqueScope('grant'), { ttl, retryTimeout }),
+        zookeeperConfigSchema.parse({ hosts: [...server.hosts] }), { warn: (m: unknown) => { warnings.push(String(m)); } });
+      open.push(d);
+      await d.loadCluster();
+      return warnings;
+    };
+    const clamped = await make(5, 2);
+    expect(clamped).toEqual([
+      expect.stringContaining('granted a session timeout of 3000 ms instead of ttl 5 s'),
+      expect.stringContaining('not longer than loop_wait + retry_timeout (3 s)'),
+    ]);
+    expect(await make(3, 1)).toEqual([]);
   });
 });
 

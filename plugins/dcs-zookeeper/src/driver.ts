@@ -4,7 +4,7 @@
  * session (timeout = ttl); `initialize`, `config`, `failover`, `history`, `sync`, `status`,
  * `failsafe` and `optime/leader` are persistent, compare-and-swapped on the znode version.
  */
-import type { DcsContext, DcsDriver, DcsNode, Leader, Version } from '@pgha/core';
+import type { DcsContext, DcsDriver, DcsNode, Leader, Logger, Version } from '@pgha/core';
 import zookeeper, { type Stat } from 'node-zookeeper-client';
 import { Codes, ZkSession, type SessionOptions } from './session.js';
 import { deadline, OPEN_ACL, ownerOf, Znodes, type Left } from './znodes.js';
@@ -18,6 +18,8 @@ export interface ZookeeperSettings {
   readonly connectionString: string;
   readonly connectTimeoutMs?: number;
   readonly auth?: ReadonlyArray<readonly [string, string]>;
+  /** Warnings about the granted session timeout and session expiry. */
+  readonly logger?: Pick<Logger, 'warn'>;
 }
 
 function leaderVersionOf(stat: Stat): string {
@@ -57,12 +59,33 @@ export class ZookeeperDriver implements DcsDriver {
   }
 
   private newSession(): ZkSession {
-    return new ZkSession(this.sessionOptions(), (s) => {
-      if (this.leaderSession === s) this.leaderSession = null;
-      if (this.leaderWatchArmed === s) this.leaderWatchArmed = null;
-      // The keys of an expired session are gone: whoever watches the leader must look again.
-      this.notify();
+    return new ZkSession(this.sessionOptions(), {
+      expired: (s) => {
+        if (this.leaderSession === s) this.leaderSession = null;
+        if (this.leaderWatchArmed === s) this.leaderWatchArmed = null;
+        if (!this.closed && s === this.session) this.settings.logger?.warn(`ZooKeeper session 0x${s.id} expired: its ephemeral leader/member znodes are gone`);
+        // The keys of an expired session are gone: whoever watches the leader must look again.
+        this.notify();
+      },
+      established: (s) => this.checkTimeout(s),
     });
+  }
+
+  /**
+   * The server clamps the session timeout to its min/maxSessionTimeout. The leader bound follows
+   * whatever it granted, but a timeout shorter than a loop cycle would drop our znodes between
+   * cycles (no background pings keep the session): say so rather than flap silently.
+   */
+  private checkTimeout(s: ZkSession): void {
+    const log = this.settings.logger;
+    if (!log || this.ctx.ctl) return;
+    const wanted = this._ttl * 1000;
+    if (s.negotiatedMs !== wanted) {
+      log.warn(`ZooKeeper granted a session timeout of ${s.negotiatedMs} ms instead of ttl ${this._ttl} s (its minSessionTimeout/maxSessionTimeout); leader and member znodes expire after ${s.negotiatedMs} ms without a request`);
+    }
+    if (s.negotiatedMs <= this.ctx.loopWait * 1000 + this.retryMs) {
+      log.warn(`ZooKeeper session timeout ${s.negotiatedMs} ms is not longer than loop_wait + retry_timeout (${this.ctx.loopWait + this.retryMs / 1000} s): the agent's znodes may expire between HA cycles; raise the server's maxSessionTimeout or lower loop_wait`);
+    }
   }
 
   /** The live session, replacing an expired one (its ephemeral znodes are gone; the loop recreates members). */

@@ -41,6 +41,13 @@ export interface SessionOptions {
   readonly auth: ReadonlyArray<readonly [string, string]>;
 }
 
+export interface SessionEvents {
+  /** The server ended the session (or refused our credentials): its ephemeral znodes are gone. */
+  expired(s: ZkSession): void;
+  /** The server granted the session (first connect). */
+  established?(s: ZkSession): void;
+}
+
 /** A request's result: the value, or one of the expected ZooKeeper error codes. */
 export type Reply<T> = { ok: true; value: T } | { ok: false; code: number };
 
@@ -76,7 +83,7 @@ export class ZkSession {
   private readonly cm: ConnectionManager;
   private readonly changeListeners = new Set<() => void>();
 
-  constructor(private readonly opts: SessionOptions, onExpired: (s: ZkSession) => void) {
+  constructor(private readonly opts: SessionOptions, events: SessionEvents) {
     this.client = zookeeper.createClient(opts.connectionString, {
       sessionTimeout: opts.sessionTimeoutMs, spinDelay: 200, retries: 0,
     });
@@ -96,12 +103,14 @@ export class ZkSession {
     for (const [scheme, credential] of opts.auth) this.client.addAuthInfo(scheme, Buffer.from(credential));
     this.client.on('state', (state) => {
       if (state === zookeeper.State.SYNC_CONNECTED) {
+        const fresh = this.id === null;
         this.id = this.client.getSessionId().toString('hex');
         this.negotiatedMs = this.client.getSessionTimeout();
+        if (fresh) events.established?.(this);
       } else if (state === zookeeper.State.EXPIRED || state === zookeeper.State.AUTH_FAILED) {
         this.expired = true;
         this.lastAckSentAt = null;
-        onExpired(this);
+        events.expired(this);
       }
       for (const l of [...this.changeListeners]) l();
     });
