@@ -14,11 +14,12 @@ import { stringify } from 'yaml';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
 import { probeWritable } from '../helpers/probe.js';
 import { waitFor } from '../helpers/procs.js';
-import { zk } from '../helpers/zookeeper.js';
+import { startZookeeper, zk, type ZkEnsemble } from '../helpers/zookeeper.js';
 import { runCtl } from '../ctl/run-ctl.js';
 
 const PATRONICTL = '/usr/bin/patronictl';
 let cluster: TestCluster;
+let ensemble: ZkEnsemble;
 let raw: Client;
 
 function patronictl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -47,13 +48,16 @@ const base = () => `/service/${cluster.scope}`;
 
 describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
   beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3, dcs: { kind: 'zookeeper' } });
+    // A 3-member ensemble, so one scenario can kill its quorum leader under the running agents.
+    ensemble = await startZookeeper({ members: 3 });
+    cluster = await TestCluster.start({ nodes: 3, dcs: { kind: 'zookeeper', zookeeper: ensemble } });
     raw = await cluster.zookeeper.rawClient();
   }, 120_000);
 
   afterAll(async () => {
     if (raw) await zk.close(raw);
     await cluster?.stop();
+    await ensemble?.stop();
   }, 120_000);
 
   it('bootstraps one leader and two streaming replicas', async () => {
@@ -123,6 +127,21 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     const ours = JSON.parse(ctl.stdout) as Array<{ Member: string; Role: string }>;
     expect(ours.filter((r) => r.Role === 'Leader').map((r) => r.Member)).toEqual([leader.name]);
     expect(ours).toHaveLength(3);
+  }, 90_000);
+
+  it("the ZooKeeper quorum leader dies: sessions move to the survivors, the primary keeps its lock, nothing fails over", async () => {
+    const leader = await cluster.waitHealthy(2);
+    const lock = (await zk.getData(raw, `${base()}/leader`))!;
+    const zkLeader = await ensemble.leaderIndex();
+    await ensemble.kill(zkLeader);
+    await ensemble.waitHealthy(30_000);
+    // Several HA cycles on the surviving pair (loop_wait 1 s), well under ttl (20 s).
+    await new Promise((r) => setTimeout(r, 8000));
+    const after = await waitFor(() => zk.getData(raw, `${base()}/leader`).catch(() => null), 15_000, 'the leader znode through the survivors');
+    expect(after).toMatchObject({ data: leader.name, ephemeralOwner: lock.ephemeralOwner });
+    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await write(leader, 'after-zk-leader-death');
+    expect((await cluster.waitHealthy(2)).name).toBe(leader.name);
   }, 90_000);
 
   it('SIGTERM of the primary agent releases the leader znode: a replica takes over well before ttl', async () => {
