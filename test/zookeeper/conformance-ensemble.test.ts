@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runDcsConformance } from '@pgha/core/testing';
 import { startZookeeper, type ZkEnsemble } from '../helpers/zookeeper.js';
-import { conformanceTarget } from './harness.js';
+import { conformanceTarget, driverFor, testContext, uniqueScope } from './harness.js';
 
 // The kit against a 3-member ensemble; halfway through, the quorum leader is SIGKILLed and the
 // rest of the kit runs with one host of every driver's `hosts` dead.
@@ -27,3 +27,23 @@ afterAll(() => {
 });
 
 runDcsConformance('zookeeper (3 members, leader killed mid-suite)', () => conformanceTarget(() => ensemble));
+
+describe('reads through a follower see writes made through the leader', () => {
+  it('loadCluster right after another member wrote (the barrier before the read)', async () => {
+    const leader = await ensemble.leaderIndex();
+    const follower = ensemble.members.findIndex((m, i) => i !== leader && i !== killed);
+    expect(follower).toBeGreaterThanOrEqual(0);
+    const scope = uniqueScope('fresh');
+    const writer = await driverFor(testContext('node1', scope, { ttl: 5 }), { hosts: [ensemble.hosts[leader]] });
+    const reader = await driverFor(testContext('node2', scope, { ttl: 5 }), { hosts: [ensemble.hosts[follower]] });
+    try {
+      for (let i = 0; i < 150; i++) {
+        expect(await writer.setConfigValue(`{"i":${i}}`)).toBe(true);
+        const config = (await reader.loadCluster()).find((n) => n.key === 'config');
+        expect(config?.value).toBe(`{"i":${i}}`);
+      }
+    } finally {
+      await Promise.allSettled([writer.close(), reader.close()]);
+    }
+  }, 60_000);
+});

@@ -7,7 +7,8 @@
 import type { DcsContext, DcsDriver, DcsNode, Leader, Logger, Version } from '@pgha/core';
 import zookeeper, { type Stat } from 'node-zookeeper-client';
 import { Codes, ZkSession, type SessionOptions } from './session.js';
-import { deadline, OPEN_ACL, ownerOf, Znodes, type Left } from './znodes.js';
+import { LeaderWatch, leaderVersionOf } from './leader-watch.js';
+import { deadline, OPEN_ACL, ownerOf, Znodes } from './znodes.js';
 
 const { CreateMode } = zookeeper;
 
@@ -22,10 +23,6 @@ export interface ZookeeperSettings {
   readonly logger?: Pick<Logger, 'warn'>;
 }
 
-function leaderVersionOf(stat: Stat): string {
-  return Buffer.from(stat.mzxid).toString('hex');
-}
-
 export class ZookeeperDriver implements DcsDriver {
   private _ttl: number;
   private retryMs: number;
@@ -36,8 +33,7 @@ export class ZookeeperDriver implements DcsDriver {
   private retiring: ZkSession | null = null;
   /** The session our leader znode belongs to, while we believe we hold it. */
   private leaderSession: ZkSession | null = null;
-  private readonly watchers = new Set<() => void>();
-  private leaderWatchArmed: ZkSession | null = null;
+  private readonly leaderWatch: LeaderWatch;
   private closed = false;
 
   constructor(private readonly ctx: DcsContext, private readonly settings: ZookeeperSettings) {
@@ -45,6 +41,7 @@ export class ZookeeperDriver implements DcsDriver {
     this.retryMs = ctx.retryTimeout * 1000;
     this.base = ctx.basePath.replace(/\/+$/, '');
     this.z = new Znodes(this.base, () => this.live());
+    this.leaderWatch = new LeaderWatch(this.z, () => this.live());
     this.session = this.newSession();
   }
 
@@ -62,10 +59,10 @@ export class ZookeeperDriver implements DcsDriver {
     return new ZkSession(this.sessionOptions(), {
       expired: (s) => {
         if (this.leaderSession === s) this.leaderSession = null;
-        if (this.leaderWatchArmed === s) this.leaderWatchArmed = null;
+        this.leaderWatch.sessionGone(s);
         if (!this.closed && s === this.session) this.settings.logger?.warn(`ZooKeeper session 0x${s.id} expired: its ephemeral leader/member znodes are gone`);
         // The keys of an expired session are gone: whoever watches the leader must look again.
-        this.notify();
+        this.leaderWatch.notify();
       },
       established: (s) => this.checkTimeout(s),
     });
@@ -141,20 +138,24 @@ export class ZookeeperDriver implements DcsDriver {
     return s.lastAckSentAt - (this._ttl * 1000 - s.negotiatedMs);
   }
 
-  /**
-   * The leader's version is its mzxid, not the znode version Patroni reports: a leader znode
-   * deleted and created again (a takeover) starts over at version 0, which a watch comparing
-   * versions would miss; the zxid of the last change differs for every incarnation. Nothing
-   * compare-and-swaps the leader on its version, so this changes no write.
-   */
+  /** Node for the core's parser; the leader's version is its mzxid (see leaderVersionOf). */
   private toNode(key: string, data: Buffer | undefined, stat: Stat): DcsNode {
     const version = key === 'leader' ? leaderVersionOf(stat) : stat.version;
     return { key, value: data ? data.toString('utf8') : '', version, session: ownerOf(stat) };
   }
 
-  /** Patroni's loader: list the cluster znode, then read the keys present (requests pipelined on the one connection). */
+  /**
+   * Patroni's loader: list the cluster znode, then read the keys present (requests pipelined on
+   * the one connection). First a barrier, so the read is not stale: the server we talk to may be a
+   * follower behind the leader, and ZooKeeper only promises a session its own writes. A write that
+   * cannot succeed (a set on the cluster znode conditioned on version -2) still goes through the
+   * leader and is committed in order as an error transaction, and our server answers it only after
+   * applying everything committed before it — what `sync` does, which node-zookeeper-client lacks.
+   * It changes nothing, so it is retried like a read.
+   */
   async loadCluster(): Promise<DcsNode[]> {
     const left = deadline(this.retryMs);
+    await this.z.read<unknown>('load cluster (barrier)', left, (c, cb) => c.setData(this.base, Buffer.alloc(0), -2, cb));
     const top = await this.z.getChildren('load cluster', this.base, left);
     if (!top.ok) return [];
     const present = new Set(top.value);
@@ -334,54 +335,9 @@ export class ZookeeperDriver implements DcsDriver {
     return true;
   }
 
-  private notify(): void {
-    for (const w of [...this.watchers]) w();
-  }
-
-  /** Arm one ZooKeeper watch on the leader znode at a time; it fires once for any change. */
-  private async leaderStat(left: Left): Promise<Stat | null> {
-    const session = this.live();
-    const arm = this.leaderWatchArmed !== session;
-    const r = await this.z.req<Stat>('watch leader', left, (c, cb) => {
-      if (arm) {
-        c.exists(this.z.path('leader'), () => {
-          if (this.leaderWatchArmed === session) this.leaderWatchArmed = null;
-          this.notify();
-        }, cb);
-      } else c.exists(this.z.path('leader'), cb);
-    }, session);
-    if (arm) this.leaderWatchArmed = session;
-    return r.ok ? (r.value ?? null) : null;
-  }
-
-  /**
-   * Wake when the leader znode is created, changed or deleted (its owner's session expired),
-   * compared with `leaderVersion`, or when our own session expired. Without a change, sleep.
-   * The look at the znode gets the usual retry_timeout budget even when the nap is shorter: a
-   * tiny deadline would only misread a busy server as a hung one.
-   */
+  /** See LeaderWatch: wakes on any change of the leader znode or the loss of our session. */
   watch(leaderVersion: Version | null, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted || timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise<boolean>((resolve, reject) => {
-      let done = false;
-      const finish = (v: boolean | Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.watchers.delete(listener);
-        if (v instanceof Error) reject(v);
-        else resolve(v);
-      };
-      const listener = () => finish(true);
-      const onAbort = () => finish(false);
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.watchers.add(listener);
-      this.leaderStat(deadline(this.retryMs)).then((stat) => {
-        if (String(stat ? leaderVersionOf(stat) : null) !== String(leaderVersion ?? null)) finish(true);
-      }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
-    });
+    return this.leaderWatch.wait(leaderVersion, timeoutMs, signal, this.retryMs);
   }
 
   async close(): Promise<void> {
@@ -393,6 +349,6 @@ export class ZookeeperDriver implements DcsDriver {
     if (this.ctx.ctl) await this.session.close();
     else this.session.abandon();
     this.retiring?.abandon();
-    this.notify();
+    this.leaderWatch.notify();
   }
 }
