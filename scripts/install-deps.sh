@@ -13,6 +13,13 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 [ -f /usr/lib/python3/dist-packages/consul/base.py ] || need+=(python3-consul)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need+=(python3-kubernetes)
+# ZooKeeper 3.8 server jars (started with java by the tests), an slf4j binding, a JRE.
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+[ -f /usr/share/java/slf4j-simple.jar ] || need+=(libslf4j-java)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+# Debian's patronictl with kazoo: the ZooKeeper compatibility test reads pgha's cluster with it.
+[ -x /usr/bin/patronictl ] || need+=(patroni)
+/usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need+=(python3-kazoo)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { startEtcd, type EtcdCluster } from './etcd.js';
 import { startConsulEmulator, type EmulatorProcess } from '../consul/emulator/process.js';
+import { startZookeeper, type ZkEnsemble } from './zookeeper.js';
 import { freePort, freePorts } from './ports.js';
 import { isAlive, startProc, waitFor, type Proc } from './procs.js';
 import { testUser, userTempDir } from './user.js';
@@ -43,7 +44,9 @@ export interface ClusterOptions {
   /** etcd3 (default; a fresh etcd unless one is given) or the embedded Raft DCS (a member in every agent). */
   readonly dcs?: { kind: 'etcd3'; etcd?: EtcdCluster } | { kind: 'raft'; password?: string } | KubernetesDcsOptions
     /** The Consul emulator (test/consul/emulator; no real Consul server exists here): a fresh one unless given. */
-    | { kind: 'consul'; consul?: EmulatorProcess; section?: Record<string, unknown> };
+    | { kind: 'consul'; consul?: EmulatorProcess; section?: Record<string, unknown> }
+    /** ZooKeeper: a fresh standalone server unless an ensemble is given. */
+    | { kind: 'zookeeper'; zookeeper?: ZkEnsemble };
   /** Dynamic configuration seeded into bootstrap.dcs (ttl, loop_wait, ...). */
   readonly dynamic?: Record<string, unknown>;
   /** Extra top-level local configuration for every node. */
@@ -134,7 +137,14 @@ export async function stopFence(dataDir: string): Promise<void> {
 }
 
 export class TestCluster {
-  private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean) {}
+  private constructor(readonly scope: string, readonly root: string, private readonly etcdCluster: EtcdCluster | null, readonly nodes: TestNode[], private readonly ownEtcd: boolean,
+    private readonly zkEnsemble: ZkEnsemble | null = null, private readonly ownZk = false) {}
+
+  /** The ZooKeeper ensemble (zookeeper clusters only). */
+  get zookeeper(): ZkEnsemble {
+    if (!this.zkEnsemble) throw new Error('this test cluster does not run on ZooKeeper');
+    return this.zkEnsemble;
+  }
 
   /** The Consul emulator (consul clusters only), and whether this cluster started it. */
   private consulServer: EmulatorProcess | null = null;
@@ -162,7 +172,9 @@ export class TestCluster {
     const consulDcs = o.dcs?.kind === 'consul' ? o.dcs : null;
     const consul = consulDcs ? consulDcs.consul ?? (await startConsulEmulator()) : null;
     const kube = o.dcs?.kind === 'kubernetes' ? o.dcs : null;
-    const etcd = raft || consul || kube ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
+    const zkOpt = o.dcs?.kind === 'zookeeper' ? o.dcs : null;
+    const zookeeper = zkOpt ? zkOpt.zookeeper ?? (await startZookeeper()) : null;
+    const etcd = raft || consul || kube || zookeeper ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
     const raftPorts = raft ? await freePorts(specs.length) : [];
     const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
     const root = userTempDir('e2e');
@@ -188,6 +200,7 @@ export class TestCluster {
         ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
         ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
         ...(kube ? { kubernetes: { namespace: k8s!.namespace, labels: k8s!.labels, use_endpoints: !!kube.useEndpoints, pod_ip: '127.0.0.1', ports: [{ name: 'postgresql', port: pgPort }] } } : {}),
+        ...(zookeeper ? { zookeeper: { hosts: [...zookeeper.hosts] } } : {}),
         ...(raft ? { raft: { self_addr: raftAddrs[i], partner_addrs: raftAddrs.filter((_, j) => j !== i), data_dir: join(dir, 'raft'), ...(raft.password ? { password: raft.password } : {}) } } : {}),
         bootstrap: {
           dcs: {
@@ -213,7 +226,8 @@ export class TestCluster {
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
       nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}));
     }
-    const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd));
+    const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd),
+      zookeeper, !!zookeeper && !zkOpt?.zookeeper);
     cluster.consulServer = consul;
     cluster.ownConsul = !!consul && !consulDcs!.consul;
     cluster.k8s = k8s;
@@ -280,6 +294,7 @@ export class TestCluster {
     if (this.ownEtcd) await this.etcdCluster?.stop();
     if (this.ownConsul) await this.consulServer?.stop();
     if (this.k8s?.own) await this.k8s.emulator.stop();
+    if (this.ownZk) await this.zkEnsemble?.stop();
     if (!process.env.PGHA_KEEP_TEST_DIRS) rmSync(this.root, { recursive: true, force: true });
   }
 }
