@@ -14,7 +14,7 @@ async function getPatroni(ctx: ApiContext) {
 
 async function getMetrics(ctx: ApiContext) {
   const doc = statusDocument(ctx.backend, await fetchNodeStatus(ctx));
-  return { ...textReply(200, renderMetrics(ctx.backend, doc)), contentType: 'text/plain' };
+  return { ...textReply(200, renderMetrics(ctx.backend, doc, ctx.options.clock.monotonic())), contentType: 'text/plain' };
 }
 
 /** GETs with their own handler; any other GET path is a health check. */
