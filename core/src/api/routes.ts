@@ -1,6 +1,7 @@
 /** Which handler serves a request: Patroni routes on the method and the first path segment. */
 import { deleteRestart, postReinitialize, postReload, postRestart, postSigterm } from './control-endpoints.js';
 import { getCluster, getConfig, getFailsafe, getHistory, patchConfigEndpoint, postFailsafe, putConfig } from './config-endpoints.js';
+import { getDashboard, postDashboardAction } from './dashboard.js';
 import { deleteSwitchover, postFailover, postSwitchover } from './failover-endpoints.js';
 import { healthCheck, liveness, readiness } from './health.js';
 import { jsonReply, textReply } from './http-util.js';
@@ -27,6 +28,7 @@ export const GET_ROUTES: Readonly<Record<string, Handler>> = {
   failsafe: getFailsafe,
   liveness,
   readiness,
+  dashboard: getDashboard,
 };
 
 export interface WriteRoute {
@@ -50,6 +52,7 @@ export const WRITE_ROUTES: Readonly<Record<string, WriteRoute>> = {
   'POST reinitialize': write(postReinitialize),
   'POST switchover': write(postSwitchover),
   'POST failover': write(postFailover),
+  'POST dashboard': write(postDashboardAction),
 };
 
 export const healthWithBody: Handler = (ctx) => healthCheck(ctx, true);
