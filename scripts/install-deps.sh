@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd,
+# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd, Chromium,
 # and an unprivileged OS user (`pgha`) that runs postgres and agents in tests (postgres refuses root).
 set -euo pipefail
 
@@ -7,6 +7,8 @@ need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+# The dashboard's browser test drives Debian's headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -74,10 +74,11 @@
   }
 
   // ---- talking to the API ----
-  async function api(method, path, body) {
-    const headers = { ...authHeaders() };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+  // Every action goes to ./action on the agent that served the page, which runs it through the
+  // ordinary REST endpoint (or forwards it to the member it concerns) after its access control.
+  async function act(body) {
+    const headers = { ...authHeaders(), 'Content-Type': 'application/json' };
+    const res = await fetch('action', { method: 'POST', headers, body: JSON.stringify(body), cache: 'no-store' });
     const text = await res.text();
     if (res.status === 401) sessionStorage.removeItem(AUTH_KEY);
     return { ok: res.ok, status: res.status, text: text.trim() };
@@ -147,9 +148,7 @@
         box.append(el('label', { class: 'check' }, force, 'Force: cancel a restart or clone already running there'));
         return () => ({ force: force.checked });
       } : null,
-      run: ({ force }) => (m.name === state.self
-        ? api('POST', `../${action}`, action === 'reinitialize' ? { force: !!force } : undefined)
-        : api('POST', 'action', { member: m.name, action, ...(force ? { force: true } : {}) })),
+      run: ({ force }) => act({ action, member: m.name, ...(force ? { force: true } : {}) }),
     });
   }
 
@@ -166,7 +165,7 @@
         box.append(el('label', {}, 'New primary', sel));
         return () => ({ candidate: sel.value });
       },
-      run: ({ candidate }) => api('POST', '../switchover', { leader: state.leader, candidate }),
+      run: ({ candidate }) => act({ action: 'switchover', leader: state.leader, candidate }),
     });
   }
 
@@ -179,10 +178,7 @@
         : 'pgha takes charge of PostgreSQL again and fails over automatically.',
       confirm: pausing ? 'Pause' : 'Resume',
       danger: pausing,
-      run: async () => {
-        const r = await api('PATCH', '../config', { pause: pausing ? true : null });
-        return r.ok ? { ...r, text: pausing ? 'Cluster paused' : 'Cluster resumed' } : r;
-      },
+      run: () => act({ action: pausing ? 'pause' : 'resume' }),
     });
   }
 
@@ -242,7 +238,7 @@
     const leaderRoot = roots.find((m) => m.name === state.leader);
     if (leaderRoot) {
       const others = roots.filter((m) => m !== leaderRoot);
-      box.replaceChildren(el('ul', {}, item(leaderRoot)), others.length ? el('div', { class: 'flat' }, others.map(nodeCard)) : null);
+      box.replaceChildren(el('ul', {}, item(leaderRoot)), ...(others.length ? [el('div', { class: 'flat' }, others.map(nodeCard))] : []));
     } else {
       box.replaceChildren(el('div', { class: 'flat' }, members.map(nodeCard)));
     }
@@ -253,8 +249,7 @@
     const why = m.decision && m.decision.reason && !leader ? m.decision.reason : null;
     return el('div', { class: `node ${m.role}${m.reachable ? '' : ' unreachable'}`, dataset: { member: m.name, role: m.role } },
       el('div', { class: 'name' }, el('span', {}, m.name), el('span', { class: `badge ${m.role}` }, roleLabel(m.role))),
-      el('div', { class: 'line' }, el('b', {}, m.state || 'unknown'), typeof m.timeline === 'number' ? ` · TL ${m.timeline}` : '',
-        m.name === state.self ? ' · serving this page' : ''),
+      el('div', { class: 'line' }, el('b', {}, m.state || 'unknown'), typeof m.timeline === 'number' ? ` · TL ${m.timeline}` : ''),
       leader ? el('div', { class: 'line' }, m.host ? `${m.host}:${m.port || ''}` : '')
         : el('div', { class: 'line' }, 'lag ', el('b', {}, bytes(m.lag)), ' · ', el('b', {}, `${seconds(m.lagSeconds)} s`)),
       why ? el('div', { class: 'why', title: why }, why) : null,
@@ -322,11 +317,12 @@
     box.replaceChildren();
     chartKey = key;
     const axis = { stroke: '#8c98ad', grid: { stroke: 'rgba(255,255,255,0.06)' }, ticks: { stroke: 'rgba(255,255,255,0.1)' } };
+    const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
     chart = new uPlot({
       width, height: 220,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1024, max * 1.15)] } },
-      axes: [axis, { ...axis, size: 64, values: (u, vals) => vals.map(bytes) }],
-      series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (u, v) => bytes(v) }))],
+      axes: [{ ...axis, values: (u, vals) => vals.map(clock) }, { ...axis, size: 64, values: (u, vals) => vals.map(bytes) }],
+      series: [{ value: (u, v) => (v === null ? '–' : clock(v)) }, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (u, v) => bytes(v) }))],
       legend: { live: true },
     }, data, box);
   }

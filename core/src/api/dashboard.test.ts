@@ -155,12 +155,41 @@ describe('POST /dashboard/action', () => {
   const action = (body: unknown, headers: Record<string, string> = {}): ClientRequest =>
     ({ method: 'POST', path: '/dashboard/action', body, headers: { 'Content-Type': 'application/json', ...headers } });
 
-  it('needs credentials when the API does, before anything is forwarded', async () => {
-    const { backend } = await threeNodeCluster();
+  it('needs credentials when the API does, before anything runs or is forwarded; its 401 has no Basic challenge', async () => {
+    const { seeded, backend } = await threeNodeCluster();
     const { req } = await serve(backend, { authentication: ADMIN });
-    const res = await req(action({ member: 'node2', action: 'restart' }));
-    expect(res.status).toBe(401);
-    expect((await req(action({ member: 'node2', action: 'restart' }, basicAuth('admin', 'wrong')))).status).toBe(401);
+    for (const body of [{ member: 'node2', action: 'restart' }, { member: 'node1', action: 'restart' }, { action: 'pause' },
+      { action: 'switchover', leader: 'node1', candidate: 'node2' }]) {
+      for (const headers of [{}, basicAuth('admin', 'wrong')]) {
+        const res = await req(action(body, headers));
+        expect(res.status, JSON.stringify(body)).toBe(401);
+        // Without the challenge, a browser shows the page's own sign-in, not its native prompt.
+        expect(res.headers['www-authenticate']).toBeUndefined();
+      }
+    }
+    expect(backend.calls).toEqual([]);
+    expect(seeded.get('failover')).toBeUndefined();
+    expect(JSON.parse(seeded.get('config')!).pause).toBeUndefined();
+    // The ordinary endpoints keep Patroni's challenge.
+    expect((await req({ method: 'POST', path: '/restart' })).headers['www-authenticate']).toBe('Basic realm="Patroni"');
+  });
+
+  it('pauses, resumes and switches over here, through the ordinary endpoints', async () => {
+    const { seeded, backend } = await threeNodeCluster();
+    const { req } = await serve(backend, { authentication: ADMIN });
+    const auth = basicAuth(ADMIN.username, ADMIN.password);
+    expect(await req(action({ action: 'pause' }, auth)).then((r) => [r.status, r.text])).toEqual([200, 'Cluster paused']);
+    expect(JSON.parse(seeded.get('config')!).pause).toBe(true);
+    expect(await req(action({ action: 'resume' }, auth)).then((r) => [r.status, r.text])).toEqual([200, 'Cluster resumed']);
+    expect(JSON.parse(seeded.get('config')!).pause).toBeUndefined();
+    backend.onWakeup = () => setTimeout(() => seeded.leader('node2'), 200);
+    const sw = await req(action({ action: 'switchover', leader: 'node1', candidate: 'node2' }, auth));
+    expect([sw.status, sw.text]).toEqual([200, 'Successfully switched over to "node2"']);
+    // The switchover endpoint's own checks apply: a wrong leader is refused by it.
+    const bad = await req(action({ action: 'switchover', leader: 'node3', candidate: 'node2' }, auth));
+    expect(bad.status).toBe(412);
+    expect(await req(action({ action: 'restart', member: 'node1' }, auth)).then((r) => [r.status, r.text])).toEqual([200, 'restarted successfully']);
+    expect(backend.calls).toEqual(['wakeup', 'wakeup', 'failoverPossible:node2', 'wakeup', 'restart:{}']);
   });
 
   it('refuses bad requests with the reason', async () => {
@@ -170,6 +199,9 @@ describe('POST /dashboard/action', () => {
       [{ method: 'POST', path: '/dashboard/action', body: { member: 'node2', action: 'restart' }, headers: { 'Content-Type': 'text/plain' } }, 415, 'application/json'],
       [{ method: 'POST', path: '/dashboard/action', body: 'member=node2&action=restart', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'application/json'],
       [action({ member: 'node2', action: 'sigterm' }), 400, '"action" must be one of'],
+      [action({ action: 'switchover', candidate: 'node2' }), 400, '"leader"'],
+      [action({ action: 'switchover', leader: 'node1' }), 400, '"candidate"'],
+      [action({ action: 'restart' }), 400, '"member"'],
       [action({ member: 'node2', action: 'restart', force: 'yes' }), 400, '"force"'],
       [action({ member: 42, action: 'restart' }), 400, '"member"'],
       [action({ member: 'node9', action: 'restart' }), 404, 'no member named "node9"'],

@@ -1,17 +1,21 @@
 /**
  * The web dashboard: `GET /dashboard/` serves a static page (core/assets/dashboard, plus uPlot from
  * its npm package) that polls `GET /dashboard/state` and acts through the ordinary REST endpoints.
- * Reads need no credentials, like every GET of the API; actions carry the user's Basic credentials
- * and pass the same access control as any write. Per-member actions (restart, reload, reinitialize)
- * on another member go through `POST /dashboard/action`, which forwards them to that member's API
- * (a browser can't call another origin), after this node's own access check.
+ * Reads need no credentials, like every GET of the API; actions carry the user's Basic credentials,
+ * pass the same access control as any write, and run through the ordinary endpoints (see
+ * `postDashboardAction`).
  */
 import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { patchConfigEndpoint } from './config-endpoints.js';
+import { postReinitialize, postReload, postRestart } from './control-endpoints.js';
 import { dashboardState } from './dashboard-state.js';
+import { postSwitchover } from './failover-endpoints.js';
 import { errorReply, jsonReply, readJsonObject, textReply } from './http-util.js';
-import type { ApiContext, Reply } from './types.js';
+import type { ApiContext, Handler, Reply } from './types.js';
 
 const ASSETS = new URL('../../assets/dashboard/', import.meta.url);
 const require = createRequire(import.meta.url);
@@ -62,21 +66,52 @@ export async function getDashboard(ctx: ApiContext): Promise<Reply> {
   }
 }
 
-/** Actions a member runs on itself, forwarded by `POST /dashboard/action`. */
-const MEMBER_ACTIONS = new Set(['restart', 'reload', 'reinitialize']);
+/** What `POST /dashboard/action` does: the endpoint it becomes, where it runs, and its body. */
+interface Plan {
+  readonly member: string | null;
+  readonly method: 'POST' | 'PATCH';
+  readonly endpoint: string;
+  readonly handler: Handler;
+  readonly body: Record<string, unknown>;
+}
+
 const FORWARD_TIMEOUT_MS = 120_000;
 
-/** `POST /dashboard/action` `{"member": "node2", "action": "restart"|"reload"|"reinitialize", "force"?: bool}`. */
-export async function postDashboardAction(ctx: ApiContext): Promise<Reply> {
-  if (ctx.path.replace(/\/+$/, '') !== '/dashboard/action') return errorReply(404, 'the dashboard accepts POST only at /dashboard/action');
-  // A JSON content type can't be sent cross-site without a CORS preflight, which this API never grants.
-  const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') return errorReply(415, 'Content-Type must be application/json');
-  const body = await readJsonObject(ctx.req, { optional: false, maxBytes: 4096 });
-  const { member: name, action, force } = body;
-  if (typeof name !== 'string' || !name) return errorReply(400, '"member" must be a member name');
-  if (typeof action !== 'string' || !MEMBER_ACTIONS.has(action)) return errorReply(400, '"action" must be one of restart, reload, reinitialize');
-  if (force !== undefined && typeof force !== 'boolean') return errorReply(400, '"force" must be true or false');
+function plan(body: Record<string, unknown>): Plan | string {
+  const { action, member, candidate, force } = body;
+  switch (action) {
+    case 'switchover':
+      if (typeof body.leader !== 'string' || !body.leader) return '"leader" must name the current leader';
+      if (typeof candidate !== 'string' || !candidate) return '"candidate" must name a member';
+      return { member: null, method: 'POST', endpoint: 'switchover', handler: postSwitchover, body: { leader: body.leader, candidate } };
+    case 'pause':
+    case 'resume':
+      return { member: null, method: 'PATCH', endpoint: 'config', handler: patchConfigEndpoint, body: { pause: action === 'pause' ? true : null } };
+    case 'restart':
+    case 'reload':
+    case 'reinitialize': {
+      if (typeof member !== 'string' || !member) return '"member" must be a member name';
+      if (force !== undefined && typeof force !== 'boolean') return '"force" must be true or false';
+      const handler = action === 'restart' ? postRestart : action === 'reload' ? postReload : postReinitialize;
+      return { member, method: 'POST', endpoint: action, handler, body: action === 'reinitialize' && force ? { force: true } : {} };
+    }
+    default:
+      return '"action" must be one of switchover, pause, resume, restart, reload, reinitialize';
+  }
+}
+
+/** The original request, carrying `body` instead of its own: the endpoint's handler reads and checks it as usual. */
+function withBody(req: IncomingMessage, body: Record<string, unknown>): IncomingMessage {
+  const raw = Buffer.from(JSON.stringify(body));
+  const r = Readable.from([raw]);
+  return Object.assign(r, {
+    headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(raw.length) },
+    method: 'POST', url: req.url, socket: req.socket,
+  }) as unknown as IncomingMessage;
+}
+
+/** Send the action to another member's REST API, with the caller's credentials; its answer is ours. */
+async function forward(ctx: ApiContext, name: string, p: Plan): Promise<Reply> {
   const cluster = await ctx.backend.dcs.getCluster();
   const member = cluster.members.find((m) => m.name === name);
   if (!member) return errorReply(404, `no member named ${JSON.stringify(name.slice(0, 100))}`);
@@ -87,16 +122,35 @@ export async function postDashboardAction(ctx: ApiContext): Promise<Reply> {
     return errorReply(502, `member ${name} publishes no usable api_url`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return errorReply(502, `member ${name} publishes no usable api_url`);
-  url.pathname = `/${action}`;
+  url.pathname = `/${p.endpoint}`;
   url.search = '';
-  const payload = action === 'reinitialize' && force ? '{"force":true}' : '{}';
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (typeof ctx.req.headers.authorization === 'string') headers.authorization = ctx.req.headers.authorization;
   try {
-    const res = await fetch(url, { method: 'POST', headers, body: payload, redirect: 'error', signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
-    const text = (await res.text()).slice(0, 4096);
-    return textReply(res.status, text);
+    const res = await fetch(url, { method: p.method, headers, body: JSON.stringify(p.body), redirect: 'error', signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
+    return textReply(res.status, (await res.text()).slice(0, 4096));
   } catch (e) {
     return errorReply(502, `${name} did not answer: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * `POST /dashboard/action` `{"action": ..., ...}`, after this node's access control (its 401 carries
+ * no Basic challenge, so browsers don't pop up their own login over the page's):
+ * `switchover` `{leader, candidate}`, `pause`, `resume` run here through the ordinary endpoints;
+ * `restart`, `reload`, `reinitialize` `{member, force?}` run here for this node and are forwarded
+ * to the member's own API otherwise (a browser can't call another origin).
+ */
+export async function postDashboardAction(ctx: ApiContext): Promise<Reply> {
+  if (ctx.path.replace(/\/+$/, '') !== '/dashboard/action') return errorReply(404, 'the dashboard accepts POST only at /dashboard/action');
+  // A JSON content type can't be sent cross-site without a CORS preflight, which this API never grants.
+  const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') return errorReply(415, 'Content-Type must be application/json');
+  const p = plan(await readJsonObject(ctx.req, { optional: false, maxBytes: 4096 }));
+  if (typeof p === 'string') return errorReply(400, p);
+  if (p.member !== null && p.member !== ctx.backend.name) return forward(ctx, p.member, p);
+  const reply = await p.handler({ ...ctx, req: withBody(ctx.req, p.body), path: `/${p.endpoint}` });
+  // PATCH /config answers with the whole configuration; the page wants a sentence.
+  if (p.endpoint === 'config' && reply.status === 200) return textReply(200, p.body.pause ? 'Cluster paused' : 'Cluster resumed');
+  return reply;
 }

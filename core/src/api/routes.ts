@@ -35,9 +35,11 @@ export interface WriteRoute {
   readonly handler: Handler;
   /** Whether `allowlist_include_members` applies (Patroni skips it for POST /failsafe). */
   readonly checkMembers: boolean;
+  /** Whether a 401 carries `WWW-Authenticate` (false for the dashboard, whose page asks for credentials itself). */
+  readonly challenge?: boolean;
 }
 
-const write = (handler: Handler, checkMembers = true): WriteRoute => ({ handler, checkMembers });
+const write = (handler: Handler, checkMembers = true, challenge = true): WriteRoute => ({ handler, checkMembers, challenge });
 
 /** Keyed `METHOD segment`; every one of them goes through access control first. */
 export const WRITE_ROUTES: Readonly<Record<string, WriteRoute>> = {
@@ -52,7 +54,7 @@ export const WRITE_ROUTES: Readonly<Record<string, WriteRoute>> = {
   'POST reinitialize': write(postReinitialize),
   'POST switchover': write(postSwitchover),
   'POST failover': write(postFailover),
-  'POST dashboard': write(postDashboardAction),
+  'POST dashboard': write(postDashboardAction, true, false),
 };
 
 export const healthWithBody: Handler = (ctx) => healthCheck(ctx, true);
