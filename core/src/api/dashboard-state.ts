@@ -67,6 +67,18 @@ async function peerStatus(apiUrl: string): Promise<Record<string, unknown> | nul
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
+/**
+ * Bytes a replica is behind, from live positions when both ends answered (fresher than the DCS,
+ * where members publish once per loop), else GET /cluster's value from the DCS.
+ */
+function lagBytes(status: Record<string, unknown> | null, primaryLive: number | null, fromDcs: unknown): unknown {
+  const xlog = status && isPlainObject(status.xlog) ? status.xlog : null;
+  const received = num(xlog?.received_location);
+  const replayed = num(xlog?.replayed_location);
+  if (primaryLive === null || (received === null && replayed === null)) return fromDcs;
+  return Math.max(0, primaryLive - Math.max(received ?? 0, replayed ?? 0));
+}
+
 /** Seconds a replica's replay is behind: 0 when it has replayed all the primary wrote, else the age of its last replayed transaction. */
 function lagSeconds(status: Record<string, unknown> | null, primaryLsn: number | null, nowMs: number): number | null {
   const xlog = status && isPlainObject(status.xlog) ? status.xlog : null;
@@ -129,7 +141,8 @@ async function build(ctx: ApiContext, memo: Memo): Promise<Record<string, unknow
   const leaderName = cluster.leaderName;
   const leaderStatus = leaderName ? statuses.get(leaderName) : null;
   const leaderXlog = leaderStatus && isPlainObject(leaderStatus.xlog) ? leaderStatus.xlog : null;
-  const primaryLsn = num(leaderXlog?.location) ?? (cluster.lastLsn || null);
+  const primaryLive = num(leaderXlog?.location);
+  const primaryLsn = primaryLive ?? (cluster.lastLsn || null);
   const parents = upstreams(statuses, new Set(cluster.members.map((m) => m.name)));
 
   const out = members.map((m): Record<string, unknown> => {
@@ -141,6 +154,7 @@ async function build(ctx: ApiContext, memo: Memo): Promise<Record<string, unknow
     const upstream = name === leaderName ? null : parents.get(name) ?? member?.replicatefrom ?? leaderName;
     return {
       ...m,
+      lag: name === leaderName ? m.lag : lagBytes(st, primaryLive, m.lag),
       reachable: st !== null,
       pgState: st ? str(st.state) : null,
       timeline: num(st?.timeline) ?? num(m.timeline),

@@ -109,6 +109,8 @@ describe('GET /dashboard/state', () => {
     const s = (await (await serve(backend)).req({ path: '/dashboard/state' })).json();
     const byName = Object.fromEntries(s.members.map((m: { name: string }) => [m.name, m]));
     expect(byName.node2).toMatchObject({ reachable: true, upstream: 'node1', pgState: 'running', fenceArmed: false, decision: { message: peer.decision.message, reason: null } });
+    // Lag from live positions (primary 67395656, node2 received 67395000), fresher than the DCS's 395656.
+    expect(byName.node2.lag).toBe(656);
     expect(byName.node2.lagSeconds).toBeGreaterThanOrEqual(6.5);
     expect(byName.node2.lagSeconds).toBeLessThan(60);
     expect(byName.node3.upstream).toBe('node2');
