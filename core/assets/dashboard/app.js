@@ -38,7 +38,7 @@
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
     return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
   }
-  const seconds = (s) => (typeof s === 'number' ? (s < 10 ? s.toFixed(1) : Math.round(s).toString()) : '–');
+  const seconds = (s) => (typeof s === 'number' ? (s === 0 ? '0' : s < 10 ? s.toFixed(1) : Math.round(s).toString()) : '–');
   const roleLabel = (r) => ({ leader: 'primary', standby_leader: 'standby leader', sync_standby: 'sync standby', quorum_standby: 'quorum standby' })[r] || r || 'unknown';
   const isLeaderRole = (r) => r === 'leader' || r === 'standby_leader';
 
@@ -270,7 +270,7 @@
         el('td', {}, el('strong', {}, m.name), m.name === state.self ? el('div', { class: 'sub' }, 'this node') : null,
           badges.length ? el('div', { class: 'sub' }, badges) : null),
         el('td', {}, el('span', { class: `badge ${m.role}` }, roleLabel(m.role))),
-        el('td', { class: 'state' }, m.state || 'unknown', m.pgState && m.pgState !== m.state ? el('div', { class: 'sub' }, `postgres ${m.pgState}`) : null),
+        el('td', { class: 'state' }, m.state || 'unknown', m.pgState && m.pgState !== 'running' && m.pgState !== m.state ? el('div', { class: 'sub' }, `postgres ${m.pgState}`) : null),
         el('td', {}, m.host ? `${m.host}:${m.port || ''}` : '–', m.version ? el('div', { class: 'sub' }, `v${m.version}`) : null),
         el('td', { class: 'num' }, typeof m.timeline === 'number' ? m.timeline : '–'),
         el('td', { class: 'num lag' }, leader ? '' : bytes(m.lag)),
@@ -317,13 +317,13 @@
     box.replaceChildren();
     chartKey = key;
     const axis = { stroke: '#8c98ad', grid: { stroke: 'rgba(255,255,255,0.06)' }, ticks: { stroke: 'rgba(255,255,255,0.1)' } };
-    const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
     chart = new uPlot({
       width, height: 220,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1024, max * 1.15)] } },
       axes: [{ ...axis, values: (u, vals) => vals.map(clock) }, { ...axis, size: 64, values: (u, vals) => vals.map(bytes) }],
       series: [{ value: (u, v) => (v === null ? '–' : clock(v)) }, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (u, v) => bytes(v) }))],
-      legend: { live: true },
+      legend: { live: false },
     }, data, box);
   }
 
