@@ -109,6 +109,19 @@ describe('web dashboard in Chromium (etcd, PostgreSQL 15, 3 agents)', () => {
     expect(await confirmAndReadToast()).toBe('reload scheduled');
   }, 60_000);
 
+  it("restarts PostgreSQL of the node serving the page, from the page", async () => {
+    const before = (await server.get('/patroni')).body.postmaster_start_time;
+    await page.click(`#members tr[data-member="${server.name}"] button[data-action="restart"]`);
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    expect(await confirmAndReadToast()).toBe('restarted successfully');
+    const after = await waitFor(async () => {
+      const b = (await server.get('/patroni')).body;
+      return b.state === 'running' && b.postmaster_start_time !== before ? b.postmaster_start_time : null;
+    }, 30_000, `${server.name} to run with a new postmaster`);
+    expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+    await cluster.waitHealthy(2);
+  }, 90_000);
+
   it('pauses and resumes the cluster from the page', async () => {
     await page.click('#btn-pause');
     await page.locator('#confirm').waitFor({ state: 'visible' });
