@@ -40,6 +40,12 @@
   }
   const seconds = (s) => (typeof s === 'number' ? (s === 0 ? '0' : s < 10 ? s.toFixed(1) : Math.round(s).toString()) : '–');
   const roleLabel = (r) => ({ leader: 'primary', standby_leader: 'standby leader', sync_standby: 'sync standby', quorum_standby: 'quorum standby' })[r] || r || 'unknown';
+  /** A time today as 14:05:09, an older one with its date. */
+  function when(ts) {
+    const d = new Date(ts);
+    if (Number.isNaN(d.getTime())) return String(ts);
+    return Date.now() - d.getTime() < 86_400_000 ? d.toLocaleTimeString([], { hour12: false }) : d.toLocaleString([], { hour12: false });
+  }
   const isLeaderRole = (r) => r === 'leader' || r === 'standby_leader';
 
   // ---- credentials (this tab only) ----
@@ -200,6 +206,11 @@
     pills.push(el('span', { class: `pill ${streaming === replicas.length ? '' : 'warn'}` }, el('strong', {}, `${streaming}/${replicas.length}`), ' replicas streaming'));
     const tl = leader && typeof leader.timeline === 'number' ? leader.timeline : null;
     if (tl !== null) pills.push(el('span', { class: 'pill' }, 'timeline ', el('strong', {}, tl)));
+    const last = s.history && s.history[0];
+    if (last && last.timestamp) {
+      pills.push(el('span', { class: 'pill', title: last.reason || '' }, 'last switch ',
+        el('strong', {}, when(last.timestamp)), last.newLeader ? ` → ${last.newLeader}` : ''));
+    }
     if (s.paused) pills.push(el('span', { class: 'pill warn', id: 'paused-pill' }, 'maintenance mode (paused)'));
     if (s.synchronousMode) pills.push(el('span', { class: 'pill' }, 'synchronous mode'));
     if (s.failsafeMode) pills.push(el('span', { class: 'pill' }, 'failsafe mode'));
@@ -290,7 +301,7 @@
       el('td', { class: 'num' }, h.timeline === null ? '–' : h.timeline + 1),
       el('td', {}, el('code', {}, typeof h.lsn === 'number' ? lsnText(h.lsn) : '–')),
       el('td', {}, h.reason || ''),
-      el('td', {}, h.timestamp ? new Date(h.timestamp).toLocaleString() : '–'),
+      el('td', {}, h.timestamp ? new Date(h.timestamp).toLocaleString([], { hour12: false }) : '–'),
       el('td', {}, h.newLeader || '–')));
     $('history').tBodies[0].replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'No failover or switchover yet: the cluster is on its first timeline.'))]));
   }
