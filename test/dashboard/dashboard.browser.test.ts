@@ -3,6 +3,8 @@
  * (`pgha run`, as the unprivileged user) with PostgreSQL 15 on etcd, REST API with credentials.
  * One cluster and one browser for the whole file; the scenarios run in order.
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
@@ -119,6 +121,28 @@ describe('web dashboard in Chromium (etcd, PostgreSQL 15, 3 agents)', () => {
       return b.state === 'running' && b.postmaster_start_time !== before ? b.postmaster_start_time : null;
     }, 30_000, `${server.name} to run with a new postmaster`);
     expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+    await cluster.waitHealthy(2);
+  }, 90_000);
+
+  it('reinitializes a replica from the page: it is cloned again and streams', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const target = cluster.nodes.find((n) => n !== leader && n !== server)!;
+    const before = (await target.get('/patroni')).body.postmaster_start_time;
+    // A file only the old data directory has: a real reinitialize wipes it.
+    const marker = join(target.dataDir, 'dashboard-reinit-marker');
+    writeFileSync(marker, 'old data directory');
+    await page.click(`#members tr[data-member="${target.name}"] button[data-action="reinitialize"]`);
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    expect(await page.textContent('#confirm-text')).toContain(`Wipe ${target.name}'s data directory and clone it again from ${leader.name}`);
+    expect(await page.locator('#reinit-force').isChecked()).toBe(false);
+    expect(await confirmAndReadToast()).toBe('reinitialize started');
+    await waitFor(async () => {
+      const b = (await target.get('/patroni')).body;
+      return b.state === 'running' && b.replication_state === 'streaming' && b.postmaster_start_time !== before;
+    }, 60_000, `${target.name} to stream again after the reinitialize`);
+    expect(existsSync(marker)).toBe(false);
+    // The leader's reinitialize button is disabled: a primary can't be cloned from itself.
+    expect(await page.locator(`#members tr[data-member="${leader.name}"] button[data-action="reinitialize"]`).isDisabled()).toBe(true);
     await cluster.waitHealthy(2);
   }, 90_000);
 

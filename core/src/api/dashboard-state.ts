@@ -169,7 +169,8 @@ async function build(ctx: ApiContext, memo: Memo): Promise<Record<string, unknow
 
   if (now - memo.lastSampleAt >= SAMPLE_EVERY_MS) {
     memo.lastSampleAt = now;
-    const lag: Record<string, number | null> = {};
+    // Keyed by member names from the DCS: no prototype, so no name can be special.
+    const lag: Record<string, number | null> = Object.create(null) as Record<string, number | null>;
     for (const m of out) if (m.name !== leaderName) lag[String(m.name)] = typeof m.lag === 'number' ? m.lag : null;
     memo.samples.push({ t: now, lag });
     if (memo.samples.length > SAMPLES_KEPT) memo.samples.splice(0, memo.samples.length - SAMPLES_KEPT);
