@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd,
+# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd, Chromium,
 # and an unprivileged OS user (`pgha`) that runs postgres and agents in tests (postgres refuses root).
 set -euo pipefail
 
@@ -20,6 +20,8 @@ command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 # Debian's patronictl with kazoo: the ZooKeeper compatibility test reads pgha's cluster with it.
 [ -x /usr/bin/patronictl ] || need+=(patroni)
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need+=(python3-kazoo)
+# The dashboard's browser test drives Debian's headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -149,6 +149,13 @@ describe('pgha demo', () => {
     expect(out).toMatch(new RegExp(`curl -s -XPOST http://127\\.0\\.0\\.1:\\d+/switchover -d '\\{"leader":"${leaderRow[0]}","candidate":"node\\d"\\}'`));
     expect(out).toContain(`kill -9 ${leaderRow[8]} ${leaderRow[9]}`);
 
+    // The dashboard URL is printed and served.
+    const dashboard = /^\s+(http:\/\/127\.0\.0\.1:\d+\/dashboard\/)$/m.exec(out)?.[1];
+    expect(dashboard, out).toBeDefined();
+    const page = await fetch(dashboard!, { signal: AbortSignal.timeout(5000) });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>pgha dashboard</title>');
+
     // The connection string lists every node and lands on the leader, which accepts writes.
     const uri = /^\s+(postgresql:\/\/\S+target_session_attrs=read-write)$/m.exec(out)?.[1];
     expect(uri).toBeDefined();

@@ -86,6 +86,11 @@ async function prepare(o: DemoOptions, count: number, binDir: string, runAs: Run
   return { cluster, ownTemp };
 }
 
+/** The web dashboard of a node's REST API. */
+export function dashboardUrl(n: DemoNode): string {
+  return `http://127.0.0.1:${n.apiPort}/dashboard/`;
+}
+
 function nextSteps(c: DemoCluster, view: ClusterView, agents: Map<string, Agent>, verbs: ReadonlySet<string>, binDir: string, ownTemp: boolean, keep: boolean): string[] {
   const leader = leaderOf(view)!;
   const leaderNode = c.nodes.find((n) => n.name === leader.name)!;
@@ -99,6 +104,9 @@ function nextSteps(c: DemoCluster, view: ClusterView, agents: Map<string, Agent>
     '',
     'Connection string (libpq tries each host and keeps the one that accepts writes, so it always reaches the primary):',
     `  ${primaryConnectionString(c)}`,
+    '',
+    'Dashboard (topology, lag, history, switchover and restarts with confirmation; every node serves it):',
+    `  ${dashboardUrl(leaderNode)}`,
     '',
     'Try next, in another terminal:',
     `  ${psql} '${primaryConnectionString(c)}' -c 'SELECT inet_server_port(), pg_is_in_recovery()'`,

@@ -4,6 +4,7 @@
  * `decide`, runs the plan, and publishes the member key.
  */
 import type { ApiBackend, NodeStatus, RestartRequest } from '../api/backend.js';
+import { HaMetrics } from '../api/ha-metrics.js';
 import { effectiveConfig, type EffectiveConfig, type LoadedConfig } from '../config/index.js';
 import type { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
@@ -60,6 +61,8 @@ export class Agent implements ApiBackend {
   private stopping = false;
   private loopDone: Promise<void> | null = null;
   private lastStatus: NodeStatus | null = null;
+  /** HA cycle and DCS call durations, for GET /metrics. */
+  readonly metrics = new HaMetrics();
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -68,6 +71,7 @@ export class Agent implements ApiBackend {
     this.version = deps.version;
     this.dcs = deps.dcs;
     this.clock = deps.clock ?? systemClock;
+    this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
     deps.pg.onPostmasterExit(() => {
@@ -244,6 +248,7 @@ export class Agent implements ApiBackend {
       while (!this.stopping) {
         const started = this.clock.monotonic();
         await this.runCycle();
+        this.metrics.observeLoop((this.clock.monotonic() - started) / 1000);
         if (this.stopping) break;
         const left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
         const cluster = this.dcs.cluster;

@@ -6,6 +6,7 @@ import type { Dcs } from '../dcs/facade.js';
 import type { Cluster } from '../model/cluster.js';
 import type { Tags } from '../model/member.js';
 import type { ZonedTime } from '../model/timestamp.js';
+import type { HaMetrics } from './ha-metrics.js';
 
 /** Local PostgreSQL state as the API reports it (GET /patroni). */
 export interface NodeStatus {
@@ -59,6 +60,8 @@ export interface ApiBackend {
   lastDecision(): { message: string; reason: string | null };
   /** Whether the software fence / watchdog is armed, and whether it failed. */
   fenceStatus(): { armed: boolean; watchdogFailed: boolean };
+  /** HA cycle and DCS call durations for `GET /metrics` (absent: those metrics are not exported). */
+  readonly metrics?: HaMetrics;
   /** Scheduled restart stored in the member key, if any. */
   scheduledRestart(): Record<string, unknown> | null;
 

@@ -88,31 +88,7 @@ describe('GET /cluster', () => {
   });
 });
 
-describe('GET /metrics', () => {
-  it('exposes Patroni metric names with scope/name labels', async () => {
-    const { backend } = await threeNodeCluster();
-    backend.leader = true;
-    const res = await (await serve(backend))('/metrics');
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('text/plain');
-    const values = Object.fromEntries(res.text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
-      const m = /^(\w+)\{scope="demo",name="node1"\} (\S+)$/.exec(l);
-      expect(m, l).not.toBeNull();
-      return [m![1], m![2]];
-    }));
-    expect(values).toMatchObject({
-      patroni_version: '040002', patroni_postgres_running: '1', patroni_postmaster_start_time: '1692356617.966',
-      patroni_master: '1', patroni_primary: '1', patroni_xlog_location: '67395656', patroni_standby_leader: '0', patroni_replica: '0',
-      patroni_sync_standby: '0', patroni_xlog_received_location: '0', patroni_xlog_replayed_location: '0',
-      patroni_xlog_replayed_timestamp: '0', patroni_xlog_paused: '0', patroni_postgres_streaming: '0',
-      patroni_postgres_in_archive_recovery: '0', patroni_postgres_server_version: '160002', patroni_cluster_unlocked: '0',
-      patroni_failsafe_mode_is_active: '0', patroni_postgres_timeline: '3', patroni_pending_restart: '0', patroni_is_paused: '0',
-      patroni_postgres_state: '5', pgha_fence_armed: '1',
-    });
-    expect(Number(values.patroni_dcs_last_seen)).toBe(backend.dcs.lastSeen);
-    expect(res.text).toContain('# TYPE patroni_xlog_location counter');
-  });
-});
+// GET /metrics: see metrics.test.ts.
 
 describe('GET /config, /history, /failsafe', () => {
   it('returns /config, or 502 when there is none', async () => {

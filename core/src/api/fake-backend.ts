@@ -7,6 +7,7 @@ import { Dcs } from '../dcs/facade.js';
 import { Tags } from '../model/member.js';
 import { MemoryDriver, MemoryStore } from '../testing/memory-driver.js';
 import type { ApiBackend, NodeStatus, RestartRequest } from './backend.js';
+import { HaMetrics } from './ha-metrics.js';
 
 export const SCOPE = 'demo';
 const BASE = clusterBasePath('service', SCOPE);
@@ -52,6 +53,7 @@ export class FakeBackend implements ApiBackend {
   decision = { message: 'no action. I am (node1), the leader with the lock', reason: null as string | null };
   fence = { armed: true, watchdogFailed: false };
   scheduled: Record<string, unknown> | null = null;
+  readonly metrics = new HaMetrics();
   possible = { ok: true, reason: '' };
   restartResult: [boolean, string] = [true, 'restarted successfully'];
   reinitResult: [boolean, string] = [true, ''];

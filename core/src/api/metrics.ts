@@ -1,6 +1,11 @@
-/** `GET /metrics`: Prometheus text with Patroni's metric names, help texts and `{scope,name}` labels. */
+/**
+ * `GET /metrics`: Prometheus text with Patroni 4.1's metric names, help texts, types and
+ * `{scope,name}` labels, in Patroni's order (so existing Grafana dashboards keep working), then
+ * pgha's own: the fence, the last HA decision, HA cycle and DCS call durations.
+ */
 import { parseZonedTime } from '../model/timestamp.js';
 import type { ApiBackend } from './backend.js';
+import type { Histogram } from './ha-metrics.js';
 
 /** Patroni's PostgresqlState (value, enum name) in index order; indexes never change, dashboards depend on them. */
 const STATES: ReadonlyArray<readonly [string, string]> = [
@@ -26,19 +31,54 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export function renderMetrics(backend: ApiBackend, doc: Record<string, unknown>): string {
-  const labels = `{scope="${escapeLabel(backend.scope)}",name="${escapeLabel(backend.name)}"}`;
+/** Longest label value for free text (decision messages), so one odd message can't bloat every scrape. */
+const MAX_LABEL_CHARS = 200;
+
+class Exposition {
+  readonly lines: string[] = [];
+  constructor(private readonly labels: string) {}
+
+  private withLabels(extra: string): string {
+    return extra ? `${this.labels.slice(0, -1)},${extra}}` : this.labels;
+  }
+
+  metric(name: string, help: string, type: string, value: number | string): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${this.labels} ${value}`);
+  }
+
+  header(name: string, help: string, type: string): void {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  }
+
+  sample(name: string, extra: string, value: number | string): void {
+    this.lines.push(`${name}${this.withLabels(extra)} ${value}`);
+  }
+
+  histogram(name: string, extra: string, h: Histogram): void {
+    const sep = extra ? `${extra},` : '';
+    for (const [le, n] of h.cumulative()) this.sample(`${name}_bucket`, `${sep}le="${le}"`, n);
+    this.sample(`${name}_sum`, extra, Number(h.sum.toFixed(6)));
+    this.sample(`${name}_count`, extra, h.count);
+  }
+}
+
+export function label(key: string, value: string): string {
+  const v = value.length > MAX_LABEL_CHARS ? `${value.slice(0, MAX_LABEL_CHARS - 3)}...` : value;
+  return `${key}="${escapeLabel(v)}"`;
+}
+
+/** `monotonicNowMs`: the clock `lastCycleStartedAt()` is measured on. */
+export function renderMetrics(backend: ApiBackend, doc: Record<string, unknown>, monotonicNowMs: number): string {
+  const out = new Exposition(`{${label('scope', backend.scope)},${label('name', backend.name)}}`);
+  const metric = out.metric.bind(out);
   const xlog = (doc.xlog ?? {}) as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const flag = (v: unknown) => (v ? 1 : 0);
-  const lines: string[] = [];
-  const metric = (name: string, help: string, type: string, value: number | string) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
-  };
   const role = doc.role;
   metric('patroni_version', 'Patroni semver without periods.', 'gauge', paddedVersion(backend.version));
   metric('patroni_postgres_running', 'Value is 1 if Postgres is running, 0 otherwise.', 'gauge', flag(doc.state === 'running'));
   metric('patroni_postmaster_start_time', 'Epoch seconds since Postgres started.', 'gauge', epochSeconds(doc.postmaster_start_time));
+  // patroni_master: the Patroni 3.x name of patroni_primary, still read by older dashboards.
   metric('patroni_master', 'Value is 1 if this node is the leader, 0 otherwise.', 'gauge', flag(role === 'primary'));
   metric('patroni_primary', 'Value is 1 if this node is the leader, 0 otherwise.', 'gauge', flag(role === 'primary'));
   metric('patroni_xlog_location', 'Current location of the Postgres transaction log, 0 if this node is not the leader.', 'counter', num(xlog.location));
@@ -57,15 +97,38 @@ export function renderMetrics(backend: ApiBackend, doc: Record<string, unknown>)
   metric('patroni_postgres_server_version', 'Version of Postgres (if running), 0 otherwise.', 'gauge', num(doc.server_version));
   metric('patroni_cluster_unlocked', 'Value is 1 if the cluster is unlocked, 0 if locked.', 'gauge', flag(doc.cluster_unlocked));
   metric('patroni_failsafe_mode_is_active', 'Value is 1 if failsafe mode is active, 0 if inactive.', 'gauge', flag(doc.failsafe_mode_is_active));
-  metric('patroni_postgres_timeline', 'Postgres timeline of this node (if running), 0 otherwise.', 'counter', num(doc.timeline));
+  metric('patroni_failsafe_mode_enabled', 'Value is 1 if failsafe_mode is enabled, 0 otherwise.', 'gauge', flag(backend.settings.failsafeMode));
+  const failsafe = backend.cachedCluster()?.failsafe;
+  metric('patroni_failsafe_member', 'Value is 1 if this node is a member of failsafe, 0 otherwise.', 'gauge',
+    flag(failsafe && typeof failsafe === 'object' && Object.hasOwn(failsafe, backend.name)));
+  metric('patroni_postgres_timeline', 'Postgres timeline of this node (if running), 0 otherwise.', 'gauge', num(doc.timeline));
   metric('patroni_dcs_last_seen', 'Epoch timestamp when DCS was last contacted successfully by Patroni.', 'gauge', num(doc.dcs_last_seen));
   metric('patroni_pending_restart', 'Value is 1 if the node needs a restart, 0 otherwise.', 'gauge', flag(doc.pending_restart));
   metric('patroni_is_paused', 'Value is 1 if auto failover is disabled, 0 otherwise.', 'gauge', flag(doc.pause));
-  lines.push('# HELP patroni_postgres_state Numeric representation of Postgres state.',
+  out.lines.push('# HELP patroni_postgres_state Numeric representation of Postgres state.',
     `# Values: ${STATES.map(([, name], i) => `${i}=${name}`).join(', ')}`,
-    '# TYPE patroni_postgres_state gauge',
-    `patroni_postgres_state${labels} ${STATES.findIndex(([value]) => value === doc.state)}`);
-  // pgha extras: the software fence.
+    '# TYPE patroni_postgres_state gauge');
+  out.sample('patroni_postgres_state', '', STATES.findIndex(([value]) => value === doc.state));
+  metric('patroni_failover_priority', 'Failover priority of this node.', 'gauge', backend.tags.failoverPriority);
+
+  // pgha's own.
   metric('pgha_fence_armed', 'Value is 1 if the software fence / watchdog is armed, 0 otherwise.', 'gauge', flag(doc.fence_armed));
-  return lines.join('\n') + '\n';
+  metric('pgha_watchdog_failed', 'Value is 1 if the kernel watchdog could not be armed when it was required, 0 otherwise.', 'gauge', flag(doc.watchdog_failed));
+  const decision = backend.lastDecision();
+  out.header('pgha_last_decision_info', 'The message and reason of the last HA decision (value is always 1).', 'gauge');
+  out.sample('pgha_last_decision_info', `${label('message', decision.message)},${label('reason', decision.reason ?? '')}`, 1);
+  const started = backend.lastCycleStartedAt();
+  metric('pgha_ha_loop_age_seconds', 'Seconds since the last HA cycle started, -1 before the first one.', 'gauge',
+    started > 0 ? Number(Math.max(0, (monotonicNowMs - started) / 1000).toFixed(3)) : -1);
+  const m = backend.metrics;
+  if (m) {
+    out.header('pgha_ha_loop_duration_seconds', 'Duration of HA cycles: gather facts, decide, act, publish the member key.', 'histogram');
+    out.histogram('pgha_ha_loop_duration_seconds', '', m.loop);
+    const ops = m.dcsOperations();
+    out.header('pgha_dcs_call_duration_seconds', 'Duration of DCS calls by operation, failed ones included.', 'histogram');
+    for (const [op, e] of ops) out.histogram('pgha_dcs_call_duration_seconds', label('operation', op), e.duration);
+    out.header('pgha_dcs_call_errors_total', 'DCS calls that failed or timed out, by operation.', 'counter');
+    for (const [op, e] of ops) out.sample('pgha_dcs_call_errors_total', label('operation', op), e.errors);
+  }
+  return out.lines.join('\n') + '\n';
 }

@@ -1,6 +1,7 @@
 /** Which handler serves a request: Patroni routes on the method and the first path segment. */
 import { deleteRestart, postReinitialize, postReload, postRestart, postSigterm } from './control-endpoints.js';
 import { getCluster, getConfig, getFailsafe, getHistory, patchConfigEndpoint, postFailsafe, putConfig } from './config-endpoints.js';
+import { getDashboard, postDashboardAction } from './dashboard.js';
 import { deleteSwitchover, postFailover, postSwitchover } from './failover-endpoints.js';
 import { healthCheck, liveness, readiness } from './health.js';
 import { jsonReply, textReply } from './http-util.js';
@@ -14,7 +15,7 @@ async function getPatroni(ctx: ApiContext) {
 
 async function getMetrics(ctx: ApiContext) {
   const doc = statusDocument(ctx.backend, await fetchNodeStatus(ctx));
-  return { ...textReply(200, renderMetrics(ctx.backend, doc)), contentType: 'text/plain' };
+  return { ...textReply(200, renderMetrics(ctx.backend, doc, ctx.options.clock.monotonic())), contentType: 'text/plain' };
 }
 
 /** GETs with their own handler; any other GET path is a health check. */
@@ -27,15 +28,18 @@ export const GET_ROUTES: Readonly<Record<string, Handler>> = {
   failsafe: getFailsafe,
   liveness,
   readiness,
+  dashboard: getDashboard,
 };
 
 export interface WriteRoute {
   readonly handler: Handler;
   /** Whether `allowlist_include_members` applies (Patroni skips it for POST /failsafe). */
   readonly checkMembers: boolean;
+  /** Whether a 401 carries `WWW-Authenticate` (false for the dashboard, whose page asks for credentials itself). */
+  readonly challenge?: boolean;
 }
 
-const write = (handler: Handler, checkMembers = true): WriteRoute => ({ handler, checkMembers });
+const write = (handler: Handler, checkMembers = true, challenge = true): WriteRoute => ({ handler, checkMembers, challenge });
 
 /** Keyed `METHOD segment`; every one of them goes through access control first. */
 export const WRITE_ROUTES: Readonly<Record<string, WriteRoute>> = {
@@ -50,6 +54,7 @@ export const WRITE_ROUTES: Readonly<Record<string, WriteRoute>> = {
   'POST reinitialize': write(postReinitialize),
   'POST switchover': write(postSwitchover),
   'POST failover': write(postFailover),
+  'POST dashboard': write(postDashboardAction, true, false),
 };
 
 export const healthWithBody: Handler = (ctx) => healthCheck(ctx, true);

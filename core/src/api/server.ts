@@ -115,6 +115,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     const write = WRITE_ROUTES[`${method} ${segment}`];
     if (!write) return errorReply(501, `Unsupported method ('${method}')`);
     const denied = await cfg.access.check(req, write.checkMembers);
+    if (denied && write.challenge === false && denied.headers?.['WWW-Authenticate']) return { ...denied, headers: {} };
     return denied ?? write.handler(ctx);
   }
 

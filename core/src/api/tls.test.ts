@@ -70,6 +70,22 @@ describe('REST API over TLS', () => {
     expect(ok.status).toBe(202);
   });
 
+  it('serves the dashboard over the same TLS: reads without a client certificate, actions only with one and credentials', async () => {
+    const { backend } = await threeNodeCluster();
+    const s = await startApi(backend, { ...tlsFiles(), verify_client: 'optional', authentication: { username: 'u', password: 'p' } });
+    server = s.server;
+    const anon = { ca: pem('ca.crt') };
+    await expect(call(s.port, { path: '/dashboard/' })).rejects.toThrow(); // plain http is not spoken
+    expect((await call(s.port, { path: '/dashboard/', tls: anon })).status).toBe(200);
+    expect((await call(s.port, { path: '/dashboard/state', tls: anon })).json()).toMatchObject({ self: 'node1', authRequired: true });
+    const pause = { method: 'POST', path: '/dashboard/action', body: { action: 'pause' }, headers: { 'Content-Type': 'application/json', ...basicAuth('u', 'p') } };
+    expect((await call(s.port, { ...pause, tls: anon })).status).toBe(403);
+    const withCert = { ...anon, cert: pem('client.crt'), key: pem('client.key') };
+    expect((await call(s.port, { ...pause, headers: { 'Content-Type': 'application/json' }, tls: withCert })).status).toBe(401);
+    const ok = await call(s.port, { ...pause, tls: withCert });
+    expect([ok.status, ok.text]).toEqual([200, 'Cluster paused']);
+  });
+
   it('reload() re-binds a running server from http to https, and restores the previous settings when the new ones fail', async () => {
     const { backend } = await threeNodeCluster();
     const s = await startApi(backend);

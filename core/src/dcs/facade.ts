@@ -30,6 +30,9 @@ export class Dcs {
   private wakePending = false;
   private timings: DcsTimings;
 
+  /** Told the duration of every DCS call (seconds) and whether it succeeded; feeds `GET /metrics`. */
+  onCall: ((operation: string, seconds: number, ok: boolean) => void) | null = null;
+
   constructor(readonly driver: DcsDriver, timings: DcsTimings, private readonly clock: Clock = systemClock) {
     this.timings = { ...timings };
   }
@@ -43,8 +46,13 @@ export class Dcs {
   /** Run a driver call with a deadline of retry_timeout: a hung store becomes a DcsError in time. */
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const ms = this.timings.retryTimeout * 1000;
+    const started = this.clock.monotonic();
+    const observe = (ok: boolean) => {
+      try { this.onCall?.(what, (this.clock.monotonic() - started) / 1000, ok); } catch { /* metrics never fail a call */ }
+    };
     return withDeadline(fn(), ms, () => new DcsError(`${what}: no answer from DCS within ${this.timings.retryTimeout}s`, { code: ErrorCodes.DCS_TIMEOUT }))
-      .catch((e: unknown) => {
+      .then((v) => { observe(true); return v; }, (e: unknown) => {
+        observe(false);
         if (e instanceof DcsError) throw e;
         throw new DcsError(`${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       });
