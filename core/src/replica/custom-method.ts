@@ -5,7 +5,7 @@
 import { flag } from '../bootstrap/custom.js';
 import { runCommand, shlexSplit } from '../postgres/exec.js';
 import type { ReplicaCreateRequest, ReplicaMethod, ReplicaMethodContext } from './contract.js';
-import { toolProgressLineHandler } from './progress.js';
+import { pgbackrestProgressEnv, toolProgressLineHandler } from './progress.js';
 
 /** Keys that steer pgha; with `no_params` they are not passed to the command. */
 export const REPLICA_METHOD_FLAGS = ['no_params', 'no_master', 'no_leader', 'keep_data'] as const;
@@ -52,7 +52,8 @@ export class CustomScriptReplicaMethod implements ReplicaMethod {
     this.ctx.logger.info({ method: this.name, command: cmd }, 'running replica creation script');
     // Wrapper scripts around pg_basebackup or pgBackRest: their progress lines feed the published progress.
     const onLine = req.progress ? toolProgressLineHandler(req.progress) : undefined;
-    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: this.ctx.logger, onLine });
+    const env = { ...req.env, ...pgbackrestProgressEnv([cmd!, ...args]) };
+    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env, signal: req.signal, logger: this.ctx.logger, onLine });
     return r.code;
   }
 }

@@ -160,3 +160,15 @@ export function toolProgressLineHandler(tracker: ProgressTracker): (line: string
     return / DETAIL: /.test(line);
   };
 }
+
+/**
+ * pgBackRest prints per-file progress only at log-level-console=detail. When the command is
+ * pgBackRest and nobody chose a console level, ask for it through the environment (the command
+ * line and an explicit PGBACKREST_LOG_LEVEL_CONSOLE still win); the extra lines are parsed, not logged.
+ */
+export function pgbackrestProgressEnv(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+  const exe = (argv[0] ?? '').split('/').pop();
+  if (exe !== 'pgbackrest' || env.PGBACKREST_LOG_LEVEL_CONSOLE !== undefined) return {};
+  if (argv.some((a) => a.startsWith('--log-level-console'))) return {};
+  return { PGBACKREST_LOG_LEVEL_CONSOLE: 'detail' };
+}

@@ -1,0 +1,154 @@
+/**
+ * @pgha/replica-pgbackrest with real pgBackRest 2.45: a stanza with a local repository, WAL
+ * archived by archive-push, a full and an incremental backup; replicas restored from it stream from
+ * the primary, a second restore over an existing cluster uses --delta, and a replica built while
+ * the primary is down replays the archive and joins once the primary is back.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createReplica, PluginHost, replicaMethodResolver, type Logger, type ProgressReport, type ReplicaMethodResolver } from '@pgha/core';
+import { waitFor } from '../helpers/procs.js';
+import { cleanupNodes, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
+import { pgbackrestRepo, type PgBackRestRepo } from './tools.js';
+
+let primary: TestNode;
+let repo: PgBackRestRepo;
+const baseResolve = replicaMethodResolver(new PluginHost({ config: {} }));
+
+/** A logger that keeps every message (with its bindings flattened) for assertions. */
+function recordingLogger(lines: string[]): Logger {
+  const l: Logger = {
+    debug() {},
+    info(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
+    warn(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
+    error(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
+    child() { return l; },
+  };
+  return l;
+}
+
+/** The plugin resolver with the methods' logger replaced by a recording one. */
+function recordingResolve(lines: string[]): ReplicaMethodResolver {
+  return (name, section, ctx) => baseResolve(name, section, { ...ctx, logger: recordingLogger(lines) });
+}
+
+/** Record every progress report the controller receives. */
+function recordProgress(node: TestNode): Array<ProgressReport | null> {
+  const seen: Array<ProgressReport | null> = [];
+  const orig = node.pg.setProgress.bind(node.pg);
+  node.pg.setProgress = (p) => { seen.push(p); orig(p); };
+  return seen;
+}
+
+async function insert(v: string): Promise<void> {
+  await primary.pg.query('INSERT INTO t VALUES ($1)', [v]);
+}
+
+async function expectStreaming(node: TestNode): Promise<void> {
+  await primary.pg.query('SELECT pg_create_physical_replication_slot($1)', [node.name.replace(/-/g, '_')]);
+  expect(await node.pg.follow(primary.member())).toBe(true);
+  const marker = `streamed-to-${node.name}`;
+  await insert(marker);
+  await waitFor(async () => (await node.pg.query('SELECT 1 FROM t WHERE v = $1', [marker]).catch(() => [])).length === 1, 30_000, `${node.name} replays`);
+  await waitFor(async () => (await node.pg.status())?.replicationState === 'streaming', 30_000, `${node.name} streams`);
+  const rows = (await primary.pg.status())!.replication;
+  expect(rows.find((r) => r.applicationName === node.name)).toMatchObject({ state: 'streaming', usename: 'replicator' });
+}
+
+beforeAll(async () => {
+  primary = await makeNode('br-primary', { parameters: { archive_mode: 'on', archive_command: 'false', wal_keep_size: '256MB' } });
+  // The stanza is the scope, so sections that leave `stanza` out use it.
+  repo = pgbackrestRepo(primary, 'pgtest');
+  primary.pg.settings.parameters.archive_command = repo.archiveCommand;
+  await startPrimary(primary);
+  await repo.create();
+  await primary.pg.query('CREATE TABLE t (v text)');
+  await insert('before full');
+  await repo.cmd('--type=full', 'backup');
+  await insert('before incr');
+  await repo.cmd('--type=incr', 'backup');
+  const info = JSON.parse((await repo.cmd('--output=json', 'info')).stdout) as Array<{ backup: Array<{ type: string }> }>;
+  expect(info[0]!.backup.map((b) => b.type)).toEqual(['full', 'incr']);
+});
+afterAll(cleanupNodes);
+
+describe('pgBackRest replica method', () => {
+  it('restores a replica from the repository (the incremental backup) that streams from the primary, with progress', async () => {
+    const replica = await makeNode('br-replica');
+    const progress = recordProgress(replica);
+    const lines: string[] = [];
+    const r = await createReplica({
+      pg: replica.pg, source: primary.member(), resolve: recordingResolve(lines),
+      methods: ['pgbackrest', 'basebackup'], sections: { pgbackrest: { config: repo.config, stanza: repo.stanza } },
+    });
+    expect(r).toEqual({ ok: true, method: 'pgbackrest', attempts: [{ method: 'pgbackrest', code: 0 }] });
+    const cmd = lines.find((l) => l.startsWith('restoring the replica'))!;
+    expect(cmd).toContain(`--stanza=pgtest --pg1-path=${replica.dataDir} --type=standby restore`);
+    expect(cmd).not.toContain('--delta');
+    // pgBackRest's own recovery settings: standby.signal and its archive-get restore_command.
+    expect(existsSync(join(replica.dataDir, 'standby.signal'))).toBe(true);
+    expect(readFileSync(join(replica.dataDir, 'postgresql.auto.conf'), 'utf8')).toMatch(/restore_command = 'pgbackrest .*archive-get %f "%p"'/);
+    // Progress: percent from pgBackRest's per-file lines, rising to 100, then cleared.
+    const pcts = progress.filter((p): p is ProgressReport => p !== null && p.percent !== null).map((p) => p.percent!);
+    expect(pcts.length).toBeGreaterThan(10);
+    expect(pcts.at(-1)).toBe(100);
+    expect(pcts.every((p, i) => i === 0 || p >= pcts[i - 1]!)).toBe(true);
+    expect(progress.find((p) => p?.bytesTotal)?.bytesTotal).toBeGreaterThan(10 * 1024 * 1024);
+    expect(progress.at(-1)).toBeNull();
+    // The per-file DETAIL lines were parsed, not logged one by one.
+    expect(lines.filter((l) => l.includes('restore file')).length).toBe(0);
+    await expectStreaming(replica);
+    expect((await replica.pg.query<{ v: string }>('SELECT v FROM t ORDER BY v')).map((x) => x.v)).toEqual(expect.arrayContaining(['before full', 'before incr']));
+
+    // Re-creating over the existing cluster keeps PGDATA and restores with --delta.
+    await replica.pg.stop({ mode: 'fast' });
+    lines.length = 0;
+    const again = await createReplica({ pg: replica.pg, source: primary.member(), resolve: recordingResolve(lines), methods: ['pgbackrest'], sections: { pgbackrest: { config: repo.config } } });
+    expect(again.ok).toBe(true);
+    expect(lines.find((l) => l.startsWith('restoring the replica'))).toContain('--type=standby --delta restore');
+    await replica.pg.start({ recovery: replica.pg.standbyRecovery(primary.member()) });
+    await waitFor(async () => (await replica.pg.status())?.replicationState === 'streaming', 30_000, 'delta-restored replica streams');
+  });
+
+  it('with no_leader builds a replica while the primary is down; it replays the archive and streams once the primary is back', async () => {
+    await insert('archived while up');
+    const [{ seg }] = await primary.pg.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg');
+    await waitFor(async () => (await primary.pg.query<{ w: string }>('SELECT last_archived_wal AS w FROM pg_stat_archiver'))[0]!.w >= seg, 30_000, 'WAL archived');
+    expect(await primary.pg.stop({ mode: 'fast' })).toBe(true);
+    const replica = await makeNode('br-noleader');
+    const lines: string[] = [];
+    const r = await createReplica({
+      pg: replica.pg, source: null, resolve: recordingResolve(lines),
+      methods: ['basebackup', 'pgbackrest'], sections: { pgbackrest: { config: repo.config, no_leader: true } },
+    });
+    expect(r, lines.join('\n')).toEqual({ ok: true, method: 'pgbackrest', attempts: [{ method: 'pgbackrest', code: 0 }] });
+    // No leader: a standby without primary_conninfo that replays what the archive has.
+    expect(await replica.pg.follow(null)).toBe(true);
+    await waitFor(async () => (await replica.pg.query('SELECT 1 FROM t WHERE v = $1', ['archived while up']).catch(() => [])).length === 1, 30_000, 'archive replayed');
+    expect(await replica.pg.status()).toMatchObject({ role: 'replica', replicationState: 'in archive recovery' });
+    // The primary comes back: the replica joins it.
+    expect(await primary.pg.start({ recovery: { kind: 'none' } })).toBe(true);
+    await expectStreaming(replica);
+  });
+
+  it("Patroni's form runs the command as Patroni would (no_params, keep_data) and still reports progress", async () => {
+    const replica = await makeNode('br-patroni');
+    const progress = recordProgress(replica);
+    const r = await createReplica({
+      pg: replica.pg, source: primary.member(), resolve: baseResolve, methods: ['pgbackrest'],
+      sections: { pgbackrest: { command: `/usr/bin/pgbackrest --config=${repo.config} --stanza=pgtest --pg1-path=${replica.dataDir} --type=standby --delta restore`, keep_data: true, no_params: true } },
+    });
+    expect(r).toEqual({ ok: true, method: 'pgbackrest', attempts: [{ method: 'pgbackrest', code: 0 }] });
+    expect(progress.some((p) => p?.percent === 100 && p.method === 'pgbackrest')).toBe(true);
+    await expectStreaming(replica);
+  });
+
+  it('a config error names the key path', async () => {
+    const replica = await makeNode('br-bad');
+    const r = await createReplica({ pg: replica.pg, source: primary.member(), resolve: baseResolve, methods: ['pgbackrest'], sections: { pgbackrest: { 'Bad Option': 1, 'pg1-path': '/x' } } });
+    expect(r.ok).toBe(false);
+    expect(r.attempts[0]!.error).toMatch(/postgresql\.pgbackrest\.Bad Option: not a pgBackRest option name/);
+    expect(r.attempts[0]!.error).toMatch(/postgresql\.pgbackrest\.pg1-path: set by pgha/);
+  });
+});

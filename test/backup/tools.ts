@@ -1,0 +1,129 @@
+/**
+ * Real pgBackRest and Barman for the backup suites: each gets its own config file and repository
+ * (or Barman home) in a temp dir the test user owns, so tests never touch /etc, /var/lib or each
+ * other. Every command runs as the unprivileged test user; background processes (barman
+ * receive-wal) are stopped by PID.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCommand, type RunResult } from '@pgha/core';
+import { startProc, waitFor, type Proc } from '../helpers/procs.js';
+import { testUser } from '../helpers/user.js';
+import { BIN_DIR, tempDir, type TestNode } from '../postgres/pg-helpers.js';
+
+export function requireTool(path: string, pkg: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install ${pkg} (or run scripts/install-deps.sh)`);
+}
+
+/** Run a tool as the test user; throws with its output when it fails. */
+export async function run(cmd: string, args: string[], what = `${cmd} ${args.join(' ')}`): Promise<RunResult> {
+  const r = await runCommand(cmd, args, { runAs: testUser(), env: { PATH: `${BIN_DIR}:${process.env.PATH}` } });
+  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+export interface PgBackRestRepo {
+  readonly config: string;
+  readonly stanza: string;
+  /** archive_command for the primary. */
+  readonly archiveCommand: string;
+  /** restore_command (archive-get) for recovery_conf. */
+  readonly restoreCommand: string;
+  cmd(...args: string[]): Promise<RunResult>;
+}
+
+/** A pgBackRest config and repository for `primary`; call `create()` once the primary runs. */
+export function pgbackrestRepo(primary: { dataDir: string; port: number; dir: string }, stanza = 'main'): PgBackRestRepo & { create(): Promise<void> } {
+  requireTool('/usr/bin/pgbackrest', 'pgbackrest');
+  const home = tempDir('pgbackrest');
+  const config = join(home, 'pgbackrest.conf');
+  writeFileSync(config, [
+    '[global]',
+    `repo1-path=${join(home, 'repo')}`,
+    `log-path=${join(home, 'log')}`,
+    `lock-path=${join(home, 'lock')}`,
+    `spool-path=${join(home, 'spool')}`,
+    'log-level-file=off',
+    'start-fast=y',
+    'repo1-retention-full=2',
+    '',
+    `[${stanza}]`,
+    `pg1-path=${primary.dataDir}`,
+    `pg1-port=${primary.port}`,
+    `pg1-socket-path=${primary.dir}`,
+    'pg1-user=postgres',
+    '',
+  ].join('\n'));
+  const base = [`--config=${config}`, `--stanza=${stanza}`];
+  const repo = {
+    config, stanza,
+    archiveCommand: `pgbackrest --config=${config} --stanza=${stanza} archive-push %p`,
+    restoreCommand: `pgbackrest --config=${config} --stanza=${stanza} archive-get %f "%p"`,
+    cmd: (...args: string[]) => run('pgbackrest', [...base, ...args]),
+    async create() {
+      await repo.cmd('stanza-create');
+      await repo.cmd('check');
+    },
+  };
+  return repo;
+}
+
+export interface BarmanServer {
+  readonly config: string;
+  readonly server: string;
+  readonly home: string;
+  cmd(...args: string[]): Promise<RunResult>;
+  /** Close the current WAL segment and wait until Barman has archived it. */
+  switchWal(): Promise<void>;
+  backup(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Barman server `main` for `primary`: backup_method = postgres (pg_basebackup) and WAL by
+ * streaming (`barman receive-wal` with a replication slot), all local over the primary's socket.
+ */
+export async function barmanServer(primary: TestNode): Promise<BarmanServer> {
+  requireTool('/usr/bin/barman', 'barman');
+  const home = tempDir('barman');
+  const config = join(home, 'barman.conf');
+  const user = process.getuid?.() === 0 ? (process.env.PGHA_TEST_USER ?? 'pgha') : (process.env.USER ?? 'pgha');
+  writeFileSync(config, [
+    '[barman]',
+    `barman_home = ${join(home, 'home')}`,
+    `barman_user = ${user}`,
+    `log_file = ${join(home, 'barman.log')}`,
+    'log_level = INFO',
+    '',
+    '[main]',
+    'description = pgha test server',
+    `conninfo = host=${primary.dir} port=${primary.port} user=postgres dbname=postgres`,
+    `streaming_conninfo = host=${primary.dir} port=${primary.port} user=postgres`,
+    'backup_method = postgres',
+    'streaming_archiver = on',
+    'slot_name = barman',
+    `path_prefix = ${BIN_DIR}`,
+    '',
+  ].join('\n'));
+  const cmd = (...args: string[]) => run('barman', ['-c', config, ...args]);
+  await cmd('receive-wal', '--create-slot', 'main');
+  let receiver: Proc | null = startProc('barman', ['-c', config, 'receive-wal', 'main'], { asUser: true, env: { ...process.env, PATH: `${BIN_DIR}:${process.env.PATH}`, HOME: '/tmp' } });
+  const server: BarmanServer = {
+    config, server: 'main', home, cmd,
+    async switchWal() {
+      await cmd('switch-wal', '--force', '--archive', '--archive-timeout', '60', 'main');
+    },
+    async backup() {
+      await server.switchWal();
+      await waitFor(async () => (await cmd('check', 'main').catch(() => null)) !== null, 60_000, `barman check main (receive-wal: ${receiver?.output()})`, 1000);
+      await cmd('backup', '--wait', 'main');
+      const r = await cmd('-f', 'json', 'show-backup', 'main', 'latest');
+      return String((JSON.parse(r.stdout) as Record<string, { backup_id: string }>).main!.backup_id);
+    },
+    async stop() {
+      await receiver?.stop();
+      receiver = null;
+    },
+  };
+  return server;
+}
