@@ -7,54 +7,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReplica, PluginHost, replicaMethodResolver, type Logger, type ProgressReport, type ReplicaMethodResolver } from '@pgha/core';
+import { createReplica, type ProgressReport } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
 import { cleanupNodes, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
+import { expectStreaming as expectStreamingFrom, pluginResolve, recordingResolve, recordProgress } from './checks.js';
 import { pgbackrestRepo, type PgBackRestRepo } from './tools.js';
 
 let primary: TestNode;
 let repo: PgBackRestRepo;
-const baseResolve = replicaMethodResolver(new PluginHost({ config: {} }));
-
-/** A logger that keeps every message (with its bindings flattened) for assertions. */
-function recordingLogger(lines: string[]): Logger {
-  const l: Logger = {
-    debug() {},
-    info(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
-    warn(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
-    error(a: unknown, b?: unknown) { lines.push(typeof a === 'string' ? a : `${String(b)} ${JSON.stringify(a)}`); },
-    child() { return l; },
-  };
-  return l;
-}
-
-/** The plugin resolver with the methods' logger replaced by a recording one. */
-function recordingResolve(lines: string[]): ReplicaMethodResolver {
-  return (name, section, ctx) => baseResolve(name, section, { ...ctx, logger: recordingLogger(lines) });
-}
-
-/** Record every progress report the controller receives. */
-function recordProgress(node: TestNode): Array<ProgressReport | null> {
-  const seen: Array<ProgressReport | null> = [];
-  const orig = node.pg.setProgress.bind(node.pg);
-  node.pg.setProgress = (p) => { seen.push(p); orig(p); };
-  return seen;
-}
+const baseResolve = pluginResolve;
 
 async function insert(v: string): Promise<void> {
   await primary.pg.query('INSERT INTO t VALUES ($1)', [v]);
 }
 
-async function expectStreaming(node: TestNode): Promise<void> {
-  await primary.pg.query('SELECT pg_create_physical_replication_slot($1)', [node.name.replace(/-/g, '_')]);
-  expect(await node.pg.follow(primary.member())).toBe(true);
-  const marker = `streamed-to-${node.name}`;
-  await insert(marker);
-  await waitFor(async () => (await node.pg.query('SELECT 1 FROM t WHERE v = $1', [marker]).catch(() => [])).length === 1, 30_000, `${node.name} replays`);
-  await waitFor(async () => (await node.pg.status())?.replicationState === 'streaming', 30_000, `${node.name} streams`);
-  const rows = (await primary.pg.status())!.replication;
-  expect(rows.find((r) => r.applicationName === node.name)).toMatchObject({ state: 'streaming', usename: 'replicator' });
-}
+const expectStreaming = (node: TestNode) => expectStreamingFrom(primary, node);
 
 beforeAll(async () => {
   primary = await makeNode('br-primary', { parameters: { archive_mode: 'on', archive_command: 'false', wal_keep_size: '256MB' } });

@@ -106,12 +106,17 @@ export async function barmanServer(primary: TestNode): Promise<BarmanServer> {
     '',
   ].join('\n'));
   const cmd = (...args: string[]) => run('barman', ['-c', config, ...args]);
+  await run('mkdir', ['-p', join(home, 'home')]);
   await cmd('receive-wal', '--create-slot', 'main');
   let receiver: Proc | null = startProc('barman', ['-c', config, 'receive-wal', 'main'], { asUser: true, env: { ...process.env, PATH: `${BIN_DIR}:${process.env.PATH}`, HOME: '/tmp' } });
+  // Switching WAL before pg_receivewal streams would close a segment it never receives.
+  await waitFor(() => receiver!.output().includes('starting log streaming'), 30_000, `barman receive-wal to stream: ${receiver.output()}`, 200);
   const server: BarmanServer = {
     config, server: 'main', home, cmd,
     async switchWal() {
-      await cmd('switch-wal', '--force', '--archive', '--archive-timeout', '60', 'main');
+      await cmd('switch-wal', '--force', '--archive', '--archive-timeout', '30', 'main').catch((e: Error) => {
+        throw new Error(`${e.message}\nreceive-wal: ${receiver?.output() ?? 'not running'}`);
+      });
     },
     async backup() {
       await server.switchWal();
