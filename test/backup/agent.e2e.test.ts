@@ -1,0 +1,108 @@
+/**
+ * End to end with real agents (`pgha run` on etcd): the leader archives WAL to a pgBackRest
+ * repository; a member that joins later with `create_replica_methods: [pgbackrest]` is built from the
+ * repository by @pgha/replica-pgbackrest (found by the plugin host from the config alone), logs
+ * its progress, joins and streams; its member key carries no stale progress afterwards.
+ */
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { stopFence, TestCluster, TestNode } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+import { isAlive, waitFor } from '../helpers/procs.js';
+import { testUser } from '../helpers/user.js';
+import { requireTool, run } from './tools.js';
+
+let cluster: TestCluster;
+let joiner: TestNode | null = null;
+let conf: string;
+
+beforeAll(async () => {
+  requireTool('/usr/bin/pgbackrest', 'pgbackrest');
+  const { tempDir } = await import('../postgres/pg-helpers.js');
+  const home = tempDir('agent-pgbackrest');
+  conf = join(home, 'pgbackrest.conf');
+  writeFileSync(conf, [
+    '[global]', `repo1-path=${join(home, 'repo')}`, `log-path=${home}`, `lock-path=${join(home, 'lock')}`, `spool-path=${join(home, 'spool')}`,
+    'log-level-file=off', 'start-fast=y', 'repo1-retention-full=2', '', '[main]', 'pg1-user=postgres', '',
+  ].join('\n'));
+  cluster = await TestCluster.start({
+    nodes: 1,
+    dynamic: {
+      postgresql: {
+        use_pg_rewind: true, use_slots: true,
+        parameters: {
+          wal_log_hints: 'on', max_wal_senders: 10, max_replication_slots: 10, archive_mode: 'on',
+          // One command for every member: the shell gives pgBackRest this member's PGDATA (postgres runs archive_command there).
+          archive_command: `pgbackrest --config=${conf} --stanza=main --pg1-path="$PWD" archive-push %p`,
+        },
+      },
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  if (joiner) {
+    await joiner.stopAgent();
+    await stopFence(joiner.dataDir);
+    const pid = joiner.postmasterPid();
+    if (pid) {
+      process.kill(pid, 'SIGQUIT');
+      await waitFor(() => !isAlive(pid), 10_000, 'joiner postmaster exits').catch(() => process.kill(pid, 'SIGKILL'));
+    }
+  }
+  await cluster?.stop();
+}, 120_000);
+
+/** A second member with node1's configuration, its own ports and directories, and the given postgresql additions. */
+async function addMember(name: string, postgresql: Record<string, unknown>): Promise<TestNode> {
+  const first = cluster.nodes[0]!;
+  const cfg = parse(readFileSync(first.configPath, 'utf8')) as Record<string, any>;
+  const dir = join(cluster.root, name);
+  mkdirSync(dir, { recursive: true });
+  const [pgPort, apiPort] = [await freePort(), await freePort()];
+  cfg.name = name;
+  cfg.restapi = { ...cfg.restapi, listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` };
+  cfg.postgresql = {
+    ...cfg.postgresql, ...postgresql,
+    listen: `127.0.0.1:${pgPort}`, connect_address: `127.0.0.1:${pgPort}`, data_dir: join(dir, 'data'), pgpass: join(dir, 'pgpass'),
+    parameters: { ...cfg.postgresql.parameters, unix_socket_directories: dir },
+  };
+  const configPath = join(dir, 'pgha.yml');
+  writeFileSync(configPath, stringify(cfg));
+  const u = testUser();
+  if (u) for (const p of [dir, configPath]) chownSync(p, u.uid, u.gid);
+  const node = new TestNode(name, dir, pgPort, apiPort, configPath);
+  node.start();
+  return node;
+}
+
+describe('pgBackRest replicas in a running cluster', () => {
+  it('a member joining with create_replica_methods [pgbackrest] is restored from the repository and streams', async () => {
+    const leader = await cluster.waitHealthy(0);
+    const pg1 = [`--pg1-path=${leader.dataDir}`, `--pg1-port=${leader.pgPort}`, `--pg1-socket-path=${leader.dir}`];
+    await run('pgbackrest', [`--config=${conf}`, '--stanza=main', ...pg1, 'stanza-create']);
+    await leader.sql("CREATE TABLE t (v text); INSERT INTO t VALUES ('in the backup')");
+    await run('pgbackrest', [`--config=${conf}`, '--stanza=main', ...pg1, '--type=full', 'backup']);
+    await leader.sql("INSERT INTO t VALUES ('after the backup')");
+
+    joiner = await addMember('node2', { create_replica_methods: ['pgbackrest'], pgbackrest: { config: conf, stanza: 'main' } });
+    await cluster.waitHealthy(1);
+    await waitFor(async () => (await joiner!.sql<{ c: string }>("SELECT count(*) AS c FROM t")).at(0)?.c === '2', 30_000, 'node2 has both rows');
+    const log = joiner.log();
+    expect(log).toMatch(/restoring the replica from the pgBackRest repository/);
+    expect(log).toMatch(/creating replica \(pgbackrest\) \d+%, [\d.]+ s elapsed/);
+    expect(log).toMatch(/creating replica \(pgbackrest\) finished after/);
+    expect(log).not.toMatch(/pg_basebackup/);
+    // Streaming, and the member key carries no progress once the replica runs.
+    const status = await waitFor(async () => {
+      const b = (await joiner!.get('/patroni')).body;
+      return b.state === 'running' && b.replication_state === 'streaming' ? b : null;
+    }, 30_000, 'node2 /patroni streaming');
+    expect(status.progress).toBeUndefined();
+    expect(status).toMatchObject({ role: 'replica', timeline: 1 });
+    const members = (await leader.get('/cluster')).body.members as Array<{ name: string; state: string }>;
+    expect(members.find((m) => m.name === 'node2')).toMatchObject({ state: 'streaming' });
+  });
+});
