@@ -4,18 +4,19 @@
  * repository by @pgha/replica-pgbackrest (found by the plugin host from the config alone), logs
  * its progress, joins and streams; its member key carries no stale progress afterwards.
  */
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { stopFence, TestCluster, TestNode } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
+import { runCtl } from '../ctl/run-ctl.js';
 import { testUser } from '../helpers/user.js';
 import { requireTool, run } from './tools.js';
 
 let cluster: TestCluster;
-let joiner: TestNode | null = null;
+const joiners: TestNode[] = [];
 let conf: string;
 
 beforeAll(async () => {
@@ -43,7 +44,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (joiner) {
+  for (const joiner of joiners) {
     await joiner.stopAgent();
     await stopFence(joiner.dataDir);
     const pid = joiner.postmasterPid();
@@ -74,6 +75,7 @@ async function addMember(name: string, postgresql: Record<string, unknown>): Pro
   const u = testUser();
   if (u) for (const p of [dir, configPath]) chownSync(p, u.uid, u.gid);
   const node = new TestNode(name, dir, pgPort, apiPort, configPath);
+  joiners.push(node);
   node.start();
   return node;
 }
@@ -87,9 +89,9 @@ describe('pgBackRest replicas in a running cluster', () => {
     await run('pgbackrest', [`--config=${conf}`, '--stanza=main', ...pg1, '--type=full', 'backup']);
     await leader.sql("INSERT INTO t VALUES ('after the backup')");
 
-    joiner = await addMember('node2', { create_replica_methods: ['pgbackrest'], pgbackrest: { config: conf, stanza: 'main' } });
+    const joiner = await addMember('node2', { create_replica_methods: ['pgbackrest'], pgbackrest: { config: conf, stanza: 'main' } });
     await cluster.waitHealthy(1);
-    await waitFor(async () => (await joiner!.sql<{ c: string }>("SELECT count(*) AS c FROM t")).at(0)?.c === '2', 30_000, 'node2 has both rows');
+    await waitFor(async () => (await joiner.sql<{ c: string }>("SELECT count(*) AS c FROM t")).at(0)?.c === '2', 30_000, 'node2 has both rows');
     const log = joiner.log();
     expect(log).toMatch(/restoring the replica from the pgBackRest repository/);
     expect(log).toMatch(/creating replica \(pgbackrest\) \d+%, [\d.]+ s elapsed/);
@@ -97,12 +99,44 @@ describe('pgBackRest replicas in a running cluster', () => {
     expect(log).not.toMatch(/pg_basebackup/);
     // Streaming, and the member key carries no progress once the replica runs.
     const status = await waitFor(async () => {
-      const b = (await joiner!.get('/patroni')).body;
+      const b = (await joiner.get('/patroni')).body;
       return b.state === 'running' && b.replication_state === 'streaming' ? b : null;
     }, 30_000, 'node2 /patroni streaming');
     expect(status.progress).toBeUndefined();
     expect(status).toMatchObject({ role: 'replica', timeline: 1 });
     const members = (await leader.get('/cluster')).body.members as Array<{ name: string; state: string }>;
     expect(members.find((m) => m.name === 'node2')).toMatchObject({ state: 'streaming' });
+  });
+
+  it('while a replica is being created, GET /patroni and `pgha list` show its progress', async () => {
+    // A replica method that reports 25% the way pg_basebackup --progress does, then takes its time and fails over to basebackup.
+    const script = join(cluster.root, 'slow-clone.sh');
+    writeFileSync(script, '#!/bin/sh\necho "  1024/4096 kB (25%), 0/1 tablespace"\nsleep 12\nexit 1\n');
+    chmodSync(script, 0o755);
+    const u = testUser();
+    if (u) chownSync(script, u.uid, u.gid);
+    const node = await addMember('node3', { create_replica_methods: ['slow', 'basebackup'], slow: { command: script } });
+    const doc = await waitFor(async () => {
+      const b = (await node.get('/patroni').catch(() => null))?.body;
+      return b?.progress?.percent === 25 ? b : null;
+    }, 60_000, 'node3 /patroni progress', 200);
+    expect(doc).toMatchObject({ state: 'creating replica', progress: { action: 'creating replica', method: 'slow', percent: 25, bytes_done: 1024 * 1024, bytes_total: 4096 * 1024 } });
+    expect(doc.progress.elapsed).toBeGreaterThanOrEqual(0);
+    // The member key carries it too: `pgha list` shows the percentage next to the state.
+    const listed = await waitFor(async () => {
+      const r = await runCtl(['-c', cluster.nodes[0]!.configPath, 'list', '-f', 'tsv']);
+      return r.stdout.split('\n').find((l) => l.includes('node3') && l.includes('creating replica 25%')) ?? null;
+    }, 30_000, 'pgha list shows creating replica 25%', 500);
+    expect(listed.split('\t')).toContain('creating replica 25%');
+    // JSON keeps Patroni's plain state.
+    const json = JSON.parse((await runCtl(['-c', cluster.nodes[0]!.configPath, 'list', '-f', 'json'])).stdout) as Array<{ Member: string; State: string }>;
+    expect(json.find((m) => m.Member === 'node3')!.State).not.toMatch(/%/);
+    await cluster.waitHealthy(2);
+    const after = await waitFor(async () => {
+      const b = (await node.get('/patroni')).body;
+      return b.replication_state === 'streaming' ? b : null;
+    }, 60_000, 'node3 streams after falling back to basebackup');
+    expect(after.progress).toBeUndefined();
+    expect(node.log()).toMatch(/creating replica \(slow\) failed after/);
   });
 });
