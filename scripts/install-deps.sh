@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd,
+# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd, pgBackRest, Barman,
 # and an unprivileged OS user (`pgha`) that runs postgres and agents in tests (postgres refuses root).
 set -euo pipefail
 
@@ -7,6 +7,10 @@ need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15 postgresql-client-15)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+# Backup tools for the replica-creation and restore suites (test/backup): pgBackRest and Barman (which uses rsync).
+command -v pgbackrest >/dev/null 2>&1 || need+=(pgbackrest)
+command -v barman >/dev/null 2>&1 || need+=(barman)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
@@ -21,4 +25,4 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id pgha >/dev/null 2>&1; then
   useradd --system --create-home --home-dir /var/lib/pgha --shell /usr/sbin/nologin pgha
 fi
-echo "test dependencies ready: postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(etcd --version 2>/dev/null | head -1)"
+echo "test dependencies ready: postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(etcd --version 2>/dev/null | head -1), $(pgbackrest version), barman $(barman --version 2>&1 | awk 'NR==1{print $1}')"
