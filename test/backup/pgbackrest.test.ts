@@ -24,12 +24,11 @@ async function insert(v: string): Promise<void> {
 const expectStreaming = (node: TestNode) => expectStreamingFrom(primary, node);
 
 beforeAll(async () => {
-  primary = await makeNode('br-primary', { parameters: { archive_mode: 'on', archive_command: 'false', wal_keep_size: '256MB' } });
   // The stanza is the scope, so sections that leave `stanza` out use it.
-  repo = pgbackrestRepo(primary, 'pgtest');
-  primary.pg.settings.parameters.archive_command = repo.archiveCommand;
+  repo = pgbackrestRepo('pgtest');
+  primary = await makeNode('br-primary', { parameters: { archive_mode: 'on', archive_command: repo.archiveCommand, wal_keep_size: '256MB' } });
   await startPrimary(primary);
-  await repo.create();
+  await repo.create(primary);
   await primary.pg.query('CREATE TABLE t (v text)');
   await insert('before full');
   await repo.cmd('--type=full', 'backup');

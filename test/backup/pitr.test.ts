@@ -20,15 +20,13 @@ let target: string;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
+  repo = pgbackrestRepo();
   source = await makeNode('pitr-source', {
     pgHba: ['local replication all trust', ...DEFAULT_HBA],
-    parameters: { archive_mode: 'on', archive_command: 'false' },
+    parameters: { archive_mode: 'on', archive_command: repo.archiveCommand },
   });
-  const r = pgbackrestRepo(source);
-  repo = r;
-  source.pg.settings.parameters.archive_command = repo.archiveCommand;
   await startPrimary(source);
-  await r.create();
+  await repo.create(source);
   const q = (sql: string) => source.pg.query(sql);
   await q("CREATE TABLE t (v text); INSERT INTO t VALUES ('before backup')");
   await repo.cmd('--type=full', 'backup');

@@ -29,38 +29,40 @@ export interface PgBackRestRepo {
   readonly archiveCommand: string;
   /** restore_command (archive-get) for recovery_conf. */
   readonly restoreCommand: string;
+  /** Write the config for `primary` (pg1-*), then stanza-create and check; call once the primary runs. */
+  create(primary: { dataDir: string; port: number; dir: string }): Promise<void>;
   cmd(...args: string[]): Promise<RunResult>;
 }
 
-/** A pgBackRest config and repository for `primary`; call `create()` once the primary runs. */
-export function pgbackrestRepo(primary: { dataDir: string; port: number; dir: string }, stanza = 'main'): PgBackRestRepo & { create(): Promise<void> } {
+/** A pgBackRest repository in a temp dir; its commands are known before the primary exists (for archive_command). */
+export function pgbackrestRepo(stanza = 'main'): PgBackRestRepo {
   requireTool('/usr/bin/pgbackrest', 'pgbackrest');
   const home = tempDir('pgbackrest');
   const config = join(home, 'pgbackrest.conf');
-  writeFileSync(config, [
-    '[global]',
-    `repo1-path=${join(home, 'repo')}`,
-    `log-path=${join(home, 'log')}`,
-    `lock-path=${join(home, 'lock')}`,
-    `spool-path=${join(home, 'spool')}`,
-    'log-level-file=off',
-    'start-fast=y',
-    'repo1-retention-full=2',
-    '',
-    `[${stanza}]`,
-    `pg1-path=${primary.dataDir}`,
-    `pg1-port=${primary.port}`,
-    `pg1-socket-path=${primary.dir}`,
-    'pg1-user=postgres',
-    '',
-  ].join('\n'));
   const base = [`--config=${config}`, `--stanza=${stanza}`];
-  const repo = {
+  const repo: PgBackRestRepo = {
     config, stanza,
     archiveCommand: `pgbackrest --config=${config} --stanza=${stanza} archive-push %p`,
     restoreCommand: `pgbackrest --config=${config} --stanza=${stanza} archive-get %f "%p"`,
     cmd: (...args: string[]) => run('pgbackrest', [...base, ...args]),
-    async create() {
+    async create(primary) {
+      writeFileSync(config, [
+        '[global]',
+        `repo1-path=${join(home, 'repo')}`,
+        `log-path=${join(home, 'log')}`,
+        `lock-path=${join(home, 'lock')}`,
+        `spool-path=${join(home, 'spool')}`,
+        'log-level-file=off',
+        'start-fast=y',
+        'repo1-retention-full=2',
+        '',
+        `[${stanza}]`,
+        `pg1-path=${primary.dataDir}`,
+        `pg1-port=${primary.port}`,
+        `pg1-socket-path=${primary.dir}`,
+        'pg1-user=postgres',
+        '',
+      ].join('\n'));
       await repo.cmd('stanza-create');
       await repo.cmd('check');
     },
