@@ -4,7 +4,7 @@
  * the primary, a second restore over an existing cluster uses --delta, and a replica built while
  * the primary is down replays the archive and joins once the primary is back.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica, type ProgressReport } from '@pgha/core';
@@ -22,6 +22,17 @@ async function insert(v: string): Promise<void> {
 }
 
 const expectStreaming = (node: TestNode) => expectStreamingFrom(primary, node);
+
+/** A live process whose command line is a pgBackRest command for `dataDir`. */
+function pgbackrestRunningFor(dataDir: string): boolean {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('pgbackrest') && cmd.includes(dataDir)) return true;
+    } catch { /* gone */ }
+  }
+  return false;
+}
 
 beforeAll(async () => {
   // The stanza is the scope, so sections that leave `stanza` out use it.
@@ -108,6 +119,28 @@ describe('pgBackRest replica method', () => {
     expect(r).toEqual({ ok: true, method: 'pgbackrest', attempts: [{ method: 'pgbackrest', code: 0 }] });
     expect(progress.some((p) => p?.percent === 100 && p.method === 'pgbackrest')).toBe(true);
     await expectStreaming(replica);
+  });
+
+  it('cancelling the creation kills pgBackRest mid-restore and leaves an empty PGDATA', async () => {
+    const replica = await makeNode('br-cancel');
+    const ac = new AbortController();
+    const orig = replica.pg.setProgress.bind(replica.pg);
+    replica.pg.setProgress = (p) => {
+      orig(p);
+      if (p && p.percent !== null && p.percent > 0 && p.percent < 100) ac.abort();
+    };
+    const r = await createReplica({
+      pg: replica.pg, source: primary.member(), resolve: baseResolve, signal: ac.signal,
+      methods: ['pgbackrest', 'basebackup'], sections: { pgbackrest: { config: repo.config } },
+    });
+    expect(ac.signal.aborted).toBe(true);
+    expect(r.ok).toBe(false);
+    expect(r.attempts).toHaveLength(1);
+    expect(r.attempts[0]!.code).not.toBe(0);
+    expect(replica.pg.dataDirectoryEmpty()).toBe(true);
+    expect(replica.pg.progress).toBeNull();
+    // No pgBackRest process still writes into the wiped directory.
+    await waitFor(() => !pgbackrestRunningFor(replica.dataDir), 10_000, 'pgbackrest processes exit');
   });
 
   it('a config error names the key path', async () => {
