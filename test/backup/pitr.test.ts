@@ -53,8 +53,14 @@ async function expectRestoredCluster(node: TestNode): Promise<void> {
   expect(await values(node)).toEqual(['before backup', 'before target 1', 'before target 2']);
   expect(await node.pg.status()).toMatchObject({ role: 'primary', inRecovery: false, timeline: 2 });
   const replica = await makeNode(`${node.name}-replica`);
+  const progress = recordProgress(replica);
   const r = await createReplica({ pg: replica.pg, source: node.member(), resolve: pluginResolve, methods: ['basebackup'] });
   expect(r.ok).toBe(true);
+  // pg_basebackup --progress: done/total kB, ending at 100%.
+  const last = progress.filter((p): p is ProgressReport => p !== null && p.percent !== null).at(-1);
+  expect(last).toMatchObject({ action: 'creating replica', method: 'basebackup', percent: 100 });
+  expect(last!.bytesTotal).toBeGreaterThan(1024 * 1024);
+  expect(last!.bytesDone).toBe(last!.bytesTotal);
   await expectStreaming(node, replica);
   expect(await replica.pg.status()).toMatchObject({ role: 'replica', timeline: 2 });
 }
