@@ -2,7 +2,9 @@
  * End to end with real agents (`pgha run` on etcd): the leader archives WAL to a pgBackRest
  * repository; a member that joins later with `create_replica_methods: [pgbackrest]` is built from the
  * repository by @pgha/replica-pgbackrest (found by the plugin host from the config alone), logs
- * its progress, joins and streams; its member key carries no stale progress afterwards.
+ * its progress, joins and streams; its member key carries no stale progress afterwards. A member
+ * joining while another is being created shows that one's progress in GET /patroni and `pgha list`;
+ * a member with `create_replica_methods: [barman]` is recovered from a Barman backup and streams.
  */
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,15 +15,16 @@ import { freePort } from '../helpers/ports.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { runCtl } from '../ctl/run-ctl.js';
 import { testUser } from '../helpers/user.js';
-import { requireTool, run } from './tools.js';
+import { cleanupNodes, tempDir } from '../postgres/pg-helpers.js';
+import { barmanServer, requireTool, run, type BarmanServer } from './tools.js';
 
 let cluster: TestCluster;
 const joiners: TestNode[] = [];
+let barman: BarmanServer | null = null;
 let conf: string;
 
 beforeAll(async () => {
   requireTool('/usr/bin/pgbackrest', 'pgbackrest');
-  const { tempDir } = await import('../postgres/pg-helpers.js');
   const home = tempDir('agent-pgbackrest');
   conf = join(home, 'pgbackrest.conf');
   writeFileSync(conf, [
@@ -31,6 +34,8 @@ beforeAll(async () => {
   cluster = await TestCluster.start({
     nodes: 1,
     dynamic: {
+      // Barman's WAL streaming slot: permanent, so the agent keeps it on the leader instead of dropping it.
+      slots: { barman: { type: 'physical' } },
       postgresql: {
         use_pg_rewind: true, use_slots: true,
         parameters: {
@@ -44,6 +49,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await barman?.stop();
   for (const joiner of joiners) {
     await joiner.stopAgent();
     await stopFence(joiner.dataDir);
@@ -54,6 +60,7 @@ afterAll(async () => {
     }
   }
   await cluster?.stop();
+  await cleanupNodes(); // the repository and Barman temp dirs
 }, 120_000);
 
 /** A second member with node1's configuration, its own ports and directories, and the given postgresql additions. */
@@ -104,8 +111,8 @@ describe('pgBackRest replicas in a running cluster', () => {
     }, 30_000, 'node2 /patroni streaming');
     expect(status.progress).toBeUndefined();
     expect(status).toMatchObject({ role: 'replica', timeline: 1 });
-    const members = (await leader.get('/cluster')).body.members as Array<{ name: string; state: string }>;
-    expect(members.find((m) => m.name === 'node2')).toMatchObject({ state: 'streaming' });
+    // Members publish `streaming` with their next member-key write, a cycle after pg_stat_replication shows it.
+    await waitFor(async () => ((await leader.get('/cluster')).body.members as Array<{ name: string; state: string }>).find((m) => m.name === 'node2')?.state === 'streaming', 30_000, 'node2 listed as streaming');
   });
 
   it('while a replica is being created, GET /patroni and `pgha list` show its progress', async () => {
@@ -139,4 +146,24 @@ describe('pgBackRest replicas in a running cluster', () => {
     expect(after.progress).toBeUndefined();
     expect(node.log()).toMatch(/creating replica \(slow\) failed after/);
   });
+
+  it('a member joining with create_replica_methods [barman] is recovered by barman and streams', async () => {
+    const leader = await cluster.waitHealthy(2);
+    // Barman streams WAL as the replication user over TCP (the cluster's pg_hba), and reads over the leader's socket.
+    barman = await barmanServer({ dir: leader.dir, port: leader.pgPort }, { streamingConninfo: `host=127.0.0.1 port=${leader.pgPort} user=replicator password=rep-secret dbname=replication` });
+    await barman.backup();
+    await leader.sql("INSERT INTO t VALUES ('after the barman backup')");
+    const node = await addMember('node4', { create_replica_methods: ['barman'], barman: { config: barman.config, 'barman-server': 'main' } });
+    await cluster.waitHealthy(3);
+    await waitFor(async () => (await node.sql<{ c: string }>("SELECT count(*) AS c FROM t WHERE v = 'after the barman backup'")).at(0)?.c === '1', 30_000, 'node4 replays');
+    const log = node.log();
+    expect(log).toMatch(/recovering the replica with barman/);
+    expect(log).toMatch(/creating replica \(barman\) finished after/);
+    expect(log).not.toMatch(/pg_basebackup/);
+    const status = await waitFor(async () => {
+      const b = (await node.get('/patroni')).body;
+      return b.replication_state === 'streaming' ? b : null;
+    }, 30_000, 'node4 /patroni streaming');
+    expect(status).toMatchObject({ state: 'running', role: 'replica' });
+  }, 150_000);
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runCommand, type RunResult } from '@pgha/core';
 import { startProc, waitFor, type Proc } from '../helpers/procs.js';
 import { testUser } from '../helpers/user.js';
-import { BIN_DIR, tempDir, type TestNode } from '../postgres/pg-helpers.js';
+import { BIN_DIR, tempDir } from '../postgres/pg-helpers.js';
 
 export function requireTool(path: string, pkg: string): void {
   if (!existsSync(path)) throw new Error(`${path} is missing: apt-get install ${pkg} (or run scripts/install-deps.sh)`);
@@ -85,8 +85,9 @@ export interface BarmanServer {
  * A Barman server `main` for `primary`: backup_method = postgres (pg_basebackup) and WAL by
  * streaming (`barman receive-wal` with a replication slot), all local over the primary's socket.
  */
-export async function barmanServer(primary: TestNode): Promise<BarmanServer> {
+export async function barmanServer(primary: { dir: string; port: number }, o: { streamingConninfo?: string } = {}): Promise<BarmanServer> {
   requireTool('/usr/bin/barman', 'barman');
+  requireTool('/usr/bin/rsync', 'rsync');
   const home = tempDir('barman');
   const config = join(home, 'barman.conf');
   const user = process.getuid?.() === 0 ? (process.env.PGHA_TEST_USER ?? 'pgha') : (process.env.USER ?? 'pgha');
@@ -100,7 +101,7 @@ export async function barmanServer(primary: TestNode): Promise<BarmanServer> {
     '[main]',
     'description = pgha test server',
     `conninfo = host=${primary.dir} port=${primary.port} user=postgres dbname=postgres`,
-    `streaming_conninfo = host=${primary.dir} port=${primary.port} user=postgres`,
+    `streaming_conninfo = ${o.streamingConninfo ?? `host=${primary.dir} port=${primary.port} user=postgres`}`,
     'backup_method = postgres',
     'streaming_archiver = on',
     'slot_name = barman',
@@ -109,10 +110,13 @@ export async function barmanServer(primary: TestNode): Promise<BarmanServer> {
   ].join('\n'));
   const cmd = (...args: string[]) => run('barman', ['-c', config, ...args]);
   await run('mkdir', ['-p', join(home, 'home')]);
-  await cmd('receive-wal', '--create-slot', 'main');
+  // The slot may exist already (a permanent slot the HA agent keeps on the leader).
+  await cmd('receive-wal', '--create-slot', 'main').catch((e: Error) => { if (!/already exists/.test(e.message)) throw e; });
   let receiver: Proc | null = startProc('barman', ['-c', config, 'receive-wal', 'main'], { asUser: true, env: { ...process.env, PATH: `${BIN_DIR}:${process.env.PATH}`, HOME: '/tmp' } });
   // Switching WAL before pg_receivewal streams would close a segment it never receives.
-  await waitFor(() => receiver!.output().includes('starting log streaming'), 30_000, `barman receive-wal to stream: ${receiver.output()}`, 200);
+  await waitFor(() => receiver!.output().includes('starting log streaming'), 30_000, 'barman receive-wal to stream', 200).catch((e: Error) => {
+    throw new Error(`${e.message}; receive-wal said: ${receiver?.output()}`);
+  });
   const server: BarmanServer = {
     config, server: 'main', home, cmd,
     async switchWal() {
