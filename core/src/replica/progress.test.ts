@@ -48,13 +48,15 @@ describe('ProgressTracker', () => {
     expect(published.at(-1)).toBeNull();
     expect(lines.at(-1)).toBe('creating replica (pgbackrest) finished after 2.5 s');
   });
-  it('percent is clamped to 0..100', () => {
+  it('percent is clamped to 0..100; non-finite numbers and negative sizes become unknown', () => {
     const out: Array<ProgressReport | null> = [];
     const t = new ProgressTracker('bootstrap', 'x', (p) => out.push(p), recordingLogger([]), { logEveryMs: 0 });
     t.update({ percent: 140 });
     expect(out.at(-1)!.percent).toBe(100);
     t.update({ percent: -3 });
     expect(out.at(-1)!.percent).toBe(0);
+    t.update({ percent: Number.NaN, bytesDone: Number.POSITIVE_INFINITY, bytesTotal: -5 });
+    expect(out.at(-1)).toMatchObject({ percent: null, bytesDone: null, bytesTotal: null });
     t.finish(false);
   });
 });

@@ -41,7 +41,9 @@ export interface ProgressUpdate {
   readonly bytesTotal?: number | null;
 }
 
-const clampPercent = (v: number): number => Math.min(100, Math.max(0, v));
+// Methods may be third-party plugins: numbers that are not finite (or negative sizes) become unknown.
+const clampPercent = (v: number): number | null => (Number.isFinite(v) ? Math.min(100, Math.max(0, v)) : null);
+const bytes = (v: number | null): number | null => (v !== null && Number.isFinite(v) && v >= 0 ? Math.round(v) : null);
 
 /**
  * One action's progress. Logs when the percentage crosses a 10% step, and otherwise at most every
@@ -81,8 +83,8 @@ export class ProgressTracker {
     this.report = {
       ...this.report,
       percent,
-      bytesDone: u.bytesDone === undefined ? this.report.bytesDone : u.bytesDone,
-      bytesTotal: u.bytesTotal === undefined ? this.report.bytesTotal : u.bytesTotal,
+      bytesDone: u.bytesDone === undefined ? this.report.bytesDone : bytes(u.bytesDone),
+      bytesTotal: u.bytesTotal === undefined ? this.report.bytesTotal : bytes(u.bytesTotal),
       updatedAt: this.now(),
     };
     this.sink?.(this.report);
