@@ -113,7 +113,17 @@ describe('pgBackRest replicas in a running cluster', () => {
     expect(status).toMatchObject({ role: 'replica', timeline: 1 });
     // Members publish `streaming` with their next member-key write, a cycle after pg_stat_replication shows it.
     await waitFor(async () => ((await leader.get('/cluster')).body.members as Array<{ name: string; state: string }>).find((m) => m.name === 'node2')?.state === 'streaming', 30_000, 'node2 listed as streaming');
-  });
+
+    // Reinitialize keeps PGDATA for a keep_data method (as Patroni does): pgBackRest restores with --delta.
+    const sysid = (await joiner.get('/patroni')).body.database_system_identifier as string;
+    const reinit = await joiner.get('/reinitialize', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    expect(reinit.status, JSON.stringify(reinit.body)).toBe(200);
+    await waitFor(() => /--type=standby --delta restore/.test(joiner.log()), 60_000, 'a --delta restore on reinitialize');
+    await waitFor(async () => {
+      const b = (await joiner.get('/patroni').catch(() => null))?.body;
+      return b?.replication_state === 'streaming' && b.database_system_identifier === sysid;
+    }, 60_000, 'node2 streams again after the delta restore');
+  }, 180_000);
 
   it('while a replica is being created, GET /patroni and `pgha list` show its progress', async () => {
     // A replica method that reports 25% the way pg_basebackup --progress does, then takes its time and fails over to basebackup.

@@ -69,7 +69,7 @@ export class BarmanRecoverMethod extends BarmanBase {
     const log = this.log;
     const total = await this.backupBytes(req);
     const argv = recoverArgv(this.section, this.ctx.dataDir);
-    log.info({ command: argv.join(' '), backupBytes: total }, 'recovering the replica with barman');
+    log.info({ backupBytes: total }, `recovering the replica with barman: ${argv.join(' ')}`);
     req.progress?.update({ bytesTotal: total, bytesDone: 0, percent: total ? 0 : null });
     const stop = pollCopiedBytes(this.ctx.dataDir, this.ctx.runAs, req.progress, () => total);
     try {

@@ -43,7 +43,7 @@ export class PgBackRestMethod implements ReplicaMethod {
     }
     // A postmaster.pid left by a crashed server makes pgBackRest refuse the restore; nothing runs here (the agent stopped it).
     const { argv, delta } = restoreArgv(this.section, this.ctx.scope, dataDir, hasCluster);
-    log.info({ delta, command: argv.join(' ') }, 'restoring the replica from the pgBackRest repository');
+    log.info({ delta }, `restoring the replica from the pgBackRest repository: ${argv.join(' ')}`);
     const [cmd, ...args] = argv;
     const onLine = req.progress ? toolProgressLineHandler(req.progress) : undefined;
     const r = await runCommand(cmd!, args, {
