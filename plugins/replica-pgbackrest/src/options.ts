@@ -11,6 +11,8 @@ const patroniFlag = z.union([z.boolean(), z.number(), z.string()]);
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 /** pgBackRest option names: lower-case words joined by dashes (repo1-path, process-max). */
 export const OPTION_NAME = /^[a-z0-9][a-z0-9-]*$/;
+/** Keys that are pgha's (or Patroni's), never passed to pgBackRest as options. */
+const KNOWN = new Set(['command', 'keep_data', 'no_leader', 'no_master', 'no_params', 'stanza', 'config', 'type', 'delta']);
 
 export const pgbackrestSection = z.object({
   command: z.string().min(1).optional(),
@@ -33,7 +35,6 @@ export const pgbackrestSection = z.object({
 
 export type PgBackRestSection = z.infer<typeof pgbackrestSection>;
 
-const KNOWN = new Set(['command', 'keep_data', 'no_leader', 'no_master', 'no_params', 'stanza', 'config', 'type', 'delta']);
 
 /** One pgBackRest option on the command line: true → --name, false → --no-name, lists repeat. */
 function optionArgs(name: string, v: unknown): string[] {
