@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd, Chromium,
+# Installs what pgha's tests need on a Debian machine: PostgreSQL 15 server binaries, etcd, pgBackRest, Barman,
 # and an unprivileged OS user (`pgha`) that runs postgres and agents in tests (postgres refuses root).
 set -euo pipefail
 
@@ -17,11 +18,14 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need+=(libslf4j-java)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
-# Debian's patronictl with kazoo: the ZooKeeper compatibility test reads pgha's cluster with it.
-[ -x /usr/bin/patronictl ] || need+=(patroni)
+# Kazoo for Debian's patronictl: the ZooKeeper compatibility test reads pgha's cluster with it.
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need+=(python3-kazoo)
 # The dashboard's browser test drives Debian's headless Chromium.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Backup tools for the replica-creation and restore suites (test/backup): pgBackRest and Barman (which uses rsync).
+command -v pgbackrest >/dev/null 2>&1 || need+=(pgbackrest)
+command -v barman >/dev/null 2>&1 || need+=(barman)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
@@ -36,4 +40,4 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id pgha >/dev/null 2>&1; then
   useradd --system --create-home --home-dir /var/lib/pgha --shell /usr/sbin/nologin pgha
 fi
-echo "test dependencies ready: postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(etcd --version 2>/dev/null | head -1)"
+echo "test dependencies ready: postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(etcd --version 2>/dev/null | head -1), $(pgbackrest version), barman $(barman --version 2>&1 | awk 'NR==1{print $1}')"

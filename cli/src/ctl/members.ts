@@ -19,6 +19,8 @@ export interface MemberView {
   pending_restart?: unknown;
   pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
   scheduled_restart?: Record<string, unknown>;
+  /** Percent done of a replica creation or restore (pgha's member key `progress`). */
+  progress?: number;
 }
 
 export interface ClusterView {
@@ -68,6 +70,8 @@ export function clusterView(cluster: Cluster): ClusterView {
     if ('pending_restart' in m.data) v.pending_restart = m.data.pending_restart;
     if (isPlainObject(m.data.pending_restart_reason)) v.pending_restart_reason = m.data.pending_restart_reason as MemberView['pending_restart_reason'];
     if (isPlainObject(m.data.scheduled_restart)) v.scheduled_restart = m.data.scheduled_restart;
+    const pct = isPlainObject(m.data.progress) ? m.data.progress.percent : undefined;
+    if (state === m.state && typeof pct === 'number' && Number.isFinite(pct) && pct >= 0 && pct <= 100) v.progress = Math.floor(pct);
     return v;
   });
   const out: ClusterView = { members };
@@ -150,7 +154,9 @@ export function formatMembers(cluster: Cluster, name: string, o: { extended?: bo
       ? (fmt === 'json' || fmt === 'yaml' || fmt === 'yml' ? m.tags : formatYaml(m.tags, fmt !== 'pretty').trim())
       : '';
     const byColumn: Record<string, Cell> = {
-      Cluster: name, Member: m.name, Host: host, Role: titleCase(m.role), State: m.state, TL: m.timeline ?? '',
+      Cluster: name, Member: m.name, Host: host, Role: titleCase(m.role), TL: m.timeline ?? '',
+      // `creating replica 42%` for people; machine formats keep Patroni's plain state.
+      State: m.progress !== undefined && (fmt === 'pretty' || fmt === 'topology' || fmt === 'tsv') ? `${m.state} ${m.progress}%` : m.state,
       'Lag in MB': lag, 'Pending restart': truthy(m.pending_restart) ? '*' : '', 'Pending restart reason': reason,
       'Scheduled restart': sched, Tags: tags,
     };

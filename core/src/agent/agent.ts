@@ -343,7 +343,7 @@ export class Agent implements ApiBackend {
     const source = cluster.getCloneMember(this.name);
     const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
       await this.deps.pg.stop('immediate');
-      await this.deps.pg.removeDataDirectory();
+      // The replica chain wipes PGDATA unless the method keeps data (as Patroni's _do_reinitialize).
       return this.deps.pg.createReplica(source, s);
     }, () => { this.memory = { ...this.memory, rewind: 'unknown', demoted: false }; });
     return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];

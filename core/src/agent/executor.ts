@@ -153,7 +153,8 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const source = target(ctx, cluster, a.leader);
       long.run('reinitialize', 'reinitialize', async (s) => {
         await pg.stop('immediate');
-        await pg.removeDataDirectory();
+        // No wipe here (Patroni's _do_reinitialize neither): the replica chain wipes before each method
+        // unless it keeps data (pgBackRest --delta reuses the files that match).
         return pg.createReplica(source, s);
       }, () => ctx.remember({ rewind: 'unknown', demoted: false }));
       return;

@@ -1,5 +1,6 @@
 /** The `/members/<name>` JSON, with only non-default fields, as Patroni writes it. */
 import type { NodeStatus } from '../api/backend.js';
+import { progressJson } from '../replica/progress.js';
 import { isPlainObject, truthy } from '../util/json.js';
 
 export interface MemberDataInput {
@@ -50,5 +51,7 @@ export function memberData(i: MemberDataInput): Record<string, unknown> {
   if (i.scheduledRestart && isPlainObject(i.scheduledRestart)) data.scheduled_restart = i.scheduledRestart;
   if (i.paused) data.pause = true;
   if (i.reason) data.pgha_reason = i.reason;
+  // pgha extra (Patroni ignores unknown keys): restore/clone progress for `pgha list`.
+  if (st?.progress) data.progress = progressJson(st.progress);
   return data;
 }

@@ -121,6 +121,7 @@ export class ControllerPort implements PostgresPort {
       sysid: cd ? systemIdentifier(cd) : null,
       pendingRestart: pending,
       pendingRestartReason: null,
+      progress: this.c.progress,
     };
   }
 

@@ -7,6 +7,7 @@ import type { Cluster } from '../model/cluster.js';
 import type { Tags } from '../model/member.js';
 import type { ZonedTime } from '../model/timestamp.js';
 import type { HaMetrics } from './ha-metrics.js';
+import type { ProgressReport } from '../replica/progress.js';
 
 /** Local PostgreSQL state as the API reports it (GET /patroni). */
 export interface NodeStatus {
@@ -29,6 +30,8 @@ export interface NodeStatus {
   readonly sysid: string | null;
   readonly pendingRestart: boolean;
   readonly pendingRestartReason: Readonly<Record<string, { old_value: string; new_value: string }>> | null;
+  /** pgha: progress of a replica creation or restore running now (GET /patroni `progress`). */
+  readonly progress?: ProgressReport | null;
 }
 
 export interface RestartRequest {

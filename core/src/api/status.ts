@@ -5,6 +5,7 @@
 import type { Cluster } from '../model/cluster.js';
 import { parseIntLoose } from '../model/names.js';
 import { formatZonedTime, type ZonedTime } from '../model/timestamp.js';
+import { progressJson } from '../replica/progress.js';
 import { withDeadline } from '../util/clock.js';
 import { isPlainObject, parseBool, truthy } from '../util/json.js';
 import type { ApiBackend, NodeStatus } from './backend.js';
@@ -118,5 +119,6 @@ export function statusDocument(backend: ApiBackend, st: NodeStatus | null): Reco
   out.fence_armed = fence.armed;
   const decision = backend.lastDecision();
   out.decision = { message: decision.message, reason: decision.reason };
+  if (st?.progress) out.progress = progressJson(st.progress);
   return out;
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PostgresController } from '../postgres/controller.js';
 import { chownTo, runCommand, shlexSplit } from '../postgres/exec.js';
+import { pgbackrestProgressEnv, ProgressTracker, toolProgressLineHandler } from '../replica/progress.js';
 import { isPlainObject } from '../util/json.js';
 import { customBootstrapArgv, parseCustomBootstrap, type CustomBootstrapConfig } from './custom.js';
 import { createOrUpdateRole, grantRewindFunctions } from './roles.js';
@@ -98,9 +99,13 @@ export class Bootstrap {
     const c = this.settings.custom!;
     pg.setState('running custom bootstrap script');
     pg.ensureDataDirectory();
-    const [cmd, ...args] = customBootstrapArgv(c, pg.scope, pg.dataDir);
+    const argv = customBootstrapArgv(c, pg.scope, pg.dataDir);
+    const [cmd, ...args] = argv;
     pg.logger.info({ command: c.command }, 'running custom bootstrap script');
-    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal });
+    // A restore from a backup can take hours: elapsed time always, percent when the tool prints it (pgBackRest, pg_basebackup).
+    const progress = new ProgressTracker('bootstrap', c.name, (p) => pg.setProgress(p), pg.logger);
+    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal, env: pgbackrestProgressEnv(argv), onLine: toolProgressLineHandler(progress) });
+    progress.finish(r.code === 0);
     if (r.code !== 0) {
       pg.setState('custom bootstrap failed');
       this.lastError = `custom bootstrap script ${c.command} exited with ${r.code}`;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { ReplicaSource } from '../replica/contract.js';
+import type { ProgressReport } from '../replica/progress.js';
 import { AsyncExecutor } from './async-executor.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
@@ -73,8 +74,14 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   setState(s: PostgresState): void {
     if (s === this._state) return;
     this._state = s;
+    this._progress = null;
     this.emit('state', s);
   }
+
+  private _progress: ProgressReport | null = null;
+  /** Progress of the restore or clone running now (null when nothing reports any). */
+  get progress(): ProgressReport | null { return this._progress; }
+  setProgress(p: ProgressReport | null): void { this._progress = p; }
 
   get dataDir(): string { return this.settings.dataDir; }
   bin(name: BinName): string { return join(this.settings.binDir, this.settings.binName[name]); }

@@ -22,6 +22,11 @@ export interface RunOptions {
   readonly input?: string;
   /** Kill the child after this many ms (0 = never). */
   readonly timeoutMs?: number;
+  /**
+   * Each complete output line (split on \n and \r, as progress meters rewrite their line); return
+   * true when the line was consumed (e.g. a progress report) and should not be logged.
+   */
+  readonly onLine?: (line: string, stream: 'stdout' | 'stderr') => boolean | void;
 }
 
 export interface RunResult {
@@ -73,11 +78,31 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
     let stdout = '';
     let stderr = '';
     const log = opts.logger?.child({ tool: cmd.split('/').pop() });
+    const emit = (line: string, which: 'stdout' | 'stderr') => {
+      if (!line.trim()) return;
+      let consumed = false;
+      try {
+        consumed = opts.onLine?.(line, which) === true;
+      } catch { /* a broken parser must not break the run */ }
+      if (!consumed) log?.info(line.trimEnd());
+    };
+    // Without onLine each chunk is logged as it comes (unchanged); with it, whole lines are assembled.
+    const partial = { stdout: '', stderr: '' };
     const onLine = (chunk: Buffer, which: 'stdout' | 'stderr') => {
       const text = chunk.toString();
       if (which === 'stdout') stdout = (stdout + text).slice(-KEEP);
       else stderr = (stderr + text).slice(-KEEP);
-      for (const line of text.split('\n')) if (line.trim()) log?.info(line.trimEnd());
+      if (!opts.onLine) {
+        for (const line of text.split('\n')) if (line.trim()) log?.info(line.trimEnd());
+        return;
+      }
+      const parts = (partial[which] + text).split(/[\r\n]/);
+      partial[which] = parts.pop()!.slice(-KEEP);
+      for (const line of parts) emit(line, which);
+    };
+    const flush = () => {
+      for (const which of ['stdout', 'stderr'] as const) if (partial[which]) emit(partial[which], which);
+      partial.stdout = partial.stderr = '';
     };
     child.stdout!.on('data', (b: Buffer) => onLine(b, 'stdout'));
     child.stderr!.on('data', (b: Buffer) => onLine(b, 'stderr'));
@@ -92,7 +117,10 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
       resolve(r);
     };
     child.once('error', (e) => finish({ code: -1, signal: null, stdout, stderr: `${stderr}${e.message}` }));
-    child.once('close', (code, signal) => finish({ code: code ?? -1, signal, stdout, stderr }));
+    child.once('close', (code, signal) => {
+      if (opts.onLine) flush();
+      finish({ code: code ?? -1, signal, stdout, stderr });
+    });
   });
 }
 

@@ -5,6 +5,7 @@
  * replication password to a pgpass file and hands the method a connection string without it.
  */
 import type { Logger } from '../log.js';
+import type { ProgressTracker } from './progress.js';
 
 /** The member a replica is cloned from (Member, Leader or RemoteMember all fit). */
 export interface ReplicaSource {
@@ -37,6 +38,8 @@ export interface ReplicaCreateRequest {
   /** Environment for child processes: PGPASSFILE and friends. */
   readonly env: Readonly<Record<string, string>>;
   readonly signal: AbortSignal;
+  /** This attempt's progress (elapsed time is tracked by the chain; methods add percent/bytes when the tool reports them). */
+  readonly progress?: ProgressTracker;
 }
 
 export interface ReplicaMethod {

@@ -12,17 +12,24 @@ import { sourceConnKwargs } from '../postgres/recovery.js';
 import { isPlainObject } from '../util/json.js';
 import type { ReplicaMethod, ReplicaMethodContext, ReplicaSource } from './contract.js';
 import { CustomScriptReplicaMethod, methodWorksWithoutSource } from './custom-method.js';
+import { ProgressTracker } from './progress.js';
 
 /** Builds the method for a name and its config section; null when nothing provides it. */
 export type ReplicaMethodResolver = (name: string, section: unknown, ctx: ReplicaMethodContext) => Promise<ReplicaMethod | null>;
 
-/** Scripts for sections with a `command`, else the replica plugin of that name (section validated by its schema). */
+/**
+ * Scripts for sections with a `command`, else the replica plugin of that name (section validated by
+ * its schema). An installed plugin that takes commands (pgbackrest, barman) gets the section even
+ * with a `command`: it runs it exactly as the script would, and adds progress reporting.
+ */
 export function replicaMethodResolver(host: PluginHost | null, container?: DependencyContainer): ReplicaMethodResolver {
   return async (name, raw, ctx) => {
     // A plugin's section may be a list (basebackup: [verbose, {max-rate: 100M}]); scripts need a dict.
     const section = isPlainObject(raw) ? raw : {};
-    if (typeof section.command === 'string' && section.command) return new CustomScriptReplicaMethod(name, section, ctx);
-    const plugin = host ? await host.replicaPlugin(name) : null;
+    const hasCommand = typeof section.command === 'string' && section.command !== '';
+    const ref = host && (!hasCommand || COMMAND_PLUGINS.has(name)) ? await host.find('replica', name) : null;
+    if (hasCommand && !ref?.installed) return new CustomScriptReplicaMethod(name, section, ctx);
+    const plugin = ref ? await host!.replicaPlugin(name) : null;
     if (!plugin) return null;
     const cfg = await host!.validateSection(plugin, raw ?? {}, `postgresql.${name}`);
     if (plugin.uses?.length && !container) throw new Error(`replica plugin ${name} needs services (${plugin.uses.join(', ')}) but no container was given`);
@@ -32,6 +39,9 @@ export function replicaMethodResolver(host: PluginHost | null, container?: Depen
     return method.noLeader || !methodWorksWithoutSource(name, section) ? method : { ...method, noLeader: true, create: method.create.bind(method) };
   };
 }
+
+/** Replica plugins whose section may carry a Patroni-style `command` (they run it themselves). */
+export const COMMAND_PLUGINS: ReadonlySet<string> = new Set(['pgbackrest', 'barman']);
 
 export interface CreateReplicaOptions {
   readonly pg: PostgresController;
@@ -94,13 +104,17 @@ export async function createReplica(o: CreateReplicaOptions): Promise<CreateRepl
     if (!method.keepData) pg.wipeDataDirectory();
     else pg.ensureDataDirectory();
     pg.logger.info({ method: name, source: source?.name ?? null }, 'trying replica creation method');
+    const progress = new ProgressTracker('creating replica', name, (p) => pg.setProgress(p), pg.logger);
+    let code: number | null = null;
     try {
-      const code = await method.create({ source, connstring: source ? connstring : '', env, signal });
+      code = await method.create({ source, connstring: source ? connstring : '', env, signal, progress });
       attempts.push({ method: name, code });
       if (code === 0) return { ok: true, method: name, attempts };
       pg.logger.warn({ method: name, code }, 'replica creation method failed');
     } catch (e) {
       attempts.push({ method: name, code: null, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      progress.finish(code === 0);
     }
   }
   pg.wipeDataDirectory();

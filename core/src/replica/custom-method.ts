@@ -5,6 +5,7 @@
 import { flag } from '../bootstrap/custom.js';
 import { runCommand, shlexSplit } from '../postgres/exec.js';
 import type { ReplicaCreateRequest, ReplicaMethod, ReplicaMethodContext } from './contract.js';
+import { pgbackrestProgressEnv, toolProgressLineHandler } from './progress.js';
 
 /** Keys that steer pgha; with `no_params` they are not passed to the command. */
 export const REPLICA_METHOD_FLAGS = ['no_params', 'no_master', 'no_leader', 'keep_data'] as const;
@@ -49,7 +50,10 @@ export class CustomScriptReplicaMethod implements ReplicaMethod {
   async create(req: ReplicaCreateRequest): Promise<number> {
     const [cmd, ...args] = customReplicaArgv(this.name, this.section, this.ctx, req.connstring);
     this.ctx.logger.info({ method: this.name, command: cmd }, 'running replica creation script');
-    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: this.ctx.logger });
+    // Wrapper scripts around pg_basebackup or pgBackRest: their progress lines feed the published progress.
+    const onLine = req.progress ? toolProgressLineHandler(req.progress) : undefined;
+    const env = { ...req.env, ...pgbackrestProgressEnv([cmd!, ...args]) };
+    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env, signal: req.signal, logger: this.ctx.logger, onLine });
     return r.code;
   }
 }

@@ -1,10 +1,10 @@
 /**
  * Patroni's `basebackup` replica method: pg_basebackup --pgdata=<data_dir> -X stream --dbname=<dsn>
- * plus the user's options (not-allowed ones are logged and skipped); two attempts, 5 s apart,
+ * plus the user's options and --progress (parsed into the replica's published progress) (not-allowed ones are logged and skipped); two attempts, 5 s apart,
  * PGDATA wiped before the retry. The password comes from PGPASSFILE in the request's env.
  */
 import {
-  BASEBACKUP_NOT_ALLOWED, processUserOptions, runCommand,
+  BASEBACKUP_NOT_ALLOWED, processUserOptions, runCommand, toolProgressLineHandler,
   type ReplicaCreateRequest, type ReplicaMethod, type ReplicaMethodContext,
 } from '@pgha/core';
 
@@ -17,7 +17,9 @@ export interface BasebackupOptions {
 
 export function basebackupArgs(dataDir: string, connstring: string, userOptions: unknown, onError: (m: string) => void): string[] {
   const opts = userOptions === undefined || userOptions === null ? [] : processUserOptions('basebackup', userOptions, BASEBACKUP_NOT_ALLOWED, onError);
-  return [`--pgdata=${dataDir}`, '-X', 'stream', `--dbname=${connstring}`, ...opts];
+  // --progress: pg_basebackup reports done/total kB once a second; the method publishes it (`creating replica 42%`).
+  const progress = opts.some((o) => o === '--progress' || o === '-P') ? [] : ['--progress'];
+  return [`--pgdata=${dataDir}`, '-X', 'stream', `--dbname=${connstring}`, ...opts, ...progress];
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
@@ -48,7 +50,8 @@ export class BasebackupMethod implements ReplicaMethod {
         if (req.signal.aborted) break;
         this.ctx.wipeDataDir();
       }
-      const r = await runCommand(this.ctx.bin('pg_basebackup'), args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: log });
+      const onLine = req.progress ? toolProgressLineHandler(req.progress) : undefined;
+      const r = await runCommand(this.ctx.bin('pg_basebackup'), args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: log, onLine });
       code = r.code;
       if (code === 0) return 0;
       log.error({ code, attempt: i, stderr: r.stderr.trim().slice(-1000) }, 'pg_basebackup failed');
