@@ -261,8 +261,10 @@ export class TestCluster {
       if (!name) return null;
       const leader = this.node(name);
       if ((await leader.get('/primary')).status !== 200) return null;
-      // Members only: a pg_basebackup in progress streams too, but is no replica yet.
-      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [this.nodes.map((n) => n.name)]);
+      // Members only (as the DCS lists them, joiners included): a pg_basebackup in progress or a
+      // backup tool's WAL receiver streams too, but is no replica.
+      const members = ((await leader.get('/cluster')).body.members as Array<{ name: string }>).map((m) => m.name);
+      const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [members]);
       return rows.length >= replicas ? leader : null;
     }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250);
   }

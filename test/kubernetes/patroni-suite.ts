@@ -175,7 +175,9 @@ export function patroniOnEmulator(useEndpoints: boolean): void {
         expect(c.leader!.connKwargs()).toMatchObject({ host: '127.0.0.1', port: nodes.find((n) => n.name === leader)!.pgPort });
         expect(c.config!.data).toMatchObject({ ttl: 20, loop_wait: 2, retry_timeout: 6 });
         expect(c.initialize).toMatch(/^\d+$/);
-        expect(c.lastLsn).toBeGreaterThan(0);
+        // Patroni publishes the leader's position with its next lock refresh: wait for it.
+        const lsn = await waitFor(async () => ((await dcs.getCluster()).lastLsn ?? 0) || null, 30_000, "the leader's position in the DCS");
+        expect(lsn).toBeGreaterThan(0);
       } finally {
         await dcs.close();
       }
