@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { RestApiConfig } from '../api/types.js';
 import { createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '../config/index.js';
+import { startupChecks, reloadLocalConfig } from '../config/agent-config.js';
 import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
 import { createContainer } from '../di.js';
@@ -15,6 +16,7 @@ import { PluginHost } from '../plugins/host.js';
 import { PostgresController } from '../postgres/controller.js';
 import { systemClock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
+import { fileSafeName } from '../model/index.js';
 import { Agent } from './agent.js';
 import { fetchPeerStatus } from './peers.js';
 import { ControllerPort } from './postgres-adapter.js';
@@ -61,6 +63,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const config = local.config;
   const logger = o.logger ?? createLogger(config.log as never, { env });
   for (const w of local.warnings) logger.warn(w);
+  startupChecks(local, logger);
   const eff = effectiveConfig(config, null);
   for (const w of eff.warnings) logger.warn(w);
   // The fence must fire before the lease expires and never before a healthy leader refreshes.
@@ -95,7 +98,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const dataDir = String((eff.config.postgresql as Record<string, unknown>).data_dir);
   const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
   const guard = new PrimaryGuard(
-    new FenceClient(dataDir, logger, undefined, join(dirname(dataDir), `pgha-fence-${name}.log`)),
+    new FenceClient(dataDir, logger, undefined, join(dirname(dataDir), `pgha-fence-${fileSafeName(name)}.log`)),
     new KernelWatchdog(watchdogMode(config.watchdog), typeof wd.device === 'string' ? wd.device : '/dev/watchdog', timing.fireAfter, logger),
     timing, logger, () => systemClock.monotonic(),
   );
@@ -108,7 +111,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     return (await dcs.updateLeader(c.leader, null)) ? sent : null;
   });
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
-  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load, guard });
+  let current = local;
+  const reloadLocal = async () => (current = await reloadLocalConfig(current, load, logger, (r) => api.reload(r)));
+  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();
   const loop = agent.start();

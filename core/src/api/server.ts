@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { systemClock } from '../util/clock.js';
 import { AccessControl } from './access.js';
 import type { ApiBackend } from './backend.js';
-import { HttpError, errorReply, textReply } from './http-util.js';
+import { ClientDisconnected, HttpError, errorReply, textReply } from './http-util.js';
 import { GET_ROUTES, WRITE_ROUTES, healthStatusOnly, healthWithBody } from './routes.js';
 import type { ApiContext, ApiServerOptions, Reply, ResolvedOptions, RestApiConfig } from './types.js';
 
@@ -49,6 +49,12 @@ export function parseListen(listen: string | undefined): { host: string | undefi
   }
   const host = m[1] ?? m[2];
   return { host: host === '' || host === '*' ? undefined : host, port };
+}
+
+/** The request path for a log line: bounded and with control characters escaped (no log injection). */
+function safeUrl(url: string | undefined): string {
+  const u = (url ?? '').slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return (url ?? '').length > 200 ? `${u}…` : u;
 }
 
 function resolveOptions(o: ApiServerOptions): ResolvedOptions {
@@ -141,12 +147,18 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     try {
       reply = await route(req, cfg);
     } catch (e) {
+      if (e instanceof ClientDisconnected) {
+        // One line, no stack: a client hanging up mid-body is routine, not an agent problem.
+        logger.info(`REST API: ${req.socket.remoteAddress ?? '?'} disconnected during "${req.method} ${safeUrl(req.url)}"`);
+        res.destroy();
+        return;
+      }
       if (e instanceof HttpError) reply = errorReply(e.status, e.message);
       else if (isDcsError(e)) {
-        logger.warn({ err: e }, `REST API: ${req.method} ${req.url}: DCS is not accessible`);
+        logger.warn(`REST API: ${req.method} ${safeUrl(req.url)}: DCS is not accessible: ${e instanceof Error ? e.message : String(e)}`);
         reply = textReply(503, `DCS is not accessible: ${e.message}`);
       } else {
-        logger.error({ err: e }, `REST API: exception while processing ${req.method} ${req.url}`);
+        logger.error({ err: e }, `REST API: exception while processing ${req.method} ${safeUrl(req.url)}`);
         reply = textReply(500, `Internal error: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
@@ -156,11 +168,17 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       logger.warn({ err: e }, 'REST API: failed to send a response');
       res.destroy();
     }
-    logger.debug(`API: ${req.socket.remoteAddress} - "${req.method} ${req.url}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
+    logger.debug(`API: ${req.socket.remoteAddress} - "${req.method} ${safeUrl(req.url)}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
   }
 
   async function build(cfg: ActiveConfig): Promise<Server> {
-    const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+    // Whatever handle() misses is logged here: a request must never become an unhandled rejection.
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      handle(req, res).catch((e: unknown) => {
+        logger.error(`REST API: unhandled error for ${req.method} ${safeUrl(req.url)}: ${e instanceof Error ? e.message : String(e)}`);
+        if (!res.headersSent) res.destroy();
+      });
+    };
     if (!cfg.https) return createHttpServer(listener);
     const r = cfg.restapi;
     const verify = r.verify_client?.toLowerCase() ?? 'none';
@@ -188,6 +206,14 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       else socket.destroy();
     });
     srv.on('tlsClientError', (err) => logger.debug(`REST API: TLS client error: ${err.message}`));
+    // CONNECT (and Upgrade requests) bypass the request handler: answer them as any unknown method.
+    const refuse = (req: IncomingMessage, socket: import('node:stream').Duplex) => {
+      const body = `Unsupported method ('${String(req.method).slice(0, 32)}')`;
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    srv.on('connect', refuse);
+    srv.on('upgrade', refuse);
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen({ host, port, backlog: cfg.restapi.request_queue_size }, () => {
