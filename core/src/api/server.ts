@@ -142,6 +142,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = opts.clock.monotonic();
+    const remote = req.socket.remoteAddress ?? '?'; // gone once the client hangs up
     const cfg = active;
     let reply: Reply;
     try {
@@ -149,7 +150,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     } catch (e) {
       if (e instanceof ClientDisconnected) {
         // One line, no stack: a client hanging up mid-body is routine, not an agent problem.
-        logger.info(`REST API: ${req.socket.remoteAddress ?? '?'} disconnected during "${req.method} ${safeUrl(req.url)}"`);
+        logger.info(`REST API: ${remote} disconnected during "${req.method} ${safeUrl(req.url)}"`);
         res.destroy();
         return;
       }
@@ -168,7 +169,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       logger.warn({ err: e }, 'REST API: failed to send a response');
       res.destroy();
     }
-    logger.debug(`API: ${req.socket.remoteAddress} - "${req.method} ${safeUrl(req.url)}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
+    logger.debug(`API: ${remote} - "${req.method} ${safeUrl(req.url)}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
   }
 
   async function build(cfg: ActiveConfig): Promise<Server> {

@@ -19,7 +19,7 @@ import { describePending, planReload } from './reload.js';
 export function startupChecks(local: LoadedConfig, logger: Logger): void {
   const issues = staticConfigIssues(local.config as ConfigObject);
   if (issues.length) throw new ConfigError(issues);
-  setMalformedSink((key, reason) => logger.warn(`ignoring malformed value of the /${key} key in the DCS: ${reason}`));
+  setMalformedSink((key, reason) => logger.warn(`malformed value in the DCS, /${key}: ${reason} (ignored)`));
 }
 
 /**

@@ -13,7 +13,7 @@ import { parseZonedTime, type ZonedTime } from './timestamp.js';
  * A stored value as a JSON object, or null (reported once as malformed) when it is unparseable,
  * outside the bounds, or not an object. `value` may be text or an already-parsed value.
  */
-export function storedObject(key: string, value: unknown): Record<string, unknown> | null {
+export function storedObject(key: string, value: unknown, opts: { clearOnSuccess?: boolean } = {}): Record<string, unknown> | null {
   const parsed = typeof value === 'string' ? parseStoredJson(key, value) : value;
   if (parsed === undefined) return null;
   if (!isPlainObject(parsed)) {
@@ -24,7 +24,7 @@ export function storedObject(key: string, value: unknown): Record<string, unknow
     reportMalformed(key, `nested deeper than ${JSON_LIMITS.maxDepth} levels`);
     return null;
   }
-  clearMalformed(key);
+  if (opts.clearOnSuccess !== false) clearMalformed(key);
   return parsed;
 }
 
@@ -96,7 +96,7 @@ export class Failover {
    */
   static fromNode(version: Version, value: unknown): Failover {
     const ignored = (why: string) => {
-      reportMalformed('failover', `${why}; the failover/switchover request is ignored`);
+      reportMalformed('failover', `${why}: no failover or switchover runs for it`);
       return new Failover(version, null, null, null, why);
     };
     let data: Record<string, unknown> = {};
@@ -107,7 +107,7 @@ export class Failover {
         clearMalformed('failover');
         return new Failover(version, leader || null, candidate || null, null);
       }
-      const parsed = storedObject('failover', value);
+      const parsed = storedObject('failover', value, { clearOnSuccess: false });
       if (!parsed) return new Failover(version, null, null, null, 'malformed value');
       data = parsed;
     }
