@@ -50,12 +50,23 @@ interface Baseline {
   config: string;
 }
 
+/** Problems are collected per phase and echoed as they are found. */
+class Problems extends Array<string> {
+  static say: (line: string) => void = () => undefined;
+  override push(...items: string[]): number {
+    for (const i of items) Problems.say(`PROBLEM ${i.slice(0, 2000)}`);
+    return super.push(...items);
+  }
+}
+
 export class Campaign {
   private cluster!: TestCluster;
   private etcd!: Etcd3;
   readonly log: string[] = [];
 
-  constructor(readonly budget: Budget, private readonly say: (line: string) => void = () => undefined) {}
+  constructor(readonly budget: Budget, private readonly say: (line: string) => void = () => undefined) {
+    Problems.say = say;
+  }
 
   async start(): Promise<void> {
     this.cluster = await TestCluster.start({ nodes: 2, restapiAuth: AUTH });
@@ -141,7 +152,7 @@ export class Campaign {
 
   async rest(): Promise<PhaseStats> {
     const rng = new Rng(this.budget.seed);
-    const st: PhaseStats = { phase: 'REST requests', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: [], seconds: 0 };
+    const st: PhaseStats = { phase: 'REST requests', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: new Problems(), seconds: 0 };
     const t0 = Date.now();
     const batchSize = this.budget.restBatch ?? 1000;
     const conc = this.budget.concurrency ?? 12;
@@ -189,7 +200,7 @@ export class Campaign {
 
   async dcs(): Promise<PhaseStats> {
     const rng = new Rng(this.budget.seed + 1);
-    const st: PhaseStats = { phase: 'DCS values', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: [], seconds: 0 };
+    const st: PhaseStats = { phase: 'DCS values', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: new Problems(), seconds: 0 };
     const t0 = Date.now();
     const base0 = await this.baseline();
     const replica = this.cluster.nodes.find((n) => n.name !== base0.leader)!.name;
@@ -236,12 +247,15 @@ export class Campaign {
       }
       await this.etcd.delete().key(this.key('leader'));
       st.batches++;
+      const before = st.problems.length;
       await this.check(base, st.problems, `leader key = ${JSON.stringify(v.slice(0, 30))}`, { mayChangeLeader: true, mayRestart: true });
+      this.say(`leader key: ${st.batches} values, ${st.problems.length} problems`);
+      if (st.problems.length > before) break; // an unhealed cluster makes every later verdict meaningless
     }
   }
 
   async configs(): Promise<PhaseStats> {
-    const st: PhaseStats = { phase: 'configuration files + SIGHUP', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: [], seconds: 0 };
+    const st: PhaseStats = { phase: 'configuration files + SIGHUP', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: new Problems(), seconds: 0 };
     const t0 = Date.now();
     // One seeded permutation of the mutations for both nodes: node1 takes the even cases, node2 the odd ones.
     const cases = new Map(this.cluster.nodes.map((n) => [n.name, configCases(new Rng(this.budget.seed + 2), readFileSync(n.configPath, 'utf8'), this.budget.configs)]));
