@@ -100,4 +100,14 @@ describe('REST API under hostile input', () => {
     expect(relevant[0]!.msg).toMatch(/^REST API: 127\.0\.0\.1 disconnected during "PATCH \/config"$/);
     expect((await call(port, { path: '/patroni' })).status).toBe(200);
   });
+
+  it('an optional-body action with a chunked body is refused, not run with no body (found by the fuzzer)', async () => {
+    const { port, backend } = await serve();
+    const res = await raw(port, 'POST /restart HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{"role":"king"}\r\n0\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 4\d\d/);
+    const reinit = await raw(port, 'POST /reinitialize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"a":\r\n0\r\n\r\n');
+    expect(reinit).toMatch(/^HTTP\/1\.1 411/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(backend.calls).toEqual([]);
+  });
 });

@@ -37,6 +37,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function readJsonObject(req: IncomingMessage, opts: { optional: boolean; maxBytes: number }): Promise<Record<string, unknown>> {
   const lengthHeader = req.headers['content-length'];
   if (lengthHeader === undefined) {
+    // A body we will not read (chunked): refuse rather than act on "no body" while the client sent one.
+    if (req.headers['transfer-encoding'] !== undefined) throw new HttpError(411, 'Content-Length header is required');
     if (opts.optional) return {};
     throw new HttpError(411, 'Content-Length header is required');
   }
