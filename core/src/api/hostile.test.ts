@@ -110,4 +110,22 @@ describe('REST API under hostile input', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(backend.calls).toEqual([]);
   });
+
+  it('a reload that re-binds does not wait for lingering clients, and a failed one keeps serving (found by the fuzzer)', async () => {
+    const { port } = await serve();
+    // Clients that never close their side: after CONNECT, after a parse error, idle, mid-request.
+    const lingering = ['CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n', 'BAD\r\n\r\n', '', 'GET /patroni HTTP/1.1\r\nHo'].map((text) => {
+      const sock = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      sock.on('error', () => undefined);
+      sock.on('data', () => undefined);
+      if (text) sock.write(text);
+      return sock;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await expect(server!.reload({ listen: '127.0.0.1:0', certfile: '/nonexistent/cert.pem' })).rejects.toThrow(/ENOENT/);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((await call(server!.address!.port, { path: '/patroni' })).status).toBe(200);
+    lingering.forEach((s) => s.destroy());
+  });
 });

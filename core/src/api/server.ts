@@ -104,6 +104,9 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
   };
   let active = activate(restapi);
   let server: Server | null = null;
+  let started = false;
+  // Every socket, including CONNECT/Upgrade ones the HTTP layer no longer tracks: close() ends them all.
+  const sockets = new Map<Server, Set<import('node:net').Socket>>();
 
   async function route(req: IncomingMessage, cfg: ActiveConfig): Promise<Reply> {
     let url: URL;
@@ -199,6 +202,12 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     const { host, port } = parseListen(cfg.restapi.listen);
     await cfg.access.init();
     const srv = await build(cfg);
+    const open = new Set<import('node:net').Socket>();
+    sockets.set(srv, open);
+    srv.on('connection', (sock: import('node:net').Socket) => {
+      open.add(sock);
+      sock.once('close', () => open.delete(sock));
+    });
     srv.requestTimeout = 30_000;
     srv.headersTimeout = 10_000;
     srv.on('clientError', (err, socket) => {
@@ -227,11 +236,15 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     return srv;
   }
 
+  /** Stop listening and end every connection; never waits on a client (a reload must not hang). */
   async function close(srv: Server): Promise<void> {
     await new Promise<void>((resolve) => {
-      srv.close(() => resolve());
+      const timer = setTimeout(resolve, 5000);
+      srv.close(() => { clearTimeout(timer); resolve(); });
       srv.closeAllConnections();
+      for (const sock of sockets.get(srv) ?? []) sock.destroy();
     });
+    sockets.delete(srv);
   }
 
   return {
@@ -242,35 +255,38 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     get isHttps() { return active.https; },
     async start() {
       if (!server) server = await listen(active);
+      started = true;
     },
     async stop() {
       const srv = server;
       server = null;
+      started = false;
       if (srv) await close(srv);
     },
     async reload(next: RestApiConfig) {
       const cfg = activate(next);
-      if (!server || socketSettings(next) === socketSettings(active.restapi)) {
+      if (!started || (server && socketSettings(next) === socketSettings(active.restapi))) {
         await cfg.access.init();
         active = cfg;
         return;
       }
       // Like Patroni: a new address or new TLS settings mean a new socket. On the same address
       // the old socket must go first; if the new one then fails, the old settings come back.
+      // (server is null here only when an earlier re-bind failed: then any new one is welcome.)
       const old = server;
       const sameAddress = next.listen === active.restapi.listen;
-      if (sameAddress) {
+      if (old && sameAddress) {
         server = null;
         await close(old);
       }
       try {
         server = await listen(cfg);
       } catch (e) {
-        if (sameAddress) server = await listen(active).catch(() => null);
+        if (!server) server = await listen(active).catch((e2: unknown) => { logger.error(`REST API: cannot listen again on ${active.restapi.listen}: ${String(e2)}`); return null; });
         throw e;
       }
       active = cfg;
-      if (!sameAddress) await close(old);
+      if (old && !sameAddress) await close(old);
     },
   };
 }

@@ -55,6 +55,11 @@ describe('staticConfigIssues', () => {
     }
   });
 
+  it('refuses REST API TLS files that cannot be read (the API could not bind with them)', () => {
+    expect(paths(base({ restapi: { listen: '127.0.0.1:8008', certfile: '/nonexistent/cert.pem', keyfile: '/etc' } }))).toEqual([
+      'restapi.certfile: /nonexistent/cert.pem does not exist or is not readable', 'restapi.keyfile: /etc is not a file']);
+  });
+
   it('refuses a bin_dir without the PostgreSQL binaries', () => {
     const empty = mkdtempSync(join(tmpdir(), 'pgha-chk-'));
     expect(paths(base({ postgresql: { ...base().postgresql as object, bin_dir: '/nonexistent/bin' } }))).toEqual(['postgresql.bin_dir: /nonexistent/bin is not a directory']);

@@ -134,6 +134,17 @@ export function staticConfigIssues(config: Record<string, unknown>): ConfigIssue
       if (why) issues.push({ path: `${section}.${key}`, message: why });
     }
   }
+  // The REST API reads its TLS files when it binds: a missing one would stop `run` (or a reload) there.
+  for (const k of ['certfile', 'keyfile', 'cafile']) {
+    const f = get(config, ['restapi', k]);
+    if (typeof f !== 'string' || !f) continue;
+    try {
+      accessSync(f, constants.R_OK);
+      if (!statSync(f).isFile()) issues.push({ path: `restapi.${k}`, message: `${f} is not a file` });
+    } catch {
+      issues.push({ path: `restapi.${k}`, message: `${f} does not exist or is not readable` });
+    }
+  }
   const pg = isPlainObject(config.postgresql) ? config.postgresql : {};
   if (typeof pg.data_dir === 'string' && pg.data_dir) {
     const why = dataDirProblem(pg.data_dir);
