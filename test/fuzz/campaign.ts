@@ -229,13 +229,19 @@ export class Campaign {
       await this.check(base, st.problems, `DCS batch ${i + 1} (${keys.map((k) => `${k}=${JSON.stringify(values.get(k)![i % values.get(k)!.length]!.slice(0, 40))}`).join(', ')})`);
       this.say(`DCS: batch ${i + 1}/${this.budget.valuesPerKey}, ${st.problems.length} problems`);
     }
-    if (this.budget.leaderKey) await this.leaderSteal(rng, st);
     st.seconds = Math.round((Date.now() - t0) / 1000);
     return st;
   }
 
-  /** Overwrite the lock with hostile values, then delete it: the leader may change, nothing else may go wrong. */
-  private async leaderSteal(rng: Rng, st: PhaseStats): Promise<void> {
+  /**
+   * Overwrite the lock with hostile values, then delete it: the leader may change (the lock was
+   * taken from it), nothing else may go wrong. Last, because a cluster that does not heal spoils
+   * every later verdict.
+   */
+  async leaderLock(): Promise<PhaseStats> {
+    const rng = new Rng(this.budget.seed + 3);
+    const st: PhaseStats = { phase: 'leader lock overwritten, then deleted', inputs: 0, batches: 0, accepted: {}, statuses: {}, problems: new Problems(), seconds: 0 };
+    const t0 = Date.now();
     for (const v of ['{"a":' .repeat(10_000) + '1' + '}'.repeat(10_000), 'ghost-leader', '', 'node1\nnode2', rng.text(50)]) {
       const base = await this.baseline();
       await this.etcd.put(this.key('leader')).value(v);
@@ -252,6 +258,8 @@ export class Campaign {
       this.say(`leader key: ${st.batches} values, ${st.problems.length} problems`);
       if (st.problems.length > before) break; // an unhealed cluster makes every later verdict meaningless
     }
+    st.seconds = Math.round((Date.now() - t0) / 1000);
+    return st;
   }
 
   async configs(): Promise<PhaseStats> {

@@ -29,6 +29,7 @@ try {
   stats.push(await campaign.rest());
   stats.push(await campaign.dcs());
   stats.push(await campaign.configs());
+  if (budget.leaderKey) stats.push(await campaign.leaderLock());
 } catch (e) {
   process.stdout.write(`campaign aborted: ${e instanceof Error ? e.stack : String(e)}\n`);
   code = 1;
