@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Campaign, table, type PhaseStats } from './campaign.js';
 
-const budget = { seed: Number(process.env.PGHA_FUZZ_SEED ?? 22), restRequests: 1500, valuesPerKey: 3, configs: 6, leaderKey: false, restBatch: 750 }; // leaderKey: npm run fuzz only
+const budget = { seed: Number(process.env.PGHA_FUZZ_SEED ?? 22), restRequests: 1500, valuesPerKey: 3, configs: 6, leaderKey: false, restBatch: 750, concurrency: 4 }; // leaderKey: npm run fuzz only
 const campaign = new Campaign(budget);
 const stats: PhaseStats[] = [];
 
