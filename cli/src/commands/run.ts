@@ -26,7 +26,9 @@ export function registerRun(program: Command): void {
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGHUP', () => {
-        running.agent.reloadConfig().then(() => logger.info('configuration reloaded'), (e: unknown) => logger.error(`reload failed: ${String(e)}`));
+        // A refused reload names every problem (key path: reason); the running configuration stays.
+        running.agent.reloadConfig().then(() => logger.info('configuration reloaded'),
+          (e: unknown) => logger.error(`reload failed, keeping the running configuration: ${(e instanceof Error ? e.message : String(e)).replace(/\n/g, '; ')}`));
       });
       try {
         await running.loop;

@@ -64,4 +64,38 @@ describe('pgha validate-config (built CLI)', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('does not exist');
   });
+
+  // Issue 22 defect 6: validate-config said "valid" where run fails or could never work, and run
+  // retried every 2 s forever. Both now refuse the same configurations with the same reason.
+  it('agrees with `pgha run`: both refuse what cannot work, run exits 1 with the reason instead of retrying', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-validate-'));
+    const file = join(dir, 'afile');
+    writeFileSync(file, 'x');
+    const good = { restapi: '{listen: "127.0.0.1:18008"}', pg: `{listen: "127.0.0.1:15432", data_dir: ${join(dir, 'data')}, bin_dir: /usr/lib/postgresql/15/bin}`, dcs: 'etcd3: {hosts: "127.0.0.1:1"}' };
+    const cases: Array<[string, Partial<typeof good>, RegExp]> = [
+      ['restapi port out of range', { restapi: '{listen: "127.0.0.1:70000"}' }, /restapi\.listen: port 70000 is out of range/],
+      ['restapi port 0', { restapi: '{listen: "127.0.0.1:0"}' }, /restapi\.listen: port 0 is out of range/],
+      ['postgresql port out of range', { pg: `{listen: "127.0.0.1:99999", data_dir: ${join(dir, 'd2')}}` }, /postgresql\.listen: port 99999/],
+      ['no DCS section', { dcs: '' }, /Can not find suitable configuration of distributed configuration store/],
+      ['missing bin_dir', { pg: `{listen: "127.0.0.1:15432", data_dir: ${join(dir, 'd3')}, bin_dir: /nonexistent/bin}` }, /postgresql\.bin_dir: \/nonexistent\/bin is not a directory/],
+      ['data_dir is a file', { pg: `{listen: "127.0.0.1:15432", data_dir: ${file}}` }, /postgresql\.data_dir: .* is not a directory/],
+      ['data_dir cannot be created', { pg: `{listen: "127.0.0.1:15432", data_dir: ${join(file, 'sub')}}` }, /postgresql\.data_dir: .* cannot be created/],
+      ['unparseable etcd3.hosts', { dcs: 'etcd3: {hosts: "127.0.0.1:2379:x, :"}' }, /etcd3\.hosts: /],
+      ['member name with a path', { restapi: '{listen: "127.0.0.1:18008"}\nname: "evil/../../x"' }, /name: must not contain '\/'/],
+      ['member name with a newline', { restapi: '{listen: "127.0.0.1:18008"}\nname: "a\\nb"' }, /name: must not contain control characters/],
+    ];
+    for (const [what, over, reason] of cases) {
+      const c = { ...good, ...over };
+      const path = join(dir, `${what.replace(/\W+/g, '-')}.yml`);
+      writeFileSync(path, `scope: s\nname: n\nrestapi: ${c.restapi}\n${c.dcs}\npostgresql: ${c.pg}\n`);
+      const v = run(['validate-config', path]);
+      expect(v.status, `${what}: ${v.stdout}`).toBe(1);
+      expect(v.stderr, what).toMatch(reason);
+      const started = Date.now();
+      const r = spawnSync(process.execPath, [cli, 'run', path], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } });
+      expect(r.status, `${what}: run ${r.signal ?? ''} ${r.stderr}`).toBe(1);
+      expect(r.stdout + r.stderr, what).toMatch(reason);
+      expect(Date.now() - started, what).toBeLessThan(30_000);
+    }
+  }, 300_000);
 });

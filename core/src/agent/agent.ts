@@ -36,7 +36,7 @@ export interface AgentDeps {
   readonly version: string;
   readonly clock?: Clock;
   /** Re-read the local configuration (SIGHUP, POST /reload). */
-  readonly reloadLocal?: () => LoadedConfig;
+  readonly reloadLocal?: () => LoadedConfig | Promise<LoadedConfig>;
   /** Called when the role changes (the fence and callbacks hook here). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** The fence and kernel watchdog guarding this node while it is primary. */
@@ -247,7 +247,11 @@ export class Agent implements ApiBackend {
     this.loopDone ??= (async () => {
       while (!this.stopping) {
         const started = this.clock.monotonic();
-        await this.runCycle();
+        // No input may end the agent: whatever a cycle cannot handle is logged and the next cycle runs.
+        await this.runCycle().catch((e: unknown) => {
+          if (e instanceof FatalError) throw e;
+          this.deps.logger.error(`unexpected error in the HA cycle (continuing): ${e instanceof Error ? e.message : String(e)}`);
+        });
         this.metrics.observeLoop((this.clock.monotonic() - started) / 1000);
         if (this.stopping) break;
         const left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
@@ -301,7 +305,7 @@ export class Agent implements ApiBackend {
 
   async reloadConfig(): Promise<void> {
     if (!this.deps.reloadLocal) return;
-    this.local = this.deps.reloadLocal();
+    this.local = await this.deps.reloadLocal();
     this.applyDynamic(this.dcs.cluster);
     await this.deps.pg.reload().catch(() => undefined);
     this.dcs.wakeup();

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { RestApiConfig } from '../api/types.js';
 import { createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '../config/index.js';
+import { startupChecks, reloadLocalConfig } from '../config/agent-config.js';
 import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
 import { createContainer } from '../di.js';
@@ -60,6 +61,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const config = local.config;
   const logger = o.logger ?? createLogger(config.log as never, { env });
   for (const w of local.warnings) logger.warn(w);
+  startupChecks(local, logger);
   const eff = effectiveConfig(config, null);
   for (const w of eff.warnings) logger.warn(w);
   // The fence must fire before the lease expires and never before a healthy leader refreshes.
@@ -114,7 +116,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     return (await dcs.updateLeader(c.leader, null)) ? dcs.leaderLeaseSentAt(sent) : null;
   });
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
-  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal: load, guard });
+  let current = local;
+  const reloadLocal = async () => (current = await reloadLocalConfig(current, load, logger, (r) => api.reload(r)));
+  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();
   const loop = agent.start();

@@ -1,7 +1,7 @@
 /** Reply constructors and bounded, validated reading of JSON request bodies. */
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-import { isPlainObject } from '../util/json.js';
+import { isPlainObject, parseJsonBounded } from '../util/json.js';
 import type { Reply } from './types.js';
 
 /** A request problem that maps directly to a status code and a reason sent to the client. */
@@ -9,6 +9,14 @@ export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
     this.name = 'HttpError';
+  }
+}
+
+/** The client went away before its request body was complete: nobody to answer, nothing to report loudly. */
+export class ClientDisconnected extends HttpError {
+  constructor() {
+    super(400, 'client disconnected before the request body was complete');
+    this.name = 'ClientDisconnected';
   }
 }
 
@@ -29,6 +37,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function readJsonObject(req: IncomingMessage, opts: { optional: boolean; maxBytes: number }): Promise<Record<string, unknown>> {
   const lengthHeader = req.headers['content-length'];
   if (lengthHeader === undefined) {
+    // A body we will not read (chunked): refuse rather than act on "no body" while the client sent one.
+    if (req.headers['transfer-encoding'] !== undefined) throw new HttpError(411, 'Content-Length header is required');
     if (opts.optional) return {};
     throw new HttpError(411, 'Content-Length header is required');
   }
@@ -39,17 +49,27 @@ export async function readJsonObject(req: IncomingMessage, opts: { optional: boo
 
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > opts.maxBytes) throw new HttpError(413, `request body larger than ${opts.maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8.decode(Buffer.concat(chunks)));
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > opts.maxBytes) throw new HttpError(413, `request body larger than ${opts.maxBytes} bytes`);
+      chunks.push(chunk);
+    }
   } catch (e) {
-    throw new HttpError(400, `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof HttpError) throw e;
+    throw new ClientDisconnected();
   }
+  if (size < declared) throw new ClientDisconnected();
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON: invalid UTF-8');
+  }
+  // The same bounded parser as DCS values: a deeply nested body is a 400, never a stack overflow.
+  const r = parseJsonBounded(text, { maxBytes: opts.maxBytes });
+  if (!r.ok) throw new HttpError(400, `request body is not valid JSON: ${r.reason}`);
+  const parsed = r.value;
   if (!isPlainObject(parsed)) throw new HttpError(400, 'request body must be a JSON object');
   if (!opts.optional && Object.keys(parsed).length === 0) throw new HttpError(400, 'request body must not be empty');
   return parsed;

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { systemClock } from '../util/clock.js';
 import { AccessControl } from './access.js';
 import type { ApiBackend } from './backend.js';
-import { HttpError, errorReply, textReply } from './http-util.js';
+import { ClientDisconnected, HttpError, errorReply, textReply } from './http-util.js';
 import { GET_ROUTES, WRITE_ROUTES, healthStatusOnly, healthWithBody } from './routes.js';
 import type { ApiContext, ApiServerOptions, Reply, ResolvedOptions, RestApiConfig } from './types.js';
 
@@ -49,6 +49,12 @@ export function parseListen(listen: string | undefined): { host: string | undefi
   }
   const host = m[1] ?? m[2];
   return { host: host === '' || host === '*' ? undefined : host, port };
+}
+
+/** The request path for a log line: bounded and with control characters escaped (no log injection). */
+function safeUrl(url: string | undefined): string {
+  const u = (url ?? '').slice(0, 200).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return (url ?? '').length > 200 ? `${u}…` : u;
 }
 
 function resolveOptions(o: ApiServerOptions): ResolvedOptions {
@@ -98,6 +104,9 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
   };
   let active = activate(restapi);
   let server: Server | null = null;
+  let started = false;
+  // Every socket, including CONNECT/Upgrade ones the HTTP layer no longer tracks: close() ends them all.
+  const sockets = new Map<Server, Set<import('node:net').Socket>>();
 
   async function route(req: IncomingMessage, cfg: ActiveConfig): Promise<Reply> {
     let url: URL;
@@ -137,17 +146,24 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = opts.clock.monotonic();
+    const remote = req.socket.remoteAddress ?? '?'; // gone once the client hangs up
     const cfg = active;
     let reply: Reply;
     try {
       reply = await route(req, cfg);
     } catch (e) {
+      if (e instanceof ClientDisconnected) {
+        // One line, no stack: a client hanging up mid-body is routine, not an agent problem.
+        logger.info(`REST API: ${remote} disconnected during "${req.method} ${safeUrl(req.url)}"`);
+        res.destroy();
+        return;
+      }
       if (e instanceof HttpError) reply = errorReply(e.status, e.message);
       else if (isDcsError(e)) {
-        logger.warn({ err: e }, `REST API: ${req.method} ${req.url}: DCS is not accessible`);
+        logger.warn(`REST API: ${req.method} ${safeUrl(req.url)}: DCS is not accessible: ${e instanceof Error ? e.message : String(e)}`);
         reply = textReply(503, `DCS is not accessible: ${e.message}`);
       } else {
-        logger.error({ err: e }, `REST API: exception while processing ${req.method} ${req.url}`);
+        logger.error({ err: e }, `REST API: exception while processing ${req.method} ${safeUrl(req.url)}`);
         reply = textReply(500, `Internal error: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
@@ -157,11 +173,17 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       logger.warn({ err: e }, 'REST API: failed to send a response');
       res.destroy();
     }
-    logger.debug(`API: ${req.socket.remoteAddress} - "${req.method} ${req.url}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
+    logger.debug(`API: ${remote} - "${req.method} ${safeUrl(req.url)}" ${reply.status} latency: ${(opts.clock.monotonic() - started).toFixed(3)} ms`);
   }
 
   async function build(cfg: ActiveConfig): Promise<Server> {
-    const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+    // Whatever handle() misses is logged here: a request must never become an unhandled rejection.
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      handle(req, res).catch((e: unknown) => {
+        logger.error(`REST API: unhandled error for ${req.method} ${safeUrl(req.url)}: ${e instanceof Error ? e.message : String(e)}`);
+        if (!res.headersSent) res.destroy();
+      });
+    };
     if (!cfg.https) return createHttpServer(listener);
     const r = cfg.restapi;
     const verify = r.verify_client?.toLowerCase() ?? 'none';
@@ -181,6 +203,12 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     const { host, port } = parseListen(cfg.restapi.listen);
     await cfg.access.init();
     const srv = await build(cfg);
+    const open = new Set<import('node:net').Socket>();
+    sockets.set(srv, open);
+    srv.on('connection', (sock: import('node:net').Socket) => {
+      open.add(sock);
+      sock.once('close', () => open.delete(sock));
+    });
     srv.requestTimeout = 30_000;
     srv.headersTimeout = 10_000;
     srv.on('clientError', (err, socket) => {
@@ -189,6 +217,14 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
       else socket.destroy();
     });
     srv.on('tlsClientError', (err) => logger.debug(`REST API: TLS client error: ${err.message}`));
+    // CONNECT (and Upgrade requests) bypass the request handler: answer them as any unknown method.
+    const refuse = (req: IncomingMessage, socket: import('node:stream').Duplex) => {
+      const body = `Unsupported method ('${String(req.method).slice(0, 32)}')`;
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    srv.on('connect', refuse);
+    srv.on('upgrade', refuse);
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen({ host, port, backlog: cfg.restapi.request_queue_size }, () => {
@@ -201,11 +237,15 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     return srv;
   }
 
+  /** Stop listening and end every connection; never waits on a client (a reload must not hang). */
   async function close(srv: Server): Promise<void> {
     await new Promise<void>((resolve) => {
-      srv.close(() => resolve());
+      const timer = setTimeout(resolve, 5000);
+      srv.close(() => { clearTimeout(timer); resolve(); });
       srv.closeAllConnections();
+      for (const sock of sockets.get(srv) ?? []) sock.destroy();
     });
+    sockets.delete(srv);
   }
 
   return {
@@ -216,35 +256,38 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     get isHttps() { return active.https; },
     async start() {
       if (!server) server = await listen(active);
+      started = true;
     },
     async stop() {
       const srv = server;
       server = null;
+      started = false;
       if (srv) await close(srv);
     },
     async reload(next: RestApiConfig) {
       const cfg = activate(next);
-      if (!server || socketSettings(next) === socketSettings(active.restapi)) {
+      if (!started || (server && socketSettings(next) === socketSettings(active.restapi))) {
         await cfg.access.init();
         active = cfg;
         return;
       }
       // Like Patroni: a new address or new TLS settings mean a new socket. On the same address
       // the old socket must go first; if the new one then fails, the old settings come back.
+      // (server is null here only when an earlier re-bind failed: then any new one is welcome.)
       const old = server;
       const sameAddress = next.listen === active.restapi.listen;
-      if (sameAddress) {
+      if (old && sameAddress) {
         server = null;
         await close(old);
       }
       try {
         server = await listen(cfg);
       } catch (e) {
-        if (sameAddress) server = await listen(active).catch(() => null);
+        if (!server) server = await listen(active).catch((e2: unknown) => { logger.error(`REST API: cannot listen again on ${active.restapi.listen}: ${String(e2)}`); return null; });
         throw e;
       }
       active = cfg;
-      if (!sameAddress) await close(old);
+      if (old && !sameAddress) await close(old);
     },
   };
 }

@@ -13,6 +13,7 @@
  */
 import { fitFenceRule } from '../fence/timing.js';
 import { isPlainObject } from '../util/json.js';
+import { clearMalformed, reportMalformed } from '../model/malformed.js';
 import { deepClone, type ConfigObject } from './merge.js';
 import { defaultParameters, processParameters, setParameter } from './postgresql-params.js';
 import { dynamicConfigSchema } from './schema/dynamic.js';
@@ -181,6 +182,11 @@ export function effectiveConfig(local: PghaConfig | ConfigObject, dynamic: unkno
   if (isPlainObject(config.zookeeper) && isPlainObject(config.zookeeper.exhibitor)) {
     config.exhibitor = config.zookeeper.exhibitor;
     delete config.zookeeper;
+  }
+  // What /config holds but cannot be used (a ttl of "abc", ttl below 20...) is logged once, not silently dropped.
+  if (dynamicSource === 'dcs') {
+    if (warnings.length) reportMalformed('config (settings)', warnings.join('; '));
+    else clearMalformed('config (settings)');
   }
   return {
     config: config as PghaConfig & ConfigObject,

@@ -20,6 +20,8 @@ export {
 } from './effective.js';
 export { CMDLINE_OPTIONS, isCmdlineOption, defaultParameters } from './postgresql-params.js';
 export { lintConfig } from './lint.js';
+export { staticConfigIssues, hostPortProblem } from './checks.js';
+export { planReload, type ReloadPlan } from './reload.js';
 export * from './logging.js';
 
 export interface LoadConfigOptions {

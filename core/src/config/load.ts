@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument, type ScalarTag, type Tags } from 'yaml';
 import { ConfigError, ErrorCodes, PghaError } from '../errors.js';
-import { isPlainObject } from '../util/json.js';
+import { JSON_LIMITS, isPlainObject, valueDepthExceeds } from '../util/json.js';
 import { patchConfig, type ConfigObject } from './merge.js';
 
 const BOOL_TAG = 'tag:yaml.org,2002:bool';
@@ -35,8 +35,20 @@ export function parseYaml(text: string, source: string): unknown {
   return doc.toJS({ maxAliasCount: 1000 });
 }
 
+/** Configuration files are outside input too: bounded like DCS values (size, then nesting depth). */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 function parseMapping(text: string, source: string): ConfigObject {
-  const value = parseYaml(text, source);
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError([{ path: source, message: `larger than ${MAX_CONFIG_BYTES} bytes` }]);
+  let value: unknown;
+  try {
+    value = parseYaml(text, source);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    // yaml's own limits (alias bombs) and stack exhaustion on absurd nesting end up here
+    throw new ConfigError([{ path: source, message: `cannot be read: ${e instanceof Error ? e.message : String(e)}` }]);
+  }
+  if (valueDepthExceeds(value, JSON_LIMITS.maxDepth)) throw new ConfigError([{ path: source, message: `nested deeper than ${JSON_LIMITS.maxDepth} levels` }]);
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) throw new ConfigError([{ path: source, message: 'does not contain a mapping' }]);
   return value;

@@ -1,7 +1,7 @@
 import { Cluster } from '../model/cluster.js';
 import { Member } from '../model/member.js';
 import { ClusterConfig, Failover, Leader, Status, SyncState, TimelineHistory } from '../model/values.js';
-import { isPlainObject, tryParseJson } from '../util/json.js';
+import { storedObject } from '../model/values.js';
 import { DcsKeys, type DcsNode } from './driver.js';
 
 /**
@@ -24,7 +24,7 @@ export function buildCluster(nodes: Iterable<DcsNode>): Cluster {
   const statusNode = byKey.get(DcsKeys.STATUS);
   const optimeNode = byKey.get(DcsKeys.LEADER_OPTIME);
   let status = statusNode ? Status.fromNode(statusNode.value) : Status.empty();
-  if (!statusNode && optimeNode) status = Status.fromNode(Number.parseInt(optimeNode.value, 10) || 0);
+  if (!statusNode && optimeNode) status = Status.fromNode(/^\s*\d{1,20}\s*$/.test(optimeNode.value) ? Number(optimeNode.value) : 0);
 
   let leader: Leader | null = null;
   const leaderNode = byKey.get(DcsKeys.LEADER);
@@ -37,7 +37,9 @@ export function buildCluster(nodes: Iterable<DcsNode>): Cluster {
   const sync = byKey.get(DcsKeys.SYNC);
   const hist = byKey.get(DcsKeys.HISTORY);
   const fs = byKey.get(DcsKeys.FAILSAFE);
-  const fsParsed = fs ? tryParseJson(fs.value) : undefined;
+  // `/failsafe` maps member names to api_urls: anything else in it is dropped.
+  const fsParsed = fs ? storedObject('failsafe', fs.value) : null;
+  const failsafe = fsParsed ? Object.fromEntries(Object.entries(fsParsed).filter(([, v]) => typeof v === 'string')) as Record<string, string> : null;
 
   return new Cluster({
     initialize: init ? init.value : null,
@@ -48,6 +50,6 @@ export function buildCluster(nodes: Iterable<DcsNode>): Cluster {
     failover: fo ? Failover.fromNode(fo.version, fo.value) : null,
     sync: sync ? SyncState.fromNode(sync.version, sync.value) : SyncState.empty(),
     history: hist ? TimelineHistory.fromNode(hist.version, hist.value) : null,
-    failsafe: isPlainObject(fsParsed) ? (fsParsed as Record<string, string>) : null,
+    failsafe,
   });
 }

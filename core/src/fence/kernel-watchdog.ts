@@ -68,13 +68,16 @@ export class KernelWatchdog {
     return this.fail(why);
   }
 
+  private lastNotUsed: string | null = null;
+
   private fail(why: string): boolean {
     if (this.mode === 'required') {
       this.failed = true;
       this.logger.error(`watchdog is required but unusable: ${why}`);
       return false;
     }
-    this.logger.warn(`watchdog not used: ${why}`);
+    if (this.lastNotUsed !== why) this.logger.warn(`watchdog not used: ${why}`); // once, not every cycle
+    this.lastNotUsed = why;
     return true;
   }
 

@@ -1,4 +1,5 @@
-import { isPlainObject, truthy, tryParseJson } from '../util/json.js';
+import { JSON_LIMITS, isPlainObject, truthy, valueDepthExceeds } from '../util/json.js';
+import { clearMalformed, excerpt, parseStoredJson, reportMalformed } from './malformed.js';
 import { buildUri, parseConnectionString, parseIntLoose } from './names.js';
 
 export type Version = number | string;
@@ -50,15 +51,24 @@ export class Member extends Tags {
    * or anything else (malformed JSON, arrays, numbers) which yields empty data, never an exception.
    */
   static fromNode(version: Version, name: string, session: Session, value: unknown): Member {
+    const key = `members/${name}`;
     let data: Record<string, unknown> = {};
     if (typeof value === 'string' && value.startsWith('postgres')) {
-      const [connUrl, apiUrl] = parseConnectionString(value);
-      data = { conn_url: connUrl, api_url: apiUrl };
+      try {
+        const [connUrl, apiUrl] = parseConnectionString(value);
+        data = { conn_url: connUrl, api_url: apiUrl };
+      } catch {
+        reportMalformed(key, `unparseable connection string ${excerpt(value)}`);
+      }
     } else if (isPlainObject(value)) {
-      data = { ...value };
+      if (valueDepthExceeds(value, JSON_LIMITS.maxDepth)) reportMalformed(key, `nested deeper than ${JSON_LIMITS.maxDepth} levels`);
+      else data = { ...value };
     } else if (typeof value === 'string') {
-      const parsed = tryParseJson(value);
-      if (isPlainObject(parsed)) data = parsed;
+      const parsed = parseStoredJson(key, value);
+      if (isPlainObject(parsed)) {
+        data = parsed;
+        clearMalformed(key);
+      } else if (parsed !== undefined) reportMalformed(key, `not a JSON object: ${excerpt(parsed)}`);
     }
     return new Member(version, name, session, data);
   }
@@ -67,7 +77,10 @@ export class Member extends Tags {
     const url = this.data.conn_url;
     if (typeof url === 'string' && url) return url;
     const kw = this.data.conn_kwargs;
-    if (isPlainObject(kw)) return buildUri('postgresql', kw.host as string, (kw.port as number) ?? 5432);
+    if (isPlainObject(kw) && typeof kw.host === 'string') {
+      const port = typeof kw.port === 'number' || typeof kw.port === 'string' ? kw.port : 5432;
+      return buildUri('postgresql', kw.host, port);
+    }
     return null;
   }
 

@@ -49,3 +49,34 @@ export function parseIntLoose(v: unknown): number | null {
   if (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v)) return parseInt(v, 10);
   return null;
 }
+
+/** Patroni's strict synchronous mode placeholder: a member may not be called that. */
+export const SYNC_STRICT_PLACEHOLDER = '__patroni_strict_sync_replica_placeholder__';
+
+/**
+ * Why `name` cannot be a member name, or null. Patroni refuses only the placeholder; pgha also
+ * refuses what cannot be one DCS key segment: `/` (ZooKeeper makes it a child node, etcd/Consul a
+ * deeper key that no member listing sees), `.`/`..`, control characters (a newline in an etcd key,
+ * in log lines and in application_name), and names over 255 characters.
+ */
+export function memberNameProblem(name: string): string | null {
+  if (name === '') return 'must not be empty';
+  if (name === SYNC_STRICT_PLACEHOLDER) return `can't be set to '${SYNC_STRICT_PLACEHOLDER}'`;
+  if (name.length > 255) return 'must be at most 255 characters';
+  if (name.includes('/')) return "must not contain '/' (it is one DCS key segment)";
+  if (name === '.' || name === '..') return "must not be '.' or '..'";
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name)) return 'must not contain control characters';
+  return null;
+}
+
+/**
+ * A member name as one file-name component: letters, digits, `_` and `-` kept, every other
+ * character `%XX`-encoded (so `..` and `/` can never walk out of the directory).
+ */
+export function fileSafeName(name: string): string {
+  const out = Array.from(Buffer.from(name, 'utf8'), (b) => {
+    const c = String.fromCharCode(b);
+    return /[A-Za-z0-9_-]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+  return out.slice(0, 200) || '%';
+}

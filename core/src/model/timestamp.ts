@@ -6,24 +6,43 @@ export interface ZonedTime {
 }
 
 const ISO_RE =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
-/** Parse an ISO-8601 timestamp (`2016-01-14T10:09:57.1394Z`, `…+02:00`); null when unparseable. */
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * Parse an ISO-8601 timestamp (`2016-01-14T10:09:57.1394Z`, `…+02:00`); null when unparseable.
+ * Strict: every field must be in range (no roll-over of `2099-13-45T99:99:99Z` into 2100) and the
+ * offset must be a real one (under 24 h, minutes under 60), as Python's datetime requires.
+ */
 export function parseZonedTime(text: string): ZonedTime | null {
+  if (typeof text !== 'string' || text.length > 64) return null;
   const m = ISO_RE.exec(text.trim());
   if (!m) return null;
   const [, y, mo, d, h, mi, s = '0', frac = '0', zone] = m;
-  const ms = Math.round(Number(`0.${frac}`) * 1000);
+  const [year, month, day, hour, minute, second] = [+y!, +mo!, +d!, +h!, +mi!, +s];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  const ms = Math.min(999, Math.round(Number(`0.${frac}`) * 1000));
   let offset: number | null = null;
   if (zone) {
     if (zone.toUpperCase() === 'Z') offset = 0;
     else {
       const sign = zone[0] === '-' ? -1 : 1;
       const digits = zone.slice(1).replace(':', '');
-      offset = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
+      if (digits.length !== 2 && digits.length !== 4) return null;
+      const oh = Number(digits.slice(0, 2));
+      const om = Number(digits.slice(2, 4) || '0');
+      if (oh > 23 || om > 59) return null;
+      offset = sign * (oh * 60 + om);
     }
   }
-  const utc = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s, ms) - (offset ?? 0) * 60_000;
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  local.setUTCHours(hour, minute, second, ms);
+  const utc = local.getTime() - (offset ?? 0) * 60_000;
   if (Number.isNaN(utc)) return null;
   return { date: new Date(utc), offsetMinutes: offset };
 }

@@ -3,10 +3,30 @@
  * Every `fromNode` is tolerant: malformed stored values yield an empty object, never an exception,
  * because a member must keep running whatever another writer put in the DCS.
  */
-import { isPlainObject, tryParseJson } from '../util/json.js';
+import { JSON_LIMITS, isPlainObject, valueDepthExceeds } from '../util/json.js';
+import { clearMalformed, excerpt, parseStoredJson, reportMalformed } from './malformed.js';
 import { Member, compareVersions, type Session, type Version } from './member.js';
 import { parseIntLoose } from './names.js';
 import { parseZonedTime, type ZonedTime } from './timestamp.js';
+
+/**
+ * A stored value as a JSON object, or null (reported once as malformed) when it is unparseable,
+ * outside the bounds, or not an object. `value` may be text or an already-parsed value.
+ */
+export function storedObject(key: string, value: unknown, opts: { clearOnSuccess?: boolean } = {}): Record<string, unknown> | null {
+  const parsed = typeof value === 'string' ? parseStoredJson(key, value) : value;
+  if (parsed === undefined) return null;
+  if (!isPlainObject(parsed)) {
+    reportMalformed(key, `not a JSON object: ${excerpt(parsed)}`);
+    return null;
+  }
+  if (typeof value !== 'string' && valueDepthExceeds(parsed, JSON_LIMITS.maxDepth)) {
+    reportMalformed(key, `nested deeper than ${JSON_LIMITS.maxDepth} levels`);
+    return null;
+  }
+  if (opts.clearOnSuccess !== false) clearMalformed(key);
+  return parsed;
+}
 
 /** The `/leader` key: version for CAS, session/lease, and the leader's member record. */
 export class Leader {
@@ -35,9 +55,10 @@ export class Leader {
 export class ClusterConfig {
   constructor(readonly version: Version, readonly data: Record<string, unknown>, readonly modifyVersion: Version) {}
 
+  /** Malformed (or too deep/large) values read as empty: the agent then keeps its last good configuration. */
   static fromNode(version: Version, value: unknown, modifyVersion?: Version | null): ClusterConfig {
-    const parsed = typeof value === 'string' ? tryParseJson(value) : value;
-    if (!isPlainObject(parsed)) return new ClusterConfig(version, {}, 0);
+    const parsed = storedObject('config', value);
+    if (!parsed) return new ClusterConfig(version, {}, 0);
     return new ClusterConfig(version, parsed, modifyVersion ?? version);
   }
 
@@ -64,22 +85,43 @@ export class Failover {
     readonly leader: string | null,
     readonly candidate: string | null,
     readonly scheduledAt: ZonedTime | null,
+    /** Why the stored value was ignored (then no names are set: nothing is requested). */
+    readonly malformed: string | null = null,
   ) {}
 
-  /** Accepts a JSON object (or an already-parsed dict) and the legacy `leader:candidate` string. */
+  /**
+   * Accepts a JSON object (or an already-parsed dict) and the legacy `leader:candidate` string.
+   * A `scheduled_at` that is not a valid ISO 8601 time voids the whole request (reported once):
+   * an unreadable schedule must never be taken as "now".
+   */
   static fromNode(version: Version, value: unknown): Failover {
+    const ignored = (why: string) => {
+      reportMalformed('failover', `${why}: no failover or switchover runs for it`);
+      return new Failover(version, null, null, null, why);
+    };
     let data: Record<string, unknown> = {};
     if (isPlainObject(value)) data = value;
     else if (typeof value === 'string' && value) {
-      const parsed = tryParseJson(value);
-      if (parsed === undefined) {
+      if (LEGACY_FAILOVER_RE.test(value)) {
         const [leader, candidate] = value.split(':').map((s) => s.trim());
+        clearMalformed('failover');
         return new Failover(version, leader || null, candidate || null, null);
       }
-      if (isPlainObject(parsed)) data = parsed;
+      const parsed = storedObject('failover', value, { clearOnSuccess: false });
+      if (!parsed) return new Failover(version, null, null, null, 'malformed value');
+      data = parsed;
     }
     const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
-    const sched = typeof data.scheduled_at === 'string' && data.scheduled_at ? parseZonedTime(data.scheduled_at) : null;
+    let sched: ZonedTime | null = null;
+    const raw = data.scheduled_at;
+    if (raw !== undefined && raw !== null && raw !== '') {
+      sched = typeof raw === 'string' ? parseZonedTime(raw) : null;
+      if (!sched) return ignored(`invalid scheduled_at ${excerpt(raw)}`);
+    }
+    for (const k of ['leader', 'member'] as const) {
+      if (data[k] !== undefined && data[k] !== null && typeof data[k] !== 'string') return ignored(`"${k}" is not a string: ${excerpt(data[k])}`);
+    }
+    clearMalformed('failover');
     return new Failover(version, str(data.leader), str(data.member), sched);
   }
 
@@ -91,6 +133,9 @@ export class Failover {
     return [this.version, this.leader, this.candidate, this.scheduledAt].includes(x as never);
   }
 }
+
+/** Pre-JSON `/failover` values: `leader:candidate` (either may be empty). Anything else is JSON or malformed. */
+const LEGACY_FAILOVER_RE = /^[^{}[\]"\n\r:]{0,255}:[^{}[\]"\n\r:]{0,255}$/;
 
 function strToList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -108,8 +153,8 @@ export class SyncState {
   static empty(version: Version | null = null): SyncState { return new SyncState(version, null, null, 0); }
 
   static fromNode(version: Version | null, value: unknown): SyncState {
-    const parsed = typeof value === 'string' && value ? tryParseJson(value) : value;
-    if (!isPlainObject(parsed)) return SyncState.empty(version);
+    const parsed = value === '' || value === null || value === undefined ? null : storedObject('sync', value);
+    if (!parsed) return SyncState.empty(version);
     const leader = typeof parsed.leader === 'string' && parsed.leader ? parsed.leader : null;
     const standby = typeof parsed.sync_standby === 'string' ? parsed.sync_standby : null;
     const quorum = leader ? parseIntLoose(parsed.quorum) ?? 0 : 0;
@@ -144,15 +189,16 @@ export class Status {
   static empty(): Status { return new Status(0, null, null); }
 
   static fromNode(value: unknown): Status {
-    let v = value;
-    if (typeof v === 'string') {
-      v = tryParseJson(v);
-      if (v === undefined) return Status.empty();
-    }
-    if (typeof v === 'number') return new Status(Math.trunc(v), null, null); // legacy /optime/leader
-    if (!isPlainObject(v)) return Status.empty();
-    const lsn = parseIntLoose(v.optime) ?? 0;
-    const slots = isPlainObject(v.slots) ? (v.slots as Record<string, number>) : null;
+    const legacy = (n: number) => new Status(Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0, null, null);
+    if (typeof value === 'number') return legacy(value); // legacy /optime/leader
+    if (typeof value === 'string' && /^\s*\d{1,20}\s*$/.test(value)) return legacy(Number(value));
+    const v = storedObject('status', value);
+    if (!v) return Status.empty();
+    const lsn = Math.max(0, parseIntLoose(v.optime) ?? 0);
+    // Slot positions are numbers; anything else in there is dropped rather than passed to PostgreSQL.
+    const slots = isPlainObject(v.slots)
+      ? Object.fromEntries(Object.entries(v.slots).filter(([, x]) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) as Record<string, number>
+      : null;
     const retain = Array.isArray(v.retain_slots) ? v.retain_slots.filter((s): s is string => typeof s === 'string') : null;
     return new Status(lsn, slots, retain);
   }
@@ -172,7 +218,9 @@ export class TimelineHistory {
   constructor(readonly version: Version, readonly value: unknown, readonly lines: unknown[][]) {}
 
   static fromNode(version: Version, value: unknown): TimelineHistory {
-    const parsed = typeof value === 'string' ? tryParseJson(value) : undefined;
+    const parsed = typeof value === 'string' ? parseStoredJson('history', value) : undefined;
+    if (parsed !== undefined && !Array.isArray(parsed)) reportMalformed('history', `not a JSON list: ${excerpt(parsed)}`);
+    else if (parsed !== undefined) clearMalformed('history');
     const lines = Array.isArray(parsed) ? parsed.filter(Array.isArray) : [];
     return new TimelineHistory(version, value, lines as unknown[][]);
   }

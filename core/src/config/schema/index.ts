@@ -10,6 +10,7 @@ import { methodSection, postgresqlSection } from './postgresql.js';
 import { bootstrapSection, citusSection, ctlSection, logSection, pluginsList, restapiSection, tagsSection, watchdogSection } from './sections.js';
 import { scalarString, str } from './primitives.js';
 import { isPlainObject } from '../../util/json.js';
+import { memberNameProblem } from '../../model/names.js';
 
 export const pghaConfigSchema = z.looseObject({
   name: scalarString.optional(),
@@ -76,6 +77,20 @@ function methodSectionIssues(raw: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+/** `name` becomes a DCS key segment and application_name; `scope` a key segment too. */
+function identityIssues(raw: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (typeof raw.name === 'string' || typeof raw.name === 'number') {
+    const why = memberNameProblem(String(raw.name));
+    if (why) issues.push({ path: 'name', message: why });
+  }
+  if (typeof raw.scope === 'string') {
+    if (raw.scope === '' ) issues.push({ path: 'scope', message: 'must not be empty' });
+    else if (raw.scope.includes('/') || /[\u0000-\u001f\u007f-\u009f]/.test(raw.scope)) issues.push({ path: 'scope', message: "must not contain '/' or control characters" });
+  }
+  return issues;
+}
+
 export type ValidationResult =
   | { readonly ok: true; readonly config: PghaConfig; readonly issues: readonly [] }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
@@ -87,6 +102,7 @@ export function validateConfig(raw: unknown, mode: ConfigMode = 'agent'): Valida
   const r = pghaConfigSchema.safeParse(raw, { error: configErrorMap });
   if (!r.success) issues.push(...issuesFromZod(r.error));
   issues.push(...methodSectionIssues(raw));
+  issues.push(...identityIssues(raw));
   if (mode === 'agent') {
     for (const path of REQUIRED_FOR_AGENT) {
       const v = get(raw, path);
