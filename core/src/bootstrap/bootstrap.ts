@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PostgresController } from '../postgres/controller.js';
-import { chownTo, runCommand, shlexSplit } from '../postgres/exec.js';
+import { chownTo, runCommand, shlexSplit, userCommandCwd } from '../postgres/exec.js';
 import { isPlainObject } from '../util/json.js';
 import { customBootstrapArgv, parseCustomBootstrap, type CustomBootstrapConfig } from './custom.js';
 import { createOrUpdateRole, grantRewindFunctions } from './roles.js';
@@ -100,7 +100,7 @@ export class Bootstrap {
     pg.ensureDataDirectory();
     const [cmd, ...args] = customBootstrapArgv(c, pg.scope, pg.dataDir);
     pg.logger.info({ command: c.command }, 'running custom bootstrap script');
-    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal });
+    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal, cwd: userCommandCwd() });
     if (r.code !== 0) {
       pg.setState('custom bootstrap failed');
       this.lastError = `custom bootstrap script ${c.command} exited with ${r.code}`;
@@ -150,7 +150,7 @@ export class Bootstrap {
     const su = pg.settings.superuser;
     const env = pg.writePgpass([{ host: '*', port: '*', user: su.username, password: su.password }]);
     const [bin, ...args] = shlexSplit(cmd);
-    const r = await runCommand(bin!, [...args, pg.localConnectionUrl()], { runAs: pg.runAs, logger: pg.logger, env, signal });
+    const r = await runCommand(bin!, [...args, pg.localConnectionUrl()], { runAs: pg.runAs, logger: pg.logger, env, signal, cwd: userCommandCwd() });
     if (r.code !== 0) {
       pg.logger.error({ code: r.code, cmd }, 'post_bootstrap script failed');
       this.lastError = `post_bootstrap script ${cmd} exited with ${r.code}`;

@@ -3,7 +3,7 @@
  * scripts...). Arguments follow Patroni exactly, so existing wrapper scripts work unchanged.
  */
 import { flag } from '../bootstrap/custom.js';
-import { runCommand, shlexSplit } from '../postgres/exec.js';
+import { runCommand, shlexSplit, userCommandCwd } from '../postgres/exec.js';
 import type { ReplicaCreateRequest, ReplicaMethod, ReplicaMethodContext } from './contract.js';
 
 /** Keys that steer pgha; with `no_params` they are not passed to the command. */
@@ -49,7 +49,7 @@ export class CustomScriptReplicaMethod implements ReplicaMethod {
   async create(req: ReplicaCreateRequest): Promise<number> {
     const [cmd, ...args] = customReplicaArgv(this.name, this.section, this.ctx, req.connstring);
     this.ctx.logger.info({ method: this.name, command: cmd }, 'running replica creation script');
-    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: this.ctx.logger });
+    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env: req.env, signal: req.signal, logger: this.ctx.logger, cwd: userCommandCwd() });
     return r.code;
   }
 }
