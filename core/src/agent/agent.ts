@@ -351,9 +351,11 @@ export class Agent implements ApiBackend {
   }
 
   async reinitialize(force: boolean): Promise<[boolean, string]> {
-    const cluster = this.dcs.cluster ?? (await this.dcs.getCluster());
-    if (cluster.leaderName === this.name) return [false, 'I am the leader, can not reinitialize'];
+    // Patroni's order, on a fresh read of the DCS: no leader first, then "I am the leader" (the lock
+    // is ours, whatever the cached view said).
+    const cluster = await this.dcs.getCluster();
     if (!cluster.leader) return [false, 'Cluster has no leader, can not reinitialize'];
+    if (cluster.leaderName === this.name || this.isLeader()) return [false, 'I am the leader, can not reinitialize'];
     if (this.long.running) {
       if (!force) return [false, `${this.long.running.label} already in progress`];
       this.long.cancel();
