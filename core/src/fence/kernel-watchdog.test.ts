@@ -36,7 +36,7 @@ function fakeDevice(): string {
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const l = { lines, debug() {}, info: (m: string) => lines.push(`INFO ${m}`), warn: (m: string) => lines.push(`WARNING ${m}`), error: (m: string) => lines.push(`ERROR ${m}`), child: () => l };
+  const l = { lines, debug: (m: string) => lines.push(`DEBUG ${m}`), info: (m: string) => lines.push(`INFO ${m}`), warn: (m: string) => lines.push(`WARNING ${m}`), error: (m: string) => lines.push(`ERROR ${m}`), child: () => l };
   return l as never;
 }
 
@@ -82,7 +82,8 @@ describe('KernelWatchdog (device: a plain file; ioctls: RecordingWatchdogIoctl t
     expect(tooLong.activate()).toBe(false);
     expect(tooLong.failed).toBe(true);
     expect(tooLong.active).toBe(false);
-    expect(log.lines.join('\n')).toMatch(/ERROR Configuration requires watchdog, but watchdog could not be activated: a safe watchdog timeout 5 could not be configured\. Watchdog timeout is 10\./);
+    expect(log.lines).toContain(`WARNING Could not activate Linux watchdog device at ${dev}: a safe watchdog timeout 5 could not be configured. Watchdog timeout is 10.`);
+    expect(log.lines).toContain('ERROR Configuration requires watchdog, but watchdog could not be activated');
     // (each open truncates the stand-in file) the refused device was closed with the magic V too
     expect(readFileSync(dev, 'utf8')).toBe('V');
   });
@@ -96,11 +97,11 @@ describe('KernelWatchdog (device: a plain file; ioctls: RecordingWatchdogIoctl t
     wd.disable();
   });
 
-  it('automatic mode without a device warns once, and again only after the timing changes', () => {
+  it('automatic mode without a device: DEBUG as Patroni (not a warning), once, and again only after the timing changes', () => {
     const log = capture();
     const wd = new KernelWatchdog('automatic', '/nonexistent/watchdog', 15, log, new RecordingWatchdogIoctl());
     for (let i = 0; i < 5; i++) expect(wd.activate()).toBe(true);
-    expect(log.lines).toEqual(['WARNING watchdog not used: /nonexistent/watchdog does not exist']);
+    expect(log.lines).toEqual(['DEBUG Could not activate Linux watchdog device at /nonexistent/watchdog: /nonexistent/watchdog does not exist']);
     wd.setTimeout(25);
     wd.activate();
     expect(log.lines).toHaveLength(2);

@@ -130,13 +130,15 @@ export class KernelWatchdog {
     }
   }
 
+  /** Patroni's levels: a WARNING then an ERROR when the watchdog is required; DEBUG in automatic mode. */
   private fail(why: string): boolean {
     if (this.mode === 'required') {
       this.failed = true;
-      this.logger.error(`Configuration requires watchdog, but watchdog could not be activated: ${why}`);
+      this.logger.warn(`Could not activate ${this.describe()}: ${why}`);
+      this.logger.error('Configuration requires watchdog, but watchdog could not be activated');
       return false;
     }
-    this.logger.warn(`watchdog not used: ${why}`);
+    this.logger.debug(`Could not activate ${this.describe()}: ${why}`);
     this.gaveUp = true;
     return true;
   }
