@@ -186,8 +186,8 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const candidate = ['node1', 'node2'].find((x) => x !== old)!;
     await patchConfig(main, { pause: true });
     await waitFor(async () => {
-      const { body } = await live(main).get('/cluster');
-      return body.pause === true && (body.members as Array<{ pause?: boolean }>).every((m) => m.pause === true);
+      for (const n of main.nodes) if ((await n.get('/patroni')).body.pause !== true) return false;
+      return (await live(main).get('/cluster')).body.pause === true;
     }, 20_000, 'every member paused');
 
     const cfg = main.node('node1').configPath;

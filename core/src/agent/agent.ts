@@ -20,7 +20,7 @@ import { executePlan } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
-import type { DynamicConfigCache } from './dynamic-cache.js';
+import { patroniCachedDynamic, type DynamicConfigCache } from './dynamic-cache.js';
 import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
@@ -204,7 +204,10 @@ export class Agent implements ApiBackend {
     if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
-    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) this.deps.dynamicCache?.save(this.eff.dynamic);
+    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {
+      const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
+      this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
+    }
     return result;
   }
 

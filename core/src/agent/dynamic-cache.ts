@@ -26,6 +26,31 @@ export function pythonJsonDumps(v: unknown): string {
   return escapeAscii(String(v));
 }
 
+/**
+ * What Patroni caches: the `/config` value itself, after its own timing adjustments (ttl >= 20,
+ * loop_wait >= 1, retry_timeout >= 3, loop_wait + 2 * retry_timeout <= ttl), which it writes into
+ * the value. Nothing else is normalized.
+ */
+export function patroniCachedDynamic(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  const int = (k: string, dflt: number, min: number): number => {
+    const v = Math.trunc(Number(raw[k] ?? dflt));
+    if (!Number.isFinite(v)) return dflt;
+    if (v < min) out[k] = min;
+    return Math.max(v, min);
+  };
+  const loopWait = int('loop_wait', 10, 1);
+  const retry = int('retry_timeout', 10, 3);
+  const ttl = int('ttl', 30, 20);
+  if (1 + 2 * retry > ttl) {
+    out.loop_wait = 1;
+    out.retry_timeout = Math.floor((ttl - 1) / 2);
+  } else if (loopWait + 2 * retry > ttl) {
+    out.loop_wait = ttl - 2 * retry;
+  }
+  return out;
+}
+
 export class DynamicConfigCache {
   private saved: string | null = null;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
-import { DynamicConfigCache, pythonJsonDumps } from './dynamic-cache.js';
+import { DynamicConfigCache, patroniCachedDynamic, pythonJsonDumps } from './dynamic-cache.js';
 import { memberHttpClient } from './member-http.js';
 import { publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
@@ -44,6 +44,14 @@ describe('patroni.dynamic.json', () => {
     const v = { ttl: 30, loop_wait: 10, postgresql: { parameters: { max_connections: 100, x: 'é' }, use_slots: true }, slots: [], pause: null, r: 1.5 };
     const py = execFileSync('python3', ['-c', 'import json,sys; sys.stdout.write(json.dumps(json.loads(sys.stdin.read())))'], { input: JSON.stringify(v) }).toString();
     expect(pythonJsonDumps(v)).toBe(py);
+  });
+
+  it('holds /config as given, with only Patroni\'s own timing adjustments', () => {
+    const cfg = { ttl: 20, loop_wait: 1, retry_timeout: 5, postgresql: { use_pg_rewind: true } };
+    expect(patroniCachedDynamic(cfg)).toEqual(cfg);
+    expect(patroniCachedDynamic({ ttl: 10, loop_wait: 0 })).toEqual({ ttl: 20, loop_wait: 1, retry_timeout: 9 });
+    expect(patroniCachedDynamic({ ttl: 20, loop_wait: 10, retry_timeout: 10 })).toEqual({ ttl: 20, loop_wait: 1, retry_timeout: 9 });
+    expect(patroniCachedDynamic({ ttl: 30, loop_wait: 15, retry_timeout: 10 })).toEqual({ ttl: 30, loop_wait: 10, retry_timeout: 10 });
   });
 
   it('is written only into an initialized data directory, through a temporary file, 0600, and only when changed', () => {
