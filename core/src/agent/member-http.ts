@@ -44,17 +44,29 @@ export function memberHttpSettings(config: Readonly<Record<string, unknown>>): M
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-export function memberHttpClient(config: Readonly<Record<string, unknown>>, plain: HttpClient = fetch): HttpClient {
-  const s = memberHttpSettings(config);
+/**
+ * `config` is the local configuration, or a function returning the current one (a reload then
+ * applies new certificates and credentials, as Patroni's request.reload_config does).
+ */
+export function memberHttpClient(config: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>), plain: HttpClient = fetch): HttpClient {
+  const current = typeof config === 'function' ? config : () => config;
   const read = (p: string | null) => (p ? readFileSync(p) : undefined);
-  let agent: https.Agent | null = null;
-  const tlsAgent = (): https.Agent => (agent ??= new https.Agent({
+  let cached: { key: string; s: MemberHttpSettings; agent: https.Agent | null } | null = null;
+  const settings = () => {
+    const s = memberHttpSettings(current());
+    const key = JSON.stringify(s);
+    if (cached?.key !== key) cached = { key, s, agent: null };
+    return cached;
+  };
+  const tlsAgent = (c: NonNullable<typeof cached>): https.Agent => (c.agent ??= new https.Agent({
     // insecure=True: no verification without a client certificate; with one, the CA but not the host name.
-    rejectUnauthorized: !!s.certfile,
+    rejectUnauthorized: !!c.s.certfile,
     checkServerIdentity: () => undefined,
-    ca: read(s.cacert), cert: read(s.certfile), key: read(s.keyfile ?? s.certfile), passphrase: s.keyfilePassword ?? undefined,
+    ca: read(c.s.cacert), cert: read(c.s.certfile), key: read(c.s.keyfile ?? c.s.certfile), passphrase: c.s.keyfilePassword ?? undefined,
   }));
   const client = async (input: Parameters<HttpClient>[0], init: Parameters<HttpClient>[1] = {}): Promise<Response> => {
+    const c = settings();
+    const s = c.s;
     const url = new URL(input instanceof Request ? input.url : String(input));
     const headers = new Headers(init.headers);
     if (s.authorization && !headers.has('authorization')) headers.set('authorization', s.authorization);
@@ -62,7 +74,7 @@ export function memberHttpClient(config: Readonly<Record<string, unknown>>, plai
     const body = init.body === undefined || init.body === null ? null : typeof init.body === 'string' ? init.body : Buffer.from(await new Response(init.body).arrayBuffer());
     return new Promise<Response>((resolve, reject) => {
       const req = https.request(url, {
-        method: init.method ?? 'GET', headers: Object.fromEntries(headers.entries()), agent: tlsAgent(), signal: init.signal ?? undefined,
+        method: init.method ?? 'GET', headers: Object.fromEntries(headers.entries()), agent: tlsAgent(c), signal: init.signal ?? undefined,
       }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -90,6 +90,14 @@ describe('requests to members (Patroni PatroniRequest(config, insecure=True))', 
       expect(await res.json()).toEqual({ role: 'replica' });
       expect(auth).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
       await expect(fetch(`https://127.0.0.1:${port}/patroni`)).rejects.toThrow();
+      // A reload of the local configuration applies new credentials (Patroni's request.reload_config).
+      let cfg: Record<string, unknown> = { restapi: { authentication: { username: 'a', password: '1' } } };
+      const reloading = memberHttpClient(() => cfg);
+      await reloading(`https://127.0.0.1:${port}/patroni`);
+      expect(auth).toBe(`Basic ${Buffer.from('a:1').toString('base64')}`);
+      cfg = { ctl: { authentication: { username: 'b', password: '2' } } };
+      await reloading(`https://127.0.0.1:${port}/patroni`);
+      expect(auth).toBe(`Basic ${Buffer.from('b:2').toString('base64')}`);
     } finally {
       server.close();
     }

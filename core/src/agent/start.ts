@@ -79,7 +79,8 @@ export function critical(logger: Logger, message: string): void {
 
 export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const env = o.env ?? process.env;
-  const load = () => loadConfig({ path: o.configPath ?? null, env, mode: 'agent' });
+  let current: LoadedConfig | null = null;
+  const load = () => (current = loadConfig({ path: o.configPath ?? null, env, mode: 'agent' }));
   const local = load();
   const config = local.config;
   const logger = o.logger ?? createLogger(config.log as never, { env });
@@ -96,7 +97,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
 
   const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir });
   // Requests to other members go as Patroni's do (TLS without verification unless a client certificate is set).
-  const http = memberHttpClient(config as Record<string, unknown>);
+  const http = memberHttpClient(() => (current ?? local).config as Record<string, unknown>);
   const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http });
   const ctx: DcsContext = {
     name, scope, namespace, basePath: clusterBasePath(namespace, scope),
