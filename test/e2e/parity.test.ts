@@ -239,10 +239,15 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const old = await main.waitHealthy(2, 60_000);
     await waitFor(async () => (await old.get('/config')).body.primary_start_timeout === 0 && existsSync(join(old.dataDir, 'patroni.dynamic.json'))
       && JSON.parse(readFileSync(join(old.dataDir, 'patroni.dynamic.json'), 'utf8')).primary_start_timeout === 0, 20_000, 'the leader to apply primary_start_timeout 0');
-    process.kill(old.postmasterPid()!, 'SIGKILL');
-    const crashedAt = Date.now();
-    await newLeader(main, old.name, 30_000);
-    expect(Date.now() - crashedAt).toBeLessThan(15_000);
+    // Failover needs a peer that answers GET /patroni within Patroni's 2 s; on a loaded machine it may
+    // not, and then the primary is (correctly) restarted: crash it again, up to three times.
+    let next: string | null = null;
+    for (let attempt = 0; attempt < 3 && !next; attempt++) {
+      const pid = await waitFor(async () => old.postmasterPid(), 60_000, `${old.name}'s postmaster`);
+      process.kill(pid, 'SIGKILL');
+      next = await newLeader(main, old.name, 15_000).catch(() => null);
+    }
+    expect(next, `no failover after crashing ${old.name}'s primary`).not.toBeNull();
     expect(old.log()).toMatch(/INFO: stopped PostgreSQL to fail over after a crash$/m);
     await patchConfig(main, { primary_start_timeout: null });
     await main.waitHealthy(2, 120_000);
