@@ -223,16 +223,18 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const old = await main.waitHealthy(2, 60_000);
     const autoConf = join(old.dataDir, 'postgresql.auto.conf');
     const saved = readFileSync(autoConf, 'utf8');
-    appendFileSync(autoConf, "max_connections = 'not a number'\n");
+    // The postmaster refuses to start (no such certificate), while single-user crash recovery before
+    // pg_rewind (no TLS there) still works: only the restart fails, as with a broken disk or config.
+    appendFileSync(autoConf, "ssl = on\nssl_cert_file = 'no-such-certificate.crt'\n");
     process.kill(old.postmasterPid()!, 'SIGKILL');
     const crashedAt = Date.now();
     const next = await newLeader(main, old.name, 30_000);
     expect(Date.now() - crashedAt).toBeLessThan(30_000);
     expect(old.log()).toMatch(/INFO: removed leader key after trying and failing to start postgres$/m);
     writeFileSync(autoConf, saved);
-    await waitFor(async () => (await member(main, old.name))?.role === 'replica' && (await member(main, old.name))?.state === 'streaming', 90_000, `${old.name} streaming from ${next}`);
+    await waitFor(async () => (await member(main, old.name))?.role === 'replica' && (await member(main, old.name))?.state === 'streaming', 150_000, `${old.name} streaming from ${next}`);
     await main.waitHealthy(2, 60_000);
-  }, 180_000);
+  }, 300_000);
 
   it('(7) primary_start_timeout 0: a crashed primary fails over at once', async () => {
     await patchConfig(main, { primary_start_timeout: 0 });
