@@ -21,6 +21,9 @@ const PLAIN_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ER
 const NODE3_TAGS = { nofailover: true, failover_priority: 1, nosync: false, sync_priority: 0 };
 
 let main: TestCluster;
+/** Members whose callbacks the last test checks: the pause switchover's candidate, the cleanly stopped leader. */
+let promotedBySwitchover = '';
+let stoppedLeader = '';
 let solo: TestCluster;
 let tlsDir: string;
 
@@ -67,6 +70,12 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     [main, solo] = await Promise.all([
       TestCluster.start({
         nodes: [{}, {}, { tags: NODE3_TAGS }], restapiTls: tls, local: () => logUnset,
+        // Every callback, as a path relative to the agent's working directory, appends its arguments there.
+        postgresql: { callbacks: Object.fromEntries(['on_start', 'on_stop', 'on_restart', 'on_reload', 'on_role_change'].map((a) => [a, 'sh scripts/callback.sh'])) },
+        prepare: (dir) => {
+          execFileSync('mkdir', ['-p', join(dir, 'scripts')]);
+          writeFileSync(join(dir, 'scripts', 'callback.sh'), '#!/bin/sh\necho "$@" >> callbacks.log\n', { mode: 0o755 });
+        },
       }),
       TestCluster.start({
         nodes: 1, restapiTls: tls,
@@ -202,6 +211,7 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const r = await main.node(old).get('/switchover', { method: 'POST', body: JSON.stringify({ leader: old, candidate }), headers: { 'content-type': 'application/json' } });
     expect(r.status, String(r.body)).toBe(200);
     expect(await newLeader(main, old, 60_000)).toBe(candidate);
+    promotedBySwitchover = candidate;
 
     await patchConfig(main, { pause: null });
     await main.waitHealthy(2, 120_000);
@@ -209,6 +219,7 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
 
   it('(2)(12) a clean stop publishes state stopped; replicas back off for primary_race_backoff before racing', async () => {
     const old = (await main.waitHealthy(2, 60_000)).name;
+    stoppedLeader = old;
     await main.node(old).stopAgent();
     const m = await member(main, old);
     expect(m?.state).toBe('stopped');
@@ -254,4 +265,15 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     await patchConfig(main, { primary_start_timeout: null });
     await main.waitHealthy(2, 120_000);
   }, 240_000);
+
+  it('(10) callbacks run in the agent\'s working directory with Patroni\'s arguments: <action> <role> <scope>', async () => {
+    const lines = (n: TestNode) => { try { return readFileSync(join(n.dir, 'callbacks.log'), 'utf8').split('\n').filter(Boolean); } catch { return []; } };
+    const has = (name: string, line: string) => waitFor(async () => lines(main.node(name)).includes(line), 20_000, `${name}: callback "${line}" (has: ${lines(main.node(name)).join(' | ')})`);
+    const scope = main.scope;
+    await has('node3', `on_start replica ${scope}`);
+    await has(promotedBySwitchover, `on_role_change primary ${scope}`);
+    await has(stoppedLeader, `on_stop primary ${scope}`);
+    await waitFor(async () => lines(main.node('node2')).some((l) => new RegExp(`^on_reload (primary|replica) ${scope}$`).test(l)), 20_000, 'node2: on_reload after POST /reload');
+    for (const n of main.nodes) for (const l of lines(n)) expect(l).toMatch(new RegExp(`^on_(start|stop|restart|reload|role_change) (primary|replica|demoted) ${scope}$`));
+  }, 60_000);
 });

@@ -37,6 +37,8 @@ export interface ClusterOptions {
   readonly local?: (name: string) => Record<string, unknown>;
   /** restapi.authentication for every node (write endpoints then need Basic auth). */
   readonly restapiAuth?: { username: string; password: string };
+  /** Extra keys for every node's local `postgresql` section (callbacks, ...). */
+  readonly postgresql?: Record<string, unknown>;
   /** Called with each node's directory (the agent's working directory) before the agent starts. */
   readonly prepare?: (dir: string, name: string) => void;
   /** Serve the REST API over TLS with this certificate (the test client does not verify it). */
@@ -191,6 +193,7 @@ export class TestCluster {
           authentication: { superuser: SUPERUSER, replication: { username: 'replicator', password: 'rep-secret' }, rewind: { username: 'rewinder', password: 'rewind-secret' } },
           parameters: { unix_socket_directories: dir, logging_collector: 'off' },
           pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+          ...o.postgresql,
         },
         tags: specs[i]!.tags ?? {},
         ...o.local?.(name),

@@ -24,6 +24,7 @@ import { PrimaryGuard } from '../fence/guard.js';
 import { KernelWatchdog, watchdogMode } from '../fence/kernel-watchdog.js';
 import { fenceTiming } from '../fence/timing.js';
 import { DynamicConfigCache } from './dynamic-cache.js';
+import { CallbackRunner } from './callbacks.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
 
 /** The Patroni protocol level pgha speaks; peers compare it to pick value formats. */
@@ -126,7 +127,11 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   });
   // Like Patroni: create data_dir (and its parents) so a fresh node can bootstrap or clone into it.
   controller.ensureDataDirectory();
-  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
+  const callbacks = new CallbackRunner(() => {
+    const pg = (current ?? local).config.postgresql;
+    return isPlainObject(pg) ? pg.callbacks : undefined;
+  }, scope, logger, controller.runAs);
+  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container, callbacks);
   const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
   const guard = new PrimaryGuard(
     fence,
