@@ -10,6 +10,7 @@ import { DynamicConfigCache, patroniCachedDynamic, pythonJsonDumps } from './dyn
 import { memberHttpClient } from './member-http.js';
 import { publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
+import { CallbackRunner } from './callbacks.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pgha-parity-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -100,6 +101,30 @@ describe('requests to members (Patroni PatroniRequest(config, insecure=True))', 
       expect(auth).toBe(`Basic ${Buffer.from('b:2').toString('base64')}`);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('callbacks (Patroni CallbackExecutor)', () => {
+  it("run in the agent's working directory with <action> <role> <scope>, promoted reported as primary; unset ones do nothing", async () => {
+    const dir = mkdtempSync(join(tmp, 'cb-'));
+    writeFileSync(join(dir, 'cb.sh'), 'echo "$@ $(pwd)" >> "$OUT"\n');
+    const out = join(dir, 'out');
+    process.env.OUT = out;
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const r = new CallbackRunner(() => ({ on_start: 'sh cb.sh', on_role_change: 'sh cb.sh' }), 'demo', silentLogger);
+      r.call('on_start', 'replica');
+      await new Promise((res) => setTimeout(res, 500));
+      r.call('on_role_change', 'promoted');
+      r.call('on_stop', 'primary');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (readFileSync(out, { flag: 'a+' }).toString().match(/\n/g) ?? []).length < 2) await new Promise((res) => setTimeout(res, 50));
+      expect(readFileSync(out, 'utf8')).toBe(`on_start replica demo ${dir}\non_role_change primary demo ${dir}\n`);
+    } finally {
+      process.chdir(cwd);
+      delete process.env.OUT;
     }
   });
 });
