@@ -133,7 +133,7 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
       child.on('close', (c) => { clearTimeout(t); resolve({ code: c, out }); });
     });
     expect(code, out).toBe(1);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(Date.now() - started, "it must exit at once, not run on").toBeLessThan(20_000);
     expect(out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} CRITICAL: Can't start; there is already a node named 'node1' running$/m);
     expect(existsSync(join(node.dir, 'second-data', 'PG_VERSION'))).toBe(false);
     expect((await node.get('/patroni')).body.state).toBe('running');
