@@ -4,6 +4,7 @@
  * range and stopped by PID: agents, then any postmaster they left, then the DCS.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
@@ -53,6 +54,12 @@ export interface ClusterOptions {
   readonly local?: (name: string) => Record<string, unknown>;
   /** restapi.authentication for every node (write endpoints then need Basic auth). */
   readonly restapiAuth?: { username: string; password: string };
+  /** Extra keys for every node's local `postgresql` section (callbacks, ...). */
+  readonly postgresql?: Record<string, unknown>;
+  /** Called with each node's directory (the agent's working directory) before the agent starts. */
+  readonly prepare?: (dir: string, name: string) => void;
+  /** Serve the REST API over TLS with this certificate (the test client does not verify it). */
+  readonly restapiTls?: { certfile: string; keyfile: string };
 }
 
 export class TestNode {
@@ -67,12 +74,13 @@ export class TestNode {
     readonly raftPort: number | null = null,
     /** Extra environment for the agent (KUBECONFIG on the kubernetes DCS). */
     readonly env: Record<string, string> = {},
+    readonly scheme: 'http' | 'https' = 'http',
   ) {}
 
   get raftAddr(): string | null { return this.raftPort === null ? null : `127.0.0.1:${this.raftPort}`; }
 
   get dataDir(): string { return join(this.dir, 'data'); }
-  get apiUrl(): string { return `http://127.0.0.1:${this.apiPort}`; }
+  get apiUrl(): string { return `${this.scheme}://127.0.0.1:${this.apiPort}`; }
   get logFile(): string { return join(this.dir, 'agent.log'); }
 
   /** Start `pgha run` for this node. */
@@ -101,11 +109,34 @@ export class TestNode {
   }
 
   async get(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-    const res = await fetch(this.apiUrl + path, { ...init, signal: AbortSignal.timeout(5000) });
-    const text = await res.text();
+    const { status, text } = this.scheme === 'https' ? await this.tlsRequest(path, init) : await (async () => {
+      const res = await fetch(this.apiUrl + path, { ...init, signal: AbortSignal.timeout(5000) });
+      return { status: res.status, text: await res.text() };
+    })();
     let body: unknown = text;
     try { body = JSON.parse(text); } catch { /* plain text */ }
-    return { status: res.status, body };
+    return { status, body };
+  }
+
+  /** A request to a TLS REST API with a test certificate (not verified), 5 s timeout. */
+  private tlsRequest(path: string, init: RequestInit = {}): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const body = typeof init.body === 'string' ? init.body : null;
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+      const req = https.request(this.apiUrl + path, {
+        method: init.method ?? 'GET', headers, rejectUnauthorized: false, timeout: 5000,
+      }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${this.apiUrl}${path}: timeout`)));
+      req.on('error', reject);
+      if (body !== null) req.write(body);
+      req.end();
+    });
   }
 
   async sql<T extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]> {
@@ -192,11 +223,12 @@ export class TestCluster {
       const name = `node${i + 1}`;
       const dir = join(root, name);
       mkdirSync(dir, { recursive: true });
+      o.prepare?.(dir, name);
       const [pgPort, apiPort] = [await freePort(), await freePort()];
       const config = {
         scope, name, namespace: '/service',
         log: { type: 'plain', level: 'INFO' },
-        restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}) },
+        restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}), ...(o.restapiTls ?? {}) },
         ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
         ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
         ...(kube ? { kubernetes: { namespace: k8s!.namespace, labels: k8s!.labels, use_endpoints: !!kube.useEndpoints, pod_ip: '127.0.0.1', ports: [{ name: 'postgresql', port: pgPort }] } } : {}),
@@ -216,6 +248,7 @@ export class TestCluster {
           authentication: { superuser: SUPERUSER, replication: { username: 'replicator', password: 'rep-secret' }, rewind: { username: 'rewinder', password: 'rewind-secret' } },
           parameters: { unix_socket_directories: dir, logging_collector: 'off' },
           pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+          ...o.postgresql,
         },
         tags: specs[i]!.tags ?? {},
         ...o.local?.(name),
@@ -224,7 +257,7 @@ export class TestCluster {
       writeFileSync(configPath, stringify(config));
       const u = testUser();
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
-      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}));
+      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}, o.restapiTls ? 'https' : 'http'));
     }
     const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd),
       zookeeper, !!zookeeper && !zkOpt?.zookeeper);

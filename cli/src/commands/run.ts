@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FatalError, startAgent } from '@pgha/core';
+import { FatalError, StartupRefused, startAgent } from '@pgha/core';
 
 /** `pgha run CONFIG`: the agent (Patroni's `patroni CONFIG`). SIGTERM/SIGINT stop it cleanly, SIGHUP reloads. */
 export function registerRun(program: Command): void {
@@ -9,7 +9,15 @@ export function registerRun(program: Command): void {
     .description('run the HA agent for one PostgreSQL server')
     .action(async (configPath: string | undefined, _opts: unknown, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { configFile?: string };
-      const running = await startAgent({ configPath: configPath ?? globals.configFile ?? null });
+      let running: Awaited<ReturnType<typeof startAgent>>;
+      try {
+        running = await startAgent({ configPath: configPath ?? globals.configFile ?? null });
+      } catch (e) {
+        // Already logged as Patroni does (e.g. `CRITICAL: Can't start; there is already a node named ...`).
+        if (!(e instanceof StartupRefused)) throw e;
+        process.exitCode = 1;
+        return;
+      }
       const { logger } = running;
       // Never die silently: report what killed us (the fence then protects a primary).
       process.on('uncaughtException', (e) => {

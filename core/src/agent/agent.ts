@@ -19,7 +19,9 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
 import { executePlan } from './executor.js';
 import { LongActionRunner } from './long-action.js';
-import { memberData } from './member-data.js';
+import { memberData, publishedTags } from './member-data.js';
+import { contradictoryTagWarnings } from './tag-warnings.js';
+import { patroniCachedDynamic, type DynamicConfigCache } from './dynamic-cache.js';
 import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
@@ -41,6 +43,8 @@ export interface AgentDeps {
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** The fence and kernel watchdog guarding this node while it is primary. */
   readonly guard?: PrimaryGuard;
+  /** patroni.dynamic.json in the data directory. */
+  readonly dynamicCache?: Pick<DynamicConfigCache, 'save'>;
 }
 
 export class Agent implements ApiBackend {
@@ -63,6 +67,8 @@ export class Agent implements ApiBackend {
   private lastStatus: NodeStatus | null = null;
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
+  /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
+  private lastPublishedWal: number | null = null;
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -80,7 +86,11 @@ export class Agent implements ApiBackend {
     });
   }
 
-  get tags(): Tags { return new Tags((this.local.config.tags as Record<string, unknown> | undefined) ?? {}); }
+  /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
+  get tags(): Tags {
+    const raw = this.local.config.tags;
+    return new Tags(publishedTags(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {}));
+  }
 
   get settings() {
     const c = this.eff.cluster;
@@ -93,7 +103,7 @@ export class Agent implements ApiBackend {
     const methods = Array.isArray(pg.create_replica_methods) ? (pg.create_replica_methods as string[]) : ['basebackup'];
     return {
       ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
-      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause,
+      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff,
       usePgRewind: pg.use_pg_rewind === true,
       removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
       removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
@@ -150,6 +160,8 @@ export class Agent implements ApiBackend {
     try {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
+      // Patroni resets the primary_race_backoff timer whenever there is a leader.
+      if (cluster.leader) this.memory = { ...this.memory, raceBackoffSince: 0 };
       this.applyDynamic(cluster);
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
@@ -168,7 +180,7 @@ export class Agent implements ApiBackend {
     }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: { ...this.memory, longAction: this.long.running }, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: { ...this.memory, longAction: this.long.running, prevWalPosition: this.lastPublishedWal }, now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
     const plan = decide({ ...base, peers });
@@ -194,7 +206,13 @@ export class Agent implements ApiBackend {
     }
     if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
     if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
-    return this.finish(message, plan.reason ?? null, cluster);
+    const result = await this.finish(message, plan.reason ?? null, cluster);
+    // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
+    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {
+      const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
+      this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
+    }
+    return result;
   }
 
   /** Patroni's step 13: the physical slots members stream from (permanent physical slots too). */
@@ -235,11 +253,13 @@ export class Agent implements ApiBackend {
     const status = await this.deps.pg.nodeStatus().catch(() => null);
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
-    await this.dcs.touchMember(memberData({
+    const data = memberData({
       ...urls, version: this.version, state: this.deps.pg.state, role: this.deps.pg.role, tags: this.tags.tags as Record<string, unknown>,
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
-    }));
+    });
+    this.lastPublishedWal = typeof data.xlog_location === 'number' ? data.xlog_location : null;
+    await this.dcs.touchMember(data);
   }
 
   /** Run cycles until stop(). A fatal error ends the loop (the caller exits non-zero). */
@@ -254,7 +274,11 @@ export class Agent implements ApiBackend {
         });
         this.metrics.observeLoop((this.clock.monotonic() - started) / 1000);
         if (this.stopping) break;
-        const left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
+        let left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
+        // Wake when the primary_race_backoff ends rather than a whole loop_wait later.
+        const since = this.memory.raceBackoffSince ?? 0;
+        const backoffLeft = since ? (since + this.eff.cluster.primaryRaceBackoff * 1000 - this.clock.monotonic()) / 1000 : 0;
+        if (backoffLeft > 0 && backoffLeft < left) left = backoffLeft;
         const cluster = this.dcs.cluster;
         if (cluster && cluster.leaderName && cluster.leaderName !== this.name) await this.dcs.watch(cluster.leader!.version, left);
         else if (cluster && cluster.leaderName === this.name) await this.dcs.nap(left);
@@ -291,6 +315,11 @@ export class Agent implements ApiBackend {
     await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });
     await h?.finish(await this.deps.pg.lastLsn().catch(() => null));
     await this.deps.guard?.close();
+    // As Patroni's shutdown: publish the final state (`stopped`) once PostgreSQL is down.
+    const running = await this.deps.pg.facts().then((f) => f.running, () => true);
+    if (!running) {
+      await this.touchMember().catch((e: unknown) => this.deps.logger.warn(`touch member: ${String(e)}`));
+    }
   }
 
   // ---- ApiBackend ----
@@ -306,6 +335,7 @@ export class Agent implements ApiBackend {
   async reloadConfig(): Promise<void> {
     if (!this.deps.reloadLocal) return;
     this.local = await this.deps.reloadLocal();
+    for (const w of contradictoryTagWarnings(this.local.config.tags)) this.deps.logger.warn(w);
     this.applyDynamic(this.dcs.cluster);
     await this.deps.pg.reload().catch(() => undefined);
     this.dcs.wakeup();
@@ -336,9 +366,11 @@ export class Agent implements ApiBackend {
   }
 
   async reinitialize(force: boolean): Promise<[boolean, string]> {
-    const cluster = this.dcs.cluster ?? (await this.dcs.getCluster());
-    if (cluster.leaderName === this.name) return [false, 'I am the leader, can not reinitialize'];
+    // Patroni's order, on a fresh read of the DCS: no leader first, then "I am the leader" (the lock
+    // is ours, whatever the cached view said).
+    const cluster = await this.dcs.getCluster();
     if (!cluster.leader) return [false, 'Cluster has no leader, can not reinitialize'];
+    if (cluster.leaderName === this.name || this.isLeader()) return [false, 'I am the leader, can not reinitialize'];
     if (this.long.running) {
       if (!force) return [false, `${this.long.running.label} already in progress`];
       this.long.cancel();

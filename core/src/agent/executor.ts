@@ -192,7 +192,7 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
       },
     });
     ctx.long.run('demote', 'demote', async () => {
-      await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn) });
+      await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: true });
       await h.finish(await pg.lastLsn().catch(() => null));
       return true;
     }, () => ctx.wakeup());

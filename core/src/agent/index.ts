@@ -1,5 +1,8 @@
 export { Agent, type AgentDeps } from './agent.js';
-export { startAgent, PATRONI_COMPATIBLE_VERSION, type RunningAgent, type StartAgentOptions } from './start.js';
+export { startAgent, StartupRefused, PATRONI_COMPATIBLE_VERSION, type RunningAgent, type StartAgentOptions } from './start.js';
+export { memberHttpClient } from './member-http.js';
+export { DynamicConfigCache, pythonJsonDumps, DYNAMIC_CACHE_FILE } from './dynamic-cache.js';
+export { contradictoryTagWarnings } from './tag-warnings.js';
 export { ControllerPort } from './postgres-adapter.js';
 export type { PostgresPort, FollowTarget } from './postgres-port.js';
 export { fetchPeerStatus, fetchPeerStatuses, peerStatusFromJson } from './peers.js';

@@ -18,12 +18,18 @@ export interface MemberDataInput {
   readonly reason: string | null;
 }
 
-/** Tags as published: boolean tags only when true (Patroni drops false ones), others as given. */
+/**
+ * Tags as published (Patroni's `_filter_tags`): boolean tags only when set, except that `nofailover`
+ * is kept whenever `failover_priority` is given and `nosync` whenever `sync_priority` is, so readers
+ * see both sides of a contradictory pair (the boolean wins). Other tags as given.
+ */
 export function publishedTags(tags: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(tags)) {
     if (['nofailover', 'clonefrom', 'noloadbalance', 'nosync', 'nostream'].includes(k)) {
-      if (truthy(v)) out[k] = true;
+      const paired = (k === 'nofailover' && 'failover_priority' in tags) || (k === 'nosync' && 'sync_priority' in tags);
+      if (paired) out[k] = v;
+      else if (truthy(v)) out[k] = true;
     } else if (v !== null && v !== undefined) out[k] = v;
   }
   return out;

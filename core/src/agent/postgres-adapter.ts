@@ -14,6 +14,7 @@ import { checkpointInfo, clusterState, systemIdentifier } from '../postgres/data
 import type { ServerStatus } from '../postgres/monitor.js';
 import { rewind } from '../postgres/rewind.js';
 import { createReplica, replicaMethodResolver } from '../replica/create.js';
+import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
@@ -33,7 +34,11 @@ export class ControllerPort implements PostgresPort {
     private readonly bootstrapSection: Readonly<Record<string, unknown>>,
     private readonly plugins: PluginHost | null,
     private readonly container?: DependencyContainer,
+    /** Patroni's postgresql.callbacks. */
+    private readonly callbacks?: CallbackRunner,
   ) {}
+
+  private callback(action: CallbackAction): void { this.callbacks?.call(action, this.role); }
 
   get state(): string { return this.c.state; }
 
@@ -160,18 +165,36 @@ export class ControllerPort implements PostgresPort {
     void signal;
     const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
     this.following = role === 'replica' ? JSON.stringify(recovery) : null;
+    const before = this._role;
     const ok = await this.c.start({ recovery });
-    if (ok) this._role = role;
+    if (ok) {
+      this._role = role;
+      // A former primary (or demoted node) starting as a replica changed its role; otherwise a start.
+      const changed = (before === 'primary' || before === 'demoted') && role === 'replica';
+      this.callback(changed ? 'on_role_change' : 'on_start');
+    }
     return ok;
   }
 
-  async stop(mode: 'fast' | 'immediate', opts: { checkpoint?: boolean; onShutdown?: (lsn: number | null) => Promise<void> } = {}): Promise<boolean> {
+  async stop(mode: 'fast' | 'immediate', opts: { checkpoint?: boolean; onShutdown?: (lsn: number | null) => Promise<void>; blockCallbacks?: boolean } = {}): Promise<boolean> {
     const cb = opts.onShutdown;
-    return this.changing(() => this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined }));
+    const wasRunning = this.c.isRunning();
+    const ok = await this.changing(() => this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined }));
+    if (ok && wasRunning && !opts.blockCallbacks) this.callback('on_stop');
+    return ok;
   }
 
-  restart(): Promise<boolean> { return this.changing(() => this.c.restart()); }
-  async reload(): Promise<void> { this.invalidate(); this.c.reload(); }
+  async restart(): Promise<boolean> {
+    const ok = await this.changing(() => this.c.restart());
+    if (ok) this.callback('on_restart');
+    return ok;
+  }
+
+  async reload(): Promise<void> {
+    this.invalidate();
+    this.c.reload();
+    if (this.c.isRunning()) this.callback('on_reload');
+  }
 
   async promote(): Promise<boolean> { return this.changing(() => this.promoteNow()); }
 
@@ -180,6 +203,7 @@ export class ControllerPort implements PostgresPort {
     if (ok) {
       this._role = 'primary';
       this.following = null;
+      this.callback('on_role_change');
       // pg_rewind of the old primary needs a checkpoint on the new timeline.
       await this.checkpoint().catch(() => undefined);
     }

@@ -33,7 +33,8 @@ export interface PostgresPort {
   /** Start as primary or as a replica following `leader`; true once accepting connections. */
   start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
   /** Stop; `onShutdown` fires once the final checkpoint is written (graceful demotion releases the lock then). */
-  stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void> }): Promise<boolean>;
+  /** `blockCallbacks`: no on_stop callback (a demotion's stop; its role change is announced by the next start). */
+  stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void>; blockCallbacks?: boolean }): Promise<boolean>;
   restart(signal: AbortSignal): Promise<boolean>;
   reload(): Promise<void>;
   promote(signal: AbortSignal): Promise<boolean>;

@@ -17,12 +17,16 @@ import { PostgresController } from '../postgres/controller.js';
 import { systemClock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
 import { Agent } from './agent.js';
-import { fetchPeerStatus } from './peers.js';
+import { memberHttpClient } from './member-http.js';
+import type { HttpClient } from '../di.js';
 import { ControllerPort } from './postgres-adapter.js';
 import { FenceClient } from '../fence/client.js';
 import { PrimaryGuard } from '../fence/guard.js';
 import { KernelWatchdog, watchdogMode } from '../fence/kernel-watchdog.js';
 import { fenceTiming } from '../fence/timing.js';
+import { DynamicConfigCache } from './dynamic-cache.js';
+import { CallbackRunner } from './callbacks.js';
+import { contradictoryTagWarnings } from './tag-warnings.js';
 
 /** The Patroni protocol level pgha speaks; peers compare it to pick value formats. */
 export const PATRONI_COMPATIBLE_VERSION = '4.0.0';
@@ -54,14 +58,37 @@ function postgresUser(config: LoadedConfig['config'], env: NodeJS.ProcessEnv): {
   return { uid, gid };
 }
 
+/** A refusal to start that was already logged (CRITICAL): the caller only exits non-zero. */
+export class StartupRefused extends FatalError {}
+
+/** Does anything answer on the member's REST API (Patroni's GET /liveness, 3 s, no retry)? */
+async function answers(http: HttpClient, apiUrl: string): Promise<boolean> {
+  try {
+    const res = await http(new URL('/liveness', apiUrl), { signal: AbortSignal.timeout(3000) });
+    await res.arrayBuffer().catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Patroni's logger.fatal: the CRITICAL level (pino's fatal). */
+export function critical(logger: Logger, message: string): void {
+  const l = logger as Logger & { fatal?: (m: string) => void };
+  if (typeof l.fatal === 'function') l.fatal(message);
+  else logger.error(message);
+}
+
 export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const env = o.env ?? process.env;
-  const load = () => loadConfig({ path: o.configPath ?? null, env, mode: 'agent' });
+  let current: LoadedConfig | null = null;
+  const load = () => (current = loadConfig({ path: o.configPath ?? null, env, mode: 'agent' }));
   const local = load();
   const config = local.config;
   const logger = o.logger ?? createLogger(config.log as never, { env });
   for (const w of local.warnings) logger.warn(w);
   startupChecks(local, logger);
+  for (const w of contradictoryTagWarnings(config.tags)) logger.warn(w);
   const eff = effectiveConfig(config, null);
   for (const w of eff.warnings) logger.warn(w);
   // The fence must fire before the lease expires and never before a healthy leader refreshes.
@@ -72,7 +99,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const namespace = typeof config.namespace === 'string' ? config.namespace : '/service';
 
   const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir });
-  const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http: fetch });
+  // Requests to other members go as Patroni's do (TLS without verification unless a client certificate is set).
+  const http = memberHttpClient(() => (current ?? local).config as Record<string, unknown>);
+  const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http });
   const ctx: DcsContext = {
     name, scope, namespace, basePath: clusterBasePath(namespace, scope),
     ttl: eff.timings.ttl, loopWait: eff.timings.loopWait, retryTimeout: eff.timings.retryTimeout, ctl: false,
@@ -81,14 +110,14 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   logger.info(`using the ${section} DCS`);
   const dcs = new Dcs(driver, eff.timings);
 
-  // Refuse to start next to a live member of the same name (two agents on one PGDATA or one name).
+  // Refuse to start next to a live member of the same name (two agents on one PGDATA or one name):
+  // like Patroni, any answer from its /liveness within 3 s means it runs; exit at once, CRITICAL.
   const existing = (await dcs.getCluster().catch(() => null))?.getMember(name, false);
-  if (existing && 'apiUrl' in existing && existing.apiUrl) {
-    const st = await fetchPeerStatus(fetch, existing as never, 2000);
-    if (st.reachable) {
-      await dcs.close();
-      throw new FatalError(`Can't start; there is already a node named '${name}' running`);
-    }
+  if (existing && 'apiUrl' in existing && existing.apiUrl && (await answers(http, existing.apiUrl))) {
+    await dcs.close();
+    const message = `Can't start; there is already a node named '${name}' running`;
+    critical(logger, message);
+    throw new StartupRefused(message);
   }
 
   const dataDir = String((eff.config.postgresql as Record<string, unknown>).data_dir);
@@ -100,7 +129,11 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   });
   // Like Patroni: create data_dir (and its parents) so a fresh node can bootstrap or clone into it.
   controller.ensureDataDirectory();
-  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container);
+  const callbacks = new CallbackRunner(() => {
+    const pg = (current ?? local).config.postgresql;
+    return isPlainObject(pg) ? pg.callbacks : undefined;
+  }, scope, logger, controller.runAs);
+  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container, callbacks);
   const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
   const guard = new PrimaryGuard(
     fence,
@@ -116,9 +149,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     return (await dcs.updateLeader(c.leader, null)) ? dcs.leaderLeaseSentAt(sent) : null;
   });
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
-  let current = local;
-  const reloadLocal = async () => (current = await reloadLocalConfig(current, load, logger, (r) => api.reload(r)));
-  const agent = new Agent({ local, dcs, pg: port, logger, http: fetch, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard });
+  const reloadLocal = async () => (current = await reloadLocalConfig(current ?? local, load, logger, (r) => api.reload(r)));
+  const dynamicCache = new DynamicConfigCache(dataDir, controller.runAs, logger);
+  const agent = new Agent({ local, dcs, pg: port, logger, http, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard, dynamicCache });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();
   const loop = agent.start();

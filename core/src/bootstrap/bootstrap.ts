@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PostgresController } from '../postgres/controller.js';
-import { chownTo, runCommand, shlexSplit } from '../postgres/exec.js';
+import { chownTo, runCommand, shlexSplit, userCommandCwd } from '../postgres/exec.js';
 import { pgbackrestProgressEnv, ProgressTracker, toolProgressLineHandler } from '../replica/progress.js';
 import { isPlainObject } from '../util/json.js';
 import { customBootstrapArgv, parseCustomBootstrap, type CustomBootstrapConfig } from './custom.js';
@@ -104,7 +104,7 @@ export class Bootstrap {
     pg.logger.info({ command: c.command }, 'running custom bootstrap script');
     // A restore from a backup can take hours: elapsed time always, percent when the tool prints it (pgBackRest, pg_basebackup).
     const progress = new ProgressTracker('bootstrap', c.name, (p) => pg.setProgress(p), pg.logger);
-    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal, env: pgbackrestProgressEnv(argv), onLine: toolProgressLineHandler(progress) });
+    const r = await runCommand(cmd!, args, { runAs: pg.runAs, logger: pg.logger, signal, env: pgbackrestProgressEnv(argv), onLine: toolProgressLineHandler(progress), cwd: userCommandCwd() });
     progress.finish(r.code === 0);
     if (r.code !== 0) {
       pg.setState('custom bootstrap failed');
@@ -155,7 +155,7 @@ export class Bootstrap {
     const su = pg.settings.superuser;
     const env = pg.writePgpass([{ host: '*', port: '*', user: su.username, password: su.password }]);
     const [bin, ...args] = shlexSplit(cmd);
-    const r = await runCommand(bin!, [...args, pg.localConnectionUrl()], { runAs: pg.runAs, logger: pg.logger, env, signal });
+    const r = await runCommand(bin!, [...args, pg.localConnectionUrl()], { runAs: pg.runAs, logger: pg.logger, env, signal, cwd: userCommandCwd() });
     if (r.code !== 0) {
       pg.logger.error({ code: r.code, cmd }, 'post_bootstrap script failed');
       this.lastError = `post_bootstrap script ${cmd} exited with ${r.code}`;

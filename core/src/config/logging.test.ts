@@ -32,9 +32,20 @@ describe('logging', () => {
     expect(sink.lines[1]).toMatch(/ WARNING: careful\n$/);
   });
 
-  it('JSON by default, with static_fields; level from config, env overriding', () => {
+  it('plain Patroni lines by default, as Patroni writes them when log.type is unset', () => {
     const sink = capture();
-    const log = createLogger({ level: 'warning', static_fields: { app: 'pgha' } }, { sink });
+    const log = createLogger({}, { sink });
+    log.info('no action. I am (node1), the leader with the lock');
+    log.warn('careful');
+    log.error('broken');
+    expect(sink.lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO: no action\. I am \(node1\), the leader with the lock\n$/);
+    expect(sink.lines[1]).toMatch(/^\S+ \S+ WARNING: careful\n$/);
+    expect(sink.lines[2]).toMatch(/^\S+ \S+ ERROR: broken\n$/);
+  });
+
+  it('JSON with log.type json, with static_fields; level from config, env overriding', () => {
+    const sink = capture();
+    const log = createLogger({ type: 'json', level: 'warning', static_fields: { app: 'pgha' } }, { sink });
     log.info('dropped');
     log.error('boom');
     expect(sink.lines).toHaveLength(1);

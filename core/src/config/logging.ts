@@ -1,6 +1,7 @@
 /**
- * The agent's logger (pino): JSON lines by default or with `log.type: json`; Patroni's plain lines
- * with `log.type: plain`; level from `log.level` (env PATRONI_LOG_LEVEL / PGHA_LOG_LEVEL wins);
+ * The agent's logger (pino): Patroni's plain lines (`2026-11-29 08:00:00,123 INFO: message`) by
+ * default, as Patroni writes them when `log.type` is unset, since operators grep them; JSON lines
+ * with `log.type: json`; level from `log.level` (env PATRONI_LOG_LEVEL / PGHA_LOG_LEVEL wins);
  * `log.dir` writes `patroni.log` there (the name Patroni uses, so log shippers keep working), rotated
  * by `file_size` / `file_num` like Python's RotatingFileHandler. Writes are synchronous so the last
  * lines before a crash or exit are not lost.
@@ -128,7 +129,7 @@ export function createLogger(log: LogSettings | undefined = {}, opts: { env?: En
   }
   sink ??= fdSink(2);
   const out = sink;
-  const destination: DestinationStream = log.type === 'plain'
+  const destination: DestinationStream = log.type !== 'json'
     ? plainDestination(out, { format: typeof log.format === 'string' ? log.format : undefined, dateformat: log.dateformat })
     : { write: (line: string) => out.write(line) };
   const logger = pino({ level, base: { pid: process.pid, ...(log.static_fields ?? {}) } }, destination);

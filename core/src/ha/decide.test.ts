@@ -142,7 +142,8 @@ const rows: Row[] = [
   { name: 'stopped replica starts as a secondary', s: { me: 'node2', pg: stoppedReplica }, message: 'starting as a secondary', actions: ['start'] },
   { name: 'crashed primary with the lock restarts as primary', s: { pg: crashedPrimary }, message: 'starting primary after failure', actions: ['update_lock', 'start'], fail: /checking whether|starting as a secondary/ },
   { name: 'lock holder with replica data starts read-only', s: { pg: stoppedReplica }, message: 'starting as readonly because i had the session lock', actions: ['update_lock', 'start'] },
-  { name: 'primary_start_timeout 0 fails over after a crash', s: { pg: crashedPrimary, settings: { primaryStartTimeout: 0 } }, message: 'stopped PostgreSQL to fail over after a crash', actions: ['update_lock', 'release_lock'] },
+  { name: 'primary_start_timeout 0 fails over after a crash', s: { pg: crashedPrimary, settings: { primaryStartTimeout: 0 } }, message: 'stopped PostgreSQL to fail over after a crash', actions: ['update_lock', 'demote:immediate'], fail: /checking whether|starting as a secondary/ },
+  { name: 'master_start_timeout 0 (the same setting) fails over after a crash, demoting so peers race at once', s: { pg: { ...crashedPrimary, controlState: 'in crash recovery' }, settings: { primaryStartTimeout: 0 } }, message: 'stopped PostgreSQL to fail over after a crash', actions: ['update_lock', 'demote:immediate'] },
   { name: 'primary_start_timeout 0 without candidates restarts', s: { pg: crashedPrimary, settings: { primaryStartTimeout: 0 }, peers: [{ name: 'node2', reachable: false }, { name: 'node3', reachable: false }] }, message: 'starting primary after failure' },
   { name: 'former primary checks for divergence before following', s: { me: 'node2', pg: crashedPrimary }, message: 'checking whether the timeline of node2 diverged from node1', actions: ['check_rewind'] },
   { name: 'diverged former primary runs pg_rewind', s: { me: 'node2', pg: crashedPrimary, memory: { rewind: 'need_rewind' } }, message: 'running pg_rewind from node1', actions: ['rewind'] },
@@ -152,7 +153,19 @@ const rows: Row[] = [
   { name: 'not diverged: start as a secondary', s: { me: 'node2', pg: crashedPrimary, memory: { rewind: 'not_needed' } }, message: 'starting as a secondary', actions: ['start'] },
   { name: 'paused: stopped postgres is left alone', s: { me: 'node2', pg: stoppedReplica, settings: { paused: true } }, message: 'PAUSE: postgres is not running', actions: [] },
   { name: 'paused: lock holder with stopped postgres releases the lock', s: { pg: crashedPrimary, settings: { paused: true } }, message: 'PAUSE: removed leader lock because postgres is not running', actions: ['release_lock'] },
-  { name: 'failed start with the lock releases it', s: { pg: crashedPrimary, memory: { recovering: true } }, message: 'removed leader key after trying and failing to start postgres', actions: ['release_lock'] },
+  { name: 'failed start with the lock releases it', s: { pg: crashedPrimary, memory: { recovering: true } }, message: 'removed leader key after trying and failing to start postgres', actions: ['demote:immediate'], reason: /failed to start postgres/ },
+  { name: 'failed restart of a crashed primary: key released and role demoted, then it starts as a replica', s: { leader: null, pg: crashedPrimary, memory: { recovering: false, demoted: true } }, message: 'starting as a secondary', actions: ['start'] },
+
+  // --- primary_race_backoff (Patroni 4.1) ---
+  { name: 'race backoff: the first loop_wait seconds always wait', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: 1000 } }, message: 'My (node2) wal position moved since last heart beat loop, 30 seconds until leader race', actions: [] },
+  { name: 'race backoff: WAL still streaming in keeps waiting', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: true, walPosition: 2000 }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 20_000 } }, message: 'My (node2) wal position moved since last heart beat loop, 10 seconds until leader race', actions: [] },
+  { name: 'race backoff: WAL not moving any more races', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: true, walPosition: 1000 }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 20_000 } }, message: 'promoted self to leader by acquiring session lock', actions: ['acquire_lock', 'promote'] },
+  { name: 'race backoff: not streaming races after loop_wait', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: false, walPosition: 2000 }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 11_000 } }, message: 'promoted self to leader by acquiring session lock' },
+  { name: 'race backoff: expired races even while streaming', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: true, walPosition: 9000 }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 31_000 } }, message: 'promoted self to leader by acquiring session lock' },
+  { name: 'race backoff: off in pause', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30, paused: true }, memory: { prevWalPosition: 1000 } }, message: /^PAUSE: (?!My)/ },
+  { name: 'race backoff: not with a manual failover candidate', s: { me: 'node2', leader: null, failover: { member: 'node2' }, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: 1000 } }, message: 'promoted self to leader by acquiring session lock' },
+  { name: 'race backoff: not before a WAL position was published', s: { me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: null } }, message: 'promoted self to leader by acquiring session lock' },
+  { name: 'race backoff: the former primary that lost its key waits too', s: { leader: null, pg: runningPrimary, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: 1000 } }, message: /^My \(node1\) wal position moved since last heart beat loop, 30 seconds until leader race$/, actions: [] },
   { name: 'failed start as replica', s: { me: 'node2', pg: stoppedReplica, memory: { recovering: true } }, message: 'failed to start postgres' },
 
   // --- long actions and startup ---
@@ -218,5 +231,11 @@ describe('decide() details', () => {
     expect(needsPeerStatuses(scenario({}))).toBe(false);
     expect(needsPeerStatuses(scenario({ failover: { member: 'node2' } }))).toBe(true);
     expect(needsPeerStatuses(scenario({ dcsDown: true }))).toBe(false);
+  });
+  it('racing after the backoff keeps its start time (the timer does not restart)', () => {
+    const p = decide(scenario({ me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: false }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 11_000 } }));
+    expect(p.remember).toMatchObject({ raceBackoffSince: 1_000_000 - 11_000 });
+    const first = decide(scenario({ me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: 1000 } }));
+    expect(first.remember).toMatchObject({ raceBackoffSince: 1_000_000 });
   });
 });

@@ -62,7 +62,8 @@ function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
 
   // 8. The previous cycle tried to start PostgreSQL.
   if (memory.recovering && !pg.running) {
-    if (hasLock) return { message: 'removed leader key after trying and failing to start postgres', actions: [{ type: 'release_lock' }], remember: { recovering: false } };
+    // Patroni's post_recover: the role becomes `demoted` (peers must not see a live primary here) and the key goes.
+    if (hasLock) return { message: 'removed leader key after trying and failing to start postgres', actions: [{ type: 'demote', mode: 'immediate' }], remember: { recovering: false }, reason: 'failed to start postgres' };
     return { ...plan('failed to start postgres'), remember: { recovering: false } };
   }
   const remember = memory.recovering ? { recovering: false, startFailed: false } : undefined;
@@ -184,7 +185,8 @@ function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
   if (hasLock) {
     const asSecondary = recoverAsSecondary(input, cluster);
     if (settings.primaryStartTimeout === 0 && isFailoverPossible(input, cluster).ok) {
-      return { message: 'stopped PostgreSQL to fail over after a crash', actions: [{ type: 'update_lock' }, { type: 'release_lock' }], onFail: asSecondary, reason: 'crashed with primary_start_timeout 0' };
+      // demote('immediate') as Patroni does: role `demoted` (so peers race at once) and the key released.
+      return { message: 'stopped PostgreSQL to fail over after a crash', actions: [{ type: 'update_lock' }, { type: 'demote', mode: 'immediate' }], onFail: asSecondary, reason: 'crashed with primary_start_timeout 0' };
     }
     const wasPrimary = PRIMARY_STATES.includes(pg.controlState ?? '') && !pg.recoveryConfigured && !memory.demoted;
     if (wasPrimary) {

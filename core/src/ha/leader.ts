@@ -159,8 +159,37 @@ export function processHealthyCluster(input: HaInput, cluster: Cluster): Plan {
     `no action. I am (${me}), a secondary, and following a leader (${cluster.leaderName})`);
 }
 
+/**
+ * Patroni 4.1's primary_race_backoff: while the old primary may only be briefly unresponsive, a
+ * node whose WAL still moves (it streams) postpones the race, for at most primary_race_backoff
+ * seconds; the first loop_wait seconds always wait (the key may have expired right after the last
+ * heartbeat). Not in pause, nor when a manual failover names a candidate. Returns the back-off
+ * plan, or the start time to remember while racing, or null when off.
+ */
+export function raceBackoff(input: HaInput, cluster: Cluster): { plan: Plan | null; since: number } | null {
+  const { settings, memory, pg } = input;
+  const backoff = settings.primaryRaceBackoff ?? 0;
+  const prev = memory.prevWalPosition;
+  if (settings.paused || cluster.failover?.candidate || !(backoff > 0) || prev === null || prev === undefined) return null;
+  const since = memory.raceBackoffSince || input.monotonic;
+  const left = (since + backoff * 1000 - input.monotonic) / 1000;
+  const moving = left > 0 && pg.receiverStreaming === true && (pg.walPosition ?? 0) > prev;
+  if (moving || left > backoff - settings.loopWait) {
+    const message = `My (${input.name}) wal position moved since last heart beat loop, ${Math.round(left)} seconds until leader race`;
+    return { plan: { message, actions: [], remember: { raceBackoffSince: since }, reason: 'primary_race_backoff' }, since };
+  }
+  return { plan: null, since };
+}
+
 /** No leader key: race for it if this is the healthiest node, else follow whoever wins. */
 export function processUnhealthyCluster(input: HaInput, cluster: Cluster): Plan {
+  const backoff = raceBackoff(input, cluster);
+  if (backoff?.plan) return backoff.plan;
+  const p = raceOrFollow(input, cluster);
+  return backoff ? { ...p, remember: { ...p.remember, raceBackoffSince: backoff.since } } : p;
+}
+
+function raceOrFollow(input: HaInput, cluster: Cluster): Plan {
   const verdict = isHealthiestNode(input, cluster);
   if (verdict.ok) {
     const before: Action[] = [{ type: 'acquire_lock' }];

@@ -72,6 +72,8 @@ export interface HaSettings {
   readonly hasNoLeaderReplicaMethod: boolean;
   /** The fence cannot run or a required watchdog failed: this node must not act as a primary. */
   readonly watchdogUnavailable?: boolean;
+  /** Patroni 4.1's `primary_race_backoff` (s): postpone the leader race while WAL from the old primary still moves; 0 = off. */
+  readonly primaryRaceBackoff?: number;
 }
 
 /** What the agent remembers between cycles. */
@@ -101,6 +103,10 @@ export interface AgentMemory {
    * stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
    */
   readonly divergenceCheckedFor?: string | null;
+  /** Monotonic ms when primary_race_backoff started (0: not started; the agent resets it when a leader exists). */
+  readonly raceBackoffSince?: number;
+  /** My WAL position as published in the previous cycle's member key (Patroni's `_prev_wal_lsn`). */
+  readonly prevWalPosition?: number | null;
 }
 
 export const freshMemory: AgentMemory = {

@@ -13,7 +13,7 @@ import type { ProgressReport } from '../replica/progress.js';
 import { AsyncExecutor } from './async-executor.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
-import { runCommand, shlexSplit, type RunAs, type RunResult } from './exec.js';
+import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
 import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
 import {
   adoptPostmaster, runningPostmaster, readPostmasterPid, signalPostmaster, spawnPostmaster,
@@ -312,7 +312,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
     if (this.settings.prePromote) {
       const [cmd, ...args] = shlexSplit(this.settings.prePromote);
-      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger });
+      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
       if (r.code !== 0) {
         this.logger.error({ code: r.code }, 'pre_promote script failed; not promoting');
         return false;

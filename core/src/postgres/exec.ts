@@ -39,6 +39,15 @@ export interface RunResult {
 
 const KEEP = 64 * 1024;
 
+/**
+ * Where user commands (custom bootstrap, post_bootstrap, replica-creation methods, pre_promote) run:
+ * the directory the agent was started in, as Patroni runs them, so relative paths in `command:` work.
+ * PostgreSQL's own tools keep running from /tmp (the postgres user may not enter the agent's directory).
+ */
+export function userCommandCwd(): string {
+  return process.cwd();
+}
+
 function signalGroupOrPid(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, sig); // the whole process group: a script's children (cp, pg_basebackup) too

@@ -3,7 +3,7 @@
  * scripts...). Arguments follow Patroni exactly, so existing wrapper scripts work unchanged.
  */
 import { flag } from '../bootstrap/custom.js';
-import { runCommand, shlexSplit } from '../postgres/exec.js';
+import { runCommand, shlexSplit, userCommandCwd } from '../postgres/exec.js';
 import type { ReplicaCreateRequest, ReplicaMethod, ReplicaMethodContext } from './contract.js';
 import { pgbackrestProgressEnv, toolProgressLineHandler } from './progress.js';
 
@@ -53,7 +53,7 @@ export class CustomScriptReplicaMethod implements ReplicaMethod {
     // Wrapper scripts around pg_basebackup or pgBackRest: their progress lines feed the published progress.
     const onLine = req.progress ? toolProgressLineHandler(req.progress) : undefined;
     const env = { ...req.env, ...pgbackrestProgressEnv([cmd!, ...args]) };
-    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env, signal: req.signal, logger: this.ctx.logger, onLine });
+    const r = await runCommand(cmd!, args, { runAs: this.ctx.runAs, env, signal: req.signal, logger: this.ctx.logger, onLine, cwd: userCommandCwd() });
     return r.code;
   }
 }
