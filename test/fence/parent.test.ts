@@ -3,7 +3,8 @@
  * PostgreSQL 15 started the way the agent starts it (as the fence's child):
  *  - the fence killed (alone, or with the agent's whole process tree): the postmaster gets the
  *    parent-death signal and no write is accepted afterwards;
- *  - the fence frozen together with its agent: the deadman kills PostgreSQL at the deadline;
+ *  - the fence frozen together with its agent: the deadman (outside their process tree) kills
+ *    PostgreSQL at the deadline;
  *  - the deadman killed alone: the fence still fires on its own.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -85,8 +86,9 @@ describe('PostgreSQL as the fence\'s child', () => {
     const { node, fence } = await fencedPrimary('parent3');
     const st = await fence.feed(2000);
     const pm = node.pg.postmasterPid()!;
-    const deadman = childrenOf(st.pid).find((p) => p !== pm);
-    expect(deadman).toBeDefined();
+    const deadman = await waitFor(async () => (await fence.status()).deadman, 2000, 'the deadman to run');
+    // Outside the fence's (and so the agent's) process tree: freezing or killing the tree misses it.
+    expect(childrenOf(st.pid)).not.toContain(deadman);
     const t0 = Date.now();
     process.kill(st.pid, 'SIGSTOP'); // the agent (this test) stops feeding too
     try {
@@ -102,14 +104,13 @@ describe('PostgreSQL as the fence\'s child', () => {
 
   it('the deadman killed alone: the fence still fires at the deadline, and a new feed brings a new deadman', async () => {
     const { node, fence } = await fencedPrimary('parent4');
-    const st = await fence.feed(60_000);
+    await fence.feed(60_000);
     const pm = node.pg.postmasterPid()!;
-    const first = childrenOf(st.pid).find((p) => p !== pm)!;
+    const first = await waitFor(async () => (await fence.status()).deadman, 2000, 'the deadman to run');
     process.kill(first, 'SIGKILL');
-    await waitFor(() => !isAlive(first), 2000, 'the deadman to die');
+    await waitFor(async () => (await fence.status()).deadman === null || null, 2000, 'the deadman to die');
     await fence.feed(1500);
-    const second = childrenOf(st.pid).find((p) => p !== pm);
-    expect(second).toBeDefined();
+    const second = await waitFor(async () => (await fence.status()).deadman, 2000, 'a new deadman');
     expect(second).not.toBe(first);
     await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
     expect((await fence.status()).fired).toBe(1);

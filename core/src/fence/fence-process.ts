@@ -34,14 +34,14 @@ let frozenPm: number | null = null;
 let fired = 0;
 let clients = 0;
 let child: ChildProcess | null = null;
-const deadman = new Deadman(log);
+const deadman = new Deadman(`${socketPath}.deadman`, log);
 
 const childPid = (): number | null => (child && child.exitCode === null && child.signalCode === null ? child.pid ?? null : null);
 
 const state = (): FenceState => ({
   armed: deadline !== null, frozen: frozenPm !== null, fired,
   deadlineLeftMs: deadline === null ? null : Math.max(0, Math.round(deadline - now())), pid: process.pid,
-  child: childPid(),
+  child: childPid(), deadman: deadman.pid,
 });
 
 /** Nothing to guard, no PostgreSQL to parent, nobody connected: exit (an agent that needs a fence starts one). */

@@ -39,6 +39,8 @@ export interface FenceState {
   readonly pid: number;
   /** The postmaster the fence started and still parents, if any. */
   readonly child: number | null;
+  /** The deadman's PID (outside this process tree), once one runs. */
+  readonly deadman: number | null;
 }
 
 export type FenceReply = { readonly ok: true; readonly state: FenceState } | { readonly ok: false; readonly error: string };
