@@ -70,6 +70,21 @@ describe('PostgreSQL as the fence\'s child', () => {
     expect(await canWrite(node)).toBe(false);
   }, 60_000);
 
+  it('the agent dies (PostgreSQL frozen), then the fence is killed: no stopped PostgreSQL process is left behind', async () => {
+    const { node, fence } = await fencedPrimary('parent5');
+    const st = await fence.feed(60_000);
+    const pm = node.pg.postmasterPid()!;
+    const kids = childrenOf(pm);
+    expect(kids.length).toBeGreaterThan(0);
+    fence.close(); // the agent dies: the fence freezes PostgreSQL
+    await waitFor(() => processState(pm) === 'T', 2000, 'PostgreSQL frozen');
+    process.kill(st.pid, 'SIGKILL'); // then the fence: the postmaster gets its parent-death signal
+    await waitFor(() => !isAlive(pm) || null, 2000, 'the postmaster to die', 20);
+    // Its children were stopped and can never notice: the deadman (outside the tree) kills them.
+    await waitFor(() => kids.every((k) => !isAlive(k) || processState(k) === 'Z') || null, 5000, 'no frozen orphan left', 50);
+    expect(await canWrite(node)).toBe(false);
+  }, 60_000);
+
   it('a disarmed fence with no client stays while it parents PostgreSQL; SIGTERM stops PostgreSQL, then the fence exits', async () => {
     const { node, fence } = await fencedPrimary('parent2');
     const st = await fence.status();

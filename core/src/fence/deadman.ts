@@ -16,12 +16,24 @@ import { pidAlive } from '../postgres/postmaster.js';
 
 const SCRIPT = `
 set -u
+DATADIR=\${DATADIR:-}
 T=""; PM=""
 children() {
   for s in /proc/[0-9]*/stat; do
     { read -r line < "$s"; } 2>/dev/null || continue
     set -- \${line##*) }
     if [ "$2" = "$PM" ]; then p=\${s#/proc/}; echo "\${p%/stat}"; fi
+  done
+}
+# The fence died: PostgreSQL processes it had frozen may have lost their postmaster (parent-death
+# signal) and would stay stopped for ever; kill those (stopped, re-parented to init, in DATADIR).
+orphans() {
+  for d in /proc/[0-9]*; do
+    [ "$(readlink "$d/cwd" 2>/dev/null)" = "$DATADIR" ] || continue
+    case "$(readlink "$d/exe" 2>/dev/null)" in */postgres) ;; *) continue ;; esac
+    { read -r line < "$d/stat"; } 2>/dev/null || continue
+    set -- \${line##*) }
+    [ "$1" = "T" ] && [ "$2" = "1" ] && kill -KILL "\${d#/proc/}" 2>/dev/null
   done
 }
 fire() {
@@ -40,10 +52,10 @@ while :; do
     if read -r -t "$T" cmd a b; then :; else
       rc=$?
       if [ "$rc" -gt 128 ]; then fire; T=""; continue; fi
-      exit 0
+      orphans; exit 0
     fi
   else
-    read -r cmd a b || exit 0
+    read -r cmd a b || { orphans; exit 0; }
   fi
   case "$cmd" in
     arm) T=$a; PM=$b ;;
@@ -58,13 +70,13 @@ done
  * tree does not reach it. It reads a FIFO the fence holds open (read-write and non-blocking, so a
  * dead or frozen deadman can never block the fence); when the fence dies the deadman sees EOF.
  */
-const LAUNCH = '( exec setsid bash -c "$0" <"$1" >/dev/null 2>&2 ) </dev/null & echo $!';
+const LAUNCH = '( DATADIR="$2" exec setsid bash -c "$0" <"$1" >/dev/null ) </dev/null & echo $!';
 
 export class Deadman {
   private fd: number | null = null;
   private _pid: number | null = null;
 
-  constructor(private readonly fifo: string, private readonly log: (msg: string) => void) {}
+  constructor(private readonly fifo: string, private readonly dataDir: string, private readonly log: (msg: string) => void) {}
 
   get pid(): number | null { return this._pid !== null && pidAlive(this._pid) ? this._pid : null; }
 
@@ -76,7 +88,7 @@ export class Deadman {
       const r = spawnSync('mkfifo', ['-m', '600', this.fifo]);
       if (r.status !== 0) throw new Error(`mkfifo ${this.fifo} failed: ${String(r.stderr ?? r.error)}`);
       this.fd = openSync(this.fifo, constants.O_RDWR | constants.O_NONBLOCK);
-      const launched = spawnSync('bash', ['-c', LAUNCH, SCRIPT, this.fifo], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 5000 });
+      const launched = spawnSync('bash', ['-c', LAUNCH, SCRIPT, this.fifo, this.dataDir], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 5000 });
       const pid = Number(String(launched.stdout ?? '').trim());
       if (!(pid > 0)) throw new Error('the deadman did not start');
       this._pid = pid;

@@ -13,17 +13,19 @@
  * Usage: node fence-process.js SOCKET DATA_DIR
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, realpathSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { Deadman } from './deadman.js';
 import type { FenceReply, FenceRequest, FenceState, SpawnRequest } from './protocol.js';
-import { freeze, kill, postmasterOf, thaw } from './postgres-processes.js';
+import { freeze, kill, killLeftovers, postmasterOf, thaw } from './postgres-processes.js';
 
-const [socketPath, dataDir] = process.argv.slice(2);
-if (!socketPath || !dataDir) {
+const [socketPath, dataDirArg] = process.argv.slice(2);
+if (!socketPath || !dataDirArg) {
   process.stderr.write('usage: fence-process SOCKET DATA_DIR\n');
   process.exit(2);
 }
+/** As /proc/PID/cwd shows it (symlinks resolved): leftover PostgreSQL processes are found by it. */
+const dataDir = (() => { try { return realpathSync(dataDirArg); } catch { return dataDirArg; } })();
 
 const now = () => performance.now();
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} pgha-fence[${process.pid}]: ${msg}\n`);
@@ -34,7 +36,7 @@ let frozenPm: number | null = null;
 let fired = 0;
 let clients = 0;
 let child: ChildProcess | null = null;
-const deadman = new Deadman(`${socketPath}.deadman`, log);
+const deadman = new Deadman(`${socketPath}.deadman`, dataDir, log);
 
 const childPid = (): number | null => (child && child.exitCode === null && child.signalCode === null ? child.pid ?? null : null);
 
@@ -77,6 +79,8 @@ function unfreeze(): void {
 /** setpriv sets the parent-death signal (and drops to PostgreSQL's user) and execs postgres: same PID. */
 function startPostgres(req: SpawnRequest): number {
   if (childPid() !== null) throw new Error(`PostgreSQL already runs as the fence's child (pid ${childPid()})`);
+  const leftovers = killLeftovers(dataDir!);
+  if (leftovers.length) log(`killed ${leftovers.length} processes a dead postmaster left behind (${leftovers.join(', ')})`);
   const creds = req.uid !== undefined && req.gid !== undefined ? [`--reuid=${req.uid}`, `--regid=${req.gid}`, '--clear-groups'] : [];
   const out = openSync(req.logFile, 'a', 0o600);
   let c: ChildProcess;

@@ -1,5 +1,5 @@
 /** Find, freeze, thaw and kill a PostgreSQL instance's processes by PID (from postmaster.pid and /proc). */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The postmaster PID of `dataDir` if that process is alive and is a postgres. */
@@ -56,4 +56,29 @@ export function processState(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * PostgreSQL processes left behind by a dead postmaster of `dataDir` (their working directory is the
+ * data directory; re-parented to init). A postmaster killed while its children were frozen leaves
+ * them stopped for ever, attached to the old shared memory, which would refuse the next start.
+ */
+export function leftoverProcesses(dataDir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readlinkSync(`/proc/${e}/cwd`) !== dataDir || !/\/postgres$/.test(readlinkSync(`/proc/${e}/exe`))) continue;
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === 1) out.push(Number(e));
+    } catch { /* exited meanwhile, or not ours to read */ }
+  }
+  return out;
+}
+
+/** SIGKILL every leftover of a dead postmaster of `dataDir` (works on stopped processes too). */
+export function killLeftovers(dataDir: string): number[] {
+  const pids = leftoverProcesses(dataDir);
+  for (const p of pids) signal(p, 'SIGKILL');
+  return pids;
 }
