@@ -186,6 +186,8 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
       }, 60_000, 'a replica to take the leader znode');
       const newLeader = cluster.node(next);
       await waitFor(async () => (await newLeader.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false, 60_000, `${next} promoted`);
+      // The probe (every 100 ms) must see the new primary take a write before it stops.
+      await waitFor(() => probe.samples.some((x) => x.writable.length === 1 && x.writable[0] === next) || null, 10_000, `a probe write on ${next}`);
       expect((await zk.getData(raw, `${base()}/members/${leader.name}`))).toBeNull();
     } finally {
       leader.signalAgent('SIGCONT');
