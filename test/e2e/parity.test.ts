@@ -272,7 +272,9 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const scope = main.scope;
     await has('node3', `on_start replica ${scope}`);
     await has(promotedBySwitchover, `on_role_change primary ${scope}`);
-    await has(stoppedLeader, `on_stop primary ${scope}`);
+    // The stopped leader's on_stop carries the role it had then: `demoted` once it handed the key over
+    // during the shutdown (Patroni's set_role('demoted') in on_shutdown), else `primary`.
+    await waitFor(async () => lines(main.node(stoppedLeader)).some((l) => new RegExp(`^on_stop (primary|demoted) ${scope}$`).test(l)), 20_000, `${stoppedLeader}: on_stop`);
     await waitFor(async () => lines(main.node('node2')).some((l) => new RegExp(`^on_reload (primary|replica) ${scope}$`).test(l)), 20_000, 'node2: on_reload after POST /reload');
     for (const n of main.nodes) for (const l of lines(n)) expect(l).toMatch(new RegExp(`^on_(start|stop|restart|reload|role_change) (primary|replica|demoted) ${scope}$`));
   }, 60_000);
