@@ -98,4 +98,14 @@ describe('pgha validate-config (built CLI)', () => {
       expect(Date.now() - started, what).toBeLessThan(30_000);
     }
   }, 300_000);
+  it('lists every key of the complete Patroni 4.1 example that pgha does not act on, one per line', () => {
+    const r = run(['validate-config', 'examples/patroni-full.yml']);
+    expect(r.status).toBe(0);
+    const out = r.stdout.trim().split('\n');
+    const at = out.indexOf('WARNING: pgha does not act on these keys (yet); they are ignored:');
+    expect(at).toBeGreaterThan(0);
+    expect(out.slice(at + 1)).toEqual(['log.traceback_level', 'log.max_queue_size', 'log.deduplicate_heartbeat_logs',
+      'restapi.server_tokens', 'postgresql.krbsrvname', 'postgresql.before_stop', 'citus'].map((k) => `  ${k}`));
+    expect(r.stdout).not.toContain('they are ignored: log.');
+  });
 });

@@ -3,10 +3,10 @@
  * PATRONI_/PGHA_ environment applied (what the agent would run), then makes every check `pgha run`
  * makes before it connects anywhere: the schema, listen/connect addresses and ports, DCS host lists,
  * a usable DCS section (its plugin loads and accepts the section), data_dir and bin_dir. Prints
- * `configuration is valid` and any warnings, or every issue with its key path and exit status 1.
+ * `configuration is valid` and any warnings (every key pgha does not act on, one per line), or every issue with its key path and exit status 1.
  */
 import type { Command } from 'commander';
-import { ConfigError, PghaError, PluginHost, configBaseDir, readConfig, staticConfigIssues, validateConfig } from '@pgha/core';
+import { ConfigError, PghaError, PluginHost, configBaseDir, readConfig, staticConfigIssues, unimplementedKeys, unimplementedWarning, validateConfig } from '@pgha/core';
 
 export interface ValidateReport { ok: boolean; out: string[]; err: string[] }
 
@@ -26,7 +26,14 @@ export async function validateConfigReport(file: string, opts: { ctl?: boolean; 
     if (dcs.error) issues.push({ path: '(dcs)', message: dcs.error.replace(/\n\s*/g, '; ') });
     if (issues.length) return fail(issues);
     out.push('configuration is valid');
-    for (const w of read.warnings) out.push(`WARNING: ${w}`);
+    // Nothing accepted silently: the keys pgha does not act on, one per line (not also as the one-line warning).
+    const ignored = unimplementedKeys(read.raw);
+    const oneLine = unimplementedWarning(ignored, read.source);
+    for (const w of read.warnings) if (w !== oneLine) out.push(`WARNING: ${w}`);
+    if (ignored.length) {
+      out.push('WARNING: pgha does not act on these keys (yet); they are ignored:');
+      for (const p of ignored) out.push(`  ${p}`);
+    }
     return { ok: true, out, err };
   } catch (e) {
     if (e instanceof ConfigError) return fail(e.issues);

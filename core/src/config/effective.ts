@@ -20,6 +20,7 @@ import { dynamicConfigSchema } from './schema/dynamic.js';
 import { configErrorMap, joinPath } from './schema/issues.js';
 import type { PghaConfig } from './schema/index.js';
 import { adjustTimings, type Timings } from './timings.js';
+import { unimplementedDynamicKeys, unimplementedWarning } from './unimplemented.js';
 
 export const LOCAL_ONLY_POSTGRESQL_KEYS = ['connect_address', 'proxy_address', 'listen', 'config_dir', 'data_dir', 'pgpass', 'authentication'] as const;
 export const STANDBY_CLUSTER_KEYS = ['create_replica_methods', 'host', 'port', 'primary_slot_name', 'restore_command', 'archive_cleanup_command', 'recovery_min_apply_delay'] as const;
@@ -187,6 +188,9 @@ export function effectiveConfig(local: PghaConfig | ConfigObject, dynamic: unkno
   if (dynamicSource === 'dcs') {
     if (warnings.length) reportMalformed('config (settings)', warnings.join('; '));
     else clearMalformed('config (settings)');
+    // Nothing accepted silently: what /config asks for that pgha does not do (logged when it changes).
+    const unimplemented = unimplementedWarning(unimplementedDynamicKeys(dynamic, ''), '/config');
+    if (unimplemented) warnings.push(unimplemented);
   }
   return {
     config: config as PghaConfig & ConfigObject,

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import { envOverlay, type Env } from './env.js';
 import { configBaseDir, loadConfigPath, loadConfigText } from './load.js';
 import { lintConfig } from './lint.js';
+import { unimplementedKeys, unimplementedWarning } from './unimplemented.js';
 import { patchConfig, type ConfigObject } from './merge.js';
 import { validateConfig, type ConfigMode, type PghaConfig } from './schema/index.js';
 
@@ -20,6 +21,7 @@ export {
 } from './effective.js';
 export { CMDLINE_OPTIONS, isCmdlineOption, defaultParameters } from './postgresql-params.js';
 export { lintConfig } from './lint.js';
+export { unimplementedKeys, unimplementedDynamicKeys, unimplementedWarning } from './unimplemented.js';
 export { staticConfigIssues, hostPortProblem } from './checks.js';
 export { planReload, type ReloadPlan } from './reload.js';
 export * from './logging.js';
@@ -69,7 +71,8 @@ export function readConfig(opts: LoadConfigOptions = {}): Omit<LoadedConfig, 'co
   const raw = patchConfig(yamlConfig, overlay.config);
   return {
     raw, source, baseDir,
-    warnings: [...overlay.warnings, ...lintConfig(raw, { dcsNames: opts.dcsNames })],
+    warnings: [...overlay.warnings, ...lintConfig(raw, { dcsNames: opts.dcsNames }),
+      ...[unimplementedWarning(unimplementedKeys(raw, { dcsNames: opts.dcsNames }), source)].filter((w): w is string => w !== null)],
     consumedEnv: [...consumed, ...overlay.consumed],
   };
 }

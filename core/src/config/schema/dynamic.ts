@@ -22,6 +22,7 @@ const slotSchema = z.union([
     database: str.optional(),
     plugin: str.optional(),
     failover: bool.optional(),
+    cluster_type: z.enum(['primary', 'standby']).optional(),
   }),
   z.null(),
 ]);

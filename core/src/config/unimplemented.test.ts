@@ -1,0 +1,57 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { effectiveConfig, loadConfigPath, readConfig } from './index.js';
+import { unimplementedDynamicKeys, unimplementedKeys, unimplementedWarning } from './unimplemented.js';
+
+const full = join(fileURLToPath(import.meta.url), '../../../../examples/patroni-full.yml');
+
+describe('nothing accepted silently', () => {
+  it('names exactly the keys of the complete Patroni 4.1 example pgha does not act on', () => {
+    expect(unimplementedKeys(loadConfigPath(full))).toEqual([
+      'log.traceback_level', 'log.max_queue_size', 'log.deduplicate_heartbeat_logs', 'restapi.server_tokens',
+      'postgresql.krbsrvname', 'postgresql.before_stop', 'citus',
+    ]);
+  });
+
+  it('reports them in one warning with the rest of the load warnings', () => {
+    const r = readConfig({ path: full, env: {} });
+    const w = r.warnings.filter((x) => x.includes('does not act on'));
+    expect(w).toEqual([`${full}: pgha does not act on these keys (yet); they are ignored: log.traceback_level, log.max_queue_size, `
+      + 'log.deduplicate_heartbeat_logs, restapi.server_tokens, postgresql.krbsrvname, postgresql.before_stop, citus']);
+  });
+
+  it('is value-aware: a feature switched off is honoured, switched on it is reported', () => {
+    const base = { bootstrap: { dcs: { synchronous_mode: false, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, failsafe_mode: false, standby_cluster: { host: '' } } } };
+    expect(unimplementedKeys(base)).toEqual([]);
+    const on = { bootstrap: { dcs: { synchronous_mode: 'quorum', synchronous_mode_strict: true, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, failsafe_mode: true, standby_cluster: { host: 'h', port: 5432 } } } };
+    expect(unimplementedKeys(on)).toEqual([
+      'bootstrap.dcs.synchronous_mode', 'bootstrap.dcs.synchronous_mode_strict', 'bootstrap.dcs.synchronous_node_count',
+      'bootstrap.dcs.maximum_lag_on_syncnode', 'bootstrap.dcs.failsafe_mode', 'bootstrap.dcs.standby_cluster',
+    ]);
+    expect(unimplementedKeys({ postgresql: { use_unix_socket_repl: false } })).toEqual([]);
+    expect(unimplementedKeys({ postgresql: { use_unix_socket_repl: true } })).toEqual(['postgresql.use_unix_socket_repl']);
+  });
+
+  it('names unknown keys (typos) by path, but not custom method sections, DCS plugin sections or custom tags', () => {
+    const raw = {
+      postgressql: {}, log: { levle: 'INFO' }, restapi: { listen: ':8008', conect_address: 'x' }, watchdog: { mod: 'off' },
+      postgresql: { create_replica_methods: ['wal_g'], wal_g: { command: 'x' }, my_restore: { command: 'y' }, foo: 1, callbacks: { on_promote: 'x' } },
+      bootstrap: { method: 'restore', restore: { command: 'z' }, other: { command: 'w' }, dsc: {}, dcs: { tll: 30, postgresql: { paramters: {} } } },
+      mydcs: { hosts: 'x' }, tags: { datacenter: 'a' },
+    };
+    expect(unimplementedKeys(raw, { dcsNames: ['mydcs'] })).toEqual([
+      'postgressql (unknown key)', 'log.levle (unknown key)', 'restapi.conect_address (unknown key)', 'watchdog.mod (unknown key)',
+      'postgresql.foo (unknown key)', 'postgresql.callbacks.on_promote (unknown key)', 'bootstrap.dsc (unknown key)',
+      'bootstrap.dcs.tll (unknown key)', 'bootstrap.dcs.postgresql.paramters (unknown key)',
+    ]);
+  });
+
+  it('reports what /config asks for when the dynamic configuration comes from the DCS', () => {
+    expect(unimplementedDynamicKeys({ failsafe_mode: true, ttl: 30 }, '')).toEqual(['failsafe_mode']);
+    const eff = effectiveConfig({ name: 'n', scope: 's' }, { failsafe_mode: true, synchronous_mode: true });
+    expect(eff.warnings).toContain('/config: pgha does not act on these keys (yet); they are ignored: synchronous_mode, failsafe_mode');
+    expect(effectiveConfig({ name: 'n', scope: 's', bootstrap: { dcs: { failsafe_mode: true } } }, null).warnings.join()).not.toContain('does not act on');
+    expect(unimplementedWarning([])).toBeNull();
+  });
+});
