@@ -28,6 +28,7 @@ import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
+import { SlotKeeper, needsHotStandbyFeedback, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -45,6 +46,8 @@ export interface AgentDeps {
   readonly guard?: PrimaryGuard;
   /** patroni.dynamic.json in the data directory. */
   readonly dynamicCache?: Pick<DynamicConfigCache, 'save'>;
+  /** Connections for replication slot maintenance (absent: slots are not managed). */
+  readonly slotsIO?: SlotsIO;
 }
 
 export class Agent implements ApiBackend {
@@ -69,6 +72,9 @@ export class Agent implements ApiBackend {
   readonly metrics = new HaMetrics();
   /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
   private lastPublishedWal: number | null = null;
+  private readonly slots: SlotKeeper | undefined;
+  /** Permanent logical slots need hot_standby_feedback (kept while the DCS cannot be read). */
+  private enforceHotStandbyFeedback = false;
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -80,6 +86,9 @@ export class Agent implements ApiBackend {
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
+    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({
+      node: this.slotNode(), paused: this.eff.cluster.pause, ignore: this.eff.cluster.ignoreSlots,
+    }), () => this.clock.now() / 1000);
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
       this.dcs.wakeup();
@@ -116,10 +125,17 @@ export class Agent implements ApiBackend {
     };
   }
 
+  private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
+    return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
+  }
+
   /** Recompute the effective configuration when `/config` changed. */
   private applyDynamic(cluster: Cluster | null): void {
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
+    const node = { ...this.slotNode(next.cluster.memberSlotsTtl), role: 'replica' as const, majorVersion: this.deps.pg.serverVersion() ?? 150000 };
+    if (cluster && this.slots) this.enforceHotStandbyFeedback = needsHotStandbyFeedback(cluster, node);
+    (next.config as Record<string, unknown>).postgresql = withSlotRequirements(next.config.postgresql as Record<string, unknown>, this.enforceHotStandbyFeedback);
     const t = next.timings;
     for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
     if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
@@ -194,6 +210,7 @@ export class Agent implements ApiBackend {
       },
       wakeup: () => this.dcs.wakeup(),
       onRoleChange: this.deps.onRoleChange,
+      slots: this.slots,
     };
     let message: string;
     try {
@@ -204,7 +221,6 @@ export class Agent implements ApiBackend {
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
-    if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
     if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
@@ -213,17 +229,6 @@ export class Agent implements ApiBackend {
       this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
     }
     return result;
-  }
-
-  /** Patroni's step 13: the physical slots members stream from (permanent physical slots too). */
-  private async syncSlots(cluster: Cluster): Promise<void> {
-    const pg = this.deps.pg;
-    if (pg.state !== 'running') return;
-    const role = cluster.leaderName === this.name ? 'primary' : 'replica';
-    const slots = cluster.getReplicationSlots(this.name, role, this.tags.nofailover, pg.serverVersion() ?? 150000);
-    const wanted = Object.entries(slots).filter(([, v]) => v.type === 'physical').map(([k]) => k);
-    const ignore = cluster.config?.ignoreSlotsMatchers ?? [];
-    await pg.syncPhysicalSlots(wanted, (name) => ignore.some((m) => m.name === name));
   }
 
   /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its role filter no longer matches). */

@@ -10,6 +10,8 @@ import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
 import type { HttpClient } from '../di.js';
 import { handover } from './handover.js';
+import type { SlotKeeper } from '../slots/keeper.js';
+import { slotsToPublish, syncSlots } from '../slots/action.js';
 import type { LongActionRunner } from './long-action.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
@@ -33,6 +35,8 @@ export interface ExecutorContext {
   wakeup: () => void;
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
+  /** Replication slot maintenance (absent: slots are not managed). */
+  readonly slots?: SlotKeeper;
 }
 
 function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null): FollowTarget {
@@ -100,7 +104,11 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const sent = ctx.monotonic();
       let ok = false;
       try {
-        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+        if (cluster?.leader) {
+          const lsn = await pg.lastLsn().catch(() => null);
+          const pub = await slotsToPublish(ctx, lsn);
+          ok = await dcs.updateLeader(cluster.leader, lsn, pub?.slots ?? null, null, pub ? { retainSlots: pub.retain } : undefined);
+        }
       } catch (e) {
         // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
         // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.
@@ -120,6 +128,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'promote':
       long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
         if (r === true) {
+          ctx.slots?.onPromote();
           ctx.remember({ demoted: false, rewind: 'unknown' });
           ctx.onRoleChange?.('primary');
         }
@@ -169,6 +178,8 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return;
     case 'update_history':
       return updateHistory(ctx);
+    case 'sync_slots':
+      return syncSlots(ctx);
     case 'wait':
       await new Promise((r) => setTimeout(r, a.seconds * 1000));
       return;

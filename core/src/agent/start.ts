@@ -27,6 +27,7 @@ import { fenceTiming } from '../fence/timing.js';
 import { DynamicConfigCache } from './dynamic-cache.js';
 import { CallbackRunner } from './callbacks.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
+import { createSlotsIO } from '../slots/io.js';
 
 /** The Patroni protocol level pgha speaks; peers compare it to pick value formats. */
 export const PATRONI_COMPATIBLE_VERSION = '4.0.0';
@@ -151,7 +152,8 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
   const reloadLocal = async () => (current = await reloadLocalConfig(current ?? local, load, logger, (r) => api.reload(r)));
   const dynamicCache = new DynamicConfigCache(dataDir, controller.runAs, logger);
-  const agent = new Agent({ local, dcs, pg: port, logger, http, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard, dynamicCache });
+  const slotsIO = createSlotsIO({ local: () => controller.localConnectionParams(), rewind: () => controller.settings.rewind, dataDir, runAs: controller.runAs });
+  const agent = new Agent({ local, dcs, pg: port, logger, http, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard, dynamicCache, slotsIO });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();
   const loop = agent.start();

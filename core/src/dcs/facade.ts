@@ -70,7 +70,8 @@ export class Dcs {
     this._lastSeen = Math.floor(this.clock.now() / 1000);
     this.cached = cluster;
     this.cachedValidTill = this.clock.monotonic() + this.timings.ttl * 1000;
-    this.lastStatus = { optime: cluster.lastLsn, ...(cluster.status.slots ? { slots: cluster.status.slots } : {}) };
+    this.lastStatus = { optime: cluster.lastLsn, ...(cluster.status.slots ? { slots: cluster.status.slots } : {}),
+      ...(cluster.status.retainSlots?.length ? { retain_slots: cluster.status.retainSlots } : {}) };
     this.lastFailsafe = cluster.failsafe;
     return cluster;
   }
@@ -98,11 +99,12 @@ export class Dcs {
 
   /** Refresh the lock; on success publish `/status` (if changed) and `/failsafe` (if given). */
   async updateLeader(leader: Leader, lastLsn: number | null, slots?: Record<string, number> | null,
-    failsafe?: Record<string, string> | null): Promise<boolean> {
+    failsafe?: Record<string, string> | null, extra?: { retainSlots?: readonly string[] | null }): Promise<boolean> {
     const ok = await this.call('update leader', () => this.driver.updateLeader(leader));
     if (ok && lastLsn) {
       const status: Record<string, unknown> = { optime: lastLsn };
       if (slots && Object.keys(slots).length) status.slots = slots;
+      if (extra?.retainSlots?.length) status.retain_slots = extra.retainSlots;
       await this.writeStatus(status);
     }
     if (ok && failsafe) await this.writeFailsafe(failsafe);

@@ -111,7 +111,9 @@ function decideRunning(input: HaInput, cluster: Cluster, hasLock: boolean): Plan
     }
     return recover(input, cluster, hasLock);
   }
-  return cluster.isUnlocked() ? processUnhealthyCluster(input, cluster) : processHealthyCluster(input, cluster);
+  const p = cluster.isUnlocked() ? processUnhealthyCluster(input, cluster) : processHealthyCluster(input, cluster);
+  // Step 13: slots are maintained once the cycle's own work is planned, unless a long action is under way.
+  return pg.starting ? p : { ...p, actions: [...p.actions, { type: 'sync_slots' }] };
 }
 
 function longActionInProgress(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {

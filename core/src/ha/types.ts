@@ -159,6 +159,8 @@ export type Action =
   | { readonly type: 'stop' }
   | { readonly type: 'cancel_long_action' }
   | { readonly type: 'update_history' }
+  /** Converge replication slots (create, drop, advance; a replica may copy logical slots from the primary). */
+  | { readonly type: 'sync_slots' }
   | { readonly type: 'wait'; readonly seconds: number }
   | { readonly type: 'fatal'; readonly message: string };
 

@@ -1,0 +1,48 @@
+/**
+ * The executor's side of the `sync_slots` action and of publishing slot positions with the lock.
+ * Copying logical slots from the primary stops and starts PostgreSQL, so it runs as a long action
+ * (Patroni's async `copy_logical_slots`), never while another one runs.
+ */
+import type { LongActionRunner } from '../agent/long-action.js';
+import type { PostgresPort } from '../agent/postgres-port.js';
+import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import type { SlotKeeper } from './keeper.js';
+
+export interface SlotActionContext {
+  readonly name: string;
+  readonly cluster: Cluster | null;
+  readonly slots?: SlotKeeper;
+  readonly long: LongActionRunner;
+  readonly pg: PostgresPort;
+  readonly logger: Logger;
+}
+
+export async function syncSlots(ctx: SlotActionContext): Promise<void> {
+  const { cluster, slots, long } = ctx;
+  if (!slots || !cluster || long.running) return;
+  let copy: string[];
+  try {
+    copy = await slots.sync(cluster);
+  } catch (e) {
+    ctx.logger.error(`Exception when changing replication slots: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  const leader = cluster.leader;
+  if (!copy.length || !leader || cluster.leaderName === ctx.name) return;
+  long.run('restart', `copying logical slots ${copy.join(', ')} from the primary`, async (signal) => {
+    const files = await slots.fetchFromLeader(cluster, leader, copy);
+    if (!files.length) return false;
+    await slots.settle();
+    if (!(await ctx.pg.stop('fast'))) return false;
+    slots.install(files);
+    ctx.logger.info(`copied logical replication slots ${files.map((f) => f.name).join(', ')} from ${leader.name}`);
+    return ctx.pg.start('replica', leader, signal);
+  }, () => {});
+}
+
+/** `/status` content for a lock refresh: the leader's slot positions and retain_slots. */
+export async function slotsToPublish(ctx: SlotActionContext, lastLsn: number | null): Promise<{ slots: Record<string, number> | null; retain: string[] | null } | null> {
+  if (!ctx.slots || !ctx.cluster) return null;
+  return ctx.slots.published(ctx.cluster, lastLsn);
+}

@@ -1,0 +1,202 @@
+/**
+ * Carries out slot maintenance each HA cycle (the `sync_slots` action decide() plans) and answers
+ * the leader's question "which slot positions go into `/status`?" (the `update_lock` action).
+ * Logical slot advances on a replica run in the background, one batch at a time, because
+ * pg_replication_slot_advance decodes WAL and may take longer than a cycle (as Patroni's
+ * SlotsAdvanceThread); copying logical slots from the primary needs a restart and is handed back to
+ * the executor as a long action.
+ */
+import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import { slotNameFromMemberName } from '../model/names.js';
+import { formatLsn } from '../postgres/lsn.js';
+import type { ReplicaSource } from '../replica/contract.js';
+import { desiredSlots, publishableSlots, type SlotNode } from './desired.js';
+import type { SlotsIO } from './io.js';
+import { planSlots, retainSlots, sameSlot, type IgnoreMatcher, type SlotOp, type SlotRow } from './plan.js';
+
+export interface SlotSettings {
+  readonly node: Omit<SlotNode, 'role' | 'majorVersion'>;
+  readonly paused: boolean;
+  readonly ignore: readonly IgnoreMatcher[];
+}
+
+/** This node's slots plus its role, version and replay position (one row even without slots). */
+const SLOTS_SQL = `SELECT s.slot_name, s.slot_type, s.plugin, s.database, s.active, s.xmin::text AS xmin, s.catalog_xmin::text AS catalog_xmin,
+  pg_catalog.pg_wal_lsn_diff(s.restart_lsn, '0/0')::bigint AS restart_lsn,
+  pg_catalog.pg_wal_lsn_diff(s.confirmed_flush_lsn, '0/0')::bigint AS confirmed_flush_lsn, s.wal_status,
+  r.in_recovery, r.version, r.replay_lsn
+FROM (SELECT pg_catalog.pg_is_in_recovery() AS in_recovery, pg_catalog.current_setting('server_version_num')::int AS version,
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint END AS replay_lsn) r
+LEFT JOIN pg_catalog.pg_replication_slots s ON NOT s.temporary`;
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+interface LocalState { rows: SlotRow[]; inRecovery: boolean; version: number; replayLsn: number | null }
+
+export class SlotKeeper {
+  private advancing: Promise<void> | null = null;
+  private retained: Record<string, number> | null = null;
+  /** Logical slots copied from the primary, and whether they moved since (for the promote warning). */
+  private copied = new Set<string>();
+
+  constructor(private readonly io: SlotsIO, private readonly logger: Logger, private readonly settings: () => SlotSettings,
+    private readonly clock: () => number = () => Date.now() / 1000) {}
+
+  private async local(): Promise<LocalState> {
+    const rows = await this.io.query<Record<string, unknown>>(SLOTS_SQL);
+    const first = rows[0] ?? {};
+    return {
+      rows: rows.filter((r) => r.slot_name !== null).map((r) => ({
+        name: String(r.slot_name), type: r.slot_type === 'logical' ? 'logical' : 'physical',
+        plugin: (r.plugin as string | null) ?? null, database: (r.database as string | null) ?? null, active: r.active === true,
+        xmin: (r.xmin as string | null) ?? null, catalogXmin: (r.catalog_xmin as string | null) ?? null,
+        restartLsn: num(r.restart_lsn), confirmedFlushLsn: num(r.confirmed_flush_lsn), walStatus: (r.wal_status as string | null) ?? null,
+      })),
+      inRecovery: first.in_recovery === true, version: Number(first.version ?? 0), replayLsn: num(first.replay_lsn),
+    };
+  }
+
+  private node(cluster: Cluster, st: LocalState): SlotNode {
+    const s = this.settings();
+    const role = !st.inRecovery ? 'primary' : cluster.leaderName === s.node.name ? 'standby_leader' : 'replica';
+    return { ...s.node, role: role === 'standby_leader' && !s.node.isStandbyCluster ? 'replica' : role, majorVersion: st.version };
+  }
+
+  /** Converge this node's slots; returns the logical slots to copy from the primary (replicas only). */
+  async sync(cluster: Cluster): Promise<string[]> {
+    if (!cluster.config) return [];
+    const st = await this.local();
+    const s = this.settings();
+    const node = this.node(cluster, st);
+    const errors: string[] = [];
+    const desired = desiredSlots(cluster, node, errors);
+    for (const e of errors) this.logger.error(e);
+    const hasLeader = !!cluster.leaderName;
+    const plan = planSlots({
+      desired, existing: st.rows, isPrimary: !st.inRecovery, paused: s.paused, ignore: s.ignore, majorVersion: st.version,
+      replayLsn: st.replayLsn, cleanInactivePhysical: hasLeader && (cluster.leaderName !== s.node.name || !st.inRecovery),
+    });
+    if (!st.inRecovery) this.copied.clear();
+    const background: SlotOp[] = [];
+    for (const op of plan.ops) {
+      if (op.op === 'advance_logical') background.push(op);
+      else await this.apply(op);
+    }
+    if (background.length) this.advanceInBackground(background);
+    return [...plan.copy];
+  }
+
+  private async apply(op: SlotOp): Promise<void> {
+    try {
+      switch (op.op) {
+        case 'drop': {
+          const rows = await this.io.query<{ dropped: boolean }>(
+            'SELECT pg_catalog.pg_drop_replication_slot(slot_name) IS NULL AS dropped FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND NOT active', [op.name]);
+          if (rows.length) this.logger.info(`dropped replication slot '${op.name}' (${op.reason})`);
+          else this.logger.warn(`unable to drop replication slot '${op.name}' (${op.reason}): it is active`);
+          return;
+        }
+        case 'create_physical':
+          await this.io.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS '
+            + "(SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND slot_name = $1)", [op.name]);
+          this.logger.info(`created physical replication slot '${op.name}'`);
+          return;
+        case 'advance_physical':
+          await this.io.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2)', [op.name, formatLsn(BigInt(op.lsn))]);
+          return;
+        case 'create_logical':
+          await this.io.query('SELECT pg_catalog.pg_create_logical_replication_slot($1, $2) WHERE NOT EXISTS '
+            + "(SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_type = 'logical' AND slot_name = $1)", [op.name, op.plugin], op.database);
+          this.logger.info(`created logical replication slot '${op.name}' (${op.database}, ${op.plugin})`);
+          return;
+        case 'advance_logical':
+          await this.io.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2)', [op.name, formatLsn(BigInt(op.lsn))], op.database);
+          this.copied.delete(op.name);
+          return;
+      }
+    } catch (e) {
+      this.logger.error(`replication slot '${op.name}': ${op.op} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private advanceInBackground(ops: SlotOp[]): void {
+    if (this.advancing) return; // the next cycle schedules the newest positions
+    this.advancing = (async () => {
+      for (const op of ops) await this.apply(op);
+    })().finally(() => { this.advancing = null; });
+  }
+
+  /** Wait for a background advance (before stopping or promoting PostgreSQL). */
+  async settle(): Promise<void> { await this.advancing; }
+
+  /** Patroni's on_promote: logical slots copied but never advanced since may be unsafe to use. */
+  onPromote(): void {
+    if (this.copied.size) this.logger.warn(`Logical replication slots that might be unsafe to use after promote: ${[...this.copied].join(', ')}`);
+    this.copied.clear();
+  }
+
+  /**
+   * The leader's `/status` content: slot positions (logical: confirmed_flush_lsn, physical:
+   * restart_lsn, its own name at `lastLsn`) and `retain_slots`. Null when PostgreSQL cannot say.
+   */
+  async published(cluster: Cluster, lastLsn: number | null): Promise<{ slots: Record<string, number> | null; retain: string[] | null }> {
+    let slots: Record<string, number> | null = null;
+    try {
+      const st = await this.local();
+      const node = this.node(cluster, st);
+      if (node.majorVersion >= 110000 && !st.inRecovery) {
+        const desired = desiredSlots(cluster, node);
+        const positions: Record<string, number> = {};
+        for (const r of st.rows) {
+          const want = desired[r.name];
+          if (!want || !sameSlot(want, r)) continue;
+          const lsn = r.type === 'logical' ? r.confirmedFlushLsn : r.restartLsn;
+          if (lsn) positions[r.name] = lsn;
+        }
+        if (lastLsn) positions[slotNameFromMemberName(node.name)] = lastLsn;
+        slots = publishableSlots(cluster, node, positions);
+      }
+    } catch (e) {
+      this.logger.warn(`cannot read replication slots to publish: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const s = this.settings();
+    this.retained ??= Object.fromEntries((cluster.status.retainSlots ?? []).map((n) => [n, this.clock()]));
+    const members = new Set(cluster.members.filter((m) => !m.nostream).map((m) => slotNameFromMemberName(m.name)));
+    if (!cluster.hasMember(s.node.name)) members.add(slotNameFromMemberName(s.node.name));
+    const permanent = Object.entries(cluster.config?.permanentSlots ?? {}).filter(([, v]) => !v || (v as { type?: string }).type !== 'logical').map(([k]) => k);
+    const r = retainSlots({ seen: this.retained, now: this.clock(), ttl: s.node.memberSlotsTtl, slots, memberSlotNames: [...members], permanentPhysical: permanent });
+    for (const name of r.expired) this.logger.info(`Replication slot '${name}' for absent cluster member is expired after ${s.node.memberSlotsTtl} sec.`);
+    this.retained = r.seen;
+    return { slots: slots && Object.keys(slots).length ? slots : null, retain: r.list };
+  }
+
+  /** Read the slots' state files from the leader; null when nothing can be copied. */
+  async fetchFromLeader(cluster: Cluster, leader: ReplicaSource, names: readonly string[]): Promise<Array<{ name: string; state: Buffer }>> {
+    const st = await this.local();
+    const desired = desiredSlots(cluster, { ...this.node(cluster, st), role: 'replica' });
+    const rows = await this.io.queryMember<Record<string, unknown>>(leader,
+      'SELECT slot_name, slot_type, datname, plugin, pg_catalog.pg_read_binary_file(\'pg_replslot/\' || slot_name || \'/state\') AS state'
+      + ' FROM pg_catalog.pg_get_replication_slots() JOIN pg_catalog.pg_database ON datoid = oid'
+      + ' WHERE NOT pg_catalog.pg_is_in_recovery() AND slot_name = ANY($1)', [names]);
+    const out: Array<{ name: string; state: Buffer }> = [];
+    for (const r of rows) {
+      const name = String(r.slot_name);
+      const want = desired[name];
+      const have = { name, type: 'logical' as const, database: String(r.datname), plugin: String(r.plugin) };
+      if (want && r.slot_type === 'logical' && sameSlot(want, { ...have, active: false, xmin: null, catalogXmin: null, restartLsn: null, confirmedFlushLsn: null, walStatus: null })) {
+        out.push({ name, state: r.state as Buffer });
+      } else {
+        this.logger.warn(`will not copy the logical slot '${name}': configuration and the slot on the primary differ`);
+      }
+    }
+    return out;
+  }
+
+  /** Install fetched slot files (PostgreSQL stopped). */
+  install(files: ReadonlyArray<{ name: string; state: Buffer }>): void {
+    this.io.writeSlotFiles(files);
+    for (const f of files) this.copied.add(f.name);
+  }
+}
+
