@@ -14,3 +14,4 @@ export * from './api/index.js';
 export * from './agent/index.js';
 export { decide, needsPeerStatuses, isHealthiestNode, isFailoverPossible, nodeToFollow, freshMemory, type HaInput, type HaSettings, type PgFacts, type PeerStatus, type Plan, type Action, type AgentMemory } from './ha/index.js';
 export * from './fence/index.js';
+export * from './slots/index.js';

@@ -8,3 +8,4 @@ export type { PostgresPort, FollowTarget } from './postgres-port.js';
 export { fetchPeerStatus, fetchPeerStatuses, peerStatusFromJson } from './peers.js';
 export { memberData, publishedTags } from './member-data.js';
 export { checkDiverged, parseTimelineHistory } from './divergence.js';
+export { CallbackRunner, type CallbackAction } from './callbacks.js';
