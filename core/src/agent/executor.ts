@@ -10,6 +10,7 @@ import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
 import type { HttpClient } from '../di.js';
 import { handover } from './handover.js';
+import { PrePromoteFailed } from '../postgres/controller.js';
 import type { SlotKeeper } from '../slots/keeper.js';
 import { slotsToPublish, syncSlots } from '../slots/action.js';
 import type { LongActionRunner } from './long-action.js';
@@ -127,6 +128,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return dcs.manualFailover('', '', null, cluster?.failover?.version ?? null);
     case 'promote':
       long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
+        if (r instanceof PrePromoteFailed) ctx.remember({ prePromoteFailed: true });
         if (r === true) {
           ctx.slots?.onPromote();
           ctx.remember({ demoted: false, rewind: 'unknown' });

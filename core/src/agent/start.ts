@@ -81,10 +81,14 @@ export function critical(logger: Logger, message: string): void {
 }
 
 export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
-  const env = o.env ?? process.env;
+  const sourceEnv = o.env ?? process.env;
+  // A snapshot: the PATRONI_* values read now stay available to reloads after they leave the environment.
+  const env = { ...sourceEnv };
   let current: LoadedConfig | null = null;
   const load = () => (current = loadConfig({ path: o.configPath ?? null, env, mode: 'agent' }));
   const local = load();
+  // As Patroni: the variables read are removed, so PostgreSQL, callbacks and scripts never see the secrets.
+  for (const k of local.consumedEnv) delete sourceEnv[k];
   const config = local.config;
   const logger = o.logger ?? createLogger(config.log as never, { env });
   for (const w of local.warnings) logger.warn(w);

@@ -33,7 +33,6 @@ const LOCAL: ReadonlyArray<readonly [string, When]> = [
   ['restapi.server_tokens', always],
   ['postgresql.use_unix_socket_repl', truthy],
   ['postgresql.krbsrvname', always],
-  ['postgresql.before_stop', always],
   ['citus', always],
 ];
 

@@ -34,6 +34,13 @@ export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: st
     // Without a working fence (or a required watchdog) a primary could outlive its lease unguarded.
     return { message: 'Demoting self because watchdog could not be activated', actions: [...before, { type: 'demote', mode: 'immediate' }], reason: 'the fence or the required watchdog is not available' };
   }
+  if (input.memory.prePromoteFailed && !input.settings.paused) {
+    // Patroni: give the lock up at once and stay out of the next race for a ttl, so another member promotes.
+    return {
+      message: 'Promotion cancelled because the pre-promote script failed', actions: [...before, { type: 'release_lock' }],
+      remember: { prePromoteFailed: false, prePromoteBackoffUntil: input.monotonic + input.settings.ttl * 1000 }, reason: 'the pre_promote script failed',
+    };
+  }
   if (isPrimary(input)) {
     const actions = [...before];
     if (historyNeedsUpdate(input, cluster)) actions.push({ type: 'update_history' });

@@ -98,6 +98,8 @@ export interface AgentMemory {
   readonly demoted: boolean;
   /** Monotonic ms until which a failed pre_promote script blocks racing. */
   readonly prePromoteBackoffUntil: number;
+  /** The last promotion was refused by the pre_promote script: release the lock (then back off). */
+  readonly prePromoteFailed?: boolean;
   /**
    * `<leader>@<leader timeline>` a running replica last checked its WAL against (a replica that
    * stopped streaming after a failover may hold WAL the new leader never had): checked once per value.

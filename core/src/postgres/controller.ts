@@ -28,6 +28,9 @@ import { parsePostgresSettings, type BinName, type PostgresSettings } from './se
 const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' && v !== null && 'binName' in v && 'dataDir' in v;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The pre_promote script refused the promotion (Patroni then releases the lock and backs off). */
+export class PrePromoteFailed extends Error {}
+
 export class PostgresController extends EventEmitter<{ 'postmaster-exit': [PostmasterExitEvent]; state: [PostgresState] }> {
   settings: PostgresSettings;
   readonly scope: string;
@@ -247,6 +250,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (opts.checkpoint && mode !== 'immediate') {
       await this.query('CHECKPOINT').catch((e) => this.logger.warn({ err: String(e) }, 'checkpoint before shutdown failed'));
     }
+    await this.runBeforeStop();
     await this.conn.close();
     let gone = false;
     void w.exited.then(() => { gone = true; });
@@ -307,16 +311,27 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     }
   }
 
+  /** Patroni's before_stop: synchronously, before PostgreSQL is told to stop; its exit code is only logged. */
+  private async runBeforeStop(): Promise<void> {
+    const cmd = this.settings.beforeStop;
+    if (!cmd) return;
+    try {
+      const [bin, ...args] = shlexSplit(cmd);
+      const r = await runCommand(bin!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
+      this.logger.info(`before_stop script \`${cmd}\` exited with ${r.code}`);
+    } catch (e) {
+      this.logger.error(`Exception when calling \`${cmd}\`: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   /** Run pre_promote (non-zero = do not promote), then promote and wait until out of recovery. */
   async promote(opts: { timeoutMs?: number } = {}): Promise<boolean> {
     const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
     if (this.settings.prePromote) {
       const [cmd, ...args] = shlexSplit(this.settings.prePromote);
       const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
-      if (r.code !== 0) {
-        this.logger.error({ code: r.code }, 'pre_promote script failed; not promoting');
-        return false;
-      }
+      this.logger.info(`pre_promote script \`${this.settings.prePromote}\` exited with ${r.code}`);
+      if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with ${r.code}; not promoting`);
     }
     // -W: signal and return; pg_ctl's own wait polls at 10 Hz, we poll faster (every write pause counts).
     const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W']);

@@ -43,6 +43,8 @@ export interface PostgresSettings {
   readonly recoveryConf: Readonly<Record<string, unknown>>;
   readonly createReplicaMethods: readonly string[];
   readonly prePromote: string | null;
+  /** Run (and waited for) before every shutdown of a running PostgreSQL, after the checkpoint. */
+  readonly beforeStop: string | null;
   readonly removeDataDirectoryOnRewindFailure: boolean;
   readonly removeDataDirectoryOnDivergedTimelines: boolean;
   /** The whole raw section, for per-method sections (`basebackup`, `pgbackrest`, ...). */
@@ -120,6 +122,7 @@ export function parsePostgresSettings(raw: Readonly<Record<string, unknown>>): P
     recoveryConf: isPlainObject(raw.recovery_conf) ? raw.recovery_conf : {},
     createReplicaMethods: Array.isArray(methods) ? methods.map(String) : typeof methods === 'string' ? [methods] : ['basebackup'],
     prePromote: str(raw.pre_promote),
+    beforeStop: str(raw.before_stop),
     removeDataDirectoryOnRewindFailure: bool(raw.remove_data_directory_on_rewind_failure, false),
     removeDataDirectoryOnDivergedTimelines: bool(raw.remove_data_directory_on_diverged_timelines, false),
     raw,
