@@ -24,11 +24,13 @@ describe('nothing accepted silently', () => {
   it('is value-aware: a feature switched off is honoured, switched on it is reported', () => {
     const base = { bootstrap: { dcs: { synchronous_mode: false, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, failsafe_mode: false, standby_cluster: { host: '' } } } };
     expect(unimplementedKeys(base)).toEqual([]);
-    const on = { bootstrap: { dcs: { synchronous_mode: 'quorum', synchronous_mode_strict: true, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, failsafe_mode: true, standby_cluster: { host: 'h', port: 5432 } } } };
+    const on = { bootstrap: { dcs: { synchronous_mode: 'quorum', synchronous_mode_strict: true, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, primary_stop_timeout: 30, failsafe_mode: true, standby_cluster: { host: 'h', port: 5432 } } } };
     expect(unimplementedKeys(on)).toEqual([
       'bootstrap.dcs.synchronous_mode', 'bootstrap.dcs.synchronous_mode_strict', 'bootstrap.dcs.synchronous_node_count',
-      'bootstrap.dcs.maximum_lag_on_syncnode', 'bootstrap.dcs.failsafe_mode', 'bootstrap.dcs.standby_cluster',
+      'bootstrap.dcs.maximum_lag_on_syncnode', 'bootstrap.dcs.primary_stop_timeout', 'bootstrap.dcs.failsafe_mode', 'bootstrap.dcs.standby_cluster',
     ]);
+    expect(unimplementedKeys({ bootstrap: { dcs: { primary_stop_timeout: 30 } }, watchdog: { driver: 'default' } })).toEqual([]);
+    expect(unimplementedKeys({ watchdog: { driver: 'testing' } })).toEqual(['watchdog.driver']);
     expect(unimplementedKeys({ postgresql: { use_unix_socket_repl: false } })).toEqual([]);
     expect(unimplementedKeys({ postgresql: { use_unix_socket_repl: true } })).toEqual(['postgresql.use_unix_socket_repl']);
   });

@@ -33,6 +33,8 @@ const LOCAL: ReadonlyArray<readonly [string, When]> = [
   ['restapi.server_tokens', always],
   ['postgresql.use_unix_socket_repl', truthy],
   ['postgresql.krbsrvname', always],
+  // Patroni has one real driver (`default`); `testing` is its test double.
+  ['watchdog.driver', (v) => v !== 'default'],
   ['citus', always],
 ];
 
@@ -42,6 +44,9 @@ const DYNAMIC: ReadonlyArray<readonly [string, When]> = [
   ['synchronous_mode_strict', (v, s) => syncRequested(v, s) && truthy(v, s)],
   ['synchronous_node_count', (v, s) => syncRequested(v, s) && v !== 1],
   ['maximum_lag_on_syncnode', (v, s) => syncRequested(v, s) && v !== -1],
+  // Patroni uses it only in synchronous mode (SIGKILL a primary that takes longer to stop).
+  ['primary_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
+  ['master_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
   ['failsafe_mode', truthy],
   ['standby_cluster', nonEmptyMapping],
 ];
