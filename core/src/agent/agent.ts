@@ -28,6 +28,7 @@ import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
+import { restartNow, runScheduledRestart, scheduledRestartData, type RestartContext } from './restart.js';
 import { SlotKeeper, needsHotStandbyFeedback, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 export interface AgentDeps {
@@ -231,20 +232,13 @@ export class Agent implements ApiBackend {
     return result;
   }
 
-  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its role filter no longer matches). */
+  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its filters no longer match). */
   private runScheduledRestart(): void {
     const sched = this.scheduled;
     const at = typeof sched?.schedule === 'string' ? Date.parse(sched.schedule) : NaN;
     if (!sched || !(at <= this.clock.now())) return;
     this.scheduled = null;
-    const role = typeof sched.role === 'string' ? sched.role : null;
-    const mine = this.deps.pg.role;
-    if (role && !(role === mine || (role === 'master' && mine === 'primary'))) {
-      this.deps.logger.warn(`scheduled restart skipped: role ${mine} does not match ${role}`);
-      return;
-    }
-    this.deps.logger.info('running the scheduled restart');
-    this.long.run('restart', 'scheduled restart', (s) => this.deps.pg.restart(s), () => {});
+    runScheduledRestart(this.restartContext(), sched, this.lastStatus && { ...this.lastStatus, role: this.deps.pg.role });
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
@@ -347,19 +341,19 @@ export class Agent implements ApiBackend {
   }
 
   async restart(req: RestartRequest): Promise<[boolean, string]> {
-    const status = this.lastStatus ?? (await this.deps.pg.nodeStatus().catch(() => null));
-    if (req.role && !(req.role === status?.role || (req.role === 'master' && status?.role === 'primary'))) return [false, 'restart conditions are not satisfied'];
-    if (req.restartPending && !status?.pendingRestart) return [false, 'restart conditions are not satisfied'];
-    if (this.long.running) return [false, `${this.long.running.label} already in progress`];
-    const result = await new Promise<boolean | Error>((resolve) => {
-      this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s), resolve);
-    });
-    return result === true ? [true, 'restarted successfully'] : [false, 'restart failed'];
+    return restartNow(this.restartContext(), req, this.lastStatus ?? (await this.deps.pg.nodeStatus().catch(() => null)));
+  }
+
+  private restartContext(): RestartContext {
+    return {
+      long: this.long, pg: this.deps.pg, logger: this.deps.logger, primaryStartTimeout: this.eff.cluster.primaryStartTimeout,
+      markStarting: (timeout) => { this.memory = { ...this.memory, recovering: true, startedAt: this.clock.monotonic(), startTimeout: timeout }; },
+    };
   }
 
   scheduleRestart(req: RestartRequest): boolean {
     if (this.scheduled) return false;
-    this.scheduled = { schedule: req.schedule ? req.schedule.date.toISOString() : null, ...(req.role ? { role: req.role } : {}), ...(req.postgresVersion ? { postgres_version: req.postgresVersion } : {}) };
+    this.scheduled = scheduledRestartData(req);
     this.dcs.wakeup();
     return true;
   }

@@ -66,7 +66,7 @@ function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
     if (hasLock) return { message: 'removed leader key after trying and failing to start postgres', actions: [{ type: 'demote', mode: 'immediate' }], remember: { recovering: false }, reason: 'failed to start postgres' };
     return { ...plan('failed to start postgres'), remember: { recovering: false } };
   }
-  const remember = memory.recovering ? { recovering: false, startFailed: false } : undefined;
+  const remember = memory.recovering ? { recovering: false, startFailed: false, startTimeout: undefined } : undefined;
   const withMemo = (p: Plan): Plan => (remember ? { ...p, remember: { ...remember, ...p.remember } } : p);
 
   // 9. No data: bootstrap a new cluster or clone a replica.
@@ -134,7 +134,7 @@ function longActionInProgress(input: HaInput, cluster: Cluster, hasLock: boolean
 }
 
 function startingPrimary(input: HaInput, cluster: Cluster): Plan {
-  const timeout = input.settings.primaryStartTimeout;
+  const timeout = input.memory.startTimeout ?? input.settings.primaryStartTimeout;
   const elapsed = input.memory.startedAt === null ? 0 : (input.monotonic - input.memory.startedAt) / 1000;
   const left = timeout - elapsed;
   const lost: Plan = { message: 'stopped PostgreSQL while starting up because leader key was lost', actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: 'lost the leader lock while starting' };

@@ -98,6 +98,8 @@ export interface AgentMemory {
   readonly demoted: boolean;
   /** Monotonic ms until which a failed pre_promote script blocks racing. */
   readonly prePromoteBackoffUntil: number;
+  /** primary_start_timeout for the start under way (POST /restart `timeout`); cleared once PostgreSQL runs. */
+  readonly startTimeout?: number;
   /** The last promotion was refused by the pre_promote script: release the lock (then back off). */
   readonly prePromoteFailed?: boolean;
   /**
