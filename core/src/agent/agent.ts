@@ -364,7 +364,7 @@ export class Agent implements ApiBackend {
     return had;
   }
 
-  async reinitialize(force: boolean): Promise<[boolean, string]> {
+  async reinitialize(force: boolean, fromLeader = false): Promise<[boolean, string]> {
     // Patroni's order, on a fresh read of the DCS: no leader first, then "I am the leader" (the lock
     // is ours, whatever the cached view said).
     const cluster = await this.dcs.getCluster();
@@ -375,7 +375,7 @@ export class Agent implements ApiBackend {
       this.long.cancel();
       await this.long.wait();
     }
-    const source = cluster.getCloneMember(this.name);
+    const source = fromLeader ? cluster.leader : cluster.getCloneMember(this.name);
     const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
       await this.deps.pg.stop('immediate');
       // The replica chain wipes PGDATA unless the method keeps data (as Patroni's _do_reinitialize).

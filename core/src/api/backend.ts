@@ -95,6 +95,6 @@ export interface ApiBackend {
   /** Store a scheduled restart; false if one exists already. */
   scheduleRestart(req: RestartRequest): boolean;
   deleteScheduledRestart(): boolean;
-  /** Wipe and re-clone this replica; [ok, message]. */
-  reinitialize(force: boolean): Promise<[boolean, string]>;
+  /** Wipe and re-clone this replica (from the leader when `fromLeader`, else a clonefrom member or the leader); [ok, message]. */
+  reinitialize(force: boolean, fromLeader?: boolean): Promise<[boolean, string]>;
 }

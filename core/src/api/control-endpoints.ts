@@ -82,7 +82,7 @@ export function deleteRestart(ctx: ApiContext): Reply {
 export async function postReinitialize(ctx: ApiContext): Promise<Reply> {
   const body = await readJsonObject(ctx.req, { optional: true, maxBytes: ctx.options.maxBodyBytes });
   const force = parseBool(body.force) ?? false;
-  const [ok, message] = await ctx.backend.reinitialize(force);
+  const [ok, message] = await ctx.backend.reinitialize(force, parseBool(body.from_leader) ?? false);
   return ok ? textReply(200, 'reinitialize started') : textReply(503, message);
 }
 
