@@ -82,11 +82,16 @@ export function commandLineGucs(s: PostgresSettings, scope: string): Record<stri
     out[name] = v === undefined || v === null ? dflt : gucString(v);
   }
   if (s.parameters.wal_level === 'hot_standby') out.wal_level = 'replica';
+  // As Patroni on PostgreSQL 13+: wal_keep_segments (gone) becomes wal_keep_size, 16MB a segment.
+  const segments = Number(s.parameters.wal_keep_segments);
+  if ((s.parameters.wal_keep_size === undefined || s.parameters.wal_keep_size === null) && Number.isInteger(segments) && segments > 0) out.wal_keep_size = `${segments * 16}MB`;
   return out;
 }
 
 export class ConfigFiles {
-  constructor(private readonly s: PostgresSettings, private readonly runAs: RunAs | null) {}
+  /** `known`: drops the parameters the installed server does not know (see available-gucs.ts). */
+  constructor(private readonly s: PostgresSettings, private readonly runAs: RunAs | null,
+    private readonly known: (params: Record<string, unknown>) => Record<string, unknown> = (p) => p) {}
 
   get confPath(): string { return join(this.s.configDir, 'postgresql.conf'); }
   get hbaPath(): string { return typeof this.s.parameters.hba_file === 'string' ? this.s.parameters.hba_file : join(this.s.configDir, 'pg_hba.conf'); }
@@ -112,10 +117,11 @@ export class ConfigFiles {
     const include = this.s.customConf ?? (existsSync(join(this.s.configDir, BASE_CONF)) ? BASE_CONF : null);
     const lines = [CONF_MARKER.trimEnd()];
     if (include) lines.push(`include ${quoteGuc(include)}`, '');
-    const params: Record<string, unknown> = {};
+    const user: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this.s.parameters)) {
-      if (!CMDLINE_ONLY.has(k) && !RECOVERY_PARAMETERS.has(k) && v !== null && v !== undefined) params[k] = v;
+      if (!CMDLINE_ONLY.has(k) && !RECOVERY_PARAMETERS.has(k) && v !== null && v !== undefined) user[k] = v;
     }
+    const params = this.known(user);
     if (this.s.configDir !== this.s.dataDir) params.data_directory = this.s.dataDir;
     params.hba_file = this.hbaPath;
     params.ident_file = this.identPath;

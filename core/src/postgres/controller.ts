@@ -11,6 +11,7 @@ import { silentLogger } from '../log.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import type { ProgressReport } from '../replica/progress.js';
 import { AsyncExecutor } from './async-executor.js';
+import { availableGucs, knownParameters } from './available-gucs.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
@@ -55,7 +56,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.runAs = o.uid !== undefined && o.gid !== undefined ? { uid: o.uid, gid: o.gid } : null;
     if (!this.runAs && process.getuid?.() === 0) throw new Error('running as root: pass uid/gid of the PostgreSQL OS user');
     this.logger = (o.logger ?? silentLogger).child({ component: 'postgres' });
-    this.config = new ConfigFiles(this.settings, this.runAs);
+    this.config = this.configFiles();
     this.executor = new AsyncExecutor(this.logger);
     this.conn = new LocalConnection(() => this.localConnectionParams());
     this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
@@ -69,9 +70,16 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
    */
   applySettings(postgresql: Readonly<Record<string, unknown>>, opts: { reload?: boolean } = {}): void {
     this.settings = parsePostgresSettings(postgresql);
-    this.config = new ConfigFiles(this.settings, this.runAs);
+    this.config = this.configFiles();
     if (opts.reload !== false && this.isRunning()) this.reload();
   }
+
+  /** Parameters the installed server does not know are dropped with Patroni's warning (once each). */
+  private configFiles(): ConfigFiles {
+    const warn = (m: string) => { if (!this.warned.has(m)) this.logger.warn(m); this.warned.add(m); };
+    return new ConfigFiles(this.settings, this.runAs, (p) => knownParameters(p, availableGucs(this.bin('postgres'), this.runAs), warn));
+  }
+  private readonly warned = new Set<string>();
 
   get state(): PostgresState { return this._state; }
   setState(s: PostgresState): void {
