@@ -46,7 +46,7 @@ export interface AgentDeps {
   /** The fence and kernel watchdog guarding this node while it is primary. */
   readonly guard?: PrimaryGuard;
   /** patroni.dynamic.json in the data directory. */
-  readonly dynamicCache?: Pick<DynamicConfigCache, 'save'>;
+  readonly dynamicCache?: Pick<DynamicConfigCache, 'save'> & Partial<Pick<DynamicConfigCache, 'load'>>;
   /** Connections for replication slot maintenance (absent: slots are not managed). */
   readonly slotsIO?: SlotsIO;
 }
@@ -85,7 +85,8 @@ export class Agent implements ApiBackend {
     this.dcs = deps.dcs;
     this.clock = deps.clock ?? systemClock;
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
-    this.eff = effectiveConfig(this.local.config, null);
+    // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
+    this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
     this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({
       node: this.slotNode(), paused: this.eff.cluster.pause, ignore: this.eff.cluster.ignoreSlots,
