@@ -243,8 +243,11 @@ export class Agent implements ApiBackend {
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
+    // log.deduplicate_heartbeat_logs: a cycle message equal to the previous one is not repeated at INFO.
+    const repeat = this.local.config.log?.deduplicate_heartbeat_logs === true && message === this.decision.message;
     this.decision = { message, reason };
-    this.deps.logger.info(message);
+    if (repeat) this.deps.logger.debug(message);
+    else this.deps.logger.info(message);
     if (cluster) await this.touchMember().catch((e: unknown) => this.deps.logger.warn(`touch member: ${String(e)}`));
     return message;
   }

@@ -64,3 +64,21 @@ describe('logging', () => {
     expect(readFileSync(join(dir, 'patroni.log'), 'utf8')).toMatch(/INFO: line number 19 with/);
   });
 });
+
+describe('log file defaults (Patroni)', async () => {
+  const { defaultLogFileMode, RotatingFileSink } = await import('./logging.js');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  it('0666 minus the umask unless log.mode says otherwise, set on the file explicitly', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgha-logmode-'));
+    const status = path.join(dir, 'status');
+    fs.writeFileSync(status, 'Name:\tnode\nUmask:\t0027\nState:\tR\n');
+    expect(defaultLogFileMode(status)).toBe(0o640);
+    expect(defaultLogFileMode(path.join(dir, 'missing'))).toBe(0o644);
+    const file = path.join(dir, 'patroni.log');
+    fs.writeFileSync(file, '', { mode: 0o600 });
+    new RotatingFileSink(file, 100, 2, 0o644).write('x\n');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o644);
+  });
+});

@@ -6,7 +6,7 @@
  * by `file_size` / `file_num` like Python's RotatingFileHandler. Writes are synchronous so the last
  * lines before a crash or exit are not lost.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type DestinationStream, type LevelWithSilent } from 'pino';
 import type { Logger } from '../log.js';
@@ -47,6 +47,15 @@ export function pinoLevel(level: string | undefined): LevelWithSilent {
   return PYTHON_TO_PINO[(level ?? 'INFO').toUpperCase()] ?? 'info';
 }
 
+/** Patroni's default log file mode: 0666 minus the umask (read without changing it, from /proc). */
+export function defaultLogFileMode(status = '/proc/self/status'): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)/m.exec(readFileSync(status, 'utf8'));
+    if (m) return 0o666 & ~parseInt(m[1]!, 8);
+  } catch { /* not Linux */ }
+  return 0o644;
+}
+
 /** stderr, as Python's logging.StreamHandler. */
 export function fdSink(fd = 2): LineSink {
   const stream = fd === 1 ? process.stdout : process.stderr;
@@ -71,8 +80,15 @@ export class RotatingFileSink implements LineSink {
   private size: number;
 
   constructor(private readonly path: string, private readonly maxBytes = 25_000_000, private readonly keep = 4, private readonly mode = 0o600) {
-    this.fd = openSync(path, 'a', mode);
+    this.fd = this.open();
     this.size = fstatSync(this.fd).size;
+  }
+
+  /** As Patroni's file handler: the mode is set explicitly (the umask does not narrow it, an old file gets it too). */
+  private open(): number {
+    const fd = openSync(this.path, 'a', this.mode);
+    try { fchmodSync(fd, this.mode); } catch { /* not ours */ }
+    return fd;
   }
 
   write(line: string): void {
@@ -91,7 +107,7 @@ export class RotatingFileSink implements LineSink {
     } else {
       rmSync(this.path, { force: true });
     }
-    this.fd = openSync(this.path, 'a', this.mode);
+    this.fd = this.open();
     this.size = 0;
   }
 
@@ -124,7 +140,7 @@ export function createLogger(log: LogSettings | undefined = {}, opts: { env?: En
   let sink = opts.sink;
   if (!sink && log.dir) {
     mkdirSync(log.dir, { recursive: true });
-    file = new RotatingFileSink(join(log.dir, 'patroni.log'), log.file_size ?? 25_000_000, log.file_num ?? 4, log.mode ?? 0o600);
+    file = new RotatingFileSink(join(log.dir, 'patroni.log'), log.file_size ?? 25_000_000, log.file_num ?? 4, log.mode ?? defaultLogFileMode());
     sink = file;
   }
   sink ??= fdSink(2);
