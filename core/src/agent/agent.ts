@@ -88,9 +88,7 @@ export class Agent implements ApiBackend {
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
-    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({
-      node: this.slotNode(), paused: this.eff.cluster.pause, ignore: this.eff.cluster.ignoreSlots,
-    }), () => this.clock.now() / 1000);
+    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }), () => this.clock.now() / 1000);
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
       this.dcs.wakeup();
@@ -114,7 +112,7 @@ export class Agent implements ApiBackend {
     const methods = Array.isArray(pg.create_replica_methods) ? (pg.create_replica_methods as string[]) : ['basebackup'];
     return {
       ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
-      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff,
+      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff, memberSlotsTtl: c.memberSlotsTtl,
       usePgRewind: pg.use_pg_rewind === true,
       removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
       removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
@@ -191,6 +189,7 @@ export class Agent implements ApiBackend {
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }
+    if (this.slots && pg.running && !pg.starting && !this.long.running) pg = { ...pg, ...(await this.slots.facts()) };
     // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
     const guard = this.deps.guard;
     if (guard && (this.eff.cluster.pause || (cluster && cluster.leaderName !== this.name && (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote'))) {

@@ -181,7 +181,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'update_history':
       return updateHistory(ctx);
     case 'sync_slots':
-      return syncSlots(ctx);
+      return syncSlots(ctx, a);
     case 'wait':
       await new Promise((r) => setTimeout(r, a.seconds * 1000));
       return;

@@ -156,7 +156,10 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   if (took !== 'none') logger.info(`fence take-over: ${took}`);
   const reloadLocal = async () => (current = await reloadLocalConfig(current ?? local, load, logger, (r) => api.reload(r)));
   const dynamicCache = new DynamicConfigCache(dataDir, controller.runAs, logger);
-  const slotsIO = createSlotsIO({ local: () => controller.localConnectionParams(), rewind: () => controller.settings.rewind, dataDir, runAs: controller.runAs });
+  const slotsIO = createSlotsIO({
+    local: () => controller.localConnectionParams(), localQuery: (sql, values) => controller.query(sql, values),
+    rewind: () => controller.settings.rewind, dataDir, runAs: controller.runAs,
+  });
   const agent = new Agent({ local, dcs, pg: port, logger, http, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard, dynamicCache, slotsIO });
   const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
   await api.start();

@@ -5,6 +5,7 @@
 import type { Cluster } from '../model/cluster.js';
 import { isFailoverPossible } from './health.js';
 import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
+import { slotsAction } from '../slots/decide.js';
 import { LONG_ACTION_TEXT, plan, type Action, type HaInput, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
@@ -112,8 +113,9 @@ function decideRunning(input: HaInput, cluster: Cluster, hasLock: boolean): Plan
     return recover(input, cluster, hasLock);
   }
   const p = cluster.isUnlocked() ? processUnhealthyCluster(input, cluster) : processHealthyCluster(input, cluster);
-  // Step 13: slots are maintained once the cycle's own work is planned, unless a long action is under way.
-  return pg.starting ? p : { ...p, actions: [...p.actions, { type: 'sync_slots' }] };
+  // Step 13: slots are maintained once the cycle's own work is planned (a long action returned earlier).
+  const slots = slotsAction(input, cluster);
+  return slots ? { ...p, actions: [...p.actions, slots] } : p;
 }
 
 function longActionInProgress(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {

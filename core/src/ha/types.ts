@@ -4,6 +4,7 @@
  */
 import type { Cluster } from '../model/cluster.js';
 import type { Tags } from '../model/member.js';
+import type { SlotOp, SlotRow } from '../slots/plan.js';
 
 export type DemoteMode = 'offline' | 'graceful' | 'immediate' | 'immediate-nolock';
 
@@ -40,6 +41,12 @@ export interface PgFacts {
   readonly recoveryConfigured: boolean;
   /** A running replica's WAL receiver streams; null when not a running replica (or unknown). */
   readonly receiverStreaming?: boolean | null;
+  /** server_version_num of the running server (replication slot rules depend on it); null when unknown. */
+  readonly serverVersion?: number | null;
+  /** Replication slots of the running server (not temporary ones); null/absent when unknown. */
+  readonly slots?: readonly SlotRow[] | null;
+  /** A replica's replay position (bytes): logical slot copies are never advanced past it. */
+  readonly replayLsn?: number | null;
 }
 
 /** A peer's answer to `GET /patroni` during the leader race (null when unreachable). */
@@ -74,6 +81,8 @@ export interface HaSettings {
   readonly watchdogUnavailable?: boolean;
   /** Patroni 4.1's `primary_race_backoff` (s): postpone the leader race while WAL from the old primary still moves; 0 = off. */
   readonly primaryRaceBackoff?: number;
+  /** Patroni 4's member_slots_ttl (s): every node keeps slots for all members; 0 = only for those streaming from it. */
+  readonly memberSlotsTtl?: number;
 }
 
 /** What the agent remembers between cycles. */
@@ -163,8 +172,11 @@ export type Action =
   | { readonly type: 'stop' }
   | { readonly type: 'cancel_long_action' }
   | { readonly type: 'update_history' }
-  /** Converge replication slots (create, drop, advance; a replica may copy logical slots from the primary). */
-  | { readonly type: 'sync_slots' }
+  /**
+   * Converge replication slots (Patroni's step 13): `ops` create, drop and advance; `copy`: logical
+   * slots a replica copies from the primary (a restart); `errors`: configuration problems to log.
+   */
+  | { readonly type: 'sync_slots'; readonly ops: readonly SlotOp[]; readonly copy: readonly string[]; readonly errors: readonly string[] }
   | { readonly type: 'wait'; readonly seconds: number }
   | { readonly type: 'fatal'; readonly message: string };
 

@@ -8,6 +8,7 @@ import type { PostgresPort } from '../agent/postgres-port.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import type { SlotKeeper } from './keeper.js';
+import type { SlotOp } from './plan.js';
 
 export interface SlotActionContext {
   readonly name: string;
@@ -18,18 +19,15 @@ export interface SlotActionContext {
   readonly logger: Logger;
 }
 
-export async function syncSlots(ctx: SlotActionContext): Promise<void> {
+/** Run a `sync_slots` action: its operations now (also while a promotion runs), the copy only when nothing else runs. */
+export async function syncSlots(ctx: SlotActionContext, a: { ops: readonly SlotOp[]; copy: readonly string[]; errors: readonly string[] }): Promise<void> {
   const { cluster, slots, long } = ctx;
-  if (!slots || !cluster || long.running) return;
-  let copy: string[];
-  try {
-    copy = await slots.sync(cluster);
-  } catch (e) {
-    ctx.logger.error(`Exception when changing replication slots: ${e instanceof Error ? e.message : String(e)}`);
-    return;
-  }
+  for (const e of a.errors) ctx.logger.error(e);
+  if (!slots || !cluster || (long.running && long.running.name !== 'promote')) return;
+  await slots.execute(a.ops);
   const leader = cluster.leader;
-  if (!copy.length || !leader || cluster.leaderName === ctx.name) return;
+  if (!a.copy.length || !leader || cluster.leaderName === ctx.name || long.running) return;
+  const copy = [...a.copy];
   long.run('restart', `copying logical slots ${copy.join(', ')} from the primary`, async (signal) => {
     const files = await slots.fetchFromLeader(cluster, leader, copy);
     if (!files.length) return false;

@@ -25,6 +25,8 @@ export interface SlotsIO {
 
 export interface SlotsIOOptions {
   readonly local: () => ConnectionParams;
+  /** The agent's own connection to the local server: used for queries in its default database. */
+  readonly localQuery?: <R extends Record<string, unknown>>(sql: string, values?: unknown[]) => Promise<R[]>;
   readonly rewind: () => AuthSettings;
   readonly dataDir: string;
   readonly runAs: RunAs | null;
@@ -49,6 +51,7 @@ export function createSlotsIO(o: SlotsIOOptions): SlotsIO {
   };
   return {
     query(sql, values, database) {
+      if (database === undefined && o.localQuery) return o.localQuery(sql, values);
       const p = o.local();
       return withClient({ host: p.host, port: p.port, user: p.user, password: p.password ?? undefined, database: database ?? p.database },
         async (c) => (await c.query(sql, values as unknown[])).rows);

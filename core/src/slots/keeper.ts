@@ -1,5 +1,5 @@
 /**
- * Carries out slot maintenance each HA cycle (the `sync_slots` action decide() plans) and answers
+ * Carries out slot maintenance (the `sync_slots` operations decide() plans from `facts()`) and answers
  * the leader's question "which slot positions go into `/status`?" (the `update_lock` action).
  * Logical slot advances on a replica run in the background, one batch at a time, because
  * pg_replication_slot_advance decodes WAL and may take longer than a cycle (as Patroni's
@@ -13,12 +13,10 @@ import { formatLsn } from '../postgres/lsn.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import { desiredSlots, publishableSlots, type SlotNode } from './desired.js';
 import type { SlotsIO } from './io.js';
-import { planSlots, retainSlots, sameSlot, type IgnoreMatcher, type SlotOp, type SlotRow } from './plan.js';
+import { retainSlots, sameSlot, type SlotOp, type SlotRow } from './plan.js';
 
 export interface SlotSettings {
   readonly node: Omit<SlotNode, 'role' | 'majorVersion'>;
-  readonly paused: boolean;
-  readonly ignore: readonly IgnoreMatcher[];
 }
 
 /** This node's slots plus its role, version and replay position (one row even without slots). */
@@ -58,33 +56,28 @@ export class SlotKeeper {
   }
 
   private node(cluster: Cluster, st: LocalState): SlotNode {
-    const s = this.settings();
-    const role = !st.inRecovery ? 'primary' : cluster.leaderName === s.node.name ? 'standby_leader' : 'replica';
-    return { ...s.node, role: role === 'standby_leader' && !s.node.isStandbyCluster ? 'replica' : role, majorVersion: st.version };
+    return { ...this.settings().node, role: st.inRecovery ? 'replica' : 'primary', majorVersion: st.version };
   }
 
-  /** Converge this node's slots; returns the logical slots to copy from the primary (replicas only). */
-  async sync(cluster: Cluster): Promise<string[]> {
-    if (!cluster.config) return [];
-    const st = await this.local();
-    const s = this.settings();
-    const node = this.node(cluster, st);
-    const errors: string[] = [];
-    const desired = desiredSlots(cluster, node, errors);
-    for (const e of errors) this.logger.error(e);
-    const hasLeader = !!cluster.leaderName;
-    const plan = planSlots({
-      desired, existing: st.rows, isPrimary: !st.inRecovery, paused: s.paused, ignore: s.ignore, majorVersion: st.version,
-      replayLsn: st.replayLsn, cleanInactivePhysical: hasLeader && (cluster.leaderName !== s.node.name || !st.inRecovery),
-    });
-    if (!st.inRecovery) this.copied.clear();
+  /** What decide() needs to plan: this node's slots, server version and replay position; null when PostgreSQL cannot say. */
+  async facts(): Promise<{ slots: SlotRow[]; serverVersion: number; replayLsn: number | null } | null> {
+    try {
+      const st = await this.local();
+      return { slots: st.rows, serverVersion: st.version, replayLsn: st.replayLsn };
+    } catch (e) {
+      this.logger.debug(`cannot read replication slots: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    }
+  }
+
+  /** Carry out the operations decide() planned; logical advances run in the background. */
+  async execute(ops: readonly SlotOp[]): Promise<void> {
     const background: SlotOp[] = [];
-    for (const op of plan.ops) {
+    for (const op of ops) {
       if (op.op === 'advance_logical') background.push(op);
       else await this.apply(op);
     }
     if (background.length) this.advanceInBackground(background);
-    return [...plan.copy];
   }
 
   private async apply(op: SlotOp): Promise<void> {
