@@ -106,4 +106,23 @@ describe('callbacks across a switchover and a failover', () => {
     const environ = readFileSync(`/proc/${first.postmasterPid()}/environ`, 'utf8');
     expect(environ).not.toContain('PATRONI_');
   }, 300_000);
+
+  it('an agent that finds PostgreSQL running announces it once with on_start (Patroni\'s first cycle)', async () => {
+    const node3 = cluster.node('node3');
+    const live = cluster.nodes.find((n) => n.agentAlive())!;
+    const patch = async (pause: boolean) => expect((await live.get('/config', { method: 'PATCH', body: JSON.stringify({ pause }), headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    await patch(true);
+    await waitFor(async () => (await node3.get('/patroni')).body?.pause === true, 20_000, 'node3 paused');
+    // In pause a stopping agent leaves PostgreSQL running.
+    await node3.stopAgent();
+    const pm = node3.postmasterPid();
+    expect(pm).not.toBeNull();
+    const mark = records(node3).length;
+    node3.start();
+    await waitFor(() => records(node3).slice(mark).some((r) => r.startsWith('on_start replica')), 30_000, 'node3 on_start after the agent restart');
+    expect(node3.postmasterPid()).toBe(pm);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(records(node3).slice(mark).filter((r) => r.startsWith('on_start'))).toHaveLength(1);
+    await patch(false);
+  }, 120_000);
 });

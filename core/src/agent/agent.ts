@@ -223,6 +223,7 @@ export class Agent implements ApiBackend {
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
     if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
+    if (!this.long.running && pg.running && !pg.starting) this.deps.pg.announceRunning?.();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {

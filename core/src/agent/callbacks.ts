@@ -82,8 +82,12 @@ export class CallbackRunner {
     this.reload = new Executor((argv) => this.spawn(argv));
   }
 
+  /** A start, stop, restart or role change was announced (configured or not): Patroni's cb_called. */
+  called = false;
+
   /** Start the callback for `action`, if configured; never throws, never waits. */
   call(action: CallbackAction, role: string): void {
+    if (action !== 'on_reload') this.called = true;
     const section = this.callbacks();
     const cmd = isPlainObject(section) ? section[action] : undefined;
     if (typeof cmd !== 'string' || !cmd.trim()) return;

@@ -40,6 +40,8 @@ export class ControllerPort implements PostgresPort {
 
   private callback(action: CallbackAction): void { this.callbacks?.call(action, this.role); }
 
+  announceRunning(): void { if (this.callbacks && !this.callbacks.called && this.c.isRunning()) this.callback('on_start'); }
+
   get state(): string { return this.c.state; }
 
   get role(): string {

@@ -67,6 +67,11 @@ export interface PostgresPort {
   applySettings(postgresql: Readonly<Record<string, unknown>>): void;
   /** PostgreSQL server_version_num of the running server, or null. */
   serverVersion(): number | null;
+  /**
+   * Patroni's first-cycle on_start: an agent that found PostgreSQL already running (it started it in
+   * an earlier life) announces it once, so callbacks (a virtual IP...) catch up. Optional.
+   */
+  announceRunning?(): void;
   /** Called at once when the postmaster dies unexpectedly. */
   onPostmasterExit(cb: () => void): void;
   close(): Promise<void>;
