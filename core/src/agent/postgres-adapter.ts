@@ -201,11 +201,11 @@ export class ControllerPort implements PostgresPort {
   async promote(): Promise<boolean> { return this.changing(() => this.promoteNow()); }
 
   private async promoteNow(): Promise<boolean> {
-    const ok = await this.c.promote();
+    // As Patroni: on_role_change as soon as the server was told to promote, not after recovery ended.
+    const ok = await this.c.promote({ promoted: () => { this._role = 'primary'; this.callback('on_role_change'); } });
     if (ok) {
       this._role = 'primary';
       this.following = null;
-      this.callback('on_role_change');
       // pg_rewind of the old primary needs a checkpoint on the new timeline.
       await this.checkpoint().catch(() => undefined);
     }

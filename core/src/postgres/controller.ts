@@ -325,15 +325,14 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (!cmd) return;
     try {
       const [bin, ...args] = shlexSplit(cmd);
-      const r = await runCommand(bin!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
-      this.logger.info(`before_stop script \`${cmd}\` exited with ${r.code}`);
+      this.logger.info(`before_stop script \`${cmd}\` exited with ${(await runCommand(bin!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() })).code}`);
     } catch (e) {
       this.logger.error(`Exception when calling \`${cmd}\`: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
-  /** Run pre_promote (non-zero = do not promote), then promote and wait until out of recovery. */
-  async promote(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+  /** pre_promote (non-zero: PrePromoteFailed), promote, wait out of recovery; `promoted` once signalled (on_role_change). */
+  async promote(opts: { timeoutMs?: number; promoted?: () => void } = {}): Promise<boolean> {
     const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
     if (this.settings.prePromote) {
       const [cmd, ...args] = shlexSplit(this.settings.prePromote);
@@ -348,6 +347,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
       return false;
     }
     this.recovery = { kind: 'none' };
+    opts.promoted?.();
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const rows = await this.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r').catch(() => null);
