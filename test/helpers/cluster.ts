@@ -158,7 +158,7 @@ export class TestNode {
 export async function stopFence(dataDir: string): Promise<void> {
   const { FenceClient, fenceFiles, silentLogger } = await import('@pgha/core');
   const f = fenceFiles(dataDir, testUser()?.uid);
-  const c = new FenceClient(dataDir, silentLogger, f.socket, f.log);
+  const c = new FenceClient(dataDir, silentLogger, f.base, f.log);
   const st = await Promise.race([c.existing(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
   c.close();
   if (st && isAlive(st.pid)) {
