@@ -10,13 +10,12 @@ export type DemoteMode = 'offline' | 'graceful' | 'immediate' | 'immediate-noloc
 /** Long actions run in the background; the cycle keeps running (and refreshing the lock) meanwhile. */
 export type LongActionName =
   | 'bootstrap' | 'post_bootstrap' | 'clone' | 'promote' | 'demote' | 'start' | 'restart'
-  | 'rewind' | 'reinitialize' | 'crash_recovery' | 'stop';
+  | 'rewind' | 'reinitialize';
 
 /** Human-readable names used in Patroni's "X in progress" messages. */
 export const LONG_ACTION_TEXT: Record<LongActionName, string> = {
   bootstrap: 'bootstrap', post_bootstrap: 'post-bootstrap', clone: 'bootstrap from leader', promote: 'promote',
   demote: 'demote', start: 'starting', restart: 'restart', rewind: 'running pg_rewind', reinitialize: 'reinitialize',
-  crash_recovery: 'doing crash recovery in a single user mode', stop: 'stopping',
 };
 
 /** What the agent knows about its own PostgreSQL. */
