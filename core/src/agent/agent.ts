@@ -11,13 +11,14 @@ import type { HttpClient } from '../di.js';
 import { DcsError, FatalError } from '../errors.js';
 import { decide, needsPeerStatuses } from '../ha/decide.js';
 import { isFailoverPossible } from '../ha/health.js';
-import { freshMemory, type AgentMemory, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
+import { applyEvents, publishedRole } from '../ha/memory.js';
+import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts, type ScheduledRestart } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
-import { executePlan } from './executor.js';
+import { executePlan, reinitialize } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
@@ -28,7 +29,8 @@ import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
-import { restartNow, runScheduledRestart, scheduledRestartData, type RestartContext } from './restart.js';
+import type { FollowTarget } from './postgres-port.js';
+import { restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
 import { SlotKeeper, needsHotStandbyFeedback, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 export interface AgentDeps {
@@ -58,7 +60,10 @@ export class Agent implements ApiBackend {
   readonly dcs: Dcs;
   private local: LoadedConfig;
   private eff: EffectiveConfig;
+  /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
+  /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
+  private events: HaEvent[] = [];
   private readonly long: LongActionRunner;
   private readonly clock: Clock;
   private oldCluster: Cluster | null = null;
@@ -71,8 +76,6 @@ export class Agent implements ApiBackend {
   private lastStatus: NodeStatus | null = null;
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
-  /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
-  private lastPublishedWal: number | null = null;
   private readonly slots: SlotKeeper | undefined;
   /** Permanent logical slots need hot_standby_feedback (kept while the DCS cannot be read). */
   private enforceHotStandbyFeedback = false;
@@ -87,12 +90,23 @@ export class Agent implements ApiBackend {
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
-    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
+    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
     this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }), () => this.clock.now() / 1000);
+    deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
       this.dcs.wakeup();
     });
+  }
+
+  private readonly report = (e: HaEvent): void => { this.events.push(e); };
+
+  /**
+   * The role to publish now: memory with the events not yet decided on (a key handed over during a
+   * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
+   */
+  private role(): string {
+    return publishedRole(applyEvents(this.memory, this.events), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
@@ -133,7 +147,7 @@ export class Agent implements ApiBackend {
   private applyDynamic(cluster: Cluster | null): void {
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
-    const node = { ...this.slotNode(next.cluster.memberSlotsTtl), role: 'replica' as const, majorVersion: this.deps.pg.serverVersion() ?? 150000 };
+    const node = { ...this.slotNode(next.cluster.memberSlotsTtl), role: 'replica' as const, majorVersion: this.lastStatus?.serverVersion ?? 150000 };
     if (cluster && this.slots) this.enforceHotStandbyFeedback = needsHotStandbyFeedback(cluster, node);
     (next.config as Record<string, unknown>).postgresql = withSlotRequirements(next.config.postgresql as Record<string, unknown>, this.enforceHotStandbyFeedback);
     const t = next.timings;
@@ -176,8 +190,6 @@ export class Agent implements ApiBackend {
     try {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
-      // Patroni resets the primary_race_backoff timer whenever there is a leader.
-      if (cluster.leader) this.memory = { ...this.memory, raceBackoffSince: 0 };
       this.applyDynamic(cluster);
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
@@ -189,27 +201,28 @@ export class Agent implements ApiBackend {
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }
-    if (this.slots && pg.running && !pg.starting && !this.long.running) pg = { ...pg, ...(await this.slots.facts()) };
-    // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
-    const guard = this.deps.guard;
-    if (guard && (this.eff.cluster.pause || (cluster && cluster.leaderName !== this.name && (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote'))) {
-      await guard.standDown();
-    }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: { ...this.memory, longAction: this.long.running, prevWalPosition: this.lastPublishedWal }, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      fence: !!this.deps.guard, scheduledRestart: scheduledDue(this.scheduled, this.lastStatus),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
-    const plan = decide({ ...base, peers });
+    // The events taken here are the ones this decision folds in; later ones wait for the next.
+    const events = this.events.splice(0);
+    const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
+    this.memory = memory;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
-      remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
+      report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
         if (!this.eff.cluster.pause) await this.deps.guard?.lockRefreshed(t);
       },
       wakeup: () => this.dcs.wakeup(),
+      guard: this.deps.guard,
+      clearScheduledRestart: () => { this.scheduled = null; },
+      restartScheduled: () => restartScheduled(this.restartContext(), this.scheduled),
       onRoleChange: this.deps.onRoleChange,
       slots: this.slots,
     };
@@ -222,24 +235,14 @@ export class Agent implements ApiBackend {
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
-    if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     if (!this.long.running && pg.running && !pg.starting) this.deps.pg.announceRunning?.();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
-    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {
+    if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
       this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
     }
     return result;
-  }
-
-  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its filters no longer match). */
-  private runScheduledRestart(): void {
-    const sched = this.scheduled;
-    const at = typeof sched?.schedule === 'string' ? Date.parse(sched.schedule) : NaN;
-    if (!sched || !(at <= this.clock.now())) return;
-    this.scheduled = null;
-    runScheduledRestart(this.restartContext(), sched, this.lastStatus && { ...this.lastStatus, role: this.deps.pg.role });
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
@@ -257,12 +260,12 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.deps.pg.role, tags: this.tags.tags as Record<string, unknown>,
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: this.tags.tags as Record<string, unknown>,
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });
-    this.lastPublishedWal = typeof data.xlog_location === 'number' ? data.xlog_location : null;
     await this.dcs.touchMember(data);
+    this.report({ type: 'member_published', walPosition: typeof data.xlog_location === 'number' ? data.xlog_location : null });
   }
 
   /** Run cycles until stop(). A fatal error ends the loop (the caller exits non-zero). */
@@ -311,7 +314,7 @@ export class Agent implements ApiBackend {
       name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
       onRelease: () => {
         this.lockSentAt = null;
-        if (cluster.leaderName === this.name) this.deps.pg.markDemoted();
+        if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
       },
     });
     // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
@@ -349,10 +352,8 @@ export class Agent implements ApiBackend {
   }
 
   private restartContext(): RestartContext {
-    return {
-      long: this.long, pg: this.deps.pg, logger: this.deps.logger, primaryStartTimeout: this.eff.cluster.primaryStartTimeout,
-      markStarting: (timeout) => { this.memory = { ...this.memory, recovering: true, startedAt: this.clock.monotonic(), startTimeout: timeout }; },
-    };
+    const c = { long: this.long, pg: this.deps.pg, logger: this.deps.logger, report: this.report, monotonic: () => this.clock.monotonic() };
+    return { ...c, primaryStartTimeout: this.eff.cluster.primaryStartTimeout };
   }
 
   scheduleRestart(req: RestartRequest): boolean {
@@ -379,12 +380,9 @@ export class Agent implements ApiBackend {
       this.long.cancel();
       await this.long.wait();
     }
-    const source = fromLeader ? cluster.leader : cluster.getCloneMember(this.name);
-    const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
-      await this.deps.pg.stop('immediate');
-      // The replica chain wipes PGDATA unless the method keeps data (as Patroni's _do_reinitialize).
-      return this.deps.pg.createReplica(source, s);
-    }, () => { this.memory = { ...this.memory, rewind: 'unknown', demoted: false }; });
+    const source: FollowTarget = fromLeader ? cluster.leader : cluster.getCloneMember(this.name);
+    // The same path as the plan's reinitialize; its end comes back as an event for the next decision.
+    const started = reinitialize({ long: this.long, pg: this.deps.pg }, source);
     return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
   }
 
@@ -393,7 +391,7 @@ export class Agent implements ApiBackend {
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
-      memory: this.memory, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);
   }

@@ -10,7 +10,7 @@ import { DynamicConfigCache } from './dynamic-cache.js';
 function agent(dataDir: string) {
   const local = { config: { name: 'n1', scope: 's', bootstrap: { dcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 } }, postgresql: { data_dir: dataDir } }, raw: {}, source: 'x', baseDir: '/', warnings: [], consumedEnv: [] };
   const deps = {
-    local, dcs: {}, pg: { onPostmasterExit: () => undefined }, logger: silentLogger, http: fetch, version: '4.1.0',
+    local, dcs: {}, pg: { onPostmasterExit: () => undefined, useRole: () => undefined }, logger: silentLogger, http: fetch, version: '4.1.0',
     dynamicCache: new DynamicConfigCache(dataDir, null, silentLogger),
   } as unknown as AgentDeps;
   return new Agent(deps);

@@ -36,12 +36,16 @@ describe('the restart timeout is that start\'s primary_start_timeout', async () 
   const { runningPrimary, scenario } = await import('../ha/scenario.js');
   it('a starting primary waits for the restart timeout, not the configured one', () => {
     const starting = { ...runningPrimary, starting: true };
-    const p = decide(scenario({ pg: starting, settings: { primaryStartTimeout: 300 }, memory: { startedAt: 1_000_000 - 4_000, startTimeout: 10 } }));
+    const p = decide(scenario({ pg: starting, settings: { primaryStartTimeout: 300 }, memory: { startedAt: 1_000_000 - 4_000, startTimeout: 10 } })).plan;
     expect(p.message).toBe('PostgreSQL is still starting up, 6 seconds until timeout');
-    expect(decide(scenario({ pg: starting, settings: { primaryStartTimeout: 300 }, memory: { startedAt: 1_000_000 - 4_000 } })).message)
+    expect(decide(scenario({ pg: starting, settings: { primaryStartTimeout: 300 }, memory: { startedAt: 1_000_000 - 4_000 } })).plan.message)
       .toBe('PostgreSQL is still starting up, 296 seconds until timeout');
   });
   it('is forgotten once PostgreSQL runs', () => {
-    expect(decide(scenario({ pg: runningPrimary, memory: { recovering: true, startTimeout: 10 } })).remember).toMatchObject({ recovering: false, startTimeout: undefined });
+    expect(decide(scenario({ pg: runningPrimary, memory: { recovering: true, startTimeout: 10 } })).memory).toMatchObject({ recovering: false, startTimeout: undefined });
+  });
+  it('a restart request starts the deadline (an event, folded into memory by the decision)', () => {
+    const m = decide({ ...scenario({ pg: { ...runningPrimary, starting: true } }), events: [{ type: 'start_deadline', since: 999_000, seconds: 7 }] }).memory;
+    expect(m).toMatchObject({ recovering: true, startedAt: 999_000, startTimeout: 7 });
   });
 });

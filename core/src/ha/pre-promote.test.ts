@@ -7,11 +7,18 @@ import { runningReplica, scenario } from './scenario.js';
 describe('a failed pre_promote script', () => {
   it('releases the lock and backs off for ttl seconds instead of running the script again', () => {
     const input = scenario({ pg: runningReplica, memory: { prePromoteFailed: true }, settings: { ttl: 30 } });
-    const p = decide(input);
+    const { plan: p, memory } = decide(input);
     expect(p.message).toBe('Promotion cancelled because the pre-promote script failed');
-    expect(p.actions.map((a) => a.type).filter((t) => t !== 'sync_slots')).toEqual(['update_lock', 'release_lock']);
-    expect(p.remember).toEqual({ prePromoteFailed: false, prePromoteBackoffUntil: input.monotonic + 30_000 });
+    expect(p.actions.map((a) => a.type).filter((t) => t !== 'sync_slots' && t !== 'stand_down_fence')).toEqual(['update_lock', 'release_lock']);
+    expect(memory).toMatchObject({ prePromoteFailed: false, prePromoteBackoffUntil: input.monotonic + 30_000 });
     expect(p.actions.some((a) => a.type === 'promote')).toBe(false);
+  });
+
+  it('is learnt from the promote long action failing with PrePromoteFailed (an event)', () => {
+    const done = { type: 'long_action_done', name: 'promote', ok: false, failure: 'PrePromoteFailed' } as const;
+    expect(decide({ ...scenario({ pg: runningReplica }), events: [done] }).plan.message).toBe('Promotion cancelled because the pre-promote script failed');
+    const other = { type: 'long_action_done', name: 'promote', ok: false } as const;
+    expect(decide({ ...scenario({ pg: runningReplica }), events: [other] }).plan.message).not.toMatch(/pre-promote/);
   });
 
   it('keeps the node out of the leader race until the backoff ends', () => {
@@ -24,7 +31,7 @@ describe('a failed pre_promote script', () => {
   });
 
   it('in pause the lock is kept (nothing is promoted automatically anyway)', () => {
-    const p = decide(scenario({ pg: runningReplica, memory: { prePromoteFailed: true }, settings: { paused: true } }));
+    const p = decide(scenario({ pg: runningReplica, memory: { prePromoteFailed: true }, settings: { paused: true } })).plan;
     expect(p.message).not.toMatch(/pre-promote/);
   });
 });

@@ -12,6 +12,7 @@ import type { ReplicaSource } from '../replica/contract.js';
 import type { ProgressReport } from '../replica/progress.js';
 import { AsyncExecutor } from './async-executor.js';
 import { availableGucs, knownParameters } from './available-gucs.js';
+import { beforeStop, prePromote } from './hooks.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
@@ -29,8 +30,7 @@ import { parsePostgresSettings, type BinName, type PostgresSettings } from './se
 const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' && v !== null && 'binName' in v && 'dataDir' in v;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The pre_promote script refused the promotion (Patroni then releases the lock and backs off). */
-export class PrePromoteFailed extends Error {}
+export { PrePromoteFailed } from './hooks.js';
 
 export class PostgresController extends EventEmitter<{ 'postmaster-exit': [PostmasterExitEvent]; state: [PostgresState] }> {
   settings: PostgresSettings;
@@ -44,6 +44,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private watched: WatchedPostmaster | null = null;
   private stopping = false;
   private recovery: RecoveryMode = { kind: 'none' };
+  /** Recovery settings were written by start/reload/promote (an adopted server's are unknown until then). */
+  private recoveryWritten = false;
   private startedGucs: Record<string, string> | null = null;
   private readonly conn: LocalConnection;
   private readonly launch: PostmasterLauncher;
@@ -82,6 +84,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private readonly warned = new Set<string>();
 
   get state(): PostgresState { return this._state; }
+  /** The recovery settings last written to the configuration files; null until written once. */
+  get appliedRecovery(): RecoveryMode | null { return this.recoveryWritten ? this.recovery : null; }
   setState(s: PostgresState): void {
     if (s === this._state) return;
     this._state = s;
@@ -199,6 +203,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (!this.dataDirectoryValid()) throw new Error(`${this.dataDir} is not a valid PostgreSQL data directory`);
     if (opts.recovery) this.recovery = opts.recovery;
     this.config.writePostgresqlConf(this.recovery);
+    this.recoveryWritten = true;
     if (!opts.skipHba) this.config.writeHbaAndIdent();
     const gucs = commandLineGucs(this.settings, this.scope);
     this.stopping = false;
@@ -209,7 +214,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     });
     this.logger.info({ pid: w.pid, recovery: this.recovery.kind }, 'postmaster started');
     this.watch(w, 'starting');
-    const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000, opts.signal);
     if (ok) this.setState('running');
     else {
       if (this.watched !== w) this.setState('start failed');
@@ -231,11 +236,11 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   }
 
   /** Wait until postmaster.pid says ready/standby; false when the postmaster dies or time runs out. */
-  private async waitReady(w: WatchedPostmaster, timeoutMs: number): Promise<boolean> {
+  private async waitReady(w: WatchedPostmaster, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     let dead = false;
     void w.exited.then(() => { dead = true; });
     const deadline = Date.now() + timeoutMs;
-    while (!dead && Date.now() < deadline) {
+    while (!dead && Date.now() < deadline && !signal?.aborted) {
       const pf = readPostmasterPid(this.dataDir);
       if (pf?.pid === w.pid && (pf.status === 'ready' || pf.status === 'standby')) return true;
       await sleep(50);
@@ -258,7 +263,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (opts.checkpoint && mode !== 'immediate') {
       await this.query('CHECKPOINT').catch((e) => this.logger.warn({ err: String(e) }, 'checkpoint before shutdown failed'));
     }
-    await this.runBeforeStop();
+    await beforeStop(this.settings.beforeStop, { runAs: this.runAs, logger: this.logger });
     await this.conn.close();
     let gone = false;
     void w.exited.then(() => { gone = true; });
@@ -306,7 +311,10 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
 
   /** Rewrite configuration files (optionally with new recovery settings) and SIGHUP the postmaster. */
   reload(recovery?: RecoveryMode): boolean {
-    if (recovery) this.recovery = recovery;
+    if (recovery) {
+      this.recovery = recovery;
+      this.recoveryWritten = true;
+    }
     this.config.writePostgresqlConf(this.recovery);
     this.config.writeHbaAndIdent();
     const pid = this.postmasterPid();
@@ -319,37 +327,22 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     }
   }
 
-  /** Patroni's before_stop: synchronously, before PostgreSQL is told to stop; its exit code is only logged. */
-  private async runBeforeStop(): Promise<void> {
-    const cmd = this.settings.beforeStop;
-    if (!cmd) return;
-    try {
-      const [bin, ...args] = shlexSplit(cmd);
-      this.logger.info(`before_stop script \`${cmd}\` exited with ${(await runCommand(bin!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() })).code}`);
-    } catch (e) {
-      this.logger.error(`Exception when calling \`${cmd}\`: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  /** pre_promote (non-zero: PrePromoteFailed), promote, wait out of recovery; `promoted` once signalled (on_role_change). */
-  async promote(opts: { timeoutMs?: number; promoted?: () => void } = {}): Promise<boolean> {
+  /** pre_promote (non-zero: PrePromoteFailed; cancelled: false), promote, wait out of recovery; `promoted` once signalled. */
+  async promote(opts: { timeoutMs?: number; signal?: AbortSignal; promoted?: () => void } = {}): Promise<boolean> {
     const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
-    if (this.settings.prePromote) {
-      const [cmd, ...args] = shlexSplit(this.settings.prePromote);
-      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
-      this.logger.info(`pre_promote script \`${this.settings.prePromote}\` exited with ${r.code}`);
-      if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with ${r.code}; not promoting`);
-    }
+    if (!(await prePromote(this.settings.prePromote, { runAs: this.runAs, logger: this.logger, signal: opts.signal }))) return false;
     // -W: signal and return; pg_ctl's own wait polls at 10 Hz, we poll faster (every write pause counts).
-    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W']);
+    if (opts.signal?.aborted) return false;
+    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W'], { signal: opts.signal });
     if (r.code !== 0) {
       this.logger.error({ out: r.stderr.trim() }, 'pg_ctl promote failed');
       return false;
     }
     this.recovery = { kind: 'none' };
+    this.recoveryWritten = true;
     opts.promoted?.();
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !opts.signal?.aborted) {
       const rows = await this.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r').catch(() => null);
       if (rows?.[0]?.r === false) return true;
       await sleep(10);

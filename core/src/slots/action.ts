@@ -36,7 +36,7 @@ export async function syncSlots(ctx: SlotActionContext, a: { ops: readonly SlotO
     slots.install(files);
     ctx.logger.info(`copied logical replication slots ${files.map((f) => f.name).join(', ')} from ${leader.name}`);
     return ctx.pg.start('replica', leader, signal);
-  }, () => {});
+  });
 }
 
 /** `/status` content for a lock refresh: the leader's slot positions and retain_slots. */

@@ -11,11 +11,11 @@ const row = (name: string, o: Partial<SlotRow> = {}): SlotRow => ({
 const CDC = { slots: { cdc: { type: 'logical', database: 'app', plugin: 'test_decoding' } }, ttl: 30 };
 const primary = { ...runningPrimary, serverVersion: 150010, slots: [row('node2'), row('node3')] };
 const replica = { ...runningReplica, serverVersion: 150010, replayLsn: 5000, slots: [row('node1', { active: false }), row('node3', { active: false })] };
-const slotAction = (s: ScenarioOpts) => decide(scenario(s)).actions.find((a): a is Extract<Action, { type: 'sync_slots' }> => a.type === 'sync_slots');
+const slotAction = (s: ScenarioOpts) => decide(scenario(s)).plan.actions.find((a): a is Extract<Action, { type: 'sync_slots' }> => a.type === 'sync_slots');
 
 describe('sync_slots in the plan', () => {
   it('the leader creates the permanent logical slot after refreshing its lock', () => {
-    const p = decide(scenario({ pg: primary, config: CDC }));
+    const p = decide(scenario({ pg: primary, config: CDC })).plan;
     expect(p.actions.map((a) => a.type)).toEqual(['update_lock', 'sync_slots']);
     expect(slotAction({ pg: primary, config: CDC })).toEqual({ type: 'sync_slots', ops: [{ op: 'create_logical', name: 'cdc', database: 'app', plugin: 'test_decoding' }], copy: [], errors: [] });
     expect(p.onFail?.actions.some((a) => a.type === 'sync_slots')).toBe(false);
@@ -29,7 +29,7 @@ describe('sync_slots in the plan', () => {
     const s = scenario({ me: 'node2', pg: replica, config: CDC });
     const cluster = s.cluster!;
     const withStatus = { ...s, cluster: Object.assign(Object.create(Object.getPrototypeOf(cluster)), cluster, { status: { ...cluster.status, slots: { cdc: 4000, node1: 3000 }, retainSlots: null, lastLsn: 5000 } }) };
-    const a = decide(withStatus).actions.find((x) => x.type === 'sync_slots');
+    const a = decide(withStatus).plan.actions.find((x) => x.type === 'sync_slots');
     expect(a).toEqual({ type: 'sync_slots', ops: [{ op: 'advance_physical', name: 'node1', lsn: 3000 }], copy: ['cdc'], errors: [] });
   });
 

@@ -1,5 +1,5 @@
 /**
- * Carries out slot maintenance (the `sync_slots` operations decide() plans from `facts()`) and answers
+ * Carries out slot maintenance (the `sync_slots` operations decide() plans from PgFacts.slots) and answers
  * the leader's question "which slot positions go into `/status`?" (the `update_lock` action).
  * Logical slot advances on a replica run in the background, one batch at a time, because
  * pg_replication_slot_advance decodes WAL and may take longer than a cycle (as Patroni's
@@ -57,17 +57,6 @@ export class SlotKeeper {
 
   private node(cluster: Cluster, st: LocalState): SlotNode {
     return { ...this.settings().node, role: st.inRecovery ? 'replica' : 'primary', majorVersion: st.version };
-  }
-
-  /** What decide() needs to plan: this node's slots, server version and replay position; null when PostgreSQL cannot say. */
-  async facts(): Promise<{ slots: SlotRow[]; serverVersion: number; replayLsn: number | null } | null> {
-    try {
-      const st = await this.local();
-      return { slots: st.rows, serverVersion: st.version, replayLsn: st.replayLsn };
-    } catch (e) {
-      this.logger.debug(`cannot read replication slots: ${e instanceof Error ? e.message : String(e)}`);
-      return null;
-    }
   }
 
   /** Carry out the operations decide() planned; logical advances run in the background. */
