@@ -63,11 +63,16 @@ export async function createReplica(o: CreateReplicaOptions): Promise<CreateRepl
     try {
       method = await o.resolve(name, section, ctx);
     } catch (e) {
-      attempts.push({ method: name, code: null, error: e instanceof Error ? e.message : String(e) });
+      // A plugin refused (incompatible apiVersion, invalid section...): say why, then try the next method.
+      const error = e instanceof Error ? e.message : String(e);
+      pg.logger.error({ method: name }, `replica creation method ${name} unavailable: ${error}`);
+      attempts.push({ method: name, code: null, error });
       continue;
     }
     if (!method) {
-      attempts.push({ method: name, code: null, error: `no replica method ${name}: give it a command or install its plugin` });
+      const error = `no replica method ${name}: give it a command or install its plugin`;
+      pg.logger.error({ method: name }, error);
+      attempts.push({ method: name, code: null, error });
       continue;
     }
     if (!source && !method.noLeader) continue;
