@@ -8,9 +8,10 @@
  * least-loaded replica instead of the primary (its backup_label says so).
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { TestCluster, requirePostgresBinaries } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/procs.js';
 import { userTempDir } from '../helpers/user.js';
@@ -57,6 +58,24 @@ describe('a plugin outside the workspace, installed from tarballs, used by a 3-n
     expect(row('leastloaded')).toMatch(/pgha-plugin-leastloaded\s+1\.0\.0\s+discovered\s+installed$/);
     expect(row('classic')).toMatch(/pgha-plugin-classic\s+1\.0\.0\s+discovered\s+installed$/);
     expect(row('future')).toContain(`refused: ${REFUSAL}`);
+  });
+
+  it('`pgha validate-config` reports the refused plugin and the example\'s schema errors by key path', () => {
+    const config = join(site, 'bad.yml');
+    writeFileSync(config, stringify({
+      scope: 'v', name: 'n1', restapi: { listen: '127.0.0.1:8008', connect_address: '127.0.0.1:8008' },
+      raft: { self_addr: '127.0.0.1:5010', partner_addrs: [], data_dir: join(site, 'raft') },
+      postgresql: {
+        listen: '127.0.0.1:5432', connect_address: '127.0.0.1:5432', data_dir: join(site, 'data'), bin_dir: '/usr/lib/postgresql/15/bin',
+        authentication: { superuser: { username: 'postgres' }, replication: { username: 'r' } },
+        create_replica_methods: ['future', 'leastloaded'], leastloaded: { max_rate: 'fast', probe_timeout: 1 },
+      },
+    }));
+    const r = spawnSync(process.execPath, [cli, 'validate-config', config], { cwd: site, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`postgresql.create_replica_methods: future: ${REFUSAL}`);
+    expect(r.stderr).toContain("postgresql.leastloaded.max_rate: expected a rate like '32M' or '800k'");
+    expect(r.stderr).toContain('postgresql.leastloaded.probe_timeout: unknown key (known: max_rate, max_lag_bytes, probe_timeout_ms)');
   });
 
   it('clones with the API 1.0 plugin after refusing the 2.0 one, then from the least-loaded replica', async () => {

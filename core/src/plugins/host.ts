@@ -265,6 +265,34 @@ export class PluginHost {
     return { selected, sections: results, error };
   }
 
+  /**
+   * Problems with the replica methods the configuration names (postgresql.create_replica_methods):
+   * an installed plugin that is refused (apiVersion, manifest) or rejects its section. Methods run
+   * as scripts, and plugins not installed, are left to replica creation (which logs why).
+   */
+  async checkReplicaMethods(): Promise<Array<{ path: string; message: string }>> {
+    const pg = isPlainObject(this.opts.config.postgresql) ? this.opts.config.postgresql : {};
+    const names = Array.isArray(pg.create_replica_methods) ? pg.create_replica_methods.map(String) : [];
+    const issues: Array<{ path: string; message: string }> = [];
+    for (const name of names) {
+      const section = pg[name];
+      if (isPlainObject(section) && typeof section.command === 'string' && section.command) continue;
+      const ref = await this.find('replica', name).catch(() => null);
+      if (!ref?.installed) continue;
+      let plugin: PghaPlugin;
+      try {
+        plugin = await this.load(ref);
+      } catch (e) {
+        issues.push({ path: 'postgresql.create_replica_methods', message: `${name}: ${e instanceof Error ? e.message : String(e)}` });
+        continue;
+      }
+      if (!plugin.configSchema) continue;
+      const r = await validateWith(plugin.configSchema, section ?? {}, `postgresql.${name}`);
+      if (!r.ok) issues.push(...r.issues);
+    }
+    return issues;
+  }
+
   /** Load a replica-creation plugin by method name (basebackup, pgbackrest...); null if none provides it. */
   async replicaPlugin(name: string): Promise<ReplicaPlugin | null> {
     const ref = await this.find('replica', name);
