@@ -1,8 +1,7 @@
 /**
  * Packages as a user gets them: `npm pack` tarballs of the workspace packages and of plugins
  * outside it, installed into a fresh directory with `npm install` (no workspace links). npm finds
- * the third-party dependencies in its cache (filled by `npm ci`); `--prefer-offline` goes to the
- * registry only for metadata the cache lacks.
+ * the third-party dependencies in its cache (filled by `npm ci`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -32,8 +31,19 @@ export function tscBuild(dir: string): void {
   execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'pipe' });
 }
 
-/** A fresh npm project in `dir` with `tarballs` installed (and, from the cache, their dependencies). */
+/**
+ * A fresh npm project in `dir` with `tarballs` installed (and, from the cache, their dependencies).
+ * Offline first; `npm ci` caches package tarballs but not registry metadata, so on a machine that
+ * never resolved these ranges npm may fetch metadata once (`--prefer-offline`: tarballs still come
+ * from the cache).
+ */
 export function installTarballs(dir: string, tarballs: readonly string[], extra: readonly string[] = []): void {
   if (!existsSync(join(dir, 'package.json'))) writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'pgha-site', private: true }));
-  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...extra], dir, 240_000);
+  const args = ['--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...extra];
+  try {
+    npm(['install', '--offline', ...args], dir, 240_000);
+  } catch (e) {
+    if (!/ENOTCACHED/.test(String(e))) throw e;
+    npm(['install', '--prefer-offline', ...args], dir, 240_000);
+  }
 }
