@@ -2,7 +2,7 @@
  * The plugin seam: the apiVersion rule, errors recognised across two copies of @pgha/plugin-api,
  * manifests' `uses`, and the host handing each plugin exactly the services it declared.
  */
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -45,7 +45,11 @@ describe('manifest uses', () => {
 describe('errors from a second copy of @pgha/plugin-api', () => {
   async function secondCopy() {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-api-copy-'));
-    cpSync(apiDist, join(dir, 'dist'), { recursive: true, filter: (f) => !f.endsWith('.map') });
+    mkdirSync(join(dir, 'dist'));
+    // The JavaScript only, without source-map comments (the maps point into the workspace).
+    for (const f of readdirSync(apiDist).filter((n) => n.endsWith('.js'))) {
+      writeFileSync(join(dir, 'dist', f), readFileSync(join(apiDist, f), 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, ''));
+    }
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     return (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as typeof import('@pgha/plugin-api');
   }
@@ -119,5 +123,26 @@ export default { kind: 'dcs', name: 'seen', apiVersion: '1.0', configKey: 'seen'
       code: ErrorCodes.PLUGIN_INCOMPATIBLE,
       message: 'plugin pgha-plugin-future needs plugin API 2.0, which this pgha does not support (it supports plugin API 1.0–1.1): upgrade pgha, or install a release of the plugin built for API 1.x',
     });
+  });
+});
+
+describe('the members service', () => {
+  it('maps the cluster read from the DCS to read-only member views (leader flagged, connKwargs kept)', async () => {
+    const { buildCluster, membersService } = await import('@pgha/core');
+    const nodes = [
+      { key: 'leader', value: 'node1', version: 5 },
+      { key: 'members/node1', value: JSON.stringify({ conn_url: 'postgres://10.0.0.1:5432/postgres', api_url: 'http://10.0.0.1:8008/patroni', state: 'running', role: 'primary', xlog_location: 100 }), version: 1 },
+      { key: 'members/node2', value: JSON.stringify({ conn_url: 'postgres://10.0.0.2:5433/postgres', api_url: 'http://10.0.0.2:8008/patroni', state: 'running', role: 'replica', xlog_location: 90, tags: { clonefrom: true } }), version: 2 },
+      { key: 'members/bad', value: '{not json', version: 3 },
+    ];
+    const list = await membersService(async () => buildCluster(nodes)).list();
+    expect(list.map((m) => [m.name, m.role, m.state, m.isLeader, m.lsn, m.apiUrl])).toEqual([
+      ['bad', null, 'unknown', false, null, null],
+      ['node1', 'primary', 'running', true, 100, 'http://10.0.0.1:8008/patroni'],
+      ['node2', 'replica', 'running', false, 90, 'http://10.0.0.2:8008/patroni'],
+    ]);
+    expect(list[2]!.tags).toEqual({ clonefrom: true });
+    expect(list[2]!.connKwargs()).toMatchObject({ host: '10.0.0.2', port: 5433 });
+    expect(Object.isFrozen(list[2])).toBe(true);
   });
 });
