@@ -9,12 +9,17 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError, Dcs, DcsError, ErrorCodes, PghaError, PluginHost, apiIncompatibility, createContainer, isDcsError,
-  manifestProblems, provideService, replicaMethodResolver, serviceSource, silentLogger, systemClock, type DcsDriver,
+  PLUGIN_API_VERSION, manifestProblems, provideService, replicaMethodResolver, serviceSource, silentLogger, systemClock, type DcsDriver,
 } from '@pgha/core';
 
 const apiDist = dirname(fileURLToPath(import.meta.resolve('@pgha/plugin-api')));
 
 describe('apiVersion compatibility (this pgha provides 1.1)', () => {
+  it('the core implements the API version this workspace\'s @pgha/plugin-api describes (bump both together)', async () => {
+    expect(PLUGIN_API_VERSION).toBe((await import('@pgha/plugin-api')).PLUGIN_API_VERSION);
+  });
+
+
   it.each([
     ['1.0', null],
     ['1.1', null],

@@ -48,6 +48,12 @@ describe('a plugin outside the workspace, installed from tarballs, used by a 3-n
     if (root && !process.env.PGHA_KEEP_TEST_DIRS) rmSync(root, { recursive: true, force: true });
   }, 120_000);
 
+  it('the example\'s own tests pass (unit tests and the replica-method conformance kit)', () => {
+    const r = spawnSync(process.execPath, [join(REPO, 'node_modules/vitest/vitest.mjs'), 'run'], { cwd: EXAMPLE, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/Tests\s+7 passed \(7\)/);
+  }, 240_000);
+
   it('installs real copies (no workspace links) and `pgha plugins` finds the plugins by name, refusing the 2.0 one', () => {
     for (const p of ['@pgha/core', '@pgha/plugin-api', '@pgha/cli', 'pgha-plugin-leastloaded']) {
       expect(lstatSync(join(site, 'node_modules', p)).isSymbolicLink(), p).toBe(false);

@@ -8,7 +8,7 @@ import type { DcsContext, DcsDriver } from '../dcs/driver.js';
 import type { ServiceMap, ServiceName, ServiceSource } from '../di.js';
 import { ErrorCodes, PghaError } from '../errors.js';
 import { isPlainObject } from '../util/json.js';
-import { apiIncompatibility, manifestProblems, type DcsPlugin, type PghaPlugin, type PluginKind, type ReplicaPlugin } from './manifest.js';
+import { PLUGIN_API_VERSION, apiIncompatibility, manifestProblems, type DcsPlugin, type PghaPlugin, type PluginKind, type ReplicaPlugin } from './manifest.js';
 import {
   defaultSearchRoots, discoverPluginPackages, findPackage, isPathSpec, packageEntry, pathPluginUrl, type PackageInfo,
 } from './resolve.js';
@@ -154,7 +154,7 @@ export class PluginHost {
         const manifest = mod.default ?? mod.plugin;
         // The API version first: a plugin for another API may fail the other checks for that reason alone.
         const apiVersion = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).apiVersion : undefined;
-        const incompatible = apiIncompatibility(label, apiVersion);
+        const incompatible = apiIncompatibility(label, apiVersion, PLUGIN_API_VERSION);
         if (incompatible) throw new PghaError(ErrorCodes.PLUGIN_INCOMPATIBLE, incompatible);
         const problems = manifestProblems(manifest);
         if (problems.length) throw new PghaError(ErrorCodes.PLUGIN_INVALID, `${label}: invalid plugin manifest: ${problems.join('; ')}`);

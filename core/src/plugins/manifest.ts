@@ -4,6 +4,13 @@
  * of the manifest (manifestProblems) when a plugin loads.
  */
 export {
-  API_HISTORY, PLUGIN_API_VERSION, PLUGIN_KINDS, SERVICES, apiIncompatibility, definePlugin, manifestProblems, parseApiVersion, supportedRange,
+  API_HISTORY, PLUGIN_KINDS, SERVICES, apiIncompatibility, definePlugin, manifestProblems, parseApiVersion, supportedRange,
   type ApiVersion, type DcsPlugin, type MemberView, type MembersService, type PghaPlugin, type PluginKind, type PluginServices, type ReplicaPlugin,
 } from '@pgha/plugin-api';
+
+/**
+ * The plugin API this core implements. Deliberately the core's own constant, not the installed
+ * @pgha/plugin-api's: npm may install a newer 1.z of that package (another plugin asked for it),
+ * and the core must not claim services and request members it does not provide.
+ */
+export const PLUGIN_API_VERSION = '1.1' as const;
