@@ -148,11 +148,10 @@ export class Dcs {
     return this.setFailoverValue(compactJson(data), version);
   }
 
+  /** Patroni 4.1's `/sync` value: `{"leader":..,"quorum":N,"sync_standby":..}`, quorum 0 outside quorum mode (3.x ignores it). */
   static syncStateValue(leader: string | null, syncStandby: Iterable<string> | null, quorum?: number): Record<string, unknown> {
     const names = syncStandby ? [...syncStandby].sort() : [];
-    const v: Record<string, unknown> = { leader, sync_standby: names.length ? names.join(',') : null };
-    if (quorum !== undefined) v.quorum = quorum;
-    return v;
+    return { leader, quorum: quorum ?? 0, sync_standby: names.length ? names.join(',') : null };
   }
 
   /** CAS-write `/sync`; returns the new SyncState, or null when the CAS was lost. */
