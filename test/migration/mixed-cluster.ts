@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { BIN_DIR, CLI, SUPERUSER, requirePostgresBinaries, stopFence } from '../helpers/cluster.js';
@@ -173,6 +174,12 @@ export class MixedCluster {
   /** `pgha -c <node's YAML> ...`. */
   pgha(args: string[], node: MixedNode = this.nodes[0]!, input = ''): Promise<CtlResult> {
     return runCtl(['-c', node.configPath, ...args], { input, timeoutMs: 90_000 });
+  }
+
+  /** A key's raw value under this cluster's prefix (`status`, `sync`, `members/node1`...), read from etcd. */
+  async dcsValue(key: string): Promise<string | null> {
+    const client = new Etcd3({ hosts: [...this.etcd.endpoints] });
+    try { return await client.get(`/service/${this.scope}/${key}`).string(); } finally { client.close(); }
   }
 
   /** Rows of `list -f json` by patronictl 3.0.2 or pgha. */

@@ -60,6 +60,16 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
     // Patroni's own view of the new leader: the pgha node as Leader, the old Patroni leader streaming.
     await c.waitListed('patronictl', c.healthyRows('patronictl', 'node3'), 60_000, patroniReplica);
     expect((await patroniLeader!.api('/patroni')).body.role).toMatch(/^replica$/);
+    // /status as Patroni 4.1's leader writes it: every slot on the leader, its own at its LSN, and
+    // the member slots it retains; the Patroni 3.0.2 replicas above kept streaming with it.
+    const status = await waitFor(async () => {
+      const v = JSON.parse((await c.dcsValue('status')) ?? '{}');
+      return v.retain_slots?.length === 3 ? v : null;
+    }, 30_000, '/status with retain_slots');
+    expect(Object.keys(status)).toEqual(['optime', 'slots', 'retain_slots']);
+    expect(Object.keys(status.slots).sort()).toEqual(['node1', 'node2', 'node3']);
+    expect(status.retain_slots).toEqual(['node1', 'node2', 'node3']);
+    expect(status.slots.node3).toBeLessThanOrEqual(status.optime);
   }, 180_000);
 
   it('pgha switchover pgha → Patroni: the pgha node follows the Patroni leader', async () => {

@@ -27,6 +27,19 @@ async function checkReplacedReplica(n: MixedNode, leader: MixedNode): Promise<vo
   await c.waitListed('patronictl', c.healthyRows('patronictl', leader.name), 60_000);
 }
 
+/** Every node's agent log lines stamped within [from, to] (ms since epoch; the logs are UTC), tagged and sorted. */
+function linesBetween(from: number, to: number): string[] {
+  const out: Array<[number, string]> = [];
+  for (const n of c.nodes) {
+    for (const line of n.log().split('\n')) {
+      const m = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) /.exec(line);
+      const t = m ? Date.parse(`${m[1]!.replace(' ', 'T')}.${m[2]}Z`) : NaN;
+      if (t >= from && t <= to) out.push([t, `${n.name}: ${line}`]);
+    }
+  }
+  return out.sort((a, b) => a[0] - b[0]).map(([, l]) => l.slice(0, 220));
+}
+
 /** Replace `patroni` with `pgha run` on a node: stop one (it stops PostgreSQL), start the other. */
 async function migrate(n: MixedNode): Promise<void> {
   expect(n.kind).toBe('patroni');
@@ -69,6 +82,7 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
     const report: WriterReport = await writer.stop();
     const inGap = [...steps].reverse().find((s) => s.at <= report.longestGapAt)?.step ?? '?';
     console.log(`rolling migration: ${report.acked} writes acknowledged, ${report.errors} failed attempts; longest write gap ${report.longestGapMs} ms (during: ${inGap})`);
+    console.log(`rolling migration: agent log lines during the longest gap:\n${linesBetween(report.longestGapAt - 500, report.longestGapAt + report.longestGapMs + 500).join('\n')}`);
     expect(report.acked).toBeGreaterThan(100);
 
     // Every acknowledged row, on every node (replicas caught up with the new leader).
