@@ -5,7 +5,7 @@
  * stop one program, start the other on the same file and data directory. Processes run as the
  * unprivileged test user and are stopped by PID.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -165,10 +165,18 @@ export class MixedCluster {
     return n;
   }
 
-  /** `patronictl -c <node's YAML> ...` as the test user. */
-  patronictl(args: string[], node: MixedNode = this.nodes[0]!, input = ''): CtlResult {
-    const r = spawnSync(PATRONICTL, ['-c', node.configPath, ...args], { encoding: 'utf8', timeout: 90_000, input, ...runAsOptions() });
-    return { code: r.status, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  /** `patronictl -c <node's YAML> ...` as the test user (asynchronous: a steady writer in this process keeps writing meanwhile). */
+  patronictl(args: string[], node: MixedNode = this.nodes[0]!, input = ''): Promise<CtlResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(PATRONICTL, ['-c', node.configPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...runAsOptions() });
+      let [stdout, stderr] = ['', ''];
+      child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`patronictl ${args.join(' ')}: no result in 90 s\n${stdout}${stderr}`)); }, 90_000);
+      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+      child.stdin.end(input);
+    });
   }
 
   /** `pgha -c <node's YAML> ...`. */
@@ -184,7 +192,7 @@ export class MixedCluster {
 
   /** Rows of `list -f json` by patronictl 3.0.2 or pgha. */
   async list(tool: 'patronictl' | 'pgha', node?: MixedNode): Promise<ListRow[]> {
-    const r = tool === 'patronictl' ? this.patronictl(['list', '-f', 'json'], node) : await this.pgha(['list', '-f', 'json'], node);
+    const r = tool === 'patronictl' ? await this.patronictl(['list', '-f', 'json'], node) : await this.pgha(['list', '-f', 'json'], node);
     if (r.code !== 0) throw new Error(`${tool} list failed (${r.code}): ${r.stderr}${r.stdout}`);
     return JSON.parse(r.stdout) as ListRow[];
   }

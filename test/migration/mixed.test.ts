@@ -51,7 +51,7 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
   }, 180_000);
 
   it('patronictl switchover Patroni → pgha: the Patroni nodes follow the pgha leader', async () => {
-    const r = c.patronictl(['switchover', c.scope, '--leader', 'node1', '--candidate', 'node3', '--force']);
+    const r = await c.patronictl(['switchover', c.scope, '--leader', 'node1', '--candidate', 'node3', '--force']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/Successfully switched over to "node3"/);
     await c.waitLeader('node3', 60_000);
@@ -86,7 +86,7 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
 
   it('restart from either side: patronictl restarts the pgha member, pgha restarts a Patroni member', async () => {
     const before3 = pghaNode!.postmasterPid();
-    const r1 = c.patronictl(['restart', c.scope, 'node3', '--force']);
+    const r1 = await c.patronictl(['restart', c.scope, 'node3', '--force']);
     expect(r1.code, r1.stderr + r1.stdout).toBe(0);
     expect(r1.stdout).toMatch(/Success: restart on member node3/);
     await waitFor(() => { const p = pghaNode!.postmasterPid(); return p && p !== before3; }, 60_000, 'node3 restarted');
@@ -100,7 +100,7 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
   }, 150_000);
 
   it('pause by patronictl is honoured by pgha; resume by pgha is honoured by Patroni', async () => {
-    const p = c.patronictl(['pause', c.scope, '--wait']);
+    const p = await c.patronictl(['pause', c.scope, '--wait']);
     expect(p.code, p.stderr + p.stdout).toBe(0);
     await waitFor(async () => (await pghaNode!.api('/patroni')).body.pause === true, 30_000, 'pgha node paused');
     expect((await patroniLeader!.api('/patroni')).body.pause).toBe(true);
@@ -111,7 +111,7 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
   }, 90_000);
 
   it('version from either side names every member with its agent and PostgreSQL version', async () => {
-    const byPatroni = c.patronictl(['version', c.scope]);
+    const byPatroni = await c.patronictl(['version', c.scope]);
     expect(byPatroni.code, byPatroni.stderr).toBe(0);
     const byPgha = await c.pgha(['version', c.scope]);
     expect(byPgha.code, byPgha.stderr).toBe(0);

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/procs.js';
 import { MixedCluster, type MixedNode } from './mixed-cluster.js';
-import { SteadyWriter, type WriterReport } from './writer.js';
+import { SteadyWriter, longestGapIn, type WriterReport } from './writer.js';
 
 let c: MixedCluster;
 let writer: SteadyWriter;
@@ -82,6 +82,8 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
     const report: WriterReport = await writer.stop();
     const inGap = [...steps].reverse().find((s) => s.at <= report.longestGapAt)?.step ?? '?';
     console.log(`rolling migration: ${report.acked} writes acknowledged, ${report.errors} failed attempts; longest write gap ${report.longestGapMs} ms (during: ${inGap})`);
+    const perStep = steps.slice(0, -1).map((s, i) => `${s.step}: ${longestGapIn(report.ackTimes, s.at, steps[i + 1]!.at)} ms`);
+    console.log(`rolling migration: longest write gap per step: ${perStep.join('; ')}`);
     console.log(`rolling migration: agent log lines during the longest gap:\n${linesBetween(report.longestGapAt - 500, report.longestGapAt + report.longestGapMs + 500).join('\n')}`);
     expect(report.acked).toBeGreaterThan(100);
 

@@ -13,6 +13,17 @@ export interface WriterReport {
   readonly longestGapMs: number;
   readonly longestGapAt: number;
   readonly errors: number;
+  /** When each acknowledged write returned (ms since epoch), in order. */
+  readonly ackTimes: readonly number[];
+}
+
+/** The longest gap between consecutive acknowledgements that starts in [from, to). */
+export function longestGapIn(ackTimes: readonly number[], from: number, to: number): number {
+  let longest = 0;
+  for (let i = 1; i < ackTimes.length; i++) {
+    if (ackTimes[i - 1]! >= from && ackTimes[i - 1]! < to) longest = Math.max(longest, ackTimes[i]! - ackTimes[i - 1]!);
+  }
+  return longest;
 }
 
 export class SteadyWriter {
@@ -79,6 +90,6 @@ export class SteadyWriter {
       const gap = this.ackTimes[i]! - this.ackTimes[i - 1]!;
       if (gap > longestGapMs) [longestGapMs, longestGapAt] = [gap, this.ackTimes[i - 1]!];
     }
-    return { acked: this.ackedIds.length, longestGapMs, longestGapAt, errors: this.errors };
+    return { acked: this.ackedIds.length, longestGapMs, longestGapAt, errors: this.errors, ackTimes: this.ackTimes };
   }
 }
