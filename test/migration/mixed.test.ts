@@ -110,6 +110,40 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
     expect((await pghaNode!.api('/patroni')).body.pause).toBeUndefined();
   }, 90_000);
 
+  it('edit-config from either side: each kind applies the other tool\'s PostgreSQL parameter change', async () => {
+    const setting = async (n: MixedNode) => (await n.sql<{ w: string }>("SELECT current_setting('work_mem') AS w"))[0]!.w;
+    const r1 = await c.pgha(['edit-config', c.scope, '-p', 'work_mem=8MB', '--force', '-q'], pghaNode);
+    expect(r1.code, r1.stderr + r1.stdout).toBe(0);
+    for (const n of c.nodes) await waitFor(async () => (await setting(n)) === '8MB', 30_000, `${n.name}: work_mem 8MB from pgha edit-config`);
+    const r2 = await c.patronictl(['edit-config', c.scope, '-p', 'work_mem=16MB', '--force', '-q']);
+    expect(r2.code, r2.stderr + r2.stdout).toBe(0);
+    for (const n of c.nodes) await waitFor(async () => (await setting(n)) === '16MB', 30_000, `${n.name}: work_mem 16MB from patronictl edit-config`);
+  }, 90_000);
+
+  it('reinit from either side: patronictl rebuilds the pgha replica, pgha rebuilds a Patroni replica', async () => {
+    const id = await sysid(patroniReplica!);
+    for (const [tool, target] of [['patronictl', pghaNode!], ['pgha', patroniLeader!]] as const) {
+      const before = target.postmasterPid();
+      const r = tool === 'patronictl' ? await c.patronictl(['reinit', c.scope, target.name, '--force']) : await c.pgha(['reinit', c.scope, target.name, '--force'], pghaNode);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`Success: reinitialize for member ${target.name}`));
+      await waitFor(() => { const p = target.postmasterPid(); return p && p !== before; }, 90_000, `${target.name} rebuilt`);
+      await c.waitStreaming(patroniReplica!, 120_000);
+      expect(await sysid(target)).toBe(id);
+    }
+    await replicatesEverywhere(patroniReplica!, 'after-reinit');
+  }, 240_000);
+
+  it('history from either side: the same timeline switches', async () => {
+    const p = await c.patronictl(['history', c.scope, '-f', 'json']);
+    const g = await c.pgha(['history', c.scope, '-f', 'json']);
+    expect(p.code, p.stderr).toBe(0);
+    expect(g.code, g.stderr).toBe(0);
+    const rows = JSON.parse(p.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => r['New Leader'])).toEqual(['node3', 'node2']);
+    expect(JSON.parse(g.stdout)).toEqual(rows);
+  }, 60_000);
+
   it('version from either side names every member with its agent and PostgreSQL version', async () => {
     const byPatroni = await c.patronictl(['version', c.scope]);
     expect(byPatroni.code, byPatroni.stderr).toBe(0);
