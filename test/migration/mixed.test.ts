@@ -142,6 +142,7 @@ describe('mixed cluster: Patroni 3.0.2 and pgha on etcd3', () => {
     const rows = JSON.parse(p.stdout) as Array<Record<string, unknown>>;
     expect(rows.map((r) => r['New Leader'])).toEqual(['node3', 'node2']);
     expect(JSON.parse(g.stdout)).toEqual(rows);
+    expect(g.stdout, 'byte for byte').toBe(p.stdout);
   }, 60_000);
 
   it('version from either side names every member with its agent and PostgreSQL version', async () => {

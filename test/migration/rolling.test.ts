@@ -76,6 +76,13 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
 
     await migrate(primary!);
     await checkReplacedReplica(primary!, r1!);
+
+    // For comparison, a switchover with pgha on both ends.
+    steps.push({ step: 'switchover node2 -> node1 (pgha to pgha)', at: Date.now() });
+    const back = await c.pgha(['switchover', c.scope, '--leader', 'node2', '--candidate', 'node1', '--force'], r1);
+    expect(back.code, back.stderr + back.stdout).toBe(0);
+    await c.waitLeader('node1', 90_000);
+    await c.waitStreaming(primary!, 120_000);
     steps.push({ step: 'done', at: Date.now() });
     await new Promise((r) => setTimeout(r, 2000));
 
@@ -89,7 +96,7 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
 
     // Every acknowledged row, on every node (replicas caught up with the new leader).
     const acked = writer.ackedIds;
-    const leaderRows = await r1!.sql<{ n: number; max: string }>('SELECT count(*)::int AS n, max(id)::text AS max FROM migration_writes');
+    const leaderRows = await primary!.sql<{ n: number; max: string }>('SELECT count(*)::int AS n, max(id)::text AS max FROM migration_writes');
     const lostOn = async (n: MixedNode) => (await n.sql<{ lost: number }>(
       'SELECT count(*)::int AS lost FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM migration_writes w WHERE w.id = a.id)', [acked]))[0]!.lost;
     for (const n of c.nodes) {
@@ -109,9 +116,9 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
     const n = c.node('node3');
     await n.stop();
     n.start('patroni');
-    const leader = c.node('node2');
+    const leader = c.node('node1');
     await c.waitStreaming(leader, 120_000);
     await waitFor(async () => (await n.api('/patroni')).body?.patroni?.version === '3.0.2', 60_000, 'node3 answered by Patroni 3.0.2');
-    await c.waitListed('patronictl', c.healthyRows('patronictl', 'node2'), 60_000, n);
+    await c.waitListed('patronictl', c.healthyRows('patronictl', 'node1'), 60_000, n);
   }, 150_000);
 });

@@ -4,7 +4,7 @@
  * patronictl 4.1's output_members layout: Receive LSN, Receive Lag, Replay LSN, Replay Lag (both lag
  * columns headed `Lag` in pretty tables).
  */
-import { formatZonedTime, isPlainObject, parseBool, truthy, type Cluster } from '@pgha/core';
+import { formatLsn, formatZonedTime, isPlainObject, parseBool, truthy, type Cluster } from '@pgha/core';
 import { formatOutput, formatYaml, type Cell, type OutputFormat } from './output.js';
 
 export interface MemberView {
@@ -46,11 +46,6 @@ export function dynamicFlags(cluster: Cluster): { paused: boolean; standbyCluste
   return { paused: parseBool(cfg.pause) === true, standbyCluster, synchronousMode, quorum: synchronousMode && mode === 'quorum' };
 }
 
-/** PostgreSQL's text form of an LSN: `0/3000060`, as Patroni's format_lsn. */
-export function formatLsn(lsn: number): string {
-  return `${Math.floor(lsn / 2 ** 32).toString(16).toUpperCase()}/${(lsn % 2 ** 32).toString(16).toUpperCase()}`;
-}
-
 function intOf(v: unknown): number | null {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
   return Number.isInteger(n) ? n : null;
@@ -78,7 +73,7 @@ export function clusterView(cluster: Cluster): ClusterView {
       for (const [kind, field] of [['receive_', 'receive_lsn'], ['replay_', 'replay_lsn'], ['', 'xlog_location']] as const) {
         const lsn = intOf(m.data[field]);
         const view = v as unknown as Record<string, unknown>;
-        view[`${kind}lsn`] = lsn ? formatLsn(lsn) : 'unknown';
+        view[`${kind}lsn`] = lsn ? formatLsn(BigInt(lsn)) : 'unknown';
         view[`${kind}lag`] = lsn ? Math.max(0, cluster.lastLsn - lsn) : 'unknown';
       }
     }
