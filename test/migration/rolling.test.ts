@@ -109,7 +109,15 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
     expect(leaderRows[0]!.n).toBeGreaterThanOrEqual(acked.length);
     // The target is one switchover of at most 0.5 s; the bound is generous for a shared 2-core machine.
     expect(report.longestGapMs).toBeLessThan(15_000);
-    for (const n of c.nodes) expect(n.kind).toBe('pgha');
+    for (const n of c.nodes) {
+      expect(n.kind).toBe('pgha');
+      // The guide's check: pgha reads the Patroni YAML without a startup warning (unknown or ignored keys).
+      const run = n.log().split(/^----- .* starting pgha$/m).at(-1)!;
+      const listening = run.search(/INFO: REST API listening/);
+      expect(listening, `${n.name}: pgha started its REST API`).toBeGreaterThan(0);
+      const startup = run.slice(0, listening);
+      expect(startup.split('\n').filter((l) => / (WARNING|ERROR|CRITICAL): /.test(l)), n.name).toEqual([]);
+    }
   }, 170_000);
 
   it('the way back: a node returns to Patroni on the same YAML and rejoins as a streaming replica', async () => {
