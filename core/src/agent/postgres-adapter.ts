@@ -262,6 +262,13 @@ export class ControllerPort implements PostgresPort {
     return cp ? Number(cp.lsn) : null;
   }
 
+  async replicationSlotLsns(): Promise<Record<string, number> | null> {
+    if (!this.c.isRunning() || this.c.state !== 'running' || (this.lastStatus?.serverVersion ?? 0) < 110000) return null;
+    const rows = await this.c.query<{ slot_name: string; lsn: string | null }>(
+      "SELECT slot_name, ((CASE WHEN slot_type = 'logical' THEN confirmed_flush_lsn ELSE restart_lsn END) - '0/0'::pg_lsn)::text AS lsn FROM pg_catalog.pg_replication_slots");
+    return Object.fromEntries(rows.filter((r) => r.lsn !== null).map((r) => [r.slot_name, Number(r.lsn)]));
+  }
+
   async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }
 
   applySettings(postgresql: Readonly<Record<string, unknown>>): void {
