@@ -12,7 +12,7 @@ import { startEtcd, type EtcdCluster } from './etcd.js';
 import { startConsulEmulator, type EmulatorProcess } from '../consul/emulator/process.js';
 import { startZookeeper, type ZkEnsemble } from './zookeeper.js';
 import { freePort, freePorts } from './ports.js';
-import { isAlive, startProc, waitFor, type Proc } from './procs.js';
+import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from './procs.js';
 import { testUser, userTempDir } from './user.js';
 import { startEmulator, writeKubeconfig, type RunningEmulator } from '../kubernetes/harness.js';
 
@@ -101,14 +101,7 @@ export class TestNode {
   agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
 
   /** The postmaster PID from postmaster.pid, if that process is alive. */
-  postmasterPid(): number | null {
-    try {
-      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return pid > 0 && isAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  }
+  postmasterPid(): number | null { return postmasterPidOf(this.dataDir); }
 
   signalAgent(sig: NodeJS.Signals): void { if (this.proc) process.kill(this.proc.pid, sig); }
 

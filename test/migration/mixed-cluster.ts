@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { BIN_DIR, CLI, SUPERUSER, requirePostgresBinaries, stopFence } from '../helpers/cluster.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
-import { isAlive, startProc, waitFor, type Proc } from '../helpers/procs.js';
+import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from '../helpers/procs.js';
 import { runAsOptions, testUser, userTempDir } from '../helpers/user.js';
 import { runCtl, type CtlResult } from '../ctl/run-ctl.js';
 
@@ -74,14 +74,7 @@ export class MixedNode {
     await waitFor(() => !children.some(isAlive), 20_000, `${this.name}: backends of the killed postmaster gone`);
   }
 
-  postmasterPid(): number | null {
-    try {
-      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return pid > 0 && isAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  }
+  postmasterPid(): number | null { return postmasterPidOf(this.dataDir); }
 
   async api(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
     const res = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
