@@ -13,7 +13,7 @@ import { compactJson } from '../util/json.js';
 import type { HttpClient } from '../di.js';
 import { handover } from './handover.js';
 import type { SlotKeeper } from '../slots/keeper.js';
-import { slotsToPublish, syncSlots } from '../slots/action.js';
+import { syncSlots } from '../slots/action.js';
 import type { LongActionRunner } from './long-action.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
@@ -113,11 +113,8 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const sent = ctx.monotonic();
       let ok = false;
       try {
-        if (cluster?.leader) {
-          const lsn = await pg.lastLsn().catch(() => null);
-          const pub = await slotsToPublish(ctx, lsn);
-          ok = await dcs.updateLeader(cluster.leader, lsn, pub?.slots ?? null, null, pub ? { retainSlots: pub.retain } : undefined);
-        }
+        const lsn = cluster?.leader ? await pg.lastLsn().catch(() => null) : null;
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, lsn, lsn ? await pg.replicationSlotLsns?.().catch(() => null) : null) : false;
       } catch (e) {
         // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
         // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.

@@ -56,6 +56,8 @@ export interface PostgresPort {
   timelineHistory(): Promise<Array<[number, number, string]>>;
   /** Last WAL position (primary: current LSN) or null. */
   lastLsn(): Promise<number | null>;
+  /** Replication slot positions for `/status` (physical: restart_lsn, logical: confirmed_flush_lsn); null before PostgreSQL 11 or when not running. */
+  replicationSlotLsns?(): Promise<Record<string, number> | null>;
   checkpoint(): Promise<void>;
   /** The effective `postgresql` section changed (dynamic configuration): apply it with a reload. */
   applySettings(postgresql: Readonly<Record<string, unknown>>): void;

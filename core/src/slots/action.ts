@@ -38,9 +38,3 @@ export async function syncSlots(ctx: SlotActionContext, a: { ops: readonly SlotO
     return ctx.pg.start('replica', leader, signal);
   });
 }
-
-/** `/status` content for a lock refresh: the leader's slot positions and retain_slots. */
-export async function slotsToPublish(ctx: SlotActionContext, lastLsn: number | null): Promise<{ slots: Record<string, number> | null; retain: string[] | null } | null> {
-  if (!ctx.slots || !ctx.cluster) return null;
-  return ctx.slots.published(ctx.cluster, lastLsn);
-}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Cluster } from '../model/cluster.js';
 import { Member } from '../model/member.js';
 import { ClusterConfig, Leader, Status } from '../model/values.js';
-import { desiredSlots, needsHotStandbyFeedback, publishableSlots, slotNameOnPrimary, withSlotRequirements, type SlotNode } from './desired.js';
+import { desiredSlots, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode } from './desired.js';
 
 const member = (name: string, data: Record<string, unknown> = {}) =>
   Member.fromNode(1, name, null, JSON.stringify({ conn_url: `postgres://${name}:5432/postgres`, state: 'running', version: '4.1.0', ...data }));
@@ -76,7 +76,7 @@ describe('desiredSlots (Patroni 4.1 get_replication_slots)', () => {
   });
 });
 
-describe('slotNameOnPrimary, hot_standby_feedback, what the leader publishes', () => {
+describe('slotNameOnPrimary, hot_standby_feedback', () => {
   it('follows the cascade to the member that streams from the primary; nostream or a loop means none', () => {
     const c = cluster({ members: [member('a'), member('b', { tags: { replicatefrom: 'c' } }), member('c', { tags: { replicatefrom: 'b' } }), member('d', { tags: { replicatefrom: 'e' } }), member('e')] });
     expect(slotNameOnPrimary(c, 'd', { replicatefrom: 'e' })).toBe('e');
@@ -91,12 +91,5 @@ describe('slotNameOnPrimary, hot_standby_feedback, what the leader publishes', (
     expect(needsHotStandbyFeedback(c, node('b', 'replica', { nofailover: true }))).toBe(true); // c cascades from b and keeps logical slots
     expect(withSlotRequirements({ parameters: { x: 1 } }, true)).toEqual({ parameters: { x: 1, hot_standby_feedback: 'on' } });
     expect(withSlotRequirements({ parameters: { x: 1 } }, false)).toEqual({ parameters: { x: 1 } });
-  });
-
-  it('publishes every slot with member_slots_ttl, only permanent ones without', () => {
-    const c = cluster({ members: [member('a'), member('b')], config: PERMANENT });
-    const positions = { b: 10, cdc: 20, keep: 30, a: 40, stray: 50 };
-    expect(publishableSlots(c, node('a', 'primary'), positions)).toEqual(positions);
-    expect(publishableSlots(c, node('a', 'primary', { memberSlotsTtl: 0 }), positions)).toEqual({ cdc: 20, keep: 30, a: 40 });
   });
 });

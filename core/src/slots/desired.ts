@@ -173,19 +173,6 @@ export function desiredSlots(cluster: Cluster, node: SlotNode, errors: string[] 
   return slots;
 }
 
-/**
- * What the leader publishes in `/status` `slots`: with member_slots_ttl > 0 every slot it has (and
- * its own name at its WAL position, for the permanent physical slot other nodes may keep for it);
- * otherwise only permanent slots (logical ones not named like a member).
- */
-export function publishableSlots(cluster: Cluster, node: SlotNode, slots: Readonly<Record<string, number>>): Record<string, number> {
-  if (node.memberSlotsTtl > 0) return { ...slots };
-  const permanent = permanentForNode(cluster, { ...node, name: '', role: 'replica', nofailover: false, nostream: false, replicatefrom: null });
-  const memberNames = new Set(cluster.members.map((m) => slotNameFromMemberName(m.name)));
-  return Object.fromEntries(Object.entries(slots).filter(([name]) => name in permanent
-    && (isPhysical(permanent[name]) || (isLogical(permanent[name]) && !memberNames.has(name)))));
-}
-
 /** hot_standby_feedback must be on where this node, or a replica cascading from it, has permanent logical slots. */
 export function needsHotStandbyFeedback(cluster: Cluster, node: SlotNode, seen = new Set<string>()): boolean {
   if (node.isStandbyCluster || !canAdvanceSlots(node.majorVersion)) return false;

@@ -1,6 +1,6 @@
 /**
- * Carries out slot maintenance (the `sync_slots` operations decide() plans from PgFacts.slots) and answers
- * the leader's question "which slot positions go into `/status`?" (the `update_lock` action).
+ * Carries out slot maintenance (the `sync_slots` operations decide() plans from PgFacts.slots); what the
+ * leader publishes in `/status` is built by the DCS facade (core/src/dcs/status-slots.ts).
  * Logical slot advances on a replica run in the background, one batch at a time, because
  * pg_replication_slot_advance decodes WAL and may take longer than a cycle (as Patroni's
  * SlotsAdvanceThread); copying logical slots from the primary needs a restart and is handed back to
@@ -11,9 +11,9 @@ import type { Cluster } from '../model/cluster.js';
 import { slotNameFromMemberName } from '../model/names.js';
 import { formatLsn } from '../postgres/lsn.js';
 import type { ReplicaSource } from '../replica/contract.js';
-import { desiredSlots, publishableSlots, type SlotNode } from './desired.js';
+import { desiredSlots, type SlotNode } from './desired.js';
 import type { SlotsIO } from './io.js';
-import { retainSlots, sameSlot, type SlotOp, type SlotRow } from './plan.js';
+import { sameSlot, type SlotOp, type SlotRow } from './plan.js';
 
 export interface SlotSettings {
   readonly node: Omit<SlotNode, 'role' | 'majorVersion'>;
@@ -34,7 +34,6 @@ interface LocalState { rows: SlotRow[]; inRecovery: boolean; version: number; re
 
 export class SlotKeeper {
   private advancing: Promise<void> | null = null;
-  private retained: Record<string, number> | null = null;
   /** Logical slots copied from the primary, and whether they moved since (for the promote warning). */
   private copied = new Set<string>();
 
@@ -116,41 +115,6 @@ export class SlotKeeper {
   onPromote(): void {
     if (this.copied.size) this.logger.warn(`Logical replication slots that might be unsafe to use after promote: ${[...this.copied].join(', ')}`);
     this.copied.clear();
-  }
-
-  /**
-   * The leader's `/status` content: slot positions (logical: confirmed_flush_lsn, physical:
-   * restart_lsn, its own name at `lastLsn`) and `retain_slots`. Null when PostgreSQL cannot say.
-   */
-  async published(cluster: Cluster, lastLsn: number | null): Promise<{ slots: Record<string, number> | null; retain: string[] | null }> {
-    let slots: Record<string, number> | null = null;
-    try {
-      const st = await this.local();
-      const node = this.node(cluster, st);
-      if (node.majorVersion >= 110000 && !st.inRecovery) {
-        const desired = desiredSlots(cluster, node);
-        const positions: Record<string, number> = {};
-        for (const r of st.rows) {
-          const want = desired[r.name];
-          if (!want || !sameSlot(want, r)) continue;
-          const lsn = r.type === 'logical' ? r.confirmedFlushLsn : r.restartLsn;
-          if (lsn) positions[r.name] = lsn;
-        }
-        if (lastLsn) positions[slotNameFromMemberName(node.name)] = lastLsn;
-        slots = publishableSlots(cluster, node, positions);
-      }
-    } catch (e) {
-      this.logger.warn(`cannot read replication slots to publish: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    const s = this.settings();
-    this.retained ??= Object.fromEntries((cluster.status.retainSlots ?? []).map((n) => [n, this.clock()]));
-    const members = new Set(cluster.members.filter((m) => !m.nostream).map((m) => slotNameFromMemberName(m.name)));
-    if (!cluster.hasMember(s.node.name)) members.add(slotNameFromMemberName(s.node.name));
-    const permanent = Object.entries(cluster.config?.permanentSlots ?? {}).filter(([, v]) => !v || (v as { type?: string }).type !== 'logical').map(([k]) => k);
-    const r = retainSlots({ seen: this.retained, now: this.clock(), ttl: s.node.memberSlotsTtl, slots, memberSlotNames: [...members], permanentPhysical: permanent });
-    for (const name of r.expired) this.logger.info(`Replication slot '${name}' for absent cluster member is expired after ${s.node.memberSlotsTtl} sec.`);
-    this.retained = r.seen;
-    return { slots: slots && Object.keys(slots).length ? slots : null, retain: r.list };
   }
 
   /** Read the slots' state files from the leader; null when nothing can be copied. */

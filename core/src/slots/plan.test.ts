@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredSlot } from './desired.js';
-import { isIgnored, planSlots, retainSlots, type SlotPlanInput, type SlotRow } from './plan.js';
+import { isIgnored, planSlots, type SlotPlanInput, type SlotRow } from './plan.js';
 
 const phys = (name: string, o: Partial<SlotRow> = {}): SlotRow => ({
   name, type: 'physical', plugin: null, database: null, active: false, xmin: null, catalogXmin: null, restartLsn: 100, confirmedFlushLsn: null, walStatus: 'reserved', ...o,
@@ -68,17 +68,5 @@ describe('ignore_slots matches on any subset of name, type, database and plugin'
     [{}, true], [{ name: 'debezium', type: 'logical', database: 'app', plugin: 'pgoutput' }, true],
   ])('%o -> %s', (m, want) => {
     expect(isIgnored(slot, [m])).toBe(want);
-  });
-});
-
-describe('retain_slots', () => {
-  it('remembers member slots the leader has, forgets them member_slots_ttl after they were last seen', () => {
-    let r = retainSlots({ seen: {}, now: 1000, ttl: 1800, slots: { b: 1, c: 2, cdc: 3, keep: 4 }, memberSlotNames: ['a', 'b', 'c'], permanentPhysical: ['keep'] });
-    expect(r.list).toEqual(['b', 'c']);
-    r = retainSlots({ seen: r.seen, now: 2000, ttl: 1800, slots: { b: 1 }, memberSlotNames: ['a', 'b'], permanentPhysical: [] });
-    expect(r.list).toEqual(['b', 'c']);
-    r = retainSlots({ seen: r.seen, now: 2800, ttl: 1800, slots: { b: 1 }, memberSlotNames: ['a', 'b'], permanentPhysical: [] });
-    expect(r).toEqual({ seen: { b: 2800 }, list: ['b'], expired: ['c'] });
-    expect(retainSlots({ seen: {}, now: 1, ttl: 10, slots: null, memberSlotNames: [], permanentPhysical: [] }).list).toBeNull();
   });
 });

@@ -128,29 +128,3 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
   }
   return { ops, copy };
 }
-
-/**
- * `/status` `retain_slots` (Patroni 4): member slots the leader has seen, remembered for
- * member_slots_ttl after the member's key disappears, so every node keeps their slots meanwhile.
- * `seen` is the previous memory (slot name -> last seen, seconds); returns the new memory and list.
- */
-export function retainSlots(o: {
-  seen: Readonly<Record<string, number>>; now: number; ttl: number; slots: Readonly<Record<string, number>> | null;
-  memberSlotNames: readonly string[]; permanentPhysical: readonly string[];
-}): { seen: Record<string, number>; list: string[] | null; expired: string[] } {
-  const seen: Record<string, number> = { ...o.seen };
-  if (o.slots && Object.keys(o.slots).length) {
-    for (const name of Object.keys(o.slots)) {
-      if (o.memberSlotNames.includes(name) && !o.permanentPhysical.includes(name)) seen[name] = o.now;
-    }
-  }
-  const expired: string[] = [];
-  for (const [name, at] of Object.entries(seen)) {
-    if (at + o.ttl <= o.now) {
-      expired.push(name);
-      delete seen[name];
-    }
-  }
-  const list = Object.keys(seen).sort();
-  return { seen, list: list.length ? list : null, expired };
-}
