@@ -49,6 +49,11 @@ describe('nothing accepted silently', () => {
     ]);
   });
 
+  it('a top-level section may belong to a configured plugin: reported with that caveat', () => {
+    expect(unimplementedKeys({ plugins: ['pgha-plugin-x'], xdcs: { hosts: 'h' } })).toEqual(['xdcs (unknown key, unless a plugin reads it)']);
+    expect(unimplementedKeys({ plugins: [], xdcs: {} })).toEqual(['xdcs (unknown key)']);
+  });
+
   it('reports what /config asks for when the dynamic configuration comes from the DCS', () => {
     expect(unimplementedDynamicKeys({ failsafe_mode: true, ttl: 30 }, '')).toEqual(['failsafe_mode']);
     const eff = effectiveConfig({ name: 'n', scope: 's' }, { failsafe_mode: true, synchronous_mode: true });

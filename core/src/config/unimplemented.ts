@@ -92,7 +92,9 @@ export function unimplementedKeys(raw: ConfigObject, opts: { dcsNames?: readonly
     if (v !== undefined && v !== null && when(v, isPlainObject(parent) ? parent : raw)) out.push(path);
   }
   const dcsNames = [...DCS_SECTION_NAMES, ...(opts.dcsNames ?? [])];
-  out.push(...unknownKeys(raw, keysOf(pghaConfigSchema), '', dcsNames));
+  // With plugins loaded, a top-level section may be a plugin's (its DCS section): said so, not asserted unknown.
+  const plugins = Array.isArray(raw.plugins) ? raw.plugins.length > 0 : typeof raw.plugins === 'string' && raw.plugins.trim() !== '';
+  out.push(...unknownKeys(raw, keysOf(pghaConfigSchema), '', dcsNames).map((k) => (plugins ? k.replace('(unknown key)', '(unknown key, unless a plugin reads it)') : k)));
   out.push(...unknownKeys(raw.log, keysOf(logSection), 'log.'));
   out.push(...unknownKeys(raw.restapi, keysOf(restapiSection), 'restapi.'));
   out.push(...unknownKeys(raw.ctl, keysOf(ctlSection), 'ctl.'));
