@@ -72,6 +72,8 @@ describe('permanent logical slot across a failover (PostgreSQL 15, etcd)', () =>
       // The copy is protected by hot_standby_feedback (the primary keeps the catalog rows it needs).
       await waitFor(async () => (await n.sql<{ v: string }>("SELECT current_setting('hot_standby_feedback') AS v"))[0]?.v === 'on', 30_000, `${n.name} hot_standby_feedback on`);
       expect((await slotRow(n, 'archiver'))?.type).toBe('physical');
+      // Its catalog rows are protected by the physical slot's feedback on the primary: safe after a failover.
+      await waitFor(() => n.log().includes('Logical slot cdc is safe to be used after a failover'), 60_000, `${n.name}: cdc safe after a failover`);
     }
     await cluster.waitHealthy(2, 60_000);
   }, 240_000);

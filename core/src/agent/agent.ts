@@ -31,7 +31,7 @@ import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
 import type { FollowTarget } from './postgres-port.js';
 import { restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
-import { SlotKeeper, needsHotStandbyFeedback, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
+import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -77,8 +77,7 @@ export class Agent implements ApiBackend {
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
   private readonly slots: SlotKeeper | undefined;
-  /** Permanent logical slots need hot_standby_feedback (kept while the DCS cannot be read). */
-  private enforceHotStandbyFeedback = false;
+  private enforceHotStandbyFeedback = false; // logical slot copies need it (kept while the DCS cannot be read)
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -235,7 +234,10 @@ export class Agent implements ApiBackend {
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
-    if (!this.long.running && pg.running && !pg.starting) this.deps.pg.announceRunning?.();
+    if (!this.long.running && pg.running && !pg.starting) {
+      this.deps.pg.announceRunning?.();
+      if (pg.inRecovery && pg.slots && cluster?.leader && cluster.leaderName !== this.name) await this.slots?.checkReadiness(cluster, pg.slots, slotNameOnPrimary(cluster, this.name, this.tags));
+    }
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.role() !== 'uninitialized' && !this.long.running) {
@@ -352,8 +354,7 @@ export class Agent implements ApiBackend {
   }
 
   private restartContext(): RestartContext {
-    const c = { long: this.long, pg: this.deps.pg, logger: this.deps.logger, report: this.report, monotonic: () => this.clock.monotonic() };
-    return { ...c, primaryStartTimeout: this.eff.cluster.primaryStartTimeout };
+    return { long: this.long, pg: this.deps.pg, logger: this.deps.logger, report: this.report, monotonic: () => this.clock.monotonic(), primaryStartTimeout: this.eff.cluster.primaryStartTimeout };
   }
 
   scheduleRestart(req: RestartRequest): boolean {

@@ -13,6 +13,7 @@ import { formatLsn } from '../postgres/lsn.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import { desiredSlots, type SlotNode } from './desired.js';
 import type { SlotsIO } from './io.js';
+import { readyLogicalSlots, type Xid } from './readiness.js';
 import { sameSlot, type SlotOp, type SlotRow } from './plan.js';
 
 export interface SlotSettings {
@@ -34,8 +35,10 @@ interface LocalState { rows: SlotRow[]; inRecovery: boolean; version: number; re
 
 export class SlotKeeper {
   private advancing: Promise<void> | null = null;
-  /** Logical slots copied from the primary, and whether they moved since (for the promote warning). */
-  private copied = new Set<string>();
+  /** Logical slots not yet known to be safe after a failover -> the primary's catalog_xmin for them (readiness.ts). */
+  private pending = new Map<string, Xid>();
+  /** As Patroni after a start: every existing logical slot is checked once. */
+  private checkAll = true;
 
   constructor(private readonly io: SlotsIO, private readonly logger: Logger, private readonly settings: () => SlotSettings,
     private readonly clock: () => number = () => Date.now() / 1000) {}
@@ -93,7 +96,6 @@ export class SlotKeeper {
           return;
         case 'advance_logical':
           await this.io.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2)', [op.name, formatLsn(BigInt(op.lsn))], op.database);
-          this.copied.delete(op.name);
           return;
       }
     } catch (e) {
@@ -113,8 +115,43 @@ export class SlotKeeper {
 
   /** Patroni's on_promote: logical slots copied but never advanced since may be unsafe to use. */
   onPromote(): void {
-    if (this.copied.size) this.logger.warn(`Logical replication slots that might be unsafe to use after promote: ${[...this.copied].join(', ')}`);
-    this.copied.clear();
+    if (this.pending.size) this.logger.warn(`Logical replication slots that might be unsafe to use after promote: ${[...this.pending.keys()].join(', ')}`);
+    this.pending.clear();
+  }
+
+  /**
+   * On a replica with a leader: learn which logical copies are safe after a failover (logs it; a
+   * promotion warns about the others). `mySlot`: this replica's physical slot on the primary.
+   */
+  async checkReadiness(cluster: Cluster, rows: readonly SlotRow[], mySlot: string | null): Promise<void> {
+    const logical = rows.filter((r) => r.type === 'logical');
+    if (this.checkAll) for (const r of logical) if (!this.pending.has(r.name)) this.pending.set(r.name, null);
+    this.checkAll = false;
+    const leader = cluster.leader;
+    if (!this.pending.size || !leader || !mySlot) return;
+    let physical: Xid = null;
+    try {
+      const unknown = [...this.pending].filter(([, v]) => v === null).map(([k]) => k);
+      const found = await this.io.queryMember<{ slot_name: string; catalog_xmin: string | null }>(leader,
+        'SELECT slot_name, catalog_xmin::text AS catalog_xmin FROM pg_catalog.pg_get_replication_slots()'
+        + ' WHERE NOT pg_catalog.pg_is_in_recovery() AND slot_name = ANY($1)', [[...unknown, mySlot]]);
+      const own = found.find((r) => r.slot_name === mySlot);
+      if (!own) return this.logger.warn(`Physical slot ${mySlot} does not exist on the primary`);
+      physical = own.catalog_xmin;
+      if (physical === null) {
+        const hsf = await this.io.query<{ on: boolean }>("SELECT pg_catalog.current_setting('hot_standby_feedback')::boolean AS on").catch(() => []);
+        if (hsf[0]?.on === false) this.logger.error('Logical slot failover requires "hot_standby_feedback". Please check postgresql.auto.conf');
+        return;
+      }
+      for (const r of found) if (r.slot_name !== mySlot) this.pending.set(r.slot_name, r.catalog_xmin);
+    } catch (e) {
+      return this.logger.error(`Failed to check ${mySlot} physical slot on the primary: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const standby = new Map(logical.map((r) => [r.name, r.catalogXmin]));
+    for (const name of readyLogicalSlots(this.pending, physical, standby)) {
+      this.pending.delete(name);
+      if (standby.has(name)) this.logger.info(`Logical slot ${name} is safe to be used after a failover`);
+    }
   }
 
   /** Read the slots' state files from the leader; null when nothing can be copied. */
@@ -142,7 +179,7 @@ export class SlotKeeper {
   /** Install fetched slot files (PostgreSQL stopped). */
   install(files: ReadonlyArray<{ name: string; state: Buffer }>): void {
     this.io.writeSlotFiles(files);
-    for (const f of files) this.copied.add(f.name);
+    for (const f of files) this.pending.set(f.name, null);
   }
 }
 
