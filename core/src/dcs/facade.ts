@@ -112,7 +112,7 @@ export class Dcs {
    * as Patroni 4.1 does (status-slots.ts).
    */
   async updateLeader(leader: Leader, lastLsn: number | null, slots?: Record<string, number> | null,
-    failsafe?: Record<string, string> | null, extra?: { retainSlots?: readonly string[] | null }): Promise<boolean> {
+    failsafe?: Record<string, string> | null): Promise<boolean> {
     const ok = await this.call('update leader', () => this.driver.updateLeader(leader));
     if (ok && lastLsn) {
       const status: Record<string, unknown> = { optime: lastLsn };
