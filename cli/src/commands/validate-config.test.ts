@@ -105,7 +105,7 @@ describe('pgha validate-config (built CLI)', () => {
     const at = out.indexOf('WARNING: pgha does not act on these keys (yet); they are ignored:');
     expect(at).toBeGreaterThan(0);
     expect(out.slice(at + 1)).toEqual(['log.traceback_level', 'log.max_queue_size',
-      'restapi.server_tokens', 'postgresql.krbsrvname', 'citus'].map((k) => `  ${k}`));
+      'postgresql.krbsrvname', 'citus'].map((k) => `  ${k}`));
     expect(r.stdout).not.toContain('they are ignored: log.');
   });
 });

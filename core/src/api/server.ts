@@ -67,6 +67,15 @@ function resolveOptions(o: ApiServerOptions): ResolvedOptions {
   };
 }
 
+/** restapi.server_tokens (Patroni 4.1): `Minimal` sends `Server: Patroni/<version>`, `ProductOnly` `Server: Patroni`; `Original` leaves it alone. */
+function serverToken(restapi: RestApiConfig, version: string, logger: Logger): Record<string, string> {
+  const t = typeof restapi.server_tokens === 'string' ? restapi.server_tokens.toLowerCase() : 'original';
+  if (t === 'minimal') return { Server: `Patroni/${version}` };
+  if (t === 'productonly') return { Server: 'Patroni' };
+  if (t !== 'original') logger.warn(`restapi.server_tokens is set to "${String(restapi.server_tokens)}". The Server header is not modified. Valid values are: "Minimal", "ProductOnly".`);
+  return {};
+}
+
 function extraHeaders(restapi: RestApiConfig): Record<string, string> {
   const out: Record<string, string> = {};
   const add = (h: Readonly<Record<string, unknown>> | undefined) => {
@@ -100,7 +109,7 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
   const opts = resolveOptions(options);
   const activate = (r: RestApiConfig): ActiveConfig => {
     const https = isHttpsConfig(r);
-    return { restapi: r, https, access: new AccessControl(r, backend, logger, https), headers: extraHeaders(r) };
+    return { restapi: r, https, access: new AccessControl(r, backend, logger, https), headers: { ...serverToken(r, backend.version, logger), ...extraHeaders(r) } };
   };
   let active = activate(restapi);
   let server: Server | null = null;

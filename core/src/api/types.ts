@@ -19,6 +19,7 @@ export interface RestApiConfig {
   readonly allowlist_include_members?: boolean;
   readonly http_extra_headers?: Readonly<Record<string, unknown>>;
   readonly https_extra_headers?: Readonly<Record<string, unknown>>;
+  readonly server_tokens?: string;
   readonly request_queue_size?: number;
 }
 

@@ -9,7 +9,7 @@ const full = join(fileURLToPath(import.meta.url), '../../../../examples/patroni-
 describe('nothing accepted silently', () => {
   it('names exactly the keys of the complete Patroni 4.1 example pgha does not act on', () => {
     expect(unimplementedKeys(loadConfigPath(full))).toEqual([
-      'log.traceback_level', 'log.max_queue_size', 'restapi.server_tokens',
+      'log.traceback_level', 'log.max_queue_size',
       'postgresql.krbsrvname', 'citus',
     ]);
   });
@@ -18,7 +18,7 @@ describe('nothing accepted silently', () => {
     const r = readConfig({ path: full, env: {} });
     const w = r.warnings.filter((x) => x.includes('does not act on'));
     expect(w).toEqual([`${full}: pgha does not act on these keys (yet); they are ignored: log.traceback_level, log.max_queue_size, `
-      + 'restapi.server_tokens, postgresql.krbsrvname, citus']);
+      + 'postgresql.krbsrvname, citus']);
   });
 
   it('is value-aware: a feature switched off is honoured, switched on it is reported', () => {

@@ -29,7 +29,6 @@ const syncRequested: When = (_v, section) => truthy(section.synchronous_mode, se
 const LOCAL: ReadonlyArray<readonly [string, When]> = [
   ['log.traceback_level', always],
   ['log.max_queue_size', always],
-  ['restapi.server_tokens', always],
   ['postgresql.use_unix_socket_repl', truthy],
   ['postgresql.krbsrvname', always],
   // Patroni has one real driver (`default`); `testing` is its test double.
