@@ -90,7 +90,7 @@ export class Agent implements ApiBackend {
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
-    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }), () => this.clock.now() / 1000);
+    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }));
     deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');

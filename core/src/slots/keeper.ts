@@ -8,7 +8,6 @@
  */
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
-import { slotNameFromMemberName } from '../model/names.js';
 import { formatLsn } from '../postgres/lsn.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import { desiredSlots, type SlotNode } from './desired.js';
@@ -20,19 +19,6 @@ export interface SlotSettings {
   readonly node: Omit<SlotNode, 'role' | 'majorVersion'>;
 }
 
-/** This node's slots plus its role, version and replay position (one row even without slots). */
-const SLOTS_SQL = `SELECT s.slot_name, s.slot_type, s.plugin, s.database, s.active, s.xmin::text AS xmin, s.catalog_xmin::text AS catalog_xmin,
-  pg_catalog.pg_wal_lsn_diff(s.restart_lsn, '0/0')::bigint AS restart_lsn,
-  pg_catalog.pg_wal_lsn_diff(s.confirmed_flush_lsn, '0/0')::bigint AS confirmed_flush_lsn, s.wal_status,
-  r.in_recovery, r.version, r.replay_lsn
-FROM (SELECT pg_catalog.pg_is_in_recovery() AS in_recovery, pg_catalog.current_setting('server_version_num')::int AS version,
-  CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_replay_lsn(), '0/0')::bigint END AS replay_lsn) r
-LEFT JOIN pg_catalog.pg_replication_slots s ON NOT s.temporary`;
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-interface LocalState { rows: SlotRow[]; inRecovery: boolean; version: number; replayLsn: number | null }
-
 export class SlotKeeper {
   private advancing: Promise<void> | null = null;
   /** Logical slots not yet known to be safe after a failover -> the primary's catalog_xmin for them (readiness.ts). */
@@ -40,26 +26,7 @@ export class SlotKeeper {
   /** As Patroni after a start: every existing logical slot is checked once. */
   private checkAll = true;
 
-  constructor(private readonly io: SlotsIO, private readonly logger: Logger, private readonly settings: () => SlotSettings,
-    private readonly clock: () => number = () => Date.now() / 1000) {}
-
-  private async local(): Promise<LocalState> {
-    const rows = await this.io.query<Record<string, unknown>>(SLOTS_SQL);
-    const first = rows[0] ?? {};
-    return {
-      rows: rows.filter((r) => r.slot_name !== null).map((r) => ({
-        name: String(r.slot_name), type: r.slot_type === 'logical' ? 'logical' : 'physical',
-        plugin: (r.plugin as string | null) ?? null, database: (r.database as string | null) ?? null, active: r.active === true,
-        xmin: (r.xmin as string | null) ?? null, catalogXmin: (r.catalog_xmin as string | null) ?? null,
-        restartLsn: num(r.restart_lsn), confirmedFlushLsn: num(r.confirmed_flush_lsn), walStatus: (r.wal_status as string | null) ?? null,
-      })),
-      inRecovery: first.in_recovery === true, version: Number(first.version ?? 0), replayLsn: num(first.replay_lsn),
-    };
-  }
-
-  private node(cluster: Cluster, st: LocalState): SlotNode {
-    return { ...this.settings().node, role: st.inRecovery ? 'replica' : 'primary', majorVersion: st.version };
-  }
+  constructor(private readonly io: SlotsIO, private readonly logger: Logger, private readonly settings: () => SlotSettings) {}
 
   /** Carry out the operations decide() planned; logical advances run in the background. */
   async execute(ops: readonly SlotOp[]): Promise<void> {
@@ -156,8 +123,8 @@ export class SlotKeeper {
 
   /** Read the slots' state files from the leader; null when nothing can be copied. */
   async fetchFromLeader(cluster: Cluster, leader: ReplicaSource, names: readonly string[]): Promise<Array<{ name: string; state: Buffer }>> {
-    const st = await this.local();
-    const desired = desiredSlots(cluster, { ...this.node(cluster, st), role: 'replica' });
+    const version = await this.io.query<{ v: number }>("SELECT pg_catalog.current_setting('server_version_num')::int AS v");
+    const desired = desiredSlots(cluster, { ...this.settings().node, role: 'replica', majorVersion: Number(version[0]?.v ?? 0) });
     const rows = await this.io.queryMember<Record<string, unknown>>(leader,
       'SELECT slot_name, slot_type, datname, plugin, pg_catalog.pg_read_binary_file(\'pg_replslot/\' || slot_name || \'/state\') AS state'
       + ' FROM pg_catalog.pg_get_replication_slots() JOIN pg_catalog.pg_database ON datoid = oid'
