@@ -27,8 +27,12 @@ import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
+
+/** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
+export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
+  & { readonly watchdog: { readonly failed: boolean } };
 import { fenceTiming } from '../fence/timing.js';
-import { handover } from './handover.js';
+import { stopHandingOver } from './handover.js';
 import type { FollowTarget } from './postgres-port.js';
 
 export interface AgentDeps {
@@ -44,9 +48,11 @@ export interface AgentDeps {
   /** Called when the role changes (the fence and callbacks hook here). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** The fence and kernel watchdog guarding this node while it is primary. */
-  readonly guard?: PrimaryGuard;
+  readonly guard?: AgentGuard;
   /** patroni.dynamic.json in the data directory. */
   readonly dynamicCache?: Pick<DynamicConfigCache, 'save'>;
+  /** Waiting inside actions (the shutdown handover's polls); a simulation passes its clock's. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export class Agent implements ApiBackend {
@@ -205,6 +211,7 @@ export class Agent implements ApiBackend {
       },
       wakeup: () => this.dcs.wakeup(),
       guard: this.deps.guard,
+      sleep: this.deps.sleep,
       clearScheduledRestart: () => { this.scheduled = null; },
       onRoleChange: this.deps.onRoleChange,
     };
@@ -296,16 +303,17 @@ export class Agent implements ApiBackend {
       return;
     }
     const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
-    const h = cluster && handover({
-      name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
-      onRelease: () => {
-        this.lockSentAt = null;
-        if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
-      },
-    });
-    // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
-    await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });
-    await h?.finish(await this.deps.pg.lastLsn().catch(() => null));
+    if (cluster) {
+      await stopHandingOver(this.deps.pg, {
+        name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster, sleep: this.deps.sleep,
+        onRelease: () => {
+          this.lockSentAt = null;
+          if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
+        },
+      });
+    } else {
+      await this.deps.pg.stop('fast', { checkpoint: true });
+    }
     await this.deps.guard?.close();
     // As Patroni's shutdown: publish the final state (`stopped`) once PostgreSQL is down.
     const running = await this.deps.pg.facts().then((f) => f.running, () => true);

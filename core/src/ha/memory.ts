@@ -28,10 +28,11 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
         case 'promote': return e.ok ? { ...next, demoted: false, rewind: 'unknown', role: 'primary' } : next;
         case 'start':
           if (!e.ok) return { ...next, startFailed: true };
+          // A fresh start: whether it streams from the leader is worth checking again.
           return e.role === 'replica'
-            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: 'replica' }
+            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: 'replica', divergenceCheckedFor: null }
             : { ...next, startFailed: false, role: e.role ?? next.role };
-        case 'rewind': return { ...next, rewind: e.ok ? 'done' : 'failed' };
+        case 'rewind': return { ...next, rewind: e.ok ? 'done' : 'failed', divergenceCheckedFor: null };
         default: return next;
       }
     }
