@@ -136,8 +136,14 @@ export class Agent implements ApiBackend {
     };
   }
 
+  private dynamicSeen: { local: LoadedConfig; config: string | null } | null = null;
+
   /** Recompute the effective configuration when `/config` changed. */
   private applyDynamic(cluster: Cluster | null): void {
+    // Recompute only when `/config` or the local configuration changed (every cycle reads it).
+    const seen = { local: this.local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null };
+    if (this.dynamicSeen && this.dynamicSeen.local === seen.local && this.dynamicSeen.config === seen.config) return;
+    this.dynamicSeen = seen;
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
     const t = next.timings;

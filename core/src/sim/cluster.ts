@@ -42,7 +42,7 @@ export interface SimOptions {
 
 export class SimFailure extends Error {}
 
-const TICK_MS = 250;
+const TICK_MS = 500;
 const WRITE_MS = 200;
 
 export class SimCluster implements SimWorld {
@@ -71,7 +71,8 @@ export class SimCluster implements SimWorld {
     const env: NodeEnv = {
       clock: this.clock, store: this.store, world: this, timings: this.timings, durations, random: this.random,
       reachable: (a, b) => this.reachable(a, b), node: (n) => this.nodes.find((x) => x.name === n),
-      wake: (n) => this.wake(n), latency: () => (this.random() < 0.01 ? 500 + Math.floor(this.random() * 2500) : 1 + Math.floor(this.random() * 20)),
+      // Most calls answer at once; one in fifty takes 0.1-3 s each way (a slow store or network).
+      wake: (n) => this.wake(n), latency: () => (this.random() < 0.02 ? 100 + Math.floor(this.random() * 2900) : 0),
     };
     for (let i = 1; i <= (o.nodes ?? 3); i++) {
       const node = new SimNode(`n${i}`, env);
@@ -180,7 +181,8 @@ export class SimCluster implements SimWorld {
 
   private finalFlush(pg: FakePostgres): void { this.replicate(true, pg); }
 
-  private apply(f: Fault): void {
+  /** Inject a fault now. */
+  inject(f: Fault): void {
     this.log(`FAULT ${JSON.stringify(f)}`);
     const end = (ms: number, what: string, fn: () => void) => this.at(this.now + ms, what, fn);
     switch (f.kind) {
@@ -263,35 +265,60 @@ export class SimCluster implements SimWorld {
   }
 
   /** Run to the end; throws SimFailure naming the seed when an invariant breaks. */
-  async run(): Promise<void> {
+  private started = false;
+  private tick = 0;
+
+  /** Boot the agents and arm the fault schedule (once). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
     for (const n of this.nodes) {
       const at = this.o.bootAt?.(n.name) ?? 0;
       if (at > 0) this.at(at, `${n.name} boots`, () => n.boot());
       else n.boot();
     }
-    for (const { at, make } of this.schedule()) this.at(at, 'fault', () => this.apply(make()));
+    for (const { at, make } of this.schedule()) this.at(at, 'fault', () => this.inject(make()));
+  }
+
+  /** One scheduler step: advance to the next thing due (no later than `limit`), run it, check safety. */
+  async step(limit = Infinity): Promise<void> {
+    this.start();
+    const nextCycle = Math.min(...this.nodes.map((n) => (n.agent && !n.cycling && !n.down && !n.frozen ? n.nextCycle : Infinity)));
+    this.clock.advance(Math.min(this.clock.nextDue(), nextCycle, this.events[0]?.at ?? Infinity, this.tick, limit));
+    while (this.events.length && this.events[0]!.at <= this.now) this.events.shift()!.fn();
+    for (const n of this.nodes) if (n.agent && !n.cycling && !n.down && !n.frozen && n.nextCycle <= this.now) this.runCycle(n);
+    if (this.tick <= this.now) {
+      this.tick = this.now + TICK_MS;
+      this.store.sweep();
+    }
+    await new Promise((r) => setImmediate(r));
+    this.write();
+    this.replicate();
+    this.failure ??= checkSafety(this) ?? this.o.durability?.step?.(this) ?? null;
+    if (this.failure) this.fail();
+  }
+
+  /** Step until `done` holds (true) or `ms` of simulated time passed (false). */
+  async runUntil(done: () => boolean, ms: number): Promise<boolean> {
+    const end = this.now + ms;
+    while (!done()) {
+      if (this.now >= end) return false;
+      await this.step(end);
+    }
+    return true;
+  }
+
+  private fail(): never {
+    throw new SimFailure(`seed ${this.o.seed}: ${this.failure} (at t=${(this.now / 1000).toFixed(2)} s)\n`
+      + `replay: PGHA_SIM_SEED=${this.o.seed} npx vitest run core/src/sim/sim.test.ts\n${this.trace.join('\n')}`);
+  }
+
+  /** Run to the end; throws SimFailure naming the seed when an invariant breaks. */
+  async run(): Promise<void> {
     const faultsEnd = this.o.faults ? Math.max(0, ...this.o.faults.map((f) => f.at)) : this.o.faultsUntil ?? 70_000;
     const end = faultsEnd + 30_000 + (this.o.quietMs ?? 90_000);
-    let tick = 0;
-    while (this.now < end && !this.failure) {
-      const nextCycle = Math.min(...this.nodes.map((n) => (n.agent && !n.cycling && !n.down && !n.frozen ? n.nextCycle : Infinity)));
-      const next = Math.min(this.clock.nextDue(), nextCycle, this.events[0]?.at ?? Infinity, tick, end);
-      this.clock.advance(next);
-      while (this.events.length && this.events[0]!.at <= this.now) this.events.shift()!.fn();
-      for (const n of this.nodes) if (n.agent && !n.cycling && !n.down && !n.frozen && n.nextCycle <= this.now) this.runCycle(n);
-      if (tick <= this.now) {
-        tick = this.now + TICK_MS;
-        this.store.sweep();
-      }
-      await new Promise((r) => setImmediate(r));
-      this.write();
-      this.replicate();
-      this.failure = checkSafety(this) ?? this.o.durability?.step?.(this) ?? null;
-    }
-    this.failure ??= checkConvergence(this) ?? this.o.durability?.end?.(this) ?? null;
-    if (this.failure) {
-      throw new SimFailure(`seed ${this.o.seed}: ${this.failure} (at t=${(this.now / 1000).toFixed(2)} s)\n`
-        + `replay: PGHA_SIM_SEED=${this.o.seed} npx vitest run core/src/sim/sim.test.ts\n${this.trace.join('\n')}`);
-    }
+    while (this.now < end) await this.step(end);
+    this.failure = checkConvergence(this) ?? this.o.durability?.end?.(this) ?? null;
+    if (this.failure) this.fail();
   }
 }

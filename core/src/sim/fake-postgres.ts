@@ -44,6 +44,8 @@ export class FakePostgres implements PostgresPort {
   streaming = false;
   state = 'stopped';
   lastError: string | null = null;
+  /** How many times the postmaster was started. */
+  starts = 0;
   /** A clean-shutdown checkpoint was written (position just after it). */
   shutdownCheckpoint: number | null = null;
   private exitCb: (() => void) | null = null;
@@ -142,6 +144,7 @@ export class FakePostgres implements PostgresPort {
     if (this.running) return true;
     if (!this.wal) return false;
     const epoch = ++this.epoch;
+    this.starts++;
     this.running = true;
     this.starting = true;
     this.state = 'starting';

@@ -48,10 +48,12 @@ function linkedDriver(inner: MemoryDriver, name: string, env: NodeEnv): DcsDrive
       if (!NETWORK_OPS.has(String(prop))) return v.bind(target);
       return async (...args: unknown[]) => {
         const owner = `agent:${name}`;
-        await env.clock.sleep(owner, env.latency(name));
+        const there = env.latency(name);
+        if (there > 0) await env.clock.sleep(owner, there);
         if (!env.reachable(name, 'dcs')) throw new DcsError(`${name} cannot reach the DCS`);
         const r = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        await env.clock.sleep(owner, env.latency(name));
+        const back = env.latency(name);
+        if (back > 0) await env.clock.sleep(owner, back);
         return r;
       };
     },
