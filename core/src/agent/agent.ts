@@ -5,6 +5,7 @@
  */
 import type { ApiBackend, NodeStatus, RestartRequest } from '../api/backend.js';
 import { HaMetrics } from '../api/ha-metrics.js';
+import { agentSettings, type AgentSettings } from '../config/agent-settings.js';
 import { effectiveConfig, type EffectiveConfig, type LoadedConfig } from '../config/index.js';
 import type { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
@@ -17,7 +18,6 @@ import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { isPlainObject } from '../util/json.js';
 import { executePlan, reinitialize } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
@@ -62,6 +62,8 @@ export class Agent implements ApiBackend {
   readonly dcs: Dcs;
   private local: LoadedConfig;
   private eff: EffectiveConfig;
+  /** The settings snapshot in force (see `apply`). */
+  private s: AgentSettings;
   /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
   /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
@@ -88,6 +90,7 @@ export class Agent implements ApiBackend {
     this.clock = deps.clock ?? systemClock;
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
+    this.s = agentSettings(this.local.config, this.eff);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
     deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
@@ -108,8 +111,7 @@ export class Agent implements ApiBackend {
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
   get tags(): Tags {
-    const raw = this.local.config.tags;
-    return new Tags(publishedTags(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {}));
+    return new Tags(publishedTags({ ...this.s.tags }));
   }
 
   get settings() {
@@ -118,46 +120,40 @@ export class Agent implements ApiBackend {
   }
 
   private haSettings(): HaSettings {
-    const c = this.eff.cluster;
-    const pg = this.eff.config.postgresql as Record<string, unknown>;
-    const methods = Array.isArray(pg.create_replica_methods) ? (pg.create_replica_methods as string[]) : ['basebackup'];
-    return {
-      ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
-      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff,
-      usePgRewind: pg.use_pg_rewind === true,
-      removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
-      removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
-      canBootstrap: isPlainObject(this.local.config.bootstrap),
-      watchdogUnavailable: this.deps.guard?.unavailable ?? false,
-      hasNoLeaderReplicaMethod: methods.some((m) => {
-        const sec = pg[m];
-        return isPlainObject(sec) && (sec.no_leader || sec.no_master);
-      }),
-    };
+    return { ...this.s.ha, watchdogUnavailable: this.deps.guard?.unavailable ?? false };
   }
 
   private dynamicSeen: { local: LoadedConfig; config: string | null } | null = null;
 
-  /** Recompute the effective configuration when `/config` changed. */
+  /** Recompute the effective configuration and the settings snapshot when `/config` or the local configuration changed. */
   private applyDynamic(cluster: Cluster | null): void {
-    // Recompute only when `/config` or the local configuration changed (every cycle reads it).
     const seen = { local: this.local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null };
     if (this.dynamicSeen && this.dynamicSeen.local === seen.local && this.dynamicSeen.config === seen.config) return;
     this.dynamicSeen = seen;
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
-    const t = next.timings;
     for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
-    if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
+    this.eff = next;
+    try {
+      this.apply(agentSettings(this.local.config, next));
+    } catch (e) {
+      this.deps.logger.error(`cannot apply the new configuration: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** The one place a new settings snapshot reaches its consumers: the DCS timings, the fence, PostgreSQL. */
+  private apply(next: AgentSettings): void {
+    const prev = this.s;
+    this.s = next;
+    const t = next.timings;
+    if (t.ttl !== prev.timings.ttl || t.loopWait !== prev.timings.loopWait || t.retryTimeout !== prev.timings.retryTimeout) {
       void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
     }
-    this.retimeFence(t);
-    const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
-    this.eff = next;
-    if (pgChanged) {
+    this.retimeFence(t, next.watchdog);
+    if (JSON.stringify(next.postgresqlSection) !== JSON.stringify(prev.postgresqlSection)) {
       this.deps.logger.info('postgresql configuration changed; reloading PostgreSQL');
       try {
-        this.deps.pg.applySettings(next.config.postgresql as Record<string, unknown>);
+        this.deps.pg.applySettings(next.postgresqlSection);
       } catch (e) {
         this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -165,11 +161,11 @@ export class Agent implements ApiBackend {
   }
 
   /** New ttl, loop_wait or safety_margin: the fence follows (a margin below 1 was refused at load and cannot come from the DCS). */
-  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }): void {
+  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }, watchdog: unknown): void {
     const guard = this.deps.guard;
     if (!guard) return;
     try {
-      const timing = fenceTiming(t, this.local.config.watchdog);
+      const timing = fenceTiming(t, watchdog);
       if (timing.fireAfter === guard.fireAfter) return;
       if (timing.warning) this.deps.logger.warn(timing.warning);
       void guard.retime(timing);
@@ -259,7 +255,7 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: this.tags.tags as Record<string, unknown>,
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: { ...this.tags.tags },
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });

@@ -78,7 +78,9 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   const leaderTimeline = cluster.leader?.member.timeline ?? null;
   if (leaderTimeline !== null && pg.timeline !== null && leaderTimeline === pg.timeline
     && !((cluster.leader?.member.lsn ?? 0) > (pg.walPosition ?? 0))) return null;
-  const key = `${leader}@${leaderTimeline ?? '?'}`;
+  // Once per leader, leader timeline and my position: WAL that reached me after a check (from a
+  // member that had not caught up yet) can make me diverge later (found by the simulation).
+  const key = `${leader}@${leaderTimeline ?? '?'}/${pg.walPosition ?? '?'}`;
   if (memory.divergenceCheckedFor !== key) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,

@@ -102,8 +102,8 @@ export interface AgentMemory {
   /** Monotonic ms until which a failed pre_promote script blocks racing. */
   readonly prePromoteBackoffUntil: number;
   /**
-   * `<leader>@<leader timeline>` a running replica last checked its WAL against (a replica that
-   * stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
+   * `<leader>@<leader timeline>/<my position>` a running replica last checked its WAL against (a replica
+   * that stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
    */
   readonly divergenceCheckedFor?: string | null;
   /** Monotonic ms when primary_race_backoff started (0: not started; the agent resets it when a leader exists). */

@@ -42,7 +42,7 @@ export interface SimOptions {
 
 export class SimFailure extends Error {}
 
-const TICK_MS = 500;
+const TICK_MS = 1000;
 const WRITE_MS = 200;
 
 export class SimCluster implements SimWorld {
@@ -316,7 +316,7 @@ export class SimCluster implements SimWorld {
   /** Run to the end; throws SimFailure naming the seed when an invariant breaks. */
   async run(): Promise<void> {
     const faultsEnd = this.o.faults ? Math.max(0, ...this.o.faults.map((f) => f.at)) : this.o.faultsUntil ?? 70_000;
-    const end = faultsEnd + 30_000 + (this.o.quietMs ?? 90_000);
+    const end = faultsEnd + 30_000 + (this.o.quietMs ?? 60_000);
     while (this.now < end) await this.step(end);
     this.failure = checkConvergence(this) ?? this.o.durability?.end?.(this) ?? null;
     if (this.failure) this.fail();
