@@ -160,6 +160,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
         result = await pg.checkDiverged(target(cluster, a.leader));
       } catch (e) {
         ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
+        if (a.checkedFor) ctx.report({ type: 'divergence', leader: a.leader, result: 'unknown', checkedFor: a.checkedFor, at: ctx.monotonic() });
         return;
       }
       ctx.report({ type: 'divergence', leader: a.leader, result, ...(a.checkedFor ? { checkedFor: a.checkedFor } : {}) });

@@ -81,7 +81,10 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   // Once per leader, leader timeline and my position: WAL that reached me after a check (from a
   // member that had not caught up yet) can make me diverge later (found by the simulation).
   const key = `${leader}@${leaderTimeline ?? '?'}/${pg.walPosition ?? '?'}`;
-  if (memory.divergenceCheckedFor !== key) {
+  // A check that failed (the leader unreachable: often just dead) is retried once per ttl, not every cycle.
+  const failedLongAgo = memory.divergenceFailedAt !== null && memory.divergenceFailedAt !== undefined
+    && input.monotonic - memory.divergenceFailedAt >= settings.ttl * 1000;
+  if (memory.divergenceCheckedFor !== key || failedLongAgo) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,
       actions: [{ type: 'check_rewind', leader, checkedFor: key }], reason: 'not streaming from the leader',

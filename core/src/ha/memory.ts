@@ -42,7 +42,8 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
     case 'leader_released':
       return { ...m, role: 'demoted' };
     case 'divergence':
-      return { ...m, rewind: e.result, ...(e.checkedFor ? { divergenceCheckedFor: e.checkedFor } : {}) };
+      if (e.result === 'unknown') return e.checkedFor ? { ...m, divergenceCheckedFor: e.checkedFor, divergenceFailedAt: e.at ?? 0 } : m;
+      return { ...m, rewind: e.result, divergenceFailedAt: null, ...(e.checkedFor ? { divergenceCheckedFor: e.checkedFor } : {}) };
     case 'bootstrap_finished':
       return { ...m, bootstrap: 'none', role: 'primary' };
     case 'member_published':
