@@ -31,7 +31,7 @@ import type { PrimaryGuard } from '../fence/guard.js';
 /** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
 export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
   & { readonly watchdog: { readonly failed: boolean } };
-import { fenceTiming } from '../fence/timing.js';
+import { applySettings } from './apply-settings.js';
 import { stopHandingOver } from './handover.js';
 import type { FollowTarget } from './postgres-port.js';
 
@@ -100,13 +100,17 @@ export class Agent implements ApiBackend {
   }
 
   private readonly report = (e: HaEvent): void => { this.events.push(e); };
+  /** Events the running cycle took for its decision (not yet in `memory`). */
+  private inFlight: HaEvent[] = [];
+  /** Memory with every event not yet decided on (nothing is kept). */
+  private pendingMemory(): AgentMemory { return applyEvents(applyEvents(this.memory, this.inFlight), this.events); }
 
   /**
    * The role to publish now: memory with the events not yet decided on (a key handed over during a
    * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
    */
   private role(): string {
-    return publishedRole(applyEvents(this.memory, this.events), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
+    return publishedRole(this.pendingMemory(), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
@@ -145,37 +149,23 @@ export class Agent implements ApiBackend {
   private apply(next: AgentSettings): void {
     const prev = this.s;
     this.s = next;
-    const t = next.timings;
-    if (t.ttl !== prev.timings.ttl || t.loopWait !== prev.timings.loopWait || t.retryTimeout !== prev.timings.retryTimeout) {
-      void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
-    }
-    this.retimeFence(t, next.watchdog);
-    if (JSON.stringify(next.postgresqlSection) !== JSON.stringify(prev.postgresqlSection)) {
-      this.deps.logger.info('postgresql configuration changed; reloading PostgreSQL');
-      try {
-        this.deps.pg.applySettings(next.postgresqlSection);
-      } catch (e) {
-        this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-  }
-
-  /** New ttl, loop_wait or safety_margin: the fence follows (a margin below 1 was refused at load and cannot come from the DCS). */
-  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }, watchdog: unknown): void {
-    const guard = this.deps.guard;
-    if (!guard) return;
-    try {
-      const timing = fenceTiming(t, watchdog);
-      if (timing.fireAfter === guard.fireAfter) return;
-      if (timing.warning) this.deps.logger.warn(timing.warning);
-      void guard.retime(timing);
-    } catch (e) {
-      this.deps.logger.error(`fence timing: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    applySettings(prev, next, { dcs: this.dcs, guard: this.deps.guard, pg: this.deps.pg, logger: this.deps.logger });
   }
 
   /** One HA cycle. Returns the status message (also logged). */
   async runCycle(): Promise<string> {
+    // Events are taken before any fact is read, so a decision never pairs an outcome with facts from
+    // before it (a bootstrap that finished while its facts were read said "not running": cancelled).
+    this.inFlight = this.events.splice(0);
+    try {
+      return await this.cycle();
+    } finally {
+      this.events.unshift(...this.inFlight); // not decided on (an early return): the next cycle's
+      this.inFlight = [];
+    }
+  }
+
+  private async cycle(): Promise<string> {
     const log = this.deps.logger;
     this.cycleStartedAt = this.clock.monotonic();
     let cluster: Cluster | null = null;
@@ -195,14 +185,13 @@ export class Agent implements ApiBackend {
     }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
       fence: !!this.deps.guard, scheduledRestart: this.scheduledDue(),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
-    // The events taken here are the ones this decision folds in; later ones wait for the next.
-    const events = this.events.splice(0);
-    const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
+    const { plan, memory } = decide({ ...base, memory: this.memory, events: this.inFlight, peers });
     this.memory = memory;
+    this.inFlight = [];
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
@@ -388,7 +377,7 @@ export class Agent implements ApiBackend {
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
-      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);
   }
