@@ -130,7 +130,7 @@ export class SimCluster implements SimWorld {
     n.cycling = true;
     const started = this.now;
     n.nextCycle = Infinity;
-    agent.runCycle().then((message) => this.log(`${n.name}: ${message}`), (e: unknown) => {
+    n.cycleDone = agent.runCycle().then((message) => this.log(`${n.name}: ${message}`), (e: unknown) => {
       if (e instanceof FatalError && n.agent === agent) {
         this.log(`${n.name}: FATAL ${e.message}; the agent exits and is restarted`);
         n.killAgent();
@@ -224,7 +224,8 @@ export class SimCluster implements SimWorld {
         if (!agent || n.down || n.frozen) return;
         n.down = true;
         n.nextCycle = Infinity;
-        void agent.stop().finally(() => {
+        // As the agent's loop: the cycle in flight ends before the shutdown begins.
+        void n.cycleDone.then(() => agent.stop()).finally(() => {
           if (n.agent !== agent) return;
           n.killAgent();
           end(f.ms, `${n.name} starts again`, () => n.boot());

@@ -39,18 +39,35 @@ const NETWORK_OPS = new Set(['loadCluster', 'attemptToAcquireLeader', 'updateLea
   'cancelInitialization', 'touchMember', 'setConfigValue', 'setFailoverValue', 'setHistoryValue', 'setSyncStateValue',
   'deleteSyncState', 'writeStatus', 'writeFailsafe', 'writeLeaderOptime', 'deleteCluster']);
 
+/** One boot of an agent process: once it dies, nothing it still had in flight may touch the world. */
+interface Life { alive: boolean }
+const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+
+/** Calls from a dead process never happen (they hang, as the process is gone). */
+function mortal<T extends object>(target: T, life: Life): T {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      const v = Reflect.get(t, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => (life.alive ? (v as (...a: unknown[]) => unknown).apply(t, args) : never());
+    },
+  });
+}
+
 /** A driver whose calls take simulated time and fail with DcsError while the link to the DCS is down. */
-function linkedDriver(inner: MemoryDriver, name: string, env: NodeEnv): DcsDriver {
+function linkedDriver(inner: MemoryDriver, name: string, env: NodeEnv, life: Life): DcsDriver {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
       if (!NETWORK_OPS.has(String(prop))) return v.bind(target);
       return async (...args: unknown[]) => {
+        if (!life.alive) return never();
         const owner = `agent:${name}`;
         const there = env.latency(name);
         if (there > 0) await env.clock.sleep(owner, there);
         if (!env.reachable(name, 'dcs')) throw new DcsError(`${name} cannot reach the DCS`);
+        if (!life.alive) return never();
         const r = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         const back = env.latency(name);
         if (back > 0) await env.clock.sleep(owner, back);
@@ -101,6 +118,9 @@ export class SimNode {
   /** When the next HA cycle is due (Infinity: not scheduled). */
   nextCycle = Infinity;
   cycling = false;
+  /** Settles when the HA cycle in flight ends (the real loop finishes it before a shutdown). */
+  cycleDone: Promise<void> = Promise.resolve();
+  private life: Life = { alive: false };
   /** The agent process is stopping (SIGTERM) or gone. */
   down = false;
   readonly tags: Record<string, unknown>;
@@ -124,21 +144,25 @@ export class SimNode {
     } as unknown as PghaConfig;
     const local: LoadedConfig = { config, raw: {}, source: 'simulation', baseDir: '/', warnings: [], consumedEnv: [] };
     const ctx: DcsContext = { name, scope: 'sim', namespace: '/service', basePath: clusterBasePath('/service', 'sim'), ...t, ctl: false };
-    const dcs = new Dcs(linkedDriver(new MemoryDriver(env.store, ctx), name, env), t, env.clock);
+    const life: Life = { alive: true };
+    this.life = life;
+    const dcs = new Dcs(linkedDriver(new MemoryDriver(env.store, ctx), name, env, life), t, env.clock);
     dcs.wakeup = () => env.wake(name);
     this.dcs = dcs;
     this.fence = new SimFence(name, env, this.pg);
     this.agent = new Agent({
-      local, dcs, pg: this.pg, logger: silentLogger, http: this.http(), version: '3.0.2', clock: env.clock, guard: this.fence,
+      local, dcs, pg: mortal(this.pg, life), logger: silentLogger, http: this.http(), version: '3.0.2', clock: env.clock, guard: mortal(this.fence, life),
       sleep: (ms) => env.clock.sleep(`agent:${name}`, ms),
     });
     this.down = false;
     this.cycling = false;
+    this.cycleDone = Promise.resolve();
     this.nextCycle = env.clock.monotonic() + Math.floor(env.random() * 500);
   }
 
   /** The agent process dies (SIGKILL): its timers go, PostgreSQL and the fence stay unless killed too. */
   killAgent(): void {
+    this.life.alive = false;
     this.env.clock.drop(`agent:${this.name}`);
     this.env.clock.thaw(`agent:${this.name}`);
     this.agent = null;
