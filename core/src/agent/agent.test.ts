@@ -100,6 +100,22 @@ describe('agent through fake ports', () => {
   });
 });
 
+describe('events and facts', () => {
+  it('an outcome reported while the facts are read waits for the next decision (a bootstrap is not cancelled)', async () => {
+    const sim = new SimCluster({ seed: 5, nodes: 1, faults: [] });
+    const pg = sim.node('n1').pg;
+    const read = pg.facts.bind(pg);
+    // Facts as they were when the cycle read them, handed over later (a slow pg_controldata, a query).
+    pg.facts = async () => {
+      const f = await read();
+      await sim.clock.sleep('pg:n1', 4000);
+      return f;
+    };
+    expect(await sim.runUntil(() => sim.leaderName() === 'n1' && pg.isPrimary, 60_000), sim.trace.join('\n')).toBe(true);
+    expect(sim.trace.join('\n')).not.toMatch(/FATAL|removing initialize key/);
+  });
+});
+
 describe('long actions', () => {
   it('cancel reaches the child process the action runs, and the end comes back as an event', async () => {
     const events: HaEvent[] = [];
