@@ -36,6 +36,8 @@ export interface SimOptions {
   /** Replication lag (ms) per node; default: seeded. */
   readonly lagMs?: (node: string) => number;
   readonly durability?: Durability;
+  /** Tags per node (nostream, replicatefrom, nofailover...). */
+  readonly tags?: (node: string) => Record<string, unknown>;
   /** When each agent first starts (ms); default: all at once (the initialize race decides the leader). */
   readonly bootAt?: (node: string) => number;
 }
@@ -75,7 +77,7 @@ export class SimCluster implements SimWorld {
       wake: (n) => this.wake(n), latency: () => (this.random() < 0.02 ? 100 + Math.floor(this.random() * 2900) : 0),
     };
     for (let i = 1; i <= (o.nodes ?? 3); i++) {
-      const node = new SimNode(`n${i}`, env);
+      const node = new SimNode(`n${i}`, env, o.tags?.(`n${i}`) ?? {});
       node.pg.onFinalFlush = (pg) => this.finalFlush(pg);
       this.nodes.push(node);
       this.lag.set(node.name, o.lagMs ? o.lagMs(node.name) : Math.floor(this.random() * 400));

@@ -31,8 +31,13 @@ export function checkConvergence(sim: SimCluster): string | null {
     if (n.name === leader) continue;
     if (!n.agent) return `${n.name}: the agent is not running`;
     if (!n.pg.up || !n.pg.inRecovery) return `${n.name} is not a running replica (${n.pg.state}, in recovery: ${n.pg.inRecovery})`;
-    if (n.pg.upstream !== leader || !n.pg.streaming) {
-      return `${n.name} does not stream from ${leader} (upstream ${n.pg.upstream}, streaming ${n.pg.streaming}, position ${n.pg.position} vs ${l.pg.position})`;
+    // nostream: nobody; replicatefrom: that member while it runs (cascading); else the leader.
+    const rf = typeof n.tags.replicatefrom === 'string' && n.tags.replicatefrom !== n.name && sim.node(n.tags.replicatefrom)?.agent ? n.tags.replicatefrom : null;
+    const expected = n.tags.nostream ? null : rf ?? leader;
+    if (expected === null) {
+      if (n.pg.upstream !== null || n.pg.streaming) return `${n.name} has nostream but streams from ${n.pg.upstream}`;
+    } else if (n.pg.upstream !== expected || !n.pg.streaming) {
+      return `${n.name} does not stream from ${expected} (upstream ${n.pg.upstream}, streaming ${n.pg.streaming}, position ${n.pg.position} vs ${l.pg.position})`;
     }
   }
   return null;

@@ -38,6 +38,20 @@ describe('simulated defects', () => {
     expect(sim.writes.filter((w) => w.node === 'n1').length).toBeGreaterThan(50);
   });
 
+  it('nostream and replicatefrom hold through failovers and lost races', async () => {
+    const sim = new SimCluster({
+      seed: 4, nodes: 4, bootAt: n1First, tags: (n) => (n === 'n3' ? { replicatefrom: 'n2' } : n === 'n4' ? { nostream: true, nofailover: true } : {}),
+      faults: [
+        { at: 30_000, fault: { kind: 'node_crash', node: 'n1', ms: 40_000 } },
+        { at: 80_000, fault: { kind: 'switchover', candidate: null } },
+      ],
+    });
+    await sim.run();
+    expect(sim.node('n4').pg.upstream).toBeNull();
+    const leader = sim.leaderName();
+    expect(sim.node('n3').pg.upstream).toBe(leader === 'n3' ? null : 'n2');
+  });
+
   it('a switchover loses no acknowledged write either', async () => {
     const sim = new SimCluster({
       seed: 3, bootAt: n1First, lagMs: (n) => (n === 'n1' ? 0 : 1500),
