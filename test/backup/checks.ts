@@ -2,7 +2,7 @@
 import { expect } from 'vitest';
 import { PluginHost, replicaMethodResolver, type Logger, type ProgressReport, type ReplicaMethodResolver } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
-import type { TestNode } from '../postgres/pg-helpers.js';
+import { follow, type TestNode } from '../postgres/pg-helpers.js';
 
 export const pluginResolve = replicaMethodResolver(new PluginHost({ config: {} }));
 
@@ -37,7 +37,7 @@ export function recordProgress(node: TestNode): Array<ProgressReport | null> {
 export async function expectStreaming(primary: TestNode, node: TestNode, table = 't'): Promise<void> {
   const slot = node.name.replace(/-/g, '_');
   await primary.pg.query('SELECT pg_create_physical_replication_slot($1) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
-  expect(await node.pg.follow(primary.member())).toBe(true);
+  expect(await follow(node, primary.member())).toBe(true);
   const marker = `streamed-to-${node.name}-${Date.now()}`;
   await primary.pg.query(`INSERT INTO ${table} VALUES ($1)`, [marker]);
   await waitFor(async () => (await node.pg.query(`SELECT 1 FROM ${table} WHERE v = $1`, [marker]).catch(() => [])).length === 1, 30_000, `${node.name} replays`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica, type ProgressReport } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
-import { cleanupNodes, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
+import { cleanupNodes, follow, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
 import { expectStreaming as expectStreamingFrom, pluginResolve, recordingResolve, recordProgress } from './checks.js';
 import { pgbackrestRepo, type PgBackRestRepo } from './tools.js';
 
@@ -101,7 +101,7 @@ describe('pgBackRest replica method', () => {
     });
     expect(r, lines.join('\n')).toEqual({ ok: true, method: 'pgbackrest', attempts: [{ method: 'pgbackrest', code: 0 }] });
     // No leader: a standby without primary_conninfo that replays what the archive has.
-    expect(await replica.pg.follow(null)).toBe(true);
+    expect(await follow(replica, null)).toBe(true);
     await waitFor(async () => (await replica.pg.query('SELECT 1 FROM t WHERE v = $1', ['archived while up']).catch(() => [])).length === 1, 30_000, 'archive replayed');
     expect(await replica.pg.status()).toMatchObject({ role: 'replica', replicationState: 'in archive recovery' });
     // The primary comes back: the replica joins it.

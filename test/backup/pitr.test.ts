@@ -6,9 +6,9 @@
  * timeline, and a replica cloned from it streams.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bootstrap, createReplica, type ProgressReport } from '@pgha/core';
+import { createReplica, type ProgressReport } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
-import { cleanupNodes, DEFAULT_HBA, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
+import { bootstrapCluster, cleanupNodes, DEFAULT_HBA, makeNode, startPrimary, type TestNode } from '../postgres/pg-helpers.js';
 import { expectStreaming, pluginResolve, recordProgress, values } from './checks.js';
 import { barmanServer, pgbackrestRepo, type BarmanServer, type PgBackRestRepo } from './tools.js';
 
@@ -69,15 +69,14 @@ describe('bootstrap from a backup with point-in-time recovery', () => {
   it('pgBackRest: restore + recovery_conf (recovery_target_time, archive-get) stops before the target and promotes', async () => {
     const node = await makeNode('pitr-pgbackrest');
     const progress = recordProgress(node);
-    const b = new Bootstrap(node.pg, {
+    const r = await bootstrapCluster(node, {
       method: 'pgbackrest',
       pgbackrest: {
         command: `pgbackrest --config=${repo.config} --stanza=${repo.stanza} --pg1-path=${node.dataDir} restore`,
         no_params: true,
         recovery_conf: { restore_command: repo.restoreCommand, recovery_target_time: target, recovery_target_action: 'promote', recovery_target_timeline: 'current' },
       },
-    });
-    const r = await b.run({ primaryTimeoutMs: 90_000 });
+    }, 90_000);
     expect(r).toEqual({ ok: true });
     await expectRestoredCluster(node);
     // The restore's progress was published while it ran (pgBackRest per-file percentages), then cleared.
@@ -90,7 +89,7 @@ describe('bootstrap from a backup with point-in-time recovery', () => {
   it('Barman: barman recover + recovery_conf (recovery_target_time, barman get-wal) stops before the target and promotes', async () => {
     const node = await makeNode('pitr-barman');
     const progress = recordProgress(node);
-    const b = new Bootstrap(node.pg, {
+    const r = await bootstrapCluster(node, {
       method: 'barman',
       barman: {
         command: `barman -c ${barman.config} recover main ${barmanBackup} ${node.dataDir}`,
@@ -100,8 +99,7 @@ describe('bootstrap from a backup with point-in-time recovery', () => {
           recovery_target_time: target, recovery_target_action: 'promote', recovery_target_timeline: 'current',
         },
       },
-    });
-    const r = await b.run({ primaryTimeoutMs: 90_000 });
+    }, 90_000);
     expect(r).toEqual({ ok: true });
     await expectRestoredCluster(node);
     expect(progress.find((p) => p !== null)).toMatchObject({ action: 'bootstrap', method: 'barman' });

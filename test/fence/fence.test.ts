@@ -4,7 +4,7 @@
  * restarted and re-armed when it is itself killed.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FenceClient, PrimaryGuard, KernelWatchdog, fenceTiming, processState, silentLogger, ConfigError } from '@pgha/core';
+import { Bootstrap, FenceClient, PrimaryGuard, KernelWatchdog, fenceTiming, processState, silentLogger, ConfigError } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { acceptsWrites } from '../helpers/writable.js';
@@ -21,7 +21,7 @@ const canWrite = (node: TestNode) => acceptsWrites(node.port, 'postgres', PASSWO
 
 async function runningPrimary(name: string): Promise<TestNode> {
   const node = await makeNode(name);
-  await node.pg.executor.run('init', () => import('@pgha/core').then(({ Bootstrap }) => new Bootstrap(node.pg, { initdb: [] }).bootstrap()));
+  await new Bootstrap(node.pg, { initdb: [] }).bootstrap();
   await waitFor(() => canWrite(node), 30_000, 'the primary to accept writes');
   return node;
 }

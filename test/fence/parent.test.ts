@@ -9,7 +9,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FenceClient, processState, silentLogger } from '@pgha/core';
+import { Bootstrap, FenceClient, processState, silentLogger } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { acceptsWrites } from '../helpers/writable.js';
@@ -23,7 +23,7 @@ async function fencedPrimary(name: string): Promise<{ node: TestNode; fence: Fen
   const node = await makeNode(name, { launch: (o) => fence.spawnPostmaster(o) });
   fence = new FenceClient(node.dataDir, silentLogger, `${node.dir}/fence`, `${node.dir}/fence.log`);
   fences.push(fence);
-  await node.pg.executor.run('init', () => import('@pgha/core').then(({ Bootstrap }) => new Bootstrap(node.pg, { initdb: [] }).bootstrap()));
+  await new Bootstrap(node.pg, { initdb: [] }).bootstrap();
   await waitFor(() => canWrite(node), 30_000, 'the primary to accept writes');
   return { node, fence };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bootstrap } from '@pgha/core';
-import { cleanupNodes, makeNode, PASSWORDS, tempDir, writeScript } from './pg-helpers.js';
+import { bootstrapCluster, cleanupNodes, makeNode, PASSWORDS, tempDir, writeScript } from './pg-helpers.js';
 
 afterAll(cleanupNodes);
 
@@ -12,11 +12,11 @@ describe('initdb bootstrap', () => {
     const scripts = tempDir('scripts');
     const out = join(scripts, 'post.out');
     const post = writeScript(scripts, 'post.sh', `echo "url=$1 pgpass=$PGPASSFILE" > ${out}\n/usr/lib/postgresql/15/bin/psql "$1" -Atc "CREATE TABLE made_by_post_bootstrap(id int)" >> ${out} 2>&1`);
-    const r = await new Bootstrap(node.pg, {
+    const r = await bootstrapCluster(node, {
       initdb: [{ encoding: 'UTF8' }, 'data-checksums', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'trust' }],
       pg_hba: ['host all all 127.0.0.2/32 scram-sha-256'],
       post_bootstrap: post,
-    }).run({ primaryTimeoutMs: 30_000 });
+    });
     expect(r).toEqual({ ok: true });
     const pg = node.pg;
     const [s] = await pg.query<{ enc: string; sums: string }>("SELECT current_setting('server_encoding') AS enc, current_setting('data_checksums') AS sums");
@@ -47,10 +47,10 @@ describe('initdb bootstrap', () => {
 
   it('rejects not-allowed initdb options and moves the data directory aside', async () => {
     const node = await makeNode('initdb-bad');
-    const r = await new Bootstrap(node.pg, { initdb: ['nosync', { encoding: 'UTF8' }] }).run();
+    const r = await bootstrapCluster(node, { initdb: ['nosync', { encoding: 'UTF8' }] });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/nosync option for initdb is not allowed/);
-    expect(node.pg.state).toBe('initdb failed');
+    expect(r.failedState).toBe('initdb failed');
   });
 });
 
@@ -94,10 +94,10 @@ describe('custom bootstrap arguments', () => {
     const node = await makeNode('custom-fail');
     const dir = tempDir('fail');
     const script = writeScript(dir, 'fail.sh', 'for a in "$@"; do case "$a" in --datadir=*) echo partial > "${a#--datadir=}/junk";; esac; done\nexit 3');
-    const r = await new Bootstrap(node.pg, { method: 'fail', fail: { command: script } }).run();
+    const r = await bootstrapCluster(node, { method: 'fail', fail: { command: script } });
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/exited with 3/);
-    expect(node.pg.state).toBe('custom bootstrap failed');
+    expect(r.failedState).toBe('custom bootstrap failed');
     expect(r.movedTo).toMatch(new RegExp(`^${node.dataDir}_\\d{4}-\\d\\d-\\d\\d-\\d\\d-\\d\\d-\\d\\d$`));
     expect(existsSync(node.dataDir)).toBe(false);
     expect(readFileSync(join(r.movedTo!, 'junk'), 'utf8')).toBe('partial\n');

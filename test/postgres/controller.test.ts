@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReplica, PluginHost, PostgresController, replicaMethodResolver, rewind, type PostmasterExitEvent } from '@pgha/core';
+import { createReplica, PluginHost, PostgresController, replicaMethodResolver, type PostmasterExitEvent } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
 import { testUser } from '../helpers/user.js';
-import { cleanupNodes, makeNode, startPrimary, type TestNode } from './pg-helpers.js';
+import { cleanupNodes, follow, makeNode, startPrimary, type TestNode } from './pg-helpers.js';
 
 let a: TestNode;
 let b: TestNode;
 const resolve = replicaMethodResolver(new PluginHost({ config: {} }));
 const slot = (n: TestNode) => n.name;
+const never = new AbortController().signal;
 
 async function replays(node: TestNode, value: string): Promise<void> {
   await waitFor(async () => (await node.pg.query('SELECT 1 FROM t WHERE v = $1', [value]).catch(() => [])).length === 1, 20_000, `${node.name} has ${value}`);
@@ -23,13 +24,13 @@ beforeAll(async () => {
   await a.pg.query('SELECT pg_create_physical_replication_slot($1)', [slot(b)]);
   const r = await createReplica({ pg: b.pg, source: a.member(), resolve, sections: { basebackup: { checkpoint: 'fast' } } });
   expect(r.ok).toBe(true);
-  expect(await b.pg.follow(a.member())).toBe(true);
+  expect(await follow(b, a.member())).toBe(true);
   await a.pg.query("INSERT INTO t VALUES ('initial')");
   await replays(b, 'initial');
 });
 afterAll(cleanupNodes);
 
-describe('PostgresController', () => {
+describe('PostgresController and the agent\'s port over it', () => {
   it('reports pending restart for a changed restart-only setting; a restart applies it', async () => {
     expect(await a.pg.pendingRestart()).toBe(false);
     await a.pg.query('ALTER SYSTEM SET max_files_per_process = 1500');
@@ -43,30 +44,34 @@ describe('PostgresController', () => {
     expect(await a.pg.query("SELECT current_setting('max_files_per_process') AS v")).toEqual([{ v: '1500' }]);
   });
 
-  it('graceful demote reports the shutdown checkpoint once a replica has it; the replica promotes; the old primary follows', async () => {
+  it('the switchover stop reports the shutdown checkpoint once a replica has it; the replica promotes; the old primary follows', async () => {
     await a.pg.query("INSERT INTO t VALUES ('before switchover')");
     await replays(b, 'before switchover'); // b reconnected after the restart above
     let replicaHadCheckpoint = false;
-    const res = await a.pg.demote('graceful', {
+    let checkpointSeen: number | null = null;
+    // The stop the agent's graceful demotion (and SIGTERM) runs: checkpoint, fast shutdown, onShutdown.
+    const stopped = await a.ha.stop('fast', {
+      checkpoint: true, blockCallbacks: true,
       onShutdown: async (checkpoint) => {
-        // What the HA layer does before releasing the leader key early: wait for a replica to receive it.
+        checkpointSeen = checkpoint;
+        // What the handover waits for before releasing the leader key early: a replica received it.
         await waitFor(async () => {
           const [row] = await b.pg.query<{ lsn: string }>("SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::text AS lsn");
-          return BigInt(row!.lsn) > checkpoint;
+          return BigInt(row!.lsn) > BigInt(checkpoint!);
         }, 10_000, 'replica received the shutdown checkpoint');
         replicaHadCheckpoint = true;
       },
     });
-    expect(res).toMatchObject({ stopped: true, releaseLeaderKey: true, shutdownCallbackCalled: true, started: null });
-    expect(res.shutdownCheckpoint).not.toBeNull();
+    expect(stopped).toBe(true);
+    expect(checkpointSeen).not.toBeNull();
     expect(replicaHadCheckpoint).toBe(true);
     expect(a.pg.state).toBe('stopped');
     expect((await a.pg.controlData())['Database cluster state']).toBe('shut down');
 
-    expect(await b.pg.promote()).toBe(true);
+    expect(await b.ha.promote(never)).toBe(true);
     expect(await b.pg.status()).toMatchObject({ role: 'primary', inRecovery: false, timeline: 2, replicationState: null });
     await b.pg.query('SELECT pg_create_physical_replication_slot($1)', [slot(a)]);
-    expect(await a.pg.follow(b.member())).toBe(true);
+    expect(await follow(a, b.member())).toBe(true);
     await b.pg.query("INSERT INTO t VALUES ('after switchover')");
     await replays(a, 'after switchover');
     expect(await a.pg.status()).toMatchObject({ role: 'replica', replicationState: 'streaming', timeline: 2 });
@@ -74,16 +79,18 @@ describe('PostgresController', () => {
 
   it('pg_rewind brings a diverged former primary back as a replica (after single-user crash recovery)', async () => {
     // Split brain: a is promoted too and takes writes b never sees.
-    expect(await a.pg.promote()).toBe(true);
+    expect(await a.ha.promote(never)).toBe(true);
     await a.pg.query("INSERT INTO t VALUES ('diverged on a')");
     await b.pg.query("INSERT INTO t VALUES ('on b after the split')");
     await b.pg.query('CHECKPOINT');
-    expect((await a.pg.demote('immediate')).stopped).toBe(true);
+    await a.ha.demote('immediate');
+    expect(a.pg.isRunning()).toBe(false);
     expect((await a.pg.controlData())['Database cluster state']).toBe('in production'); // not a clean shutdown
-    const ok = await a.pg.executor.run('rewind', (signal) => rewind(a.pg, b.member(), { signal }));
-    expect(ok).toBe(true);
+    // What the agent decides from here: the divergence check says rewind, the rewind action runs it.
+    expect(await a.ha.checkDiverged(b.member())).toBe('need_rewind');
+    expect(await a.ha.rewind(b.member(), never)).toBe(true);
     expect((await a.pg.controlData())['Database cluster state']).not.toBe('in production');
-    expect(await a.pg.follow(b.member())).toBe(true);
+    expect(await follow(a, b.member())).toBe(true);
     await b.pg.query("INSERT INTO t VALUES ('after rewind')");
     await replays(a, 'after rewind');
     const rows = (await a.pg.query<{ v: string }>('SELECT v FROM t ORDER BY v')).map((r) => r.v);

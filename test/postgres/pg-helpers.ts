@@ -1,12 +1,14 @@
 /**
  * Real PostgreSQL 15 nodes for the postgres/bootstrap/replica tests: a controller per node in a
  * temp dir owned by the test user, 127.0.0.1 only, sockets in the temp dir; everything started is
- * stopped by PID and removed in `cleanupNodes()`.
+ * stopped by PID and removed in `cleanupNodes()`. Each node also has `ha`, the agent's own
+ * PostgresPort over that controller: bootstrap, start, follow, demote, promote and rewind go
+ * through it, so these tests exercise the paths the agent takes.
  */
 import { existsSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { Member, PostgresController, silentLogger, stopPostmasterByPid, waitForPidExit, runningPostmaster } from '@pgha/core';
+import { ControllerPort, Member, PluginHost, PostgresController, silentLogger, stopPostmasterByPid, waitForPidExit, runningPostmaster } from '@pgha/core';
 import type { PostgresControllerOptions } from '@pgha/core';
 import { freePort } from '../helpers/ports.js';
 import { testUser, userTempDir } from '../helpers/user.js';
@@ -30,9 +32,14 @@ export interface TestNode {
   readonly dataDir: string;
   readonly port: number;
   readonly pg: PostgresController;
+  /** The agent's PostgresPort over `pg` (no bootstrap section: see `bootstrapCluster`). */
+  readonly ha: ControllerPort;
   /** This node as a DCS member (conn_url without credentials). */
   member(): Member;
 }
+
+const plugins = new PluginHost({ config: {} });
+const never = new AbortController().signal;
 
 const nodes: TestNode[] = [];
 
@@ -86,7 +93,7 @@ export async function makeNode(name: string, o: NodeOptions = {}): Promise<TestN
     ...(o.launch ? { launch: o.launch } : {}),
   });
   const node: TestNode = {
-    name, dir, dataDir, port, pg,
+    name, dir, dataDir, port, pg, ha: new ControllerPort(pg, {}, plugins),
     member: () => Member.fromNode(1, name, null, { conn_url: `postgres://127.0.0.1:${port}/postgres`, state: 'running', role: 'replica' }),
   };
   nodes.push(node);
@@ -121,9 +128,49 @@ export async function cleanupNodes(): Promise<void> {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
+export interface BootstrapOutcome {
+  readonly ok: boolean;
+  readonly error?: string | null;
+  /** The controller's state when the bootstrap failed (what the member key showed). */
+  readonly failedState?: string;
+  /** Where PGDATA went after a failure (as cancel_initialization moves it). */
+  readonly movedTo?: string | null;
+}
+
+/**
+ * Bootstrap as the agent does, through its port: the `bootstrap` long action (initdb or the custom
+ * method, first start), waiting for the end of recovery, `post_bootstrap`; on failure what
+ * `cancel_initialization` does (immediate stop, PGDATA moved aside).
+ */
+export async function bootstrapCluster(node: TestNode, section: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<BootstrapOutcome> {
+  const port = new ControllerPort(node.pg, section, plugins);
+  let ok = await port.bootstrap(never);
+  if (ok) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && (await port.facts()).inRecovery !== false) await new Promise((r) => setTimeout(r, 200));
+    ok = (await port.facts()).inRecovery === false && (await port.postBootstrap(never));
+  }
+  if (ok) return { ok };
+  const error = port.lastError ?? 'the new cluster did not become primary';
+  const failedState = node.pg.state;
+  await port.stop('immediate').catch(() => false);
+  return { ok: false, error, failedState, movedTo: await port.moveDataDirAside() };
+}
+
 /** initdb + start + post_bootstrap: a running primary with the replication and rewind roles. */
 export async function startPrimary(node: TestNode, bootstrap: Record<string, unknown> = {}): Promise<void> {
-  const { Bootstrap } = await import('@pgha/core');
-  const r = await new Bootstrap(node.pg, bootstrap).run({ primaryTimeoutMs: 30_000 });
+  const r = await bootstrapCluster(node, bootstrap);
   if (!r.ok) throw new Error(`bootstrap of ${node.name} failed: ${r.error}`);
+}
+
+/**
+ * `node` follows `leader` (null: nobody, archive recovery) as the agent does: a stopped node starts
+ * as a replica (the `start` action), a running one converges its recovery settings (`follow`).
+ * True once it runs as a replica with those settings.
+ */
+export async function follow(node: TestNode, leader: Member | null): Promise<boolean> {
+  if (!node.pg.isRunning()) return node.ha.start('replica', leader, never);
+  const r = await node.ha.follow(leader);
+  if (r === 'restart_needed') return node.ha.restart(never);
+  return true;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica, PluginHost, replicaMethodResolver, runCommand } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
 import { testUser } from '../helpers/user.js';
-import { BIN_DIR, cleanupNodes, makeNode, PASSWORDS, startPrimary, tempDir, writeScript, type TestNode } from './pg-helpers.js';
+import { BIN_DIR, cleanupNodes, follow, makeNode, PASSWORDS, startPrimary, tempDir, writeScript, type TestNode } from './pg-helpers.js';
 
 let primary: TestNode;
 const resolve = replicaMethodResolver(new PluginHost({ config: {} }));
@@ -18,7 +18,7 @@ afterAll(cleanupNodes);
 
 async function expectStreamingReplica(node: TestNode): Promise<void> {
   await primary.pg.query("SELECT pg_create_physical_replication_slot($1)", [node.name.replace(/-/g, '_')]);
-  expect(await node.pg.follow(primary.member())).toBe(true);
+  expect(await follow(node, primary.member())).toBe(true);
   const marker = `row-for-${node.name}`;
   await primary.pg.query('INSERT INTO t VALUES ($1)', [marker]);
   await waitFor(async () => (await node.pg.query('SELECT 1 FROM t WHERE v = $1', [marker]).catch(() => [])).length === 1, 20_000, `${node.name} replays`);
@@ -93,7 +93,7 @@ describe('replica creation', () => {
     expect(r).toEqual({ ok: true, method: 'restore', attempts: [{ method: 'restore', code: 0 }] });
     expect(readFileSync(out, 'utf8').trim()).toBe(`--no_leader=True --scope=pgtest --role=replica --datadir=${replica.dataDir} --connstring=`);
     // No leader: a standby without primary_conninfo stays in archive recovery.
-    expect(await replica.pg.follow(null)).toBe(true);
+    expect(await follow(replica, null)).toBe(true);
     const st = await waitFor(() => replica.pg.status(), 10_000, 'replica answers');
     expect(st).toMatchObject({ role: 'replica', replicationState: 'in archive recovery' });
     expect(readFileSync(join(replica.dataDir, 'postgresql.conf'), 'utf8')).not.toContain('primary_conninfo');

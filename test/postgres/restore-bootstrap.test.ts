@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bootstrap, runCommand } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
 import { testUser } from '../helpers/user.js';
-import { BIN_DIR, cleanupNodes, makeNode, PASSWORDS, startPrimary, tempDir, writeScript } from './pg-helpers.js';
+import { BIN_DIR, bootstrapCluster, cleanupNodes, makeNode, PASSWORDS, startPrimary, tempDir, writeScript } from './pg-helpers.js';
 
 let backup: string;
 let archive: string;
@@ -47,13 +47,13 @@ async function rows(pg: { query: <R extends Record<string, unknown>>(s: string) 
 describe('custom bootstrap from a backup', () => {
   it('recovery_conf restores the backup to a target with recovery.signal and PostgreSQL promotes', async () => {
     const node = await makeNode('pitr');
-    const r = await new Bootstrap(node.pg, {
+    const r = await bootstrapCluster(node, {
       method: 'restore',
       restore: {
         command: restoreScript('restore.sh'),
         recovery_conf: { restore_command: `cp ${archive}/%f %p`, recovery_target_name: 'target', recovery_target_action: 'promote' },
       },
-    }).run({ primaryTimeoutMs: 60_000 });
+    }, 60_000);
     expect(r).toEqual({ ok: true });
     expect(await rows(node.pg)).toEqual(['before backup', 'before target']);
     expect(await node.pg.status()).toMatchObject({ role: 'primary', timeline: 2 });
@@ -74,7 +74,7 @@ describe('custom bootstrap from a backup', () => {
     expect(existsSync(join(node.dataDir, 'recovery.signal'))).toBe(true);
     // Started as the tool left it: recovery replays the whole archive, then promotes.
     expect(await node.pg.start({ recovery: { kind: 'keep' } })).toBe(true);
-    expect(await b.waitForPrimary(60_000)).toBe(true);
+    await waitFor(async () => (await node.pg.status())?.inRecovery === false, 60_000, 'the restored cluster to promote');
     expect(await rows(node.pg)).toEqual(['after target', 'before backup', 'before target']);
     expect(readFileSync(join(node.dataDir, 'postgresql.auto.conf'), 'utf8')).toContain(`restore_command = 'cp ${archive}/%f %p'`);
   });

@@ -5,6 +5,7 @@
  */
 import type { ApiBackend, NodeStatus, RestartRequest } from '../api/backend.js';
 import { HaMetrics } from '../api/ha-metrics.js';
+import { agentSettings, type AgentSettings } from '../config/agent-settings.js';
 import { effectiveConfig, type EffectiveConfig, type LoadedConfig } from '../config/index.js';
 import type { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
@@ -17,7 +18,6 @@ import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { isPlainObject } from '../util/json.js';
 import { executePlan, reinitialize } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
@@ -27,8 +27,12 @@ import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
-import { fenceTiming } from '../fence/timing.js';
-import { handover } from './handover.js';
+
+/** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
+export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
+  & { readonly watchdog: { readonly failed: boolean } };
+import { applySettings } from './apply-settings.js';
+import { stopHandingOver } from './handover.js';
 import type { FollowTarget } from './postgres-port.js';
 import { restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
 import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
@@ -46,11 +50,13 @@ export interface AgentDeps {
   /** Called when the role changes (the fence and callbacks hook here). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** The fence and kernel watchdog guarding this node while it is primary. */
-  readonly guard?: PrimaryGuard;
+  readonly guard?: AgentGuard;
   /** patroni.dynamic.json in the data directory. */
   readonly dynamicCache?: Pick<DynamicConfigCache, 'save'> & Partial<Pick<DynamicConfigCache, 'load'>>;
   /** Connections for replication slot maintenance (absent: slots are not managed). */
   readonly slotsIO?: SlotsIO;
+  /** Waiting inside actions (the shutdown handover's polls); a simulation passes its clock's. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export class Agent implements ApiBackend {
@@ -60,6 +66,8 @@ export class Agent implements ApiBackend {
   readonly dcs: Dcs;
   private local: LoadedConfig;
   private eff: EffectiveConfig;
+  /** The settings snapshot in force (see `apply`). */
+  private s: AgentSettings;
   /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
   /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
@@ -89,6 +97,7 @@ export class Agent implements ApiBackend {
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
+    this.s = agentSettings(this.local.config, this.eff);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
     this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }));
     deps.pg.useRole(() => this.role());
@@ -99,19 +108,22 @@ export class Agent implements ApiBackend {
   }
 
   private readonly report = (e: HaEvent): void => { this.events.push(e); };
+  /** Events the running cycle took for its decision (not yet in `memory`). */
+  private inFlight: HaEvent[] = [];
+  /** Memory with every event not yet decided on (nothing is kept). */
+  private pendingMemory(): AgentMemory { return applyEvents(applyEvents(this.memory, this.inFlight), this.events); }
 
   /**
    * The role to publish now: memory with the events not yet decided on (a key handed over during a
    * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
    */
   private role(): string {
-    return publishedRole(applyEvents(this.memory, this.events), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
+    return publishedRole(this.pendingMemory(), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
   get tags(): Tags {
-    const raw = this.local.config.tags;
-    return new Tags(publishedTags(raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {}));
+    return new Tags(publishedTags({ ...this.s.tags }));
   }
 
   get settings() {
@@ -120,69 +132,59 @@ export class Agent implements ApiBackend {
   }
 
   private haSettings(): HaSettings {
-    const c = this.eff.cluster;
-    const pg = this.eff.config.postgresql as Record<string, unknown>;
-    const methods = Array.isArray(pg.create_replica_methods) ? (pg.create_replica_methods as string[]) : ['basebackup'];
-    return {
-      ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
-      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff, memberSlotsTtl: c.memberSlotsTtl,
-      usePgRewind: pg.use_pg_rewind === true,
-      removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
-      removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
-      canBootstrap: isPlainObject(this.local.config.bootstrap),
-      watchdogUnavailable: this.deps.guard?.unavailable ?? false,
-      hasNoLeaderReplicaMethod: methods.some((m) => {
-        const sec = pg[m];
-        return isPlainObject(sec) && (sec.no_leader || sec.no_master);
-      }),
-    };
+    return { ...this.s.ha, watchdogUnavailable: this.deps.guard?.unavailable ?? false };
   }
 
   private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
     return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
   }
 
-  /** Recompute the effective configuration when `/config` changed. */
+  private dynamicSeen: { local: LoadedConfig; config: string | null; hotStandbyFeedback: boolean } | null = null;
+
+  /**
+   * Recompute the effective configuration and the settings snapshot when `/config`, the local
+   * configuration, or whether logical slot copies need hot_standby_feedback changed.
+   */
   private applyDynamic(cluster: Cluster | null): void {
+    const node = { ...this.slotNode(), role: 'replica' as const, majorVersion: this.lastStatus?.serverVersion ?? 150000 };
+    if (cluster && this.slots) this.enforceHotStandbyFeedback = needsHotStandbyFeedback(cluster, node);
+    const seen = { local: this.local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null, hotStandbyFeedback: this.enforceHotStandbyFeedback };
+    const was = this.dynamicSeen;
+    if (was && was.local === seen.local && was.config === seen.config && was.hotStandbyFeedback === seen.hotStandbyFeedback) return;
+    this.dynamicSeen = seen;
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
-    const node = { ...this.slotNode(next.cluster.memberSlotsTtl), role: 'replica' as const, majorVersion: this.lastStatus?.serverVersion ?? 150000 };
-    if (cluster && this.slots) this.enforceHotStandbyFeedback = needsHotStandbyFeedback(cluster, node);
     (next.config as Record<string, unknown>).postgresql = withSlotRequirements(next.config.postgresql as Record<string, unknown>, this.enforceHotStandbyFeedback);
-    const t = next.timings;
     for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
-    if (t.ttl !== this.eff.timings.ttl || t.loopWait !== this.eff.timings.loopWait || t.retryTimeout !== this.eff.timings.retryTimeout) {
-      void this.dcs.reloadConfig(t).catch((e: unknown) => this.deps.logger.warn(`applying new timings: ${String(e)}`));
-    }
-    this.retimeFence(t);
-    const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
     this.eff = next;
-    if (pgChanged) {
-      this.deps.logger.info('postgresql configuration changed; reloading PostgreSQL');
-      try {
-        this.deps.pg.applySettings(next.config.postgresql as Record<string, unknown>);
-      } catch (e) {
-        this.deps.logger.error(`cannot apply the new postgresql configuration: ${e instanceof Error ? e.message : String(e)}`);
-      }
+    try {
+      this.apply(agentSettings(this.local.config, next));
+    } catch (e) {
+      this.deps.logger.error(`cannot apply the new configuration: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
-  /** New ttl, loop_wait or safety_margin: the fence follows (a margin below 1 was refused at load and cannot come from the DCS). */
-  private retimeFence(t: { ttl: number; loopWait: number; retryTimeout: number }): void {
-    const guard = this.deps.guard;
-    if (!guard) return;
-    try {
-      const timing = fenceTiming(t, this.local.config.watchdog);
-      if (timing.fireAfter === guard.fireAfter) return;
-      if (timing.warning) this.deps.logger.warn(timing.warning);
-      void guard.retime(timing);
-    } catch (e) {
-      this.deps.logger.error(`fence timing: ${e instanceof Error ? e.message : String(e)}`);
-    }
+  /** The one place a new settings snapshot reaches its consumers: the DCS timings, the fence, PostgreSQL. */
+  private apply(next: AgentSettings): void {
+    const prev = this.s;
+    this.s = next;
+    applySettings(prev, next, { dcs: this.dcs, guard: this.deps.guard, pg: this.deps.pg, logger: this.deps.logger });
   }
 
   /** One HA cycle. Returns the status message (also logged). */
   async runCycle(): Promise<string> {
+    // Events are taken before any fact is read, so a decision never pairs an outcome with facts from
+    // before it (a bootstrap that finished while its facts were read said "not running": cancelled).
+    this.inFlight = this.events.splice(0);
+    try {
+      return await this.cycle();
+    } finally {
+      this.events.unshift(...this.inFlight); // not decided on (an early return): the next cycle's
+      this.inFlight = [];
+    }
+  }
+
+  private async cycle(): Promise<string> {
     const log = this.deps.logger;
     this.cycleStartedAt = this.clock.monotonic();
     let cluster: Cluster | null = null;
@@ -202,14 +204,13 @@ export class Agent implements ApiBackend {
     }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
       fence: !!this.deps.guard, scheduledRestart: scheduledDue(this.scheduled, this.lastStatus),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
-    // The events taken here are the ones this decision folds in; later ones wait for the next.
-    const events = this.events.splice(0);
-    const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
+    const { plan, memory } = decide({ ...base, memory: this.memory, events: this.inFlight, peers });
     this.memory = memory;
+    this.inFlight = [];
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
@@ -220,6 +221,7 @@ export class Agent implements ApiBackend {
       },
       wakeup: () => this.dcs.wakeup(),
       guard: this.deps.guard,
+      sleep: this.deps.sleep,
       clearScheduledRestart: () => { this.scheduled = null; },
       restartScheduled: () => restartScheduled(this.restartContext(), this.scheduled),
       onRoleChange: this.deps.onRoleChange,
@@ -262,7 +264,7 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: this.tags.tags as Record<string, unknown>,
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: { ...this.tags.tags },
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });
@@ -312,16 +314,17 @@ export class Agent implements ApiBackend {
       return;
     }
     const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
-    const h = cluster && handover({
-      name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
-      onRelease: () => {
-        this.lockSentAt = null;
-        if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
-      },
-    });
-    // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
-    await this.deps.pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h?.onShutdown(lsn) ?? Promise.resolve() });
-    await h?.finish(await this.deps.pg.lastLsn().catch(() => null));
+    if (cluster) {
+      await stopHandingOver(this.deps.pg, {
+        name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster, sleep: this.deps.sleep,
+        onRelease: () => {
+          this.lockSentAt = null;
+          if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
+        },
+      });
+    } else {
+      await this.deps.pg.stop('fast', { checkpoint: true });
+    }
     await this.deps.guard?.close();
     // As Patroni's shutdown: publish the final state (`stopped`) once PostgreSQL is down.
     const running = await this.deps.pg.facts().then((f) => f.running, () => true);
@@ -392,7 +395,7 @@ export class Agent implements ApiBackend {
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
-      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);
   }

@@ -4,6 +4,7 @@
  * history forked from mine, fetched over a replication connection (IDENTIFY_SYSTEM, TIMELINE_HISTORY).
  * When unsure it says "rewind": pg_rewind on a non-diverged server is a harmless no-op.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runCommand } from '../postgres/exec.js';
@@ -24,6 +25,21 @@ export function parseTimelineHistory(text: string): Array<[number, bigint, strin
     if (m) out.push([Number(m[1]), parseLsn(m[2]!), m[3]!.trim()]);
   }
   return out;
+}
+
+/** My own history file for `timeline` (null when it cannot be read). */
+function localHistory(controller: PostgresController, timeline: number): string | null {
+  try {
+    return readFileSync(join(controller.dataDir, 'pg_wal', `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Two history files name the same parents and switch points. */
+export function sameHistory(a: string, b: string): boolean {
+  const key = (t: string) => parseTimelineHistory(t).map(([tl, lsn]) => `${tl}@${lsn}`).join(',');
+  return key(a) === key(b);
 }
 
 /** Local timeline and end-of-WAL position from pg_control, plus whether it was a replica. */
@@ -97,7 +113,13 @@ async function compareWithLeader(controller: PostgresController, source: Replica
   local: { timeline: number; lsn: bigint; wasReplica: boolean }, rewindable: boolean): Promise<Divergence> {
   const verdict = (need: boolean): Divergence => (need ? (rewindable ? 'need_rewind' : 'need_reinit') : 'not_needed');
   const leader = await leaderTimeline(controller, source);
-  if (local.timeline === leader.timeline) return 'not_needed';
+  if (local.timeline === leader.timeline) {
+    // The same number is the same history unless two promotions picked it without seeing each
+    // other (no shared archive): then the history files differ, and pg_rewind finds the real fork.
+    if (local.timeline <= 1 || leader.history === null) return 'not_needed';
+    const mine = localHistory(controller, local.timeline);
+    return verdict(mine !== null && !sameHistory(mine, leader.history));
+  }
   if (local.timeline > leader.timeline) return verdict(true);
   const history = parseTimelineHistory(leader.history ?? '');
   for (const [parent, switchpoint] of history) {

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
 import type { HttpClient } from '../di.js';
-import { handover } from './handover.js';
+import { stopHandingOver, type HandoverOptions } from './handover.js';
 import type { SlotKeeper } from '../slots/keeper.js';
 import { syncSlots } from '../slots/action.js';
 import type { LongActionRunner } from './long-action.js';
@@ -41,6 +41,8 @@ export interface ExecutorContext {
   readonly clearScheduledRestart?: () => void;
   /** Run the due scheduled restart (its timeout is that start's primary_start_timeout). */
   readonly restartScheduled?: () => void;
+  /** Waiting inside actions (the handover's polls); a simulation passes its clock's. */
+  readonly sleep?: HandoverOptions['sleep'];
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** Replication slot maintenance (absent: slots are not managed). */
@@ -67,10 +69,10 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'race_initialize':
       return dcs.initialize(true, '');
     case 'bootstrap':
-      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s));
+      void long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s))?.then((r) => r !== true && ctx.logger.error(`bootstrap failed: ${pg.lastError ?? String(r)}`));
       return;
     case 'post_bootstrap':
-      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s));
+      void long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s))?.then((r) => r !== true && ctx.logger.error(`post_bootstrap failed: ${pg.lastError ?? String(r)}`));
       return;
     case 'finish_bootstrap': {
       const facts = await pg.facts();
@@ -87,7 +89,8 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'cancel_initialization': {
       await dcs.cancelInitialization().catch((e: unknown) => ctx.logger.error(`failed to delete the initialize key: ${String(e)}`));
       await pg.stop('immediate').catch(() => false);
-      await pg.moveDataDirAside();
+      const movedTo = await pg.moveDataDirAside();
+      if (movedTo) ctx.logger.error(`the failed data directory was moved to ${movedTo}`);
       throw new FatalError('removed initialize key after failed attempt to bootstrap the cluster');
     }
     case 'clone': {
@@ -167,6 +170,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
         result = await pg.checkDiverged(target(cluster, a.leader));
       } catch (e) {
         ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
+        if (a.checkedFor) ctx.report({ type: 'divergence', leader: a.leader, result: 'unknown', checkedFor: a.checkedFor, at: ctx.monotonic() });
         return;
       }
       ctx.report({ type: 'divergence', leader: a.leader, result, ...(a.checkedFor ? { checkedFor: a.checkedFor } : {}) });
@@ -226,16 +230,15 @@ async function demote(ctx: ExecutorContext, mode: DemoteMode): Promise<void> {
   if (mode === 'graceful' && cluster) {
     // Switchover: fast shutdown after a checkpoint; the key goes as soon as the candidate has the
     // shutdown checkpoint, so it takes over without waiting for the rest of the shutdown.
-    const h = handover({
-      name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null,
+    const o: HandoverOptions = {
+      name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null, sleep: ctx.sleep,
       onRelease: () => {
         ctx.report({ type: 'leader_released' });
         void ctx.lockSentAt(null);
       },
-    });
+    };
     ctx.long.run('demote', 'demote', async () => {
-      await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: true });
-      await h.finish(await pg.lastLsn().catch(() => null));
+      await stopHandingOver(pg, o, { blockCallbacks: true });
       return true;
     });
     return;

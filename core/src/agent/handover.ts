@@ -14,6 +14,7 @@ import type { Cluster } from '../model/cluster.js';
 import type { Member } from '../model/member.js';
 import { truthy } from '../util/json.js';
 import { fetchPeerStatus } from './peers.js';
+import type { PostgresPort } from './postgres-port.js';
 
 export interface HandoverOptions {
   readonly name: string;
@@ -28,6 +29,8 @@ export interface HandoverOptions {
   readonly onRelease?: () => void;
   /** Poll interval for members' positions while PostgreSQL shuts down. */
   readonly pollMs?: number;
+  /** How to wait between polls (a simulation passes its clock's). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Handover {
@@ -65,7 +68,7 @@ export function handover(o: HandoverOptions): Handover {
       const statuses = await Promise.all(members.map((m) => fetchPeerStatus(o.http, m, 500)));
       const ready = statuses.find((s) => s.reachable && s.walPosition > lsn && !s.nofailover);
       if (ready) return release(lsn, `${ready.name} received the shutdown checkpoint`);
-      await new Promise((r) => setTimeout(r, pollMs));
+      await (o.sleep ? o.sleep(pollMs) : new Promise((r) => setTimeout(r, pollMs)));
     }
   };
 
@@ -81,4 +84,15 @@ export function handover(o: HandoverOptions): Handover {
       await release(lastLsn, 'PostgreSQL has stopped');
     },
   };
+}
+
+/**
+ * The one release-on-shutdown path (switchover's graceful demotion and SIGTERM): a checkpoint first
+ * keeps the shutdown checkpoint short; the key goes once a member has it, or once PostgreSQL stopped.
+ */
+export async function stopHandingOver(pg: PostgresPort, o: HandoverOptions, opts: { blockCallbacks?: boolean } = {}): Promise<boolean> {
+  const h = handover(o);
+  const stopped = await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: opts.blockCallbacks });
+  await h.finish(await pg.lastLsn().catch(() => null));
+  return stopped;
 }

@@ -13,7 +13,10 @@ import https from 'node:https';
 import type { HttpClient } from '../di.js';
 import { isPlainObject } from '../util/json.js';
 
-const sectionOf = (c: Record<string, unknown>, k: string): Record<string, unknown> => (isPlainObject(c[k]) ? c[k] : {});
+const sectionOf = (c: Readonly<Record<string, unknown>>, k: string): Readonly<Record<string, unknown>> => {
+  const v = c[k];
+  return isPlainObject(v) ? v : {};
+};
 const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
 
 function basicAuth(v: unknown): string | null {
@@ -31,8 +34,8 @@ export interface MemberHttpSettings {
 }
 
 export function memberHttpSettings(config: Readonly<Record<string, unknown>>): MemberHttpSettings {
-  const ctl = sectionOf(config as Record<string, unknown>, 'ctl');
-  const restapi = sectionOf(config as Record<string, unknown>, 'restapi');
+  const ctl = sectionOf(config, 'ctl');
+  const restapi = sectionOf(config, 'restapi');
   return {
     authorization: basicAuth(ctl.authentication) ?? basicAuth(restapi.authentication),
     cacert: str(ctl.cacert) ?? str(restapi.cafile),

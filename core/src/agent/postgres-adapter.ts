@@ -147,14 +147,18 @@ export class ControllerPort implements PostgresPort {
   async bootstrap(signal: AbortSignal): Promise<boolean> { return this.changing(() => this.bootstrapNow(signal)); }
 
   private async bootstrapNow(signal: AbortSignal): Promise<boolean> {
-    return new Bootstrap(this.c, this.bootstrapSection).bootstrap(signal);
+    return this.bootstrapper().bootstrap(signal);
   }
 
   postBootstrap(signal: AbortSignal): Promise<boolean> {
-    return new Bootstrap(this.c, this.bootstrapSection).postBootstrap(signal);
+    return this.bootstrapper().postBootstrap(signal);
   }
 
-  async moveDataDirAside(): Promise<void> { this.c.moveDataDirectoryAside(); }
+  async moveDataDirAside(): Promise<string | null> { return this.c.moveDataDirectoryAside(); }
+
+  private lastBootstrap: Bootstrap | null = null;
+  get lastError(): string | null { return this.lastBootstrap?.lastError ?? null; }
+  private bootstrapper(): Bootstrap { return (this.lastBootstrap = new Bootstrap(this.c, this.bootstrapSection)); }
   async removeDataDirectory(): Promise<void> { this.c.wipeDataDirectory(); }
 
   async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal)); }

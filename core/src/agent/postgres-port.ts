@@ -27,8 +27,10 @@ export interface PostgresPort {
   bootstrap(signal: AbortSignal): Promise<boolean>;
   /** Roles, post_bootstrap script, pg_hba; true on success. */
   postBootstrap(signal: AbortSignal): Promise<boolean>;
-  /** Move PGDATA aside after a failed bootstrap. */
-  moveDataDirAside(): Promise<void>;
+  /** Move PGDATA aside after a failed bootstrap; where it went (null: nothing to move). */
+  moveDataDirAside(): Promise<string | null>;
+  /** Why the last bootstrap or post_bootstrap failed (for the log). */
+  readonly lastError: string | null;
   /** Run the create_replica_methods chain from `source` (null: no_leader methods only). */
   createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean>;
   /** Remove PGDATA (reinitialize). */

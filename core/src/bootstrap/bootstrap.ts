@@ -41,14 +41,6 @@ export function parseBootstrapSettings(raw: Readonly<Record<string, unknown>>): 
   };
 }
 
-export interface BootstrapResult {
-  readonly ok: boolean;
-  /** Which step failed and why (for logs and the HA layer's cancel-initialization message). */
-  readonly error?: string;
-  /** Where the failed PGDATA went (`<data_dir>_<timestamp>`). */
-  readonly movedTo?: string | null;
-}
-
 class StepFailed extends Error {}
 
 export class Bootstrap {
@@ -135,18 +127,6 @@ export class Bootstrap {
     return started;
   }
 
-  /** Wait until the new cluster runs as primary (a custom bootstrap with recovery_conf promotes at the end). */
-  async waitForPrimary(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !signal?.aborted && this.pg.isRunning()) {
-      const st = await this.pg.status();
-      if (st && !st.inRecovery) return true;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    this.lastError = 'the new cluster did not become primary';
-    return false;
-  }
-
   /** post_bootstrap / post_init script: gets the superuser URL; the password comes from PGPASSFILE. */
   async callPostBootstrap(signal?: AbortSignal): Promise<boolean> {
     const cmd = this.settings.postBootstrap;
@@ -186,25 +166,5 @@ export class Bootstrap {
       pg.logger.error({ err: String(e) }, 'post_bootstrap failed');
       return false;
     }
-  }
-
-  /**
-   * The whole bootstrap; on any failure postgres is stopped immediately and PGDATA moved aside.
-   * Meant to run inside `pg.executor` so the HA loop keeps going.
-   */
-  async run(opts: { signal?: AbortSignal; primaryTimeoutMs?: number } = {}): Promise<BootstrapResult> {
-    this.lastError = null;
-    const ok = (await this.bootstrap(opts.signal))
-      && (await this.waitForPrimary(opts.primaryTimeoutMs ?? 3600_000, opts.signal))
-      && (await this.postBootstrap(opts.signal));
-    if (ok) return { ok };
-    const error = opts.signal?.aborted ? 'bootstrap cancelled' : this.lastError ?? 'bootstrap failed';
-    const failedState = this.pg.state;
-    if (this.pg.isRunning()) await this.pg.stop({ mode: 'immediate', timeoutMs: 10_000 });
-    // Keep the failure state ('initdb failed', 'custom bootstrap failed') for the member key.
-    if (failedState !== 'running') this.pg.setState(failedState);
-    const movedTo = this.pg.moveDataDirectoryAside();
-    this.pg.logger.error({ error, movedTo }, 'bootstrap failed; data directory moved aside');
-    return { ok: false, error, movedTo };
   }
 }

@@ -235,7 +235,10 @@ function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
   const leader = cluster.leaderName && cluster.leaderName !== input.name ? cluster.leaderName : null;
   const target = nodeToFollow(input, cluster);
   // A former primary (or a node that never finished recovery as one) may have diverged from the leader.
-  const mayDiverge = !pg.recoveryConfigured || PRIMARY_STATES.slice(0, 3).includes(pg.controlState ?? '') || memory.demoted;
+  // So may a replica found diverged while running whose rewind has not happened (found by the simulation:
+  // a rewind that failed because its source died restarted the replica unrewound, stuck for ever).
+  const knownDiverged = ['need_rewind', 'need_reinit', 'failed'].includes(memory.rewind);
+  const mayDiverge = !pg.recoveryConfigured || PRIMARY_STATES.slice(0, 3).includes(pg.controlState ?? '') || memory.demoted || knownDiverged;
   if (leader && mayDiverge) {
     switch (memory.rewind) {
       case 'unknown':

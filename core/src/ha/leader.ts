@@ -77,12 +77,21 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   const { pg, memory, settings, name } = input;
   const leader = cluster.leaderName;
   if (!leader || leader === name || !pg.running || pg.inRecovery !== true || pg.receiverStreaming !== false) return null;
-  // Only a leader on a newer timeline can have forked off below us (the same timeline is the same
-  // history): a replica that merely lost its dead leader waits for the next one.
+  // A leader on a newer timeline may have forked off below us, one on an older timeline can never
+  // serve us. On the same timeline number histories usually agree, and a replica that merely lost
+  // its dead leader waits for the next one; but two promotions that never saw each other's history
+  // pick the same number (found by the simulation): worth a check only when the leader has WAL
+  // past ours that does not reach us.
   const leaderTimeline = cluster.leader?.member.timeline ?? null;
-  if (leaderTimeline !== null && pg.timeline !== null && leaderTimeline <= pg.timeline) return null;
-  const key = `${leader}@${leaderTimeline ?? '?'}`;
-  if (memory.divergenceCheckedFor !== key) {
+  if (leaderTimeline !== null && pg.timeline !== null && leaderTimeline === pg.timeline
+    && !((cluster.leader?.member.lsn ?? 0) > (pg.walPosition ?? 0))) return null;
+  // Once per leader, leader timeline and my position: WAL that reached me after a check (from a
+  // member that had not caught up yet) can make me diverge later (found by the simulation).
+  const key = `${leader}@${leaderTimeline ?? '?'}/${pg.walPosition ?? '?'}`;
+  // A check that failed (the leader unreachable: often just dead) is retried once per ttl, not every cycle.
+  const failedLongAgo = memory.divergenceFailedAt !== null && memory.divergenceFailedAt !== undefined
+    && input.monotonic - memory.divergenceFailedAt >= settings.ttl * 1000;
+  if (memory.divergenceCheckedFor !== key || failedLongAgo) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,
       actions: [{ type: 'check_rewind', leader, checkedFor: key }], reason: 'not streaming from the leader',

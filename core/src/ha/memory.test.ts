@@ -35,6 +35,9 @@ describe('applyEvents', () => {
     expect(applyEvents({ ...freshMemory, demoted: true }, [started('promote'), done('promote', false)])).toMatchObject({ demoted: true });
     expect(applyEvents(freshMemory, [started('rewind'), done('rewind', true)]).rewind).toBe('done');
     expect(applyEvents(freshMemory, [started('rewind'), done('rewind', false)]).rewind).toBe('failed');
+    // After a rewind or a fresh start the running-replica divergence check may run again.
+    expect(applyEvents({ ...freshMemory, divergenceCheckedFor: 'n1@2' }, [started('rewind'), done('rewind', false)]).divergenceCheckedFor).toBeNull();
+    expect(applyEvents({ ...freshMemory, divergenceCheckedFor: 'n1@2' }, [started('start', 'replica'), done('start', true, 'replica')]).divergenceCheckedFor).toBeNull();
   });
   it('divergence results and the published WAL position', () => {
     expect(applyEvents(freshMemory, [{ type: 'divergence', leader: 'n1', result: 'need_rewind', checkedFor: 'n1@2' }])).toMatchObject({ rewind: 'need_rewind', divergenceCheckedFor: 'n1@2' });

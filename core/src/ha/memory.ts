@@ -30,10 +30,11 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
           return e.failure === 'PrePromoteFailed' ? { ...next, prePromoteFailed: true } : next;
         case 'start':
           if (!e.ok) return { ...next, startFailed: true };
+          // A fresh start: whether it streams from the leader is worth checking again.
           return e.role === 'replica'
-            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: 'replica' }
+            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: 'replica', divergenceCheckedFor: null }
             : { ...next, startFailed: false, role: e.role ?? next.role };
-        case 'rewind': return { ...next, rewind: e.ok ? 'done' : 'failed' };
+        case 'rewind': return { ...next, rewind: e.ok ? 'done' : 'failed', divergenceCheckedFor: null };
         default: return next;
       }
     }
@@ -43,7 +44,8 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
     case 'leader_released':
       return { ...m, role: 'demoted' };
     case 'divergence':
-      return { ...m, rewind: e.result, ...(e.checkedFor ? { divergenceCheckedFor: e.checkedFor } : {}) };
+      if (e.result === 'unknown') return e.checkedFor ? { ...m, divergenceCheckedFor: e.checkedFor, divergenceFailedAt: e.at ?? 0 } : m;
+      return { ...m, rewind: e.result, divergenceFailedAt: null, ...(e.checkedFor ? { divergenceCheckedFor: e.checkedFor } : {}) };
     case 'bootstrap_finished':
       return { ...m, bootstrap: 'none', role: 'primary' };
     case 'start_deadline':

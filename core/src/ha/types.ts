@@ -111,10 +111,12 @@ export interface AgentMemory {
   /** The last promotion was refused by the pre_promote script: release the lock (then back off). */
   readonly prePromoteFailed?: boolean;
   /**
-   * `<leader>@<leader timeline>` a running replica last checked its WAL against (a replica that
-   * stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
+   * `<leader>@<leader timeline>/<my position>` a running replica last checked its WAL against (a replica
+   * that stopped streaming after a failover may hold WAL the new leader never had): checked once per value.
    */
   readonly divergenceCheckedFor?: string | null;
+  /** Monotonic ms when the check for `divergenceCheckedFor` failed (the leader unreachable): retried after ttl. */
+  readonly divergenceFailedAt?: number | null;
   /** Monotonic ms when primary_race_backoff started (0: not started; the agent resets it when a leader exists). */
   readonly raceBackoffSince?: number;
   /** My WAL position as published in the previous cycle's member key (Patroni's `_prev_wal_lsn`). */
@@ -150,8 +152,8 @@ export type HaEvent =
   | { readonly type: 'demoted'; readonly mode: DemoteMode }
   /** The key was handed over during a shutdown: from now on the role is `demoted`. */
   | { readonly type: 'leader_released' }
-  /** The result of comparing my timeline with the leader's. */
-  | { readonly type: 'divergence'; readonly leader: string; readonly result: 'not_needed' | 'need_rewind' | 'need_reinit'; readonly checkedFor?: string }
+  /** The result of comparing my timeline with the leader's (`unknown`: the check failed, at `at`). */
+  | { readonly type: 'divergence'; readonly leader: string; readonly result: 'not_needed' | 'need_rewind' | 'need_reinit' | 'unknown'; readonly checkedFor?: string; readonly at?: number }
   /** The cluster was published after bootstrap (initialize, config and the leader key written). */
   | { readonly type: 'bootstrap_finished' }
   /** The member key was written with this xlog_location (Patroni's `_last_wal_lsn`). */

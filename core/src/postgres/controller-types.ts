@@ -3,7 +3,6 @@ import type { Logger } from '../log.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import type { RecoveryMode } from './config-files.js';
 import type { PostmasterExit, ShutdownMode, SpawnPostmasterOptions, WatchedPostmaster } from './postmaster.js';
-import type { FollowOptions } from './recovery.js';
 import type { PostgresSettings } from './settings.js';
 
 /** Patroni's state strings (published in the member key and the REST API). */
@@ -35,23 +34,6 @@ export interface StartOptions {
   readonly signal?: AbortSignal;
   /** Leave pg_hba.conf/pg_ident.conf as they are (a custom bootstrap's restored files). */
   readonly skipHba?: boolean;
-}
-
-export interface DemoteOptions {
-  readonly onShutdown?: OnShutdown;
-  /** After stopping, start as a replica of this source (null = no leader: archive recovery). Omit to stay stopped. */
-  readonly follow?: ReplicaSource | null;
-  readonly followOptions?: FollowOptions;
-}
-
-export interface DemoteResult {
-  readonly stopped: boolean;
-  /** The mode says the leader key is to be released (graceful, immediate). */
-  readonly releaseLeaderKey: boolean;
-  /** graceful: onShutdown ran (the HA layer may already have released the key). */
-  readonly shutdownCallbackCalled: boolean;
-  readonly shutdownCheckpoint: bigint | null;
-  readonly started: boolean | null;
 }
 
 export interface PostmasterExitEvent extends PostmasterExit {

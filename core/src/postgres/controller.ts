@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL controller the HA layer drives: start/stop/restart/reload/promote/demote, data
  * directory checks, recovery configuration, monitoring and a `postmaster-exit` event raised the
- * moment the postmaster dies. Long actions (bootstrap, clone, rewind) go through `executor`.
+ * moment the postmaster dies. The agent runs the long ones (bootstrap, clone, rewind) through its
+ * LongActionRunner, whose AbortSignal reaches the child processes.
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { ReplicaSource } from '../replica/contract.js';
 import type { ProgressReport } from '../replica/progress.js';
-import { AsyncExecutor } from './async-executor.js';
 import { availableGucs, knownParameters } from './available-gucs.js';
 import { beforeStop, prePromote } from './hooks.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
@@ -23,7 +23,7 @@ import {
 } from './postmaster.js';
 import { standbyRecovery, type FollowOptions } from './recovery.js';
 import type {
-  DemoteMode, DemoteOptions, DemoteResult, PostgresControllerOptions, PostmasterLauncher, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
+  PostgresControllerOptions, PostmasterLauncher, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
 } from './controller-types.js';
 import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
 
@@ -39,7 +39,6 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   readonly runAs: RunAs | null;
   readonly logger: Logger;
   config: ConfigFiles;
-  readonly executor: AsyncExecutor;
   private _state: PostgresState = 'stopped';
   private watched: WatchedPostmaster | null = null;
   private stopping = false;
@@ -59,7 +58,6 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (!this.runAs && process.getuid?.() === 0) throw new Error('running as root: pass uid/gid of the PostgreSQL OS user');
     this.logger = (o.logger ?? silentLogger).child({ component: 'postgres' });
     this.config = this.configFiles();
-    this.executor = new AsyncExecutor(this.logger);
     this.conn = new LocalConnection(() => this.localConnectionParams());
     this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
@@ -353,34 +351,6 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   /** The recovery settings for following `source` (null = no leader). */
   standbyRecovery(source: ReplicaSource | null, opts?: FollowOptions): RecoveryMode {
     return standbyRecovery(this.settings, this.name, source, opts);
-  }
-
-  /** Start as (or turn into) a replica of `source`: restart if running, else start. */
-  async follow(source: ReplicaSource | null, opts: FollowOptions & { timeoutMs?: number } = {}): Promise<boolean> {
-    const recovery = this.standbyRecovery(source, opts);
-    return this.isRunning() ? this.restart({ recovery, timeoutMs: opts.timeoutMs }) : this.start({ recovery, timeoutMs: opts.timeoutMs });
-  }
-
-  /**
-   * Demote (reference §2.6): offline = fast stop; graceful = checkpoint + fast stop with onShutdown
-   * for early release of the leader key; immediate / immediate-nolock = immediate stop.
-   */
-  async demote(mode: DemoteMode, opts: DemoteOptions = {}): Promise<DemoteResult> {
-    const graceful = mode === 'graceful';
-    let called = false;
-    let checkpoint: bigint | null = null;
-    const stopped = await this.stop({
-      mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast',
-      checkpoint: graceful,
-      onShutdown: graceful ? async (lsn, redo) => {
-        called = true;
-        checkpoint = lsn;
-        await opts.onShutdown?.(lsn, redo);
-      } : undefined,
-    });
-    let started: boolean | null = null;
-    if (stopped && opts.follow !== undefined) started = await this.follow(opts.follow, opts.followOptions);
-    return { stopped, releaseLeaderKey: mode === 'graceful' || mode === 'immediate', shutdownCallbackCalled: called, shutdownCheckpoint: checkpoint, started };
   }
 
   /** Stop watching and close the SQL connection; postgres itself keeps running. */

@@ -1,6 +1,5 @@
 export * from './settings.js';
 export * from './exec.js';
-export * from './async-executor.js';
 export * from './lsn.js';
 export * from './datadir.js';
 export * from './config-files.js';
