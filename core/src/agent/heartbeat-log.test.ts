@@ -5,7 +5,7 @@ import { Agent, type AgentDeps } from './agent.js';
 
 function agent(dedupe: boolean | undefined, lines: string[]) {
   const logger = { ...silentLogger, info: (m: string) => lines.push(`INFO ${m}`), debug: (m: string) => lines.push(`DEBUG ${m}`) } as unknown as Logger;
-  const local = { config: { name: 'n1', scope: 's', log: dedupe === undefined ? {} : { deduplicate_heartbeat_logs: dedupe } }, raw: {}, source: 'x', baseDir: '/', warnings: [], consumedEnv: [] };
+  const local = { config: { name: 'n1', scope: 's', postgresql: { data_dir: '/nonexistent/data' }, log: dedupe === undefined ? {} : { deduplicate_heartbeat_logs: dedupe } }, raw: {}, source: 'x', baseDir: '/', warnings: [], consumedEnv: [] };
   return new Agent({ local, dcs: {}, pg: { onPostmasterExit: () => undefined, useRole: () => undefined }, logger, http: fetch, version: '4.1.0' } as unknown as AgentDeps);
 }
 const cycle = (a: Agent, m: string) => (a as unknown as { finish(m: string, r: null, c: null): Promise<string> }).finish(m, null, null);
