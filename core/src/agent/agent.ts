@@ -28,6 +28,8 @@ import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
+import { isStandbySection } from '../ha/standby-source.js';
+import { FailsafeSide } from './failsafe-peers.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -69,6 +71,8 @@ export class Agent implements ApiBackend {
   readonly metrics = new HaMetrics();
   /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
   private lastPublishedWal: number | null = null;
+  /** Failsafe mode: the primary that last pinged us (replica), or our confirmed run without the DCS (primary). */
+  private readonly failsafe: FailsafeSide;
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -79,6 +83,9 @@ export class Agent implements ApiBackend {
     this.clock = deps.clock ?? systemClock;
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
+    this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.eff.cluster.ttl,
+      urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.lastPublishedWal,
+      onConfirmed: async (sentAt) => { this.lockSentAt = sentAt; await this.deps.guard?.failsafeConfirmed(sentAt); } });
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
@@ -104,6 +111,7 @@ export class Agent implements ApiBackend {
     return {
       ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
       primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff,
+      failsafeMode: c.failsafeMode, standbyCluster: isStandbySection(c.standbyCluster),
       usePgRewind: pg.use_pg_rewind === true,
       removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
       removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
@@ -128,6 +136,7 @@ export class Agent implements ApiBackend {
     this.retimeFence(t);
     const pgChanged = JSON.stringify(next.config.postgresql) !== JSON.stringify(this.eff.config.postgresql);
     this.eff = next;
+    this.deps.pg.setStandbyCluster?.(isStandbySection(next.cluster.standbyCluster) ? next.cluster.standbyCluster : null);
     if (pgChanged) {
       this.deps.logger.info('postgresql configuration changed; reloading PostgreSQL');
       try {
@@ -163,6 +172,8 @@ export class Agent implements ApiBackend {
       // Patroni resets the primary_race_backoff timer whenever there is a leader.
       if (cluster.leader) this.memory = { ...this.memory, raceBackoffSince: 0 };
       this.applyDynamic(cluster);
+      // Failsafe: a primary that pinged us within ttl is the leader of an unlocked view (no race against it).
+      if (this.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster);
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
       log.error(`Error communicating with DCS: ${e.message}`);
@@ -190,8 +201,10 @@ export class Agent implements ApiBackend {
       remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
-        if (!this.eff.cluster.pause) await this.deps.guard?.lockRefreshed(t);
+        // A standby leader is no primary: nothing to fence (a primary there is demoted by the plan).
+        if (!this.eff.cluster.pause && !isStandbySection(this.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t);
       },
+      ...this.failsafe.executorHooks(() => this.eff.cluster, cluster),
       wakeup: () => this.dcs.wakeup(),
       onRoleChange: this.deps.onRoleChange,
     };
@@ -204,6 +217,7 @@ export class Agent implements ApiBackend {
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
+    if (cluster && cluster.leaderName === this.name) this.failsafe.reset(); // back on the DCS with the lock: failsafe is over
     if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
     if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     const result = await this.finish(message, plan.reason ?? null, cluster);
@@ -330,6 +344,8 @@ export class Agent implements ApiBackend {
   lastDecision() { return this.decision; }
   fenceStatus() { return { armed: this.deps.guard?.isArmed ?? false, watchdogFailed: this.deps.guard?.watchdog.failed ?? false }; }
   scheduledRestart() { return this.scheduled; }
+  failsafeActive(): boolean { return this.failsafe.active(); }
+  updateFailsafe(data: Record<string, unknown>): Promise<string | number> { return this.failsafe.accept(data); }
   wakeup(): void { this.dcs.wakeup(); }
 
   async reloadConfig(): Promise<void> {

@@ -33,9 +33,23 @@ export interface ExecutorContext {
   wakeup: () => void;
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
+  /** The standby_cluster source as a RemoteMember (null: not a standby cluster). */
+  readonly remoteSource?: () => FollowTarget;
+  /** create_replica_methods of the standby_cluster section (undefined: the local ones). */
+  readonly remoteReplicaMethods?: () => readonly string[] | undefined;
+  /** The `/failsafe` value to publish with each lock refresh (null: failsafe mode is off). */
+  readonly failsafeTopology?: () => Record<string, string> | null;
+  /** DCS lost: ask every `/failsafe` member to confirm this primary; true only when all did. */
+  readonly confirmFailsafe?: () => Promise<boolean>;
 }
 
-function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null): FollowTarget {
+/** An action whose DcsError the plan handles itself (Plan.onDcsError). */
+class HandledDcsError extends Error {
+  constructor(readonly dcsError: DcsError) { super(dcsError.message); }
+}
+
+function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null, remote = false): FollowTarget {
+  if (remote) return ctx.remoteSource?.() ?? null;
   if (!name || !cluster) return null;
   return cluster.getMember(name, true);
 }
@@ -43,14 +57,21 @@ function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | nu
 /** Run a plan; on a lost race/refresh switch to its fallback. */
 export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<string> {
   for (const action of plan.actions) {
-    const ok = await executeAction(ctx, action);
+    let ok: boolean | void;
+    try {
+      ok = await executeAction(ctx, action, !!plan.onDcsError);
+    } catch (e) {
+      if (!(e instanceof HandledDcsError) || !plan.onDcsError) throw e instanceof HandledDcsError ? e.dcsError : e;
+      ctx.logger.error(`Error communicating with DCS: ${e.message}`);
+      return executePlan(ctx, plan.onDcsError);
+    }
     if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
   }
   if (plan.remember) ctx.remember(plan.remember);
   return plan.message;
 }
 
-async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean | void> {
+async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = false): Promise<boolean | void> {
   const { dcs, pg, long, cluster } = ctx;
   switch (a.type) {
     case 'race_initialize':
@@ -69,9 +90,21 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const sent = ctx.monotonic();
       if (await dcs.takeLeader()) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       ctx.remember({ bootstrap: 'none' });
-      ctx.onRoleChange?.('primary');
+      if (!a.standby) ctx.onRoleChange?.('primary');
       return;
     }
+    case 'bootstrap_standby_leader': {
+      // Patroni's bootstrap_standby_leader: clone the remote source, start following it; post_bootstrap is skipped.
+      const remote = target(ctx, cluster, null, true);
+      if (!remote) throw new FatalError('standby_cluster has neither host/port nor restore_command: cannot bootstrap a standby leader');
+      ctx.remember({ bootstrap: 'running' });
+      long.run('bootstrap', `clone from remote member ${remote.connUrl ?? remote.name}`,
+        async (s) => (await pg.createReplica(remote, s, ctx.remoteReplicaMethods?.())) && pg.start('standby_leader', remote, s),
+        (r) => ctx.remember({ bootstrap: r === true ? 'post_done' : 'failed' }));
+      return;
+    }
+    case 'failsafe_confirm':
+      return ctx.confirmFailsafe ? ctx.confirmFailsafe() : false;
     case 'cancel_initialization': {
       await dcs.cancelInitialization().catch((e: unknown) => ctx.logger.error(`failed to delete the initialize key: ${String(e)}`));
       await pg.stop('immediate').catch(() => false);
@@ -100,11 +133,16 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const sent = ctx.monotonic();
       let ok = false;
       try {
-        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null)) : false;
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null), null, ctx.failsafeTopology?.() ?? null) : false;
       } catch (e) {
         // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
-        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.
+        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary --
+        // unless the plan says what to do without the DCS (failsafe: ask the peers).
         if (!(e instanceof DcsError)) throw e;
+        if (dcsErrorHandled) {
+          await ctx.lockSentAt(null);
+          throw new HandledDcsError(e);
+        }
         ctx.logger.error(`failed to update leader lock: ${e.message}`);
       }
       await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
@@ -128,13 +166,13 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'demote':
       return demote(ctx, a.mode);
     case 'start':
-      return start(ctx, a.role, target(ctx, cluster, a.leader));
+      return start(ctx, a.role, target(ctx, cluster, a.leader, a.remote));
     case 'follow':
-      return follow(ctx, a.leader, !!a.reload);
+      return follow(ctx, a.leader, !!a.reload, !!a.remote);
     case 'check_rewind': {
       let result: Awaited<ReturnType<PostgresPort['checkDiverged']>>;
       try {
-        result = await pg.checkDiverged(target(ctx, cluster, a.leader));
+        result = await pg.checkDiverged(target(ctx, cluster, a.leader, a.remote));
       } catch (e) {
         ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
         return;
@@ -146,7 +184,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     }
     case 'rewind':
       // pg_rewind needs a stopped target: a running diverged replica is stopped first.
-      long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(target(ctx, cluster, a.leader), s),
+      long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(target(ctx, cluster, a.leader, a.remote), s),
         (r) => ctx.remember({ rewind: r === true ? 'done' : 'failed' }));
       return;
     case 'reinitialize': {
@@ -204,10 +242,10 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
   ctx.wakeup();
 }
 
-async function start(ctx: ExecutorContext, role: 'primary' | 'replica', leader: FollowTarget): Promise<void> {
+async function start(ctx: ExecutorContext, role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget): Promise<void> {
   const label = role === 'primary' ? 'starting primary after failure' : 'starting';
   ctx.long.run('start', label, (s) => ctx.pg.start(role, leader, s), (r) => {
-    if (r === true && role === 'replica') {
+    if (r === true && role !== 'primary') {
       ctx.remember({ demoted: false, rewind: 'unknown' });
       ctx.onRoleChange?.('replica');
     }
@@ -215,14 +253,16 @@ async function start(ctx: ExecutorContext, role: 'primary' | 'replica', leader: 
   });
 }
 
-async function follow(ctx: ExecutorContext, leaderName: string | null, reload: boolean): Promise<void> {
+async function follow(ctx: ExecutorContext, leaderName: string | null, reload: boolean, remote = false): Promise<void> {
   let cluster = ctx.cluster;
   let name = leaderName;
   if (reload) {
     cluster = await ctx.dcs.getCluster();
     name = cluster.leaderName && cluster.leaderName !== ctx.name ? cluster.leaderName : null;
   }
-  const result = await ctx.pg.follow(target(ctx, cluster, name));
+  // Following the remote source with the lock is the standby leader's role.
+  const role = remote && cluster?.leaderName === ctx.name ? 'standby_leader' : 'replica';
+  const result = await ctx.pg.follow(target(ctx, cluster, name, remote), role);
   if (result === 'restart_needed') {
     ctx.long.run('restart', 'changing primary_conninfo and restarting', (s) => ctx.pg.restart(s), () => {});
   } else if (result === 'reloaded') {

@@ -17,6 +17,8 @@ import { createReplica, replicaMethodResolver } from '../replica/create.js';
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
+import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
+import type { RecoveryMode } from '../postgres/config-files.js';
 
 const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -24,7 +26,9 @@ const num = (v: bigint | null | undefined): number | null => (v === null || v ==
 const MEMO_MS = 250;
 
 export class ControllerPort implements PostgresPort {
-  private _role: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null = null;
+  private _role: 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized' | null = null;
+  /** The dynamic `standby_cluster` section (null: not a standby cluster). */
+  private standbySection: Readonly<Record<string, unknown>> | null = null;
   private lastStatus: ServerStatus | null = null;
   private following: string | null = null;
   private memo = new Map<string, { at: number; value: Promise<unknown> }>();
@@ -39,6 +43,20 @@ export class ControllerPort implements PostgresPort {
   ) {}
 
   private callback(action: CallbackAction): void { this.callbacks?.call(action, this.role); }
+
+  /** The agent tells the port the current `standby_cluster` section (recovery settings depend on it). */
+  setStandbyCluster(section: Readonly<Record<string, unknown>> | null): void {
+    if (JSON.stringify(section) !== JSON.stringify(this.standbySection)) this.following = this.following === null ? null : 'stale';
+    this.standbySection = section;
+  }
+
+  /** Recovery settings for following `source`, with the standby cluster's slot and overrides. */
+  private recovery(source: FollowTarget): RecoveryMode {
+    const slot = followSlot(source);
+    const r = this.c.standbyRecovery(hasConnection(source) ? source : null, slot === undefined ? {} : { slotName: slot });
+    const extra = standbyOverrides(this.standbySection, source);
+    return r.kind === 'standby' && Object.keys(extra).length ? { kind: 'standby', params: { ...r.params, ...extra } } : r;
+  }
 
   get state(): string { return this.c.state; }
 
@@ -82,7 +100,7 @@ export class ControllerPort implements PostgresPort {
     const running = this.c.isRunning();
     const st = running && this.c.state !== 'starting' ? await this.serverStatus() : null;
     this.lastStatus = st;
-    if (st && this._role !== 'demoted') this._role = st.inRecovery ? 'replica' : 'primary';
+    if (st && this._role !== 'demoted' && !(this._role === 'standby_leader' && st.inRecovery)) this._role = st.inRecovery ? 'replica' : 'primary';
     const recoveryConfigured = this.file('standby.signal') || this.file('recovery.signal');
     let controlState = cd ? clusterState(cd) : null;
     // A fresh base backup carries the source's "in production" state but starts in archive recovery.
@@ -99,6 +117,7 @@ export class ControllerPort implements PostgresPort {
       walPosition: wal,
       recoveryConfigured,
       receiverStreaming: st?.inRecovery ? st.replicationState === 'streaming' : null,
+      standbyLeader: this._role === 'standby_leader' && st?.inRecovery === true,
     };
   }
 
@@ -146,31 +165,31 @@ export class ControllerPort implements PostgresPort {
   async moveDataDirAside(): Promise<void> { this.c.moveDataDirectoryAside(); }
   async removeDataDirectory(): Promise<void> { this.c.wipeDataDirectory(); }
 
-  async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal)); }
+  async createReplica(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal, methods)); }
 
-  private async createReplicaNow(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
+  private async createReplicaNow(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> {
     this._role = 'uninitialized';
-    const r = await createReplica({ pg: this.c, source, resolve: replicaMethodResolver(this.plugins, this.container), signal });
+    const r = await createReplica({ pg: this.c, source: hasConnection(source) ? source : null, resolve: replicaMethodResolver(this.plugins, this.container), signal, ...(methods ? { methods } : {}) });
     if (r.ok) {
       // Write the standby settings now so the clone can only ever start as a replica.
-      this.c.config.writePostgresqlConf(this.c.standbyRecovery(source));
+      this.c.config.writePostgresqlConf(this.recovery(source));
       this._role = 'replica';
     }
     return r.ok;
   }
 
-  async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
+  async start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
 
-  private async startNow(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+  private async startNow(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     void signal;
-    const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
-    this.following = role === 'replica' ? JSON.stringify(recovery) : null;
+    const recovery = role === 'primary' ? { kind: 'none' as const } : this.recovery(leader);
+    this.following = role !== 'primary' ? JSON.stringify(recovery) : null;
     const before = this._role;
     const ok = await this.c.start({ recovery });
     if (ok) {
       this._role = role;
       // A former primary (or demoted node) starting as a replica changed its role; otherwise a start.
-      const changed = (before === 'primary' || before === 'demoted') && role === 'replica';
+      const changed = (before === 'primary' || before === 'demoted') && role !== 'primary';
       this.callback(changed ? 'on_role_change' : 'on_start');
     }
     return ok;
@@ -222,9 +241,13 @@ export class ControllerPort implements PostgresPort {
     await this.c.demote(mode);
   }
 
-  async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
+  async follow(leader: FollowTarget, role: 'replica' | 'standby_leader' = 'replica'): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
     if (!this.c.isRunning()) return 'unchanged';
-    const recovery = this.c.standbyRecovery(leader);
+    if (this.lastStatus?.inRecovery !== false && this._role !== 'demoted' && this._role !== role) {
+      if (this._role === 'replica' || this._role === 'standby_leader') this.callback('on_role_change');
+      this._role = role;
+    }
+    const recovery = this.recovery(leader);
     const key = JSON.stringify(recovery);
     if (key === this.following) return 'unchanged';
     // PostgreSQL >= 13 applies primary_conninfo and primary_slot_name on reload.
@@ -244,7 +267,7 @@ export class ControllerPort implements PostgresPort {
   private async rewindNow(leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     if (!leader) return false;
     const ok = await rewind(this.c, leader, { signal });
-    if (ok) this.c.config.writePostgresqlConf(this.c.standbyRecovery(leader));
+    if (ok) this.c.config.writePostgresqlConf(this.recovery(leader));
     return ok;
   }
 

@@ -26,12 +26,12 @@ export interface PostgresPort {
   /** Move PGDATA aside after a failed bootstrap. */
   moveDataDirAside(): Promise<void>;
   /** Run the create_replica_methods chain from `source` (null: no_leader methods only). */
-  createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  createReplica(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean>;
   /** Remove PGDATA (reinitialize). */
   removeDataDirectory(): Promise<void>;
 
   /** Start as primary or as a replica following `leader`; true once accepting connections. */
-  start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
   /** Stop; `onShutdown` fires once the final checkpoint is written (graceful demotion releases the lock then). */
   /** `blockCallbacks`: no on_stop callback (a demotion's stop; its role change is announced by the next start). */
   stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void>; blockCallbacks?: boolean }): Promise<boolean>;
@@ -49,7 +49,7 @@ export interface PostgresPort {
    * Converge recovery settings on `leader` (primary_conninfo, primary_slot_name...). Applies what a
    * reload can; reports when only a restart can (the agent runs it as a long action).
    */
-  follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'>;
+  follow(leader: FollowTarget, role?: 'replica' | 'standby_leader'): Promise<'unchanged' | 'reloaded' | 'restart_needed'>;
   /** Compare my timeline history with the leader's. */
   checkDiverged(leader: FollowTarget): Promise<'not_needed' | 'need_rewind' | 'need_reinit'>;
   rewind(leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
@@ -67,6 +67,8 @@ export interface PostgresPort {
   applySettings(postgresql: Readonly<Record<string, unknown>>): void;
   /** PostgreSQL server_version_num of the running server, or null. */
   serverVersion(): number | null;
+  /** The dynamic `standby_cluster` section changed (null: not a standby cluster); recovery settings follow it. */
+  setStandbyCluster?(section: Readonly<Record<string, unknown>> | null): void;
   /** Called at once when the postmaster dies unexpectedly. */
   onPostmasterExit(cb: () => void): void;
   close(): Promise<void>;

@@ -55,7 +55,10 @@ export async function getCluster(ctx: ApiContext): Promise<Reply> {
 
 export async function getFailsafe(ctx: ApiContext): Promise<Reply> {
   if (!ctx.backend.settings.failsafeMode) return errorReply(502, 'failsafe_mode is not enabled');
-  const failsafe = (await someCluster(ctx)).failsafe;
+  // The last value read survives a DCS outage (Patroni's dcs.failsafe): that is when it matters.
+  const { dcs } = ctx.backend;
+  const cluster = dcs.cluster ?? (await dcs.getCluster().catch(() => null));
+  const failsafe = cluster?.failsafe ?? dcs.failsafe;
   return isPlainObject(failsafe) ? jsonReply(200, failsafe) : errorReply(502, 'no failsafe key in the DCS');
 }
 

@@ -5,6 +5,8 @@
 import type { Cluster } from '../model/cluster.js';
 import { isFailoverPossible } from './health.js';
 import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
+import { dcsUnavailablePlan } from './failsafe.js';
+import { standbyBootstrap, standbyRecover } from './standby.js';
 import { LONG_ACTION_TEXT, plan, type Action, type HaInput, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
@@ -40,12 +42,9 @@ function decideInner(input: HaInput): Plan {
   return upkeep.length ? { ...p, actions: [...upkeep, ...p.actions] } : p;
 }
 
-/** Step 20: the DCS could not be read. A primary cannot know whether it still holds the lock: demote. */
+/** Step 20: the DCS could not be read. A primary cannot know whether it still holds the lock: demote, unless failsafe peers confirm it. */
 function dcsUnavailable(input: HaInput): Plan {
-  if (!input.settings.paused && isPrimary(input)) {
-    return { message: 'demoting self because DCS is not accessible and I was a leader', actions: [{ type: 'demote', mode: 'offline' }], reason: 'DCS is not accessible' };
-  }
-  return plan('DCS is not accessible');
+  return dcsUnavailablePlan(input);
 }
 
 function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
@@ -155,11 +154,14 @@ function postBootstrap(input: HaInput): Plan {
     if (pg.inRecovery !== false) return plan('waiting for end of recovery after bootstrap');
     return plan('running post_bootstrap', { type: 'post_bootstrap' });
   }
+  if (input.settings.standbyCluster) return plan('initialized a new standby cluster', { type: 'finish_bootstrap', standby: true });
   return plan('initialized a new cluster', { type: 'finish_bootstrap' });
 }
 
 function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
   const { settings, tags, name } = input;
+  const standby = settings.standbyCluster ? standbyBootstrap(input, cluster) : null;
+  if (standby) return standby;
   if (cluster.isUnlocked() && cluster.initialize === null && !tags.nofailover && settings.canBootstrap) {
     return {
       message: 'trying to bootstrap a new cluster',
@@ -182,6 +184,8 @@ function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
 function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
   const { pg, settings, memory } = input;
   const started = { recovering: true, startedAt: input.monotonic };
+  const standby = settings.standbyCluster ? standbyRecover(input, cluster) : null;
+  if (standby) return standby;
   if (hasLock) {
     const asSecondary = recoverAsSecondary(input, cluster);
     if (settings.primaryStartTimeout === 0 && isFailoverPossible(input, cluster).ok) {

@@ -40,6 +40,8 @@ export interface PgFacts {
   readonly recoveryConfigured: boolean;
   /** A running replica's WAL receiver streams; null when not a running replica (or unknown). */
   readonly receiverStreaming?: boolean | null;
+  /** PostgreSQL runs as this standby cluster's standby leader (role `standby_leader`). */
+  readonly standbyLeader?: boolean;
 }
 
 /** A peer's answer to `GET /patroni` during the leader race (null when unreachable). */
@@ -74,6 +76,10 @@ export interface HaSettings {
   readonly watchdogUnavailable?: boolean;
   /** Patroni 4.1's `primary_race_backoff` (s): postpone the leader race while WAL from the old primary still moves; 0 = off. */
   readonly primaryRaceBackoff?: number;
+  /** `failsafe_mode` from the dynamic configuration (see failsafe.ts). */
+  readonly failsafeMode?: boolean;
+  /** A valid `standby_cluster` section: the lock holder is a standby leader and never promotes (see standby.ts). */
+  readonly standbyCluster?: boolean;
 }
 
 /** What the agent remembers between cycles. */
@@ -139,7 +145,10 @@ export type Action =
   | { readonly type: 'post_bootstrap' }
   | { readonly type: 'cancel_initialization' }
   | { readonly type: 'clone'; readonly source: string | null }
-  | { readonly type: 'finish_bootstrap' }
+  /** Standby cluster: clone the remote source, then start following it as the standby leader. */
+  | { readonly type: 'bootstrap_standby_leader' }
+  /** `standby`: a standby leader's bootstrap (no primary role change, no fence). */
+  | { readonly type: 'finish_bootstrap'; readonly standby?: boolean }
   | { readonly type: 'write_initialize'; readonly sysid: string; readonly createNew: boolean }
   | { readonly type: 'write_config' }
   | { readonly type: 'acquire_lock' }
@@ -148,13 +157,16 @@ export type Action =
   | { readonly type: 'clear_failover' }
   | { readonly type: 'promote' }
   | { readonly type: 'demote'; readonly mode: DemoteMode }
-  | { readonly type: 'start'; readonly role: 'primary' | 'replica'; readonly leader: string | null }
+  /** `remote`: follow the standby_cluster source (a standby leader, or anyone while the standby cluster has no leader). */
+  | { readonly type: 'start'; readonly role: 'primary' | 'replica' | 'standby_leader'; readonly leader: string | null; readonly remote?: boolean }
   | { readonly type: 'crash_recovery' }
   /** Converge recovery settings on `leader`; `reload`: re-read the DCS first and follow whoever holds the lock. */
-  | { readonly type: 'follow'; readonly leader: string | null; readonly reload?: boolean }
+  | { readonly type: 'follow'; readonly leader: string | null; readonly reload?: boolean; readonly remote?: boolean }
   /** `checkedFor`: remembered as divergenceCheckedFor once the check has an answer. */
-  | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string }
-  | { readonly type: 'rewind'; readonly leader: string }
+  | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string; readonly remote?: boolean }
+  | { readonly type: 'rewind'; readonly leader: string; readonly remote?: boolean }
+  /** DCS lost, failsafe on: POST /failsafe to every member of `/failsafe`; false unless all accept. */
+  | { readonly type: 'failsafe_confirm' }
   | { readonly type: 'reinitialize'; readonly leader: string }
   | { readonly type: 'stop' }
   | { readonly type: 'cancel_long_action' }
@@ -171,6 +183,8 @@ export interface Plan {
   readonly actions: readonly Action[];
   readonly message: string;
   readonly onFail?: Plan;
+  /** When an action cannot reach the DCS (DcsError), run this instead (failsafe: a lock refresh that got no answer). */
+  readonly onDcsError?: Plan;
   /** Why this node is not promoting or why it demoted: published in GET /patroni and its member key. */
   readonly reason?: string;
   /** Memory updates that follow from the decision itself. */
