@@ -186,7 +186,9 @@ export class Agent implements ApiBackend {
     }
     // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
     const guard = this.deps.guard;
-    if (guard && (this.eff.cluster.pause || (cluster && cluster.leaderName !== this.name && (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote'))) {
+    const notPrimary = (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote';
+    // A standby cluster's lock holder is no primary either: nothing to fence once it stopped being one.
+    if (guard && (this.eff.cluster.pause || (cluster && notPrimary && (cluster.leaderName !== this.name || isStandbySection(this.eff.cluster.standbyCluster))))) {
       await guard.standDown();
     }
     const base: Omit<HaInput, 'peers'> = {

@@ -4,7 +4,7 @@
  */
 import type { Cluster } from '../model/cluster.js';
 import { isFailoverPossible } from './health.js';
-import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
+import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster, remoteInStandby } from './leader.js';
 import { dcsUnavailablePlan } from './failsafe.js';
 import { standbyBootstrap, standbyRecover } from './standby.js';
 import { LONG_ACTION_TEXT, plan, type Action, type HaInput, type Plan } from './types.js';
@@ -211,10 +211,10 @@ function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
   if (leader && mayDiverge) {
     switch (memory.rewind) {
       case 'unknown':
-        return plan(`checking whether the timeline of ${input.name} diverged from ${leader}`, { type: 'check_rewind', leader });
+        return plan(`checking whether the timeline of ${input.name} diverged from ${leader}`, { type: 'check_rewind', leader, ...remoteInStandby(input) });
       case 'need_rewind':
-        if (settings.usePgRewind) return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: 'timeline diverged from the leader' };
-        if (settings.removeDataDirectoryOnDivergedTimelines) return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'timeline diverged from the leader' };
+        if (settings.usePgRewind) return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader, ...remoteInStandby(input) }], reason: 'timeline diverged from the leader' };
+        if (settings.removeDataDirectoryOnDivergedTimelines && !settings.standbyCluster) return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'timeline diverged from the leader' };
         break;
       case 'need_reinit':
       case 'failed':

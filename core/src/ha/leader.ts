@@ -82,11 +82,11 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   if (memory.divergenceCheckedFor !== key) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,
-      actions: [{ type: 'check_rewind', leader, checkedFor: key }], reason: 'not streaming from the leader',
+      actions: [{ type: 'check_rewind', leader, checkedFor: key, ...remoteInStandby(input) }], reason: 'not streaming from the leader',
     };
   }
   if (memory.rewind === 'need_rewind' && settings.usePgRewind) {
-    return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: `the WAL of ${name} diverged from the leader's timeline` };
+    return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader, ...remoteInStandby(input) }], reason: `the WAL of ${name} diverged from the leader's timeline` };
   }
   if (['need_rewind', 'need_reinit', 'failed'].includes(memory.rewind)) {
     if (settings.removeDataDirectoryOnDivergedTimelines || (memory.rewind !== 'need_rewind' && settings.removeDataDirectoryOnRewindFailure)) {
@@ -97,6 +97,13 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   }
   return null;
 }
+
+/**
+ * In a standby cluster the timeline comes from the remote primary, and a standby leader cannot serve
+ * pg_rewind (its pg_control lags the timeline it replays): check and rewind against the remote, as
+ * Patroni's _handle_rewind_or_reinitialize does.
+ */
+export const remoteInStandby = (input: HaInput): { remote?: true } => (input.settings.standbyCluster ? { remote: true } : {});
 
 /** Seconds until a scheduled failover is due, 'stale' when long past, or null when not scheduled. */
 function scheduledState(input: HaInput, cluster: Cluster): 'wait' | 'stale' | 'due' | null {

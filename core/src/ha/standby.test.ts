@@ -34,6 +34,9 @@ const rows: Row[] = [
   { name: 'diverged: pg_rewind from the remote', s: { pg: crashedPrimary, memory: { rewind: 'need_rewind', demoted: true }, settings: standby }, message: 'running pg_rewind from the remote primary', actions: ['update_lock', 'rewind:remote'] },
   { name: 'not diverged: start as the standby leader', s: { pg: crashedPrimary, memory: { rewind: 'not_needed', demoted: true }, settings: standby }, message: 'starting as a standby leader because i had the session lock', actions: ['update_lock', 'start:standby_leader:remote'] },
   { name: 'no leader and stopped: follow the remote', s: { me: 'node2', leader: null, pg: stoppedReplica, settings: standby }, message: 'trying to follow a remote member because standby cluster is unhealthy', actions: ['start:replica:remote'] },
+  { name: 'a cascading member that stopped streaming checks its timeline against the remote', s: { me: 'node2', members: [['node1', { timeline: 2 }], 'node2', 'node3'], pg: { receiverStreaming: false }, settings: standby }, message: 'checking whether the timeline of node2 diverged from node1', actions: ['check_rewind:remote'] },
+  { name: 'a diverged cascading member rewinds from the remote (a standby leader cannot serve pg_rewind)', s: { me: 'node2', members: [['node1', { timeline: 2 }], 'node2', 'node3'], pg: { receiverStreaming: false }, memory: { divergenceCheckedFor: 'node1@2', rewind: 'need_rewind' }, settings: standby }, message: 'running pg_rewind from node1', actions: ['rewind:remote'] },
+  { name: 'a stopped former primary that is not the lock holder rewinds from the remote', s: { me: 'node2', pg: crashedPrimary, memory: { rewind: 'need_rewind', demoted: true }, settings: standby }, message: 'running pg_rewind from node1', actions: ['rewind:remote'] },
   { name: 'stopped member with a standby leader starts as a secondary', s: { me: 'node2', pg: stoppedReplica, settings: standby }, message: 'starting as a secondary', actions: ['start:replica'] },
 ];
 
