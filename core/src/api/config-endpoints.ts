@@ -3,6 +3,7 @@
  * GET/POST `/failsafe` (reference §4.2).
  */
 import { compactJson, deepEqual, isPlainObject, truthy } from '../util/json.js';
+import { parseFailsafePing } from '../ha/failsafe.js';
 import { clusterAsJson } from './cluster-json.js';
 import { errorReply, jsonReply, readJsonObject, textReply } from './http-util.js';
 import { patchConfig } from './merge-patch.js';
@@ -67,6 +68,8 @@ export async function postFailsafe(ctx: ApiContext): Promise<Reply> {
   const { backend } = ctx;
   if (!backend.settings.failsafeMode || !backend.updateFailsafe) return errorReply(502, 'failsafe_mode is not enabled');
   const request = await readJsonObject(ctx.req, { optional: false, maxBytes: ctx.options.maxBodyBytes });
+  const bad = parseFailsafePing(request);
+  if (typeof bad === 'string') return textReply(400, `Bad failsafe request: ${bad}`);
   const ret = await backend.updateFailsafe(request);
   const headers: Record<string, string> = typeof ret === 'number' ? { lsn: String(ret) } : {};
   const message = typeof ret === 'string' ? ret : 'Accepted';
