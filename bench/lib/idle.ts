@@ -3,7 +3,9 @@
  * its tree (PostgreSQL excluded), CPU % per node (agent + helpers, utime+stime from /proc over the
  * idle period) and the DCS request rate from etcd's /metrics counters before and after it.
  */
-import type { TestCluster } from '../../test/helpers/cluster.js';
+import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
+import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
+import { testUser } from '../../test/helpers/user.js';
 import { CLK_TCK, agentTree, cpuTicks, rssMb } from './proctree.js';
 
 export interface IdleNode {
@@ -52,21 +54,28 @@ async function etcdCounters(cluster: TestCluster): Promise<Counters | null> {
   }
 }
 
-function treeTicks(agentPid: number): { agent: number | null; helpers: Map<number, number> } {
-  const t = agentTree(agentPid);
+/** The fence and deadman of a node: they run outside the agent's process tree. */
+async function detachedHelpers(n: TestNode): Promise<number[]> {
+  const f = fenceFiles(n.dataDir, testUser()?.uid);
+  const st = await new FenceClient(n.dataDir, silentLogger, f.base, f.log).existing();
+  return st ? [st.pid, ...(st.deadman ? [st.deadman] : [])] : [];
+}
+
+function treeTicks(agentPid: number, detached: number[]): { agent: number | null; helpers: Map<number, number> } {
+  const t = agentTree(agentPid, detached);
   return { agent: t.agent ? t.agent.cpuTicks : null, helpers: new Map(t.helpers.map((h) => [h.pid, h.cpuTicks])) };
 }
 
 export async function measureIdle(cluster: TestCluster, seconds: number, roles: Map<string, string>): Promise<IdleReport> {
-  const agents = cluster.nodes.map((n) => ({ n, pid: n.proc?.pid ?? -1 }));
-  const before = agents.map((a) => treeTicks(a.pid));
+  const agents = await Promise.all(cluster.nodes.map(async (n) => ({ n, pid: n.proc?.pid ?? -1, detached: await detachedHelpers(n) })));
+  const before = agents.map((a) => treeTicks(a.pid, a.detached));
   const dcs0 = await etcdCounters(cluster);
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const dt = (Date.now() - t0) / 1000;
   const dcs1 = await etcdCounters(cluster);
-  const nodes = agents.map(({ n, pid }, i) => {
-    const tree = agentTree(pid);
+  const nodes = agents.map(({ n, pid, detached }, i) => {
+    const tree = agentTree(pid, detached);
     const b = before[i]!;
     const agentNow = cpuTicks(pid);
     const pct = (ticks: number) => +((100 * ticks) / CLK_TCK / dt).toFixed(2);
