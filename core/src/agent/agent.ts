@@ -11,13 +11,14 @@ import type { HttpClient } from '../di.js';
 import { DcsError, FatalError } from '../errors.js';
 import { decide, needsPeerStatuses } from '../ha/decide.js';
 import { isFailoverPossible } from '../ha/health.js';
-import { freshMemory, type AgentMemory, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
+import { applyEvents, publishedRole } from '../ha/memory.js';
+import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts, type ScheduledRestart } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
-import { executePlan } from './executor.js';
+import { executePlan, reinitialize } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
@@ -30,6 +31,7 @@ import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
 import { isStandbySection } from '../ha/standby-source.js';
 import { FailsafeSide } from './failsafe-peers.js';
+import type { FollowTarget } from './postgres-port.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -56,7 +58,10 @@ export class Agent implements ApiBackend {
   readonly dcs: Dcs;
   private local: LoadedConfig;
   private eff: EffectiveConfig;
+  /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
+  /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
+  private events: HaEvent[] = [];
   private readonly long: LongActionRunner;
   private readonly clock: Clock;
   private oldCluster: Cluster | null = null;
@@ -69,10 +74,7 @@ export class Agent implements ApiBackend {
   private lastStatus: NodeStatus | null = null;
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
-  /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
-  private lastPublishedWal: number | null = null;
-  /** Failsafe mode: the primary that last pinged us (replica), or our confirmed run without the DCS (primary). */
-  private readonly failsafe: FailsafeSide;
+  private readonly failsafe: FailsafeSide; // failsafe mode: the pinging primary (replica side), the confirmation rounds (primary)
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -84,13 +86,24 @@ export class Agent implements ApiBackend {
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
     this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.eff.cluster.ttl,
-      urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.lastPublishedWal,
+      urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.memory.prevWalPosition ?? null,
       onConfirmed: async (sentAt) => { this.lockSentAt = sentAt; await this.deps.guard?.failsafeConfirmed(sentAt); } });
-    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
+    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
+    deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
       this.dcs.wakeup();
     });
+  }
+
+  private readonly report = (e: HaEvent): void => { this.events.push(e); };
+
+  /**
+   * The role to publish now: memory with the events not yet decided on (a key handed over during a
+   * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
+   */
+  private role(): string {
+    return publishedRole(applyEvents(this.memory, this.events), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
@@ -169,11 +182,8 @@ export class Agent implements ApiBackend {
     try {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
-      // Patroni resets the primary_race_backoff timer whenever there is a leader.
-      if (cluster.leader) this.memory = { ...this.memory, raceBackoffSince: 0 };
       this.applyDynamic(cluster);
-      // Failsafe: a primary that pinged us within ttl is the leader of an unlocked view (no race against it).
-      if (this.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster);
+      if (this.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster); // a primary that pinged us leads
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
       log.error(`Error communicating with DCS: ${e.message}`);
@@ -184,23 +194,20 @@ export class Agent implements ApiBackend {
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }
-    // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
-    const guard = this.deps.guard;
-    const notPrimary = (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote';
-    // A standby cluster's lock holder is no primary either: nothing to fence once it stopped being one.
-    if (guard && (this.eff.cluster.pause || (cluster && notPrimary && (cluster.leaderName !== this.name || isStandbySection(this.eff.cluster.standbyCluster))))) {
-      await guard.standDown();
-    }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: { ...this.memory, longAction: this.long.running, prevWalPosition: this.lastPublishedWal }, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      fence: !!this.deps.guard, scheduledRestart: this.scheduledDue(),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
-    const plan = decide({ ...base, peers });
+    // The events taken here are the ones this decision folds in; later ones wait for the next.
+    const events = this.events.splice(0);
+    const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
+    this.memory = memory;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
-      remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
+      report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
         // A standby leader is no primary: nothing to fence (a primary there is demoted by the plan).
@@ -208,6 +215,8 @@ export class Agent implements ApiBackend {
       },
       ...this.failsafe.executorHooks(() => this.eff.cluster, cluster),
       wakeup: () => this.dcs.wakeup(),
+      guard: this.deps.guard,
+      clearScheduledRestart: () => { this.scheduled = null; },
       onRoleChange: this.deps.onRoleChange,
     };
     let message: string;
@@ -220,42 +229,21 @@ export class Agent implements ApiBackend {
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
     if (cluster && cluster.leaderName === this.name) this.failsafe.reset(); // back on the DCS with the lock: failsafe is over
-    if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
-    if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
-    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {
+    if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
       this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
     }
     return result;
   }
 
-  /** Patroni's step 13: the physical slots members stream from (permanent physical slots too). */
-  private async syncSlots(cluster: Cluster): Promise<void> {
-    const pg = this.deps.pg;
-    if (pg.state !== 'running') return;
-    const role = cluster.leaderName === this.name ? 'primary' : 'replica';
-    const slots = cluster.getReplicationSlots(this.name, role, this.tags.nofailover, pg.serverVersion() ?? 150000);
-    const wanted = Object.entries(slots).filter(([, v]) => v.type === 'physical').map(([k]) => k);
-    const ignore = cluster.config?.ignoreSlotsMatchers ?? [];
-    await pg.syncPhysicalSlots(wanted, (name) => ignore.some((m) => m.name === name));
-  }
-
-  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its role filter no longer matches). */
-  private runScheduledRestart(): void {
+  /** The scheduled restart as the decision sees it (a timer: due when `at` has passed). */
+  private scheduledDue(): ScheduledRestart | null {
     const sched = this.scheduled;
     const at = typeof sched?.schedule === 'string' ? Date.parse(sched.schedule) : NaN;
-    if (!sched || !(at <= this.clock.now())) return;
-    this.scheduled = null;
-    const role = typeof sched.role === 'string' ? sched.role : null;
-    const mine = this.deps.pg.role;
-    if (role && !(role === mine || (role === 'master' && mine === 'primary'))) {
-      this.deps.logger.warn(`scheduled restart skipped: role ${mine} does not match ${role}`);
-      return;
-    }
-    this.deps.logger.info('running the scheduled restart');
-    this.long.run('restart', 'scheduled restart', (s) => this.deps.pg.restart(s), () => {});
+    if (!sched || Number.isNaN(at)) return null;
+    return { at, role: typeof sched.role === 'string' ? sched.role : null };
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
@@ -270,12 +258,12 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.deps.pg.role, tags: this.tags.tags as Record<string, unknown>,
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: this.tags.tags as Record<string, unknown>,
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });
-    this.lastPublishedWal = typeof data.xlog_location === 'number' ? data.xlog_location : null;
     await this.dcs.touchMember(data);
+    this.report({ type: 'member_published', walPosition: typeof data.xlog_location === 'number' ? data.xlog_location : null });
   }
 
   /** Run cycles until stop(). A fatal error ends the loop (the caller exits non-zero). */
@@ -324,7 +312,7 @@ export class Agent implements ApiBackend {
       name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
       onRelease: () => {
         this.lockSentAt = null;
-        if (cluster.leaderName === this.name) this.deps.pg.markDemoted();
+        if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
       },
     });
     // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
@@ -364,9 +352,8 @@ export class Agent implements ApiBackend {
     if (req.role && !(req.role === status?.role || (req.role === 'master' && status?.role === 'primary'))) return [false, 'restart conditions are not satisfied'];
     if (req.restartPending && !status?.pendingRestart) return [false, 'restart conditions are not satisfied'];
     if (this.long.running) return [false, `${this.long.running.label} already in progress`];
-    const result = await new Promise<boolean | Error>((resolve) => {
-      this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s), resolve);
-    });
+    const result = await this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s));
+    if (result === null) return [false, 'another action is already in progress'];
     return result === true ? [true, 'restarted successfully'] : [false, 'restart failed'];
   }
 
@@ -394,12 +381,9 @@ export class Agent implements ApiBackend {
       this.long.cancel();
       await this.long.wait();
     }
-    const source = cluster.getCloneMember(this.name);
-    const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
-      await this.deps.pg.stop('immediate');
-      // The replica chain wipes PGDATA unless the method keeps data (as Patroni's _do_reinitialize).
-      return this.deps.pg.createReplica(source, s);
-    }, () => { this.memory = { ...this.memory, rewind: 'unknown', demoted: false }; });
+    const source: FollowTarget = cluster.getCloneMember(this.name);
+    // The same path as the plan's reinitialize; its end comes back as an event for the next decision.
+    const started = reinitialize({ long: this.long, pg: this.deps.pg }, source);
     return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
   }
 
@@ -408,7 +392,7 @@ export class Agent implements ApiBackend {
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
-      memory: this.memory, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);
   }

@@ -34,7 +34,7 @@ describe('a cycle without the DCS', () => {
   ];
   for (const r of rows) {
     it(r.name, () => {
-      const p = decide(scenario(r.s));
+      const p = decide(scenario(r.s)).plan;
       expect(p.message).toBe(r.message);
       expect(kinds(p)).toEqual(r.actions);
       if (r.fail) {
@@ -45,14 +45,14 @@ describe('a cycle without the DCS', () => {
   }
 
   it('a lock refresh the DCS does not answer asks the peers instead of demoting (failsafe on, primary only)', () => {
-    const on = decide(scenario({ settings: { failsafeMode: true } }));
+    const on = decide(scenario({ settings: { failsafeMode: true } })).plan;
     expect(kinds(on)).toEqual(['update_lock']);
     expect(kinds(on.onFail)).toEqual(['demote:immediate-nolock']); // a lost compare-and-swap still demotes
     expect(kinds(on.onDcsError)).toEqual(['failsafe_confirm']);
     expect(kinds(on.onDcsError?.onFail)).toEqual(['demote:offline']);
-    expect(decide(scenario({})).onDcsError).toBeUndefined();
-    expect(decide(scenario({ pg: runningReplica, settings: { failsafeMode: true } })).onDcsError).toBeUndefined();
-    expect(decide(scenario({ settings: { failsafeMode: true, paused: true } })).onDcsError).toBeUndefined();
+    expect(decide(scenario({})).plan.onDcsError).toBeUndefined();
+    expect(decide(scenario({ pg: runningReplica, settings: { failsafeMode: true } })).plan.onDcsError).toBeUndefined();
+    expect(decide(scenario({ settings: { failsafeMode: true, paused: true } })).plan.onDcsError).toBeUndefined();
   });
 
   it('dcsUnavailablePlan never keeps a primary without a confirmation action', () => {
@@ -114,11 +114,11 @@ describe('the replica side', () => {
 
   it('an unlocked view gets the pinging primary as leader, so the replica follows it instead of racing', () => {
     const input = scenario({ me: 'node2', leader: null, settings: { failsafeMode: true } });
-    expect(decide(input).actions.map((a) => a.type)).toContain('acquire_lock');
+    expect(decide(input).plan.actions.map((a) => a.type)).toContain('acquire_lock');
     const cluster = withFailsafeLeader(input.cluster!, ping, 'node2');
     expect(cluster.leaderName).toBe('node1');
     expect(cluster.leader!.connUrl).toBe(ping.conn_url);
-    const p = decide({ ...input, cluster });
+    const p = decide({ ...input, cluster }).plan;
     expect(p.message).toBe('no action. I am (node2), a secondary, and following a leader (node1)');
     expect(kinds(p)).toEqual(['follow']);
   });
@@ -137,7 +137,7 @@ describe('the replica side', () => {
     const unlisted = withFailsafeKey(input, { node1: 'u', node2: 'u' });
     expect(failsafeRaceVerdict(listed, listed.cluster!)).toBeNull();
     expect(failsafeRaceVerdict(unlisted, unlisted.cluster!)).toEqual({ ok: false, reason: 'failsafe: node3 is not in the /failsafe topology' });
-    const p = decide(unlisted);
+    const p = decide(unlisted).plan;
     expect(p.actions.map((a) => a.type)).not.toContain('acquire_lock');
     expect(p.reason).toBe('failsafe: node3 is not in the /failsafe topology');
     expect(failsafeRaceVerdict({ ...unlisted, settings: { ...unlisted.settings, failsafeMode: false } }, unlisted.cluster!)).toBeNull();

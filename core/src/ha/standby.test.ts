@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { RemoteMember } from '../model/member.js';
 import { decide } from './decide.js';
+import { publishedRole } from './memory.js';
 import { followSlot, isStandbySection, remoteMember, remoteReplicaMethods, standbyOverrides } from './standby-source.js';
 import { crashedPrimary, emptyPg, runningPrimary, runningReplica, scenario, stoppedReplica, type ScenarioOpts } from './scenario.js';
 import type { Action, Plan } from './types.js';
@@ -12,12 +13,13 @@ import type { Action, Plan } from './types.js';
 const desc = (a: Action) => ('mode' in a ? `${a.type}:${a.mode}` : 'remote' in a && a.remote ? `${a.type}${'role' in a ? `:${a.role}` : ''}:remote` : 'role' in a ? `${a.type}:${a.role}` : a.type);
 const kinds = (p: Plan | undefined) => (p ? p.actions.map(desc) : null);
 const standby = { standbyCluster: true };
-const asStandbyLeader = { ...runningReplica, standbyLeader: true };
+const asStandbyLeader = runningReplica;
+const wasStandbyLeader = { role: 'standby_leader' as const };
 
 interface Row { name: string; s: ScenarioOpts; message: string | RegExp; actions: string[]; fail?: string; failActions?: string[] }
 
 const rows: Row[] = [
-  { name: 'the standby leader keeps following the remote', s: { pg: asStandbyLeader, settings: standby }, message: 'no action. I am (node1), the standby leader with the lock', actions: ['update_lock', 'follow:remote'], fail: 'not promoting because failed to update leader lock in DCS', failActions: [] },
+  { name: 'the standby leader keeps following the remote', s: { pg: asStandbyLeader, memory: wasStandbyLeader, settings: standby }, message: 'no action. I am (node1), the standby leader with the lock', actions: ['update_lock', 'follow:remote'], fail: 'not promoting because failed to update leader lock in DCS', failActions: [] },
   { name: 'a lock holder in recovery becomes the standby leader, never promotes', s: { pg: runningReplica, settings: standby }, message: 'promoted self to a standby leader because i had the session lock', actions: ['update_lock', 'follow:remote'] },
   { name: 'a primary holding the lock (demote-cluster) stops, keeping the lock', s: { pg: runningPrimary, settings: standby }, message: 'cannot be a real primary in standby cluster', actions: ['update_lock', 'demote:offline'], fail: 'demoted self because failed to update leader lock in DCS', failActions: ['demote:immediate-nolock'] },
   { name: 'paused primary holding the lock keeps running', s: { pg: runningPrimary, settings: { ...standby, paused: true } }, message: 'PAUSE: continue to run as primary without lock', actions: ['update_lock'] },
@@ -28,7 +30,7 @@ const rows: Row[] = [
   { name: 'empty cluster: race for /initialize and clone the remote', s: { leader: null, initialize: null, pg: emptyPg, settings: standby }, message: 'trying to bootstrap a new standby leader', actions: ['race_initialize', 'bootstrap_standby_leader'], fail: 'failed to acquire initialize lock', failActions: [] },
   { name: 'being initialized by another member: wait for the standby leader', s: { me: 'node2', leader: null, initialize: '', pg: emptyPg, settings: standby }, message: 'waiting for standby_leader to bootstrap', actions: [] },
   { name: 'a new member clones the standby leader', s: { me: 'node2', pg: emptyPg, settings: standby }, message: "trying to bootstrap from leader 'node1'", actions: ['clone'] },
-  { name: 'bootstrap finished: publish the standby cluster without a primary role change', s: { leader: null, memory: { bootstrap: 'post_done' }, pg: asStandbyLeader, settings: standby }, message: 'initialized a new standby cluster', actions: ['finish_bootstrap'] },
+  { name: 'bootstrap finished: publish the standby cluster without a primary role change', s: { leader: null, memory: { bootstrap: 'started' }, pg: asStandbyLeader, settings: standby }, message: 'initialized a new standby cluster', actions: ['finish_bootstrap'] },
   { name: 'stopped lock holder starts as the standby leader', s: { pg: stoppedReplica, settings: standby }, message: 'starting as a standby leader because i had the session lock', actions: ['update_lock', 'start:standby_leader:remote'] },
   { name: 'a stopped former primary checks its timeline against the remote first', s: { pg: crashedPrimary, settings: standby }, message: 'checking whether the timeline of node1 diverged from the remote primary', actions: ['update_lock', 'check_rewind:remote'] },
   { name: 'diverged: pg_rewind from the remote', s: { pg: crashedPrimary, memory: { rewind: 'need_rewind', demoted: true }, settings: standby }, message: 'running pg_rewind from the remote primary', actions: ['update_lock', 'rewind:remote'] },
@@ -43,7 +45,7 @@ const rows: Row[] = [
 describe('standby cluster decisions', () => {
   for (const r of rows) {
     it(r.name, () => {
-      const p = decide(scenario(r.s));
+      const p = decide(scenario(r.s)).plan;
       if (typeof r.message === 'string') expect(p.message).toBe(r.message);
       else expect(p.message).toMatch(r.message);
       expect(kinds(p)).toEqual(r.actions);
@@ -59,15 +61,27 @@ describe('standby cluster decisions', () => {
     const flat = (p: Plan | undefined): string[] => (p ? [...p.actions.map((a) => a.type), ...flat(p.onFail), ...flat(p.onDcsError)] : []);
     for (const pg of pgs) for (const leader of ['node1', 'node2', null]) for (const failover of [null, { leader: 'node1', member: 'node1' }, { member: 'node1' }]) {
       for (const extra of [{}, { paused: true }, { failsafeMode: true }]) {
-        const p = decide(scenario({ pg, leader, failover, settings: { ...standby, ...extra } }));
+        const p = decide(scenario({ pg, leader, failover, settings: { ...standby, ...extra } })).plan;
         expect(flat(p), JSON.stringify({ pg, leader, failover, extra })).not.toContain('promote');
         expect(p.actions.filter((a) => a.type === 'start' && a.role === 'primary')).toEqual([]);
       }
     }
   });
 
+  it('the role is standby_leader in memory (member key, GET /patroni) while the lock holder follows the remote, and only then', () => {
+    const becomes = decide(scenario({ pg: runningReplica, memory: { role: 'replica' }, settings: standby }));
+    expect(becomes.memory.role).toBe('standby_leader');
+    expect(publishedRole(becomes.memory, 'replica', false)).toBe('standby_leader');
+    expect(decide(scenario({ pg: runningReplica, memory: wasStandbyLeader, settings: standby })).memory.role).toBe('standby_leader');
+    expect(decide(scenario({ dcsDown: true, pg: runningReplica, memory: wasStandbyLeader, settings: standby })).memory.role).toBe('standby_leader');
+    // Lost the lock, or no longer a standby cluster: a replica (until it promotes).
+    expect(decide(scenario({ me: 'node2', pg: runningReplica, memory: wasStandbyLeader, settings: standby })).memory.role).toBe('replica');
+    expect(decide(scenario({ pg: runningReplica, memory: wasStandbyLeader })).memory.role).toBe('replica');
+    expect(publishedRole({ ...becomes.memory, role: 'standby_leader' }, 'primary', false)).toBe('primary');
+  });
+
   it('removing standby_cluster makes the standby leader promote (the DC switchover path)', () => {
-    const p = decide(scenario({ pg: asStandbyLeader }));
+    const p = decide(scenario({ pg: runningReplica, memory: { role: 'standby_leader' } })).plan;
     expect(p.message).toBe('promoted self to leader because I had the session lock');
     expect(kinds(p)).toEqual(['update_lock', 'promote']);
   });

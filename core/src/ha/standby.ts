@@ -35,6 +35,12 @@ export function enforceFollowRemote(input: HaInput, message: string, before: Act
   return { message, actions: [...before, followRemote] };
 }
 
+/** The lock holder converges on the remote and from now on publishes role `standby_leader`. */
+function asStandbyLeader(input: HaInput, message: string, before: Action[]): Plan {
+  const p = enforceFollowRemote(input, message, before);
+  return isPrimary(input) ? p : { ...p, remember: { role: 'standby_leader' } };
+}
+
 /** The cluster has a leader key and a standby_cluster section. */
 export function standbyHealthyCluster(input: HaInput, cluster: Cluster, follow: () => Plan): Plan {
   const me = input.name;
@@ -48,12 +54,12 @@ export function standbyHealthyCluster(input: HaInput, cluster: Cluster, follow: 
   const onFail: Plan = isPrimary(input) && !input.settings.paused
     ? { message: 'demoted self because failed to update leader lock in DCS', actions: [{ type: 'demote', mode: 'immediate-nolock' }], reason: 'failed to update leader lock in DCS' }
     : plan('not promoting because failed to update leader lock in DCS');
-  const message = input.pg.standbyLeader
+  const message = input.memory.role === 'standby_leader'
     ? `no action. I am (${me}), the standby leader with the lock`
     : 'promoted self to a standby leader because i had the session lock';
   // A pending switchover in a standby cluster is Patroni's too: handled by the leader's manual failover path
   // only when it is a primary; a standby leader just keeps following.
-  return { ...enforceFollowRemote(input, message, [{ type: 'update_lock' }]), onFail };
+  return { ...asStandbyLeader(input, message, [{ type: 'update_lock' }]), onFail };
 }
 
 /** No leader key: the winner becomes the standby leader; everybody else follows the remote meanwhile. */
@@ -92,7 +98,6 @@ export function standbyBootstrap(input: HaInput, cluster: Cluster): Plan | null 
  */
 export function standbyRecover(input: HaInput, cluster: Cluster): Plan | null {
   const { pg, memory, settings } = input;
-  const started = { recovering: true, startedAt: input.monotonic };
   if (cluster.leaderName === input.name) {
     const mayDiverge = !pg.recoveryConfigured || PRIMARY_STATES.includes(pg.controlState ?? '') || memory.demoted;
     if (mayDiverge) {
@@ -112,13 +117,13 @@ export function standbyRecover(input: HaInput, cluster: Cluster): Plan | null {
     return {
       message: 'starting as a standby leader because i had the session lock',
       actions: [{ type: 'update_lock' }, { type: 'start', role: 'standby_leader', leader: null, remote: true }],
-      onFail: plan('not starting because failed to update leader lock in DCS'), remember: started,
+      onFail: plan('not starting because failed to update leader lock in DCS'),
     };
   }
   if (cluster.isUnlocked() && !settings.paused) {
     return {
       message: 'trying to follow a remote member because standby cluster is unhealthy',
-      actions: [{ type: 'start', role: 'replica', leader: null, remote: true }], remember: started,
+      actions: [{ type: 'start', role: 'replica', leader: null, remote: true }],
     };
   }
   return null;
