@@ -6,6 +6,7 @@
 import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
 import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
 import { testUser } from '../../test/helpers/user.js';
+import { etcdRates } from './etcd-rates.js';
 import { CLK_TCK, agentTree, cpuTicks, rssMb } from './proctree.js';
 
 export interface IdleNode {
@@ -28,32 +29,6 @@ export interface IdleReport {
   readonly dcsByMethod: Record<string, number>;
 }
 
-interface Counters { handled: number; received: number; byMethod: Map<string, number> }
-
-async function etcdCounters(cluster: TestCluster): Promise<Counters | null> {
-  try {
-    let handled = 0;
-    let received = 0;
-    const byMethod = new Map<string, number>();
-    for (const m of cluster.etcd.members) {
-      if (!m.proc) continue;
-      const text = await (await fetch(`${m.clientUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-      for (const line of text.split('\n')) {
-        const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-        if (line.startsWith('grpc_server_handled_total{')) handled += v;
-        else if (line.startsWith('grpc_server_msg_received_total{')) {
-          received += v;
-          const m = /grpc_method="([^"]+)"/.exec(line)?.[1] ?? '?';
-          byMethod.set(m, (byMethod.get(m) ?? 0) + v);
-        }
-      }
-    }
-    return { handled, received, byMethod };
-  } catch {
-    return null;
-  }
-}
-
 /** The fence and deadman of a node: they run outside the agent's process tree. */
 async function detachedHelpers(n: TestNode): Promise<number[]> {
   const f = fenceFiles(n.dataDir, testUser()?.uid);
@@ -69,11 +44,12 @@ function treeTicks(agentPid: number, detached: number[]): { agent: number | null
 export async function measureIdle(cluster: TestCluster, seconds: number, roles: Map<string, string>): Promise<IdleReport> {
   const agents = await Promise.all(cluster.nodes.map(async (n) => ({ n, pid: n.proc?.pid ?? -1, detached: await detachedHelpers(n) })));
   const before = agents.map((a) => treeTicks(a.pid, a.detached));
-  const dcs0 = await etcdCounters(cluster);
+  const rates = etcdRates(cluster.etcd);
+  const dcs0 = await rates.start();
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const dt = (Date.now() - t0) / 1000;
-  const dcs1 = await etcdCounters(cluster);
+  const dcs = await rates.stop(dcs0);
   const nodes = agents.map(({ n, pid, detached }, i) => {
     const tree = agentTree(pid, detached);
     const b = before[i]!;
@@ -93,13 +69,5 @@ export async function measureIdle(cluster: TestCluster, seconds: number, roles: 
       helpersCpuPct: helperSeen ? pct(helperTicks) : null,
     };
   });
-  const rate = (k: 'handled' | 'received') => (dcs0 && dcs1 ? +((dcs1[k] - dcs0[k]) / dt).toFixed(1) : null);
-  const byMethod: Record<string, number> = {};
-  if (dcs0 && dcs1) {
-    for (const [m, v] of dcs1.byMethod) {
-      const r = +((v - (dcs0.byMethod.get(m) ?? 0)) / dt).toFixed(2);
-      if (r > 0) byMethod[m] = r;
-    }
-  }
-  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: rate('handled'), dcsMsgsPerS: rate('received'), dcsByMethod: byMethod };
+  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: dcs.unaryPerS, dcsMsgsPerS: dcs.msgsPerS, dcsByMethod: dcs.byMethod };
 }
