@@ -93,6 +93,8 @@ describe('failsafe mode: a DCS outage longer than ttl (etcd, PostgreSQL 15)', ()
     for (const r of replicas) {
       await waitFor(async () => (await r.sql("SELECT count(*)::int AS c FROM fs WHERE v = 'during-outage'"))[0]?.c === 1, 10_000, `${r.name} to replay the write made during the outage`);
     }
+    // GET /failsafe answers from the last value seen, without the DCS.
+    expect(Object.keys((await leader.get('/failsafe')).body).sort()).toEqual(cluster.nodes.map((n) => n.name).sort());
     const st = (await leader.get('/patroni')).body;
     expect(st.failsafe_mode_is_active).toBe(true);
     expect(st.role).toBe('primary');

@@ -58,8 +58,7 @@ export async function getFailsafe(ctx: ApiContext): Promise<Reply> {
   if (!ctx.backend.settings.failsafeMode) return errorReply(502, 'failsafe_mode is not enabled');
   // The last value read survives a DCS outage (Patroni's dcs.failsafe): that is when it matters.
   const { dcs } = ctx.backend;
-  const cluster = dcs.cluster ?? (await dcs.getCluster().catch(() => null));
-  const failsafe = cluster?.failsafe ?? dcs.failsafe;
+  const failsafe = dcs.cluster?.failsafe ?? dcs.failsafe ?? (await dcs.getCluster().catch(() => null))?.failsafe;
   return isPlainObject(failsafe) ? jsonReply(200, failsafe) : errorReply(502, 'no failsafe key in the DCS');
 }
 
