@@ -204,16 +204,16 @@ export class Agent implements ApiBackend {
     const events = this.events.splice(0);
     const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
     this.memory = memory;
+    let dcsLost = false;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
-        // A standby leader is no primary: nothing to fence (a primary there is demoted by the plan).
-        if (!this.eff.cluster.pause && !isStandbySection(this.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t);
+        if (!this.eff.cluster.pause && !isStandbySection(this.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t); // a standby leader is no primary
       },
-      ...this.failsafe.executorHooks(() => this.eff.cluster, cluster),
+      ...this.failsafe.executorHooks(() => this.eff.cluster, cluster), onDcsLost: () => { dcsLost = true; },
       wakeup: () => this.dcs.wakeup(),
       guard: this.deps.guard,
       clearScheduledRestart: () => { this.scheduled = null; },
@@ -229,7 +229,7 @@ export class Agent implements ApiBackend {
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
     if (cluster && cluster.leaderName === this.name) this.failsafe.reset(); // back on the DCS with the lock: failsafe is over
-    const result = await this.finish(message, plan.reason ?? null, cluster);
+    const result = await this.finish(message, plan.reason ?? null, dcsLost ? null : cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;

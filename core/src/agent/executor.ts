@@ -47,6 +47,8 @@ export interface ExecutorContext {
   readonly failsafeTopology?: () => Record<string, string> | null;
   /** DCS lost: ask every `/failsafe` member to confirm this primary; true only when all did. */
   readonly confirmFailsafe?: () => Promise<boolean>;
+  /** The plan took its onDcsError branch: this cycle has no DCS (Patroni then skips touch_member). */
+  readonly onDcsLost?: () => void;
 }
 
 /** An action whose DcsError the plan handles itself (Plan.onDcsError). */
@@ -74,6 +76,7 @@ export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<str
     } catch (e) {
       if (!(e instanceof HandledDcsError) || !plan.onDcsError) throw e instanceof HandledDcsError ? e.dcsError : e;
       ctx.logger.error(`Error communicating with DCS: ${e.message}`);
+      ctx.onDcsLost?.();
       return executePlan(ctx, plan.onDcsError);
     }
     if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
