@@ -28,6 +28,8 @@ command -v barman >/dev/null 2>&1 || need+=(barman)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 # The kernel watchdog's WDIOC_SETTIMEOUT helper and the parity tests (Python's json.dumps, TLS certificates).
 [ -x /usr/bin/python3 ] || need+=(python3)
+# pgrep: the migration tests (test/migration) wait for a killed postmaster's children by PID.
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -117,6 +117,20 @@ export function signalAll(pids: readonly number[], sig: NodeJS.Signals): number[
   return done;
 }
 
+/**
+ * Proportional set size in MB (smaps_rollup): RSS with shared pages divided among the processes
+ * sharing them. Node's and Python's interpreter text is shared by every such process on the host,
+ * so PSS is the fairer per-agent figure; RSS is what the issue compared. Null when gone.
+ */
+export function pssMb(pid: number): number | null {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident set size in MB (VmRSS), or null when the process is gone. */
 export function rssMb(pid: number): number | null {
   try {

@@ -1,46 +1,55 @@
 /**
- * The DI container. Explicit tokens and factories only (no decorator metadata), so it works with
- * any toolchain. The core registers its services here; plugins receive the ones they declare in
- * their manifest's `uses`.
+ * The DI container (tsyringe), inside the core only. Explicit tokens and factories (no decorator
+ * metadata), so it works with any toolchain. Plugins never see it: the plugin host hands each one
+ * a record of exactly the services its manifest `uses` (see serviceSource).
  */
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
-import type { Logger } from './log.js';
-import type { Clock } from './util/clock.js';
+import type { PluginServices, ServiceName } from '@pgha/plugin-api';
+import { ErrorCodes, PghaError } from './errors.js';
 
 /** Minimal HTTP client (WHATWG fetch) used for peer status checks and REST calls. */
 export type HttpClient = typeof fetch;
 
-export interface ServiceMap {
-  /** The effective configuration (local merged with dynamic), as a plain object. */
-  config: Readonly<Record<string, unknown>>;
-  logger: Logger;
-  clock: Clock;
-  http: HttpClient;
-}
-
-export type ServiceName = keyof ServiceMap;
+/** The services plugins may declare (defined by @pgha/plugin-api). */
+export type ServiceMap = PluginServices;
+export type { ServiceName };
 
 export const Tokens: { readonly [K in ServiceName]: InjectionToken<ServiceMap[K]> } = {
   config: Symbol.for('pgha.config'),
   logger: Symbol.for('pgha.logger'),
   clock: Symbol.for('pgha.clock'),
   http: Symbol.for('pgha.http'),
+  members: Symbol.for('pgha.members'),
 };
 
-/** A fresh child container per agent (tests run several agents in one process). */
-export function createContainer(services: ServiceMap): DependencyContainer {
+/** Resolves the services a plugin declared, exactly those. */
+export type ServiceSource = <S extends ServiceName>(names: readonly S[]) => Pick<ServiceMap, S>;
+
+/** A fresh child container per agent (tests run several agents in one process). Services may come later (provideService). */
+export function createContainer(services: Partial<ServiceMap>): DependencyContainer {
   const c = rootContainer.createChildContainer();
-  for (const name of Object.keys(Tokens) as ServiceName[]) {
-    const value = services[name];
-    c.register(Tokens[name] as InjectionToken<unknown>, { useFactory: () => value });
-  }
+  for (const name of Object.keys(services) as ServiceName[]) provideService(c, name, services[name] as ServiceMap[typeof name]);
   return c;
 }
 
-/** Resolve the services a plugin declared. Unknown names are a manifest error caught at load. */
+/** Register (or replace) one service, e.g. `members` once the DCS exists. */
+export function provideService<K extends ServiceName>(c: DependencyContainer, name: K, value: ServiceMap[K]): void {
+  c.register(Tokens[name] as InjectionToken<unknown>, { useFactory: () => value });
+}
+
+/** Resolve the services a plugin declared; one that is not available here is a clear error. */
 export function resolveServices<S extends ServiceName>(c: DependencyContainer, names: readonly S[] = []): Pick<ServiceMap, S> {
   const out = {} as Pick<ServiceMap, S>;
-  for (const n of names) (out as Record<string, unknown>)[n] = c.resolve(Tokens[n] as InjectionToken<unknown>);
+  for (const n of names) {
+    const token = Tokens[n] as InjectionToken<unknown>;
+    if (!c.isRegistered(token, true)) throw new PghaError(ErrorCodes.PLUGIN_INVALID, `service ${n} is not available here (this command runs without it)`);
+    (out as Record<string, unknown>)[n] = c.resolve(token);
+  }
   return out;
+}
+
+/** The one view of the container plugins get: a resolver of declared services. */
+export function serviceSource(c: DependencyContainer): ServiceSource {
+  return (names) => resolveServices(c, names);
 }

@@ -1,15 +1,6 @@
-/** Minimal logger shape the core and plugins depend on; pino loggers satisfy it. */
-export interface Logger {
-  debug(msg: string, ...args: unknown[]): void;
-  debug(obj: object, msg?: string, ...args: unknown[]): void;
-  info(msg: string, ...args: unknown[]): void;
-  info(obj: object, msg?: string, ...args: unknown[]): void;
-  warn(msg: string, ...args: unknown[]): void;
-  warn(obj: object, msg?: string, ...args: unknown[]): void;
-  error(msg: string, ...args: unknown[]): void;
-  error(obj: object, msg?: string, ...args: unknown[]): void;
-  child(bindings: Record<string, unknown>): Logger;
-}
+/** Minimal logger shape the core and plugins depend on (the plugin API's); pino loggers satisfy it. */
+import type { Logger } from '@pgha/plugin-api';
+export type { Logger };
 
 /** A logger that drops everything (tests, ctl commands with logging off). */
 export const silentLogger: Logger = {

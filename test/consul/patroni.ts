@@ -10,7 +10,7 @@ import { chownSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { BIN_DIR, requirePostgresBinaries } from '../helpers/cluster.js';
 import { freePort } from '../helpers/ports.js';
-import { isAlive, startProc, waitFor, type Proc } from '../helpers/procs.js';
+import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from '../helpers/procs.js';
 import { runAsOptions, testUser, userTempDir } from '../helpers/user.js';
 
 export const PATRONI = '/usr/bin/patroni';
@@ -32,14 +32,7 @@ export class PatroniNode {
     this.proc = startProc(PATRONI, [this.configPath], { asUser: true, cwd: this.dir, logFile: join(this.dir, 'patroni.log') });
   }
 
-  postmasterPid(): number | null {
-    try {
-      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return pid > 0 && isAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  }
+  postmasterPid(): number | null { return postmasterPidOf(this.dataDir); }
 
   async api(path: string): Promise<{ status: number; body: any }> {
     const res = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { signal: AbortSignal.timeout(3000) });

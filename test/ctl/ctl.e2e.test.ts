@@ -16,7 +16,7 @@ let cluster: TestCluster;
 let leader: TestNode;
 let cfg: string;
 
-interface ListRow { Cluster: string; Member: string; Host: string; Role: string; State: string; TL: number; 'Lag in MB'?: number | string }
+interface ListRow { Cluster: string; Member: string; Host: string; Role: string; State: string; TL: number; 'Receive LSN'?: string; 'Receive Lag'?: number; 'Replay LSN'?: string; 'Replay Lag'?: number }
 
 async function listJson(): Promise<ListRow[]> {
   const r = await runCtl(['-c', cfg, 'list', '-f', 'json']);
@@ -53,7 +53,10 @@ describe('pgha management verbs on a 3-node cluster', () => {
     expect(rows.filter((r) => r.Role === 'Leader').map((r) => r.Member)).toEqual([leader.name]);
     for (const r of rows.filter((x) => x.Role === 'Replica')) {
       expect(r.State).toBe('streaming');
-      expect(typeof r['Lag in MB']).toBe('number');
+      expect(r['Receive LSN']).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect(typeof r['Receive Lag']).toBe('number');
+      expect(r['Replay LSN']).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect(typeof r['Replay Lag']).toBe('number');
       expect(r.Cluster).toBe(cluster.scope);
     }
     const sysid = (await leader.sql<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()'))[0]!.id;
@@ -66,7 +69,7 @@ describe('pgha management verbs on a 3-node cluster', () => {
     const url = `etcd3://${cluster.etcd.endpoints[0]!.replace(/^https?:\/\//, '')}/service`;
     const viaUrl = await runCtl(['--dcs-url', url, 'list', cluster.scope, '--format', 'tsv'], { env: { PATRONICTL_CONFIG_FILE: '' } });
     expect(viaUrl.code, viaUrl.stderr).toBe(0);
-    expect(viaUrl.stdout.split('\n')[0]).toBe('Cluster\tMember\tHost\tRole\tState\tTL\tLag in MB');
+    expect(viaUrl.stdout.split('\n')[0]).toBe('Cluster\tMember\tHost\tRole\tState\tTL\tReceive LSN\tReceive Lag\tReplay LSN\tReplay Lag');
     expect(viaUrl.stdout.trim().split('\n')).toHaveLength(4);
     const viaEnv = await runCtl(['list', '-f', 'yaml'], { env: { PATRONICTL_CONFIG_FILE: cfg } });
     expect(viaEnv.stdout).toContain(`Member: ${leader.name}`);

@@ -18,7 +18,7 @@ function demo(extra: DcsNode[] = []) {
     { key: 'leader', version: 3, value: 'node1' },
     { key: 'status', version: 4, value: JSON.stringify({ optime: 50 * MB }) },
     member('node1', 5432, { state: 'running', role: 'primary', timeline: 2, xlog_location: 50 * MB }),
-    member('node2', 5433, { state: 'running', role: 'replica', replication_state: 'streaming', timeline: 2, xlog_location: 47 * MB }),
+    member('node2', 5433, { state: 'running', role: 'replica', replication_state: 'streaming', timeline: 2, xlog_location: 47 * MB, receive_lsn: 47 * MB, replay_lsn: 46 * MB + 12345 }),
     member('node3', 5434, { state: 'stopped', role: 'replica', timeline: 1 }),
   ].filter((n) => !keys.has(n.key)).concat(extra));
 }
@@ -42,26 +42,40 @@ describe('pretty tables', () => {
 });
 
 describe('list output', () => {
-  it('shows role, state, timeline and lag in MB with the system identifier in the title', () => {
+  // Expected texts: Patroni 4.1's output_members (ctl.py) run on the same cluster.
+  it('shows role, state, timeline, receive/replay LSN and lag in MB as patronictl 4.1, system identifier in the title', () => {
     expect(formatMembers(demo(), 'demo')).toBe([
-      '+ Cluster: demo (7268616322854375442) ----------+----+-----------+',
-      '| Member | Host           | Role    | State     | TL | Lag in MB |',
-      '+--------+----------------+---------+-----------+----+-----------+',
-      '| node1  | 127.0.0.1:5432 | Leader  | running   |  2 |           |',
-      '| node2  | 127.0.0.1:5433 | Replica | streaming |  2 |         3 |',
-      '| node3  | 127.0.0.1:5434 | Replica | stopped   |  1 |   unknown |',
-      '+--------+----------------+---------+-----------+----+-----------+',
+      '+ Cluster: demo (7268616322854375442) ----------+----+-------------+-----+------------+-----+',
+      '| Member | Host           | Role    | State     | TL | Receive LSN | Lag | Replay LSN | Lag |',
+      '+--------+----------------+---------+-----------+----+-------------+-----+------------+-----+',
+      '| node1  | 127.0.0.1:5432 | Leader  | running   |  2 |             |     |            |     |',
+      '| node2  | 127.0.0.1:5433 | Replica | streaming |  2 |   0/2F00000 |   3 |  0/2E03039 |   4 |',
+      '| node3  | 127.0.0.1:5434 | Replica | stopped   |  1 |     unknown |     |    unknown |     |',
+      '+--------+----------------+---------+-----------+----+-------------+-----+------------+-----+',
     ].join('\n'));
   });
 
-  it('json keeps the Cluster column and drops empty values; tsv prints every column', () => {
-    const rows = JSON.parse(formatMembers(demo(), 'demo', { fmt: 'json' }));
-    expect(rows).toEqual([
-      { Cluster: 'demo', Member: 'node1', Host: '127.0.0.1:5432', Role: 'Leader', State: 'running', TL: 2 },
-      { Cluster: 'demo', Member: 'node2', Host: '127.0.0.1:5433', Role: 'Replica', State: 'streaming', TL: 2, 'Lag in MB': 3 },
-      { Cluster: 'demo', Member: 'node3', Host: '127.0.0.1:5434', Role: 'Replica', State: 'stopped', TL: 1, 'Lag in MB': 'unknown' },
+  it('json is byte for byte patronictl 4.1 (Python separators, empty values dropped); tsv prints every column', () => {
+    expect(formatMembers(demo(), 'demo', { fmt: 'json' })).toBe('[{"Cluster": "demo", "Member": "node1", "Host": "127.0.0.1:5432", "Role": "Leader", "State": "running", "TL": 2}, '
+      + '{"Cluster": "demo", "Member": "node2", "Host": "127.0.0.1:5433", "Role": "Replica", "State": "streaming", "TL": 2, "Receive LSN": "0/2F00000", "Receive Lag": 3, "Replay LSN": "0/2E03039", "Replay Lag": 4}, '
+      + '{"Cluster": "demo", "Member": "node3", "Host": "127.0.0.1:5434", "Role": "Replica", "State": "stopped", "TL": 1, "Receive LSN": "unknown", "Replay LSN": "unknown"}]');
+    expect(formatMembers(demo(), 'demo', { fmt: 'tsv' }).split('\n')).toEqual([
+      'Cluster\tMember\tHost\tRole\tState\tTL\tReceive LSN\tReceive Lag\tReplay LSN\tReplay Lag',
+      'demo\tnode1\t127.0.0.1:5432\tLeader\trunning\t2\t\t\t\t',
+      'demo\tnode2\t127.0.0.1:5433\tReplica\tstreaming\t2\t0/2F00000\t3\t0/2E03039\t4',
+      'demo\tnode3\t127.0.0.1:5434\tReplica\tstopped\t1\tunknown\t\tunknown\t',
     ]);
-    expect(formatMembers(demo(), 'demo', { fmt: 'tsv' }).split('\n')[1]).toBe('demo\tnode1\t127.0.0.1:5432\tLeader\trunning\t2\t');
+  });
+
+  it('a member with only xlog_location (an older agent) shows it as receive position when streaming, else replay', () => {
+    const c = demo([
+      member('node2', 5433, { state: 'running', role: 'replica', replication_state: 'streaming', timeline: 2, xlog_location: 47 * MB }),
+      member('node3', 5434, { state: 'running', role: 'replica', timeline: 2, xlog_location: 48 * MB }),
+    ]);
+    const rows = JSON.parse(formatMembers(c, 'demo', { fmt: 'json' }));
+    expect(rows[1]).toMatchObject({ 'Receive LSN': '0/2F00000', 'Receive Lag': 3, 'Replay LSN': 'unknown' });
+    expect(rows[2]).toMatchObject({ 'Receive LSN': 'unknown', 'Replay LSN': '0/3000000', 'Replay Lag': 2 });
+    expect(rows[2]['Receive Lag']).toBeUndefined();
   });
 
   it('titles uninitialized and initializing clusters, and prints the maintenance and switchover footer', () => {
@@ -72,7 +86,7 @@ describe('list output', () => {
       { key: 'failover', version: 6, value: JSON.stringify({ leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T12:00:00+00:00' }) },
     ]);
     expect(formatMembers(paused, 'demo').split('\n').slice(-4)).toEqual([
-      '+--------+----------------+---------+-----------+----+-----------+',
+      '+--------+----------------+---------+-----------+----+-------------+-----+------------+-----+',
       ' Maintenance mode: on',
       ' Switchover scheduled at: 2030-01-01T12:00:00+00:00',
       '                    from: node1\n                      to: node2',
@@ -91,7 +105,7 @@ describe('list output', () => {
       'Scheduled restart': '2030-01-01T12:00:00+00:00 if version < 16.0', Tags: { nofailover: true },
     });
     const header = formatMembers(c, 'demo', { extended: true }).split('\n')[1]!.split('|').map((h) => h.trim()).filter(Boolean);
-    expect(header).toEqual(['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'Pending restart', 'Pending restart reason', 'Scheduled restart', 'Tags']);
+    expect(header).toEqual(['Member', 'Host', 'Role', 'State', 'TL', 'Receive LSN', 'Lag', 'Replay LSN', 'Lag', 'Pending restart', 'Pending restart reason', 'Scheduled restart', 'Tags']);
     // Tags print as YAML in the pretty table.
     expect(formatMembers(c, 'demo', { extended: true })).toContain('| nofailover: true |');
   });

@@ -43,9 +43,10 @@ describe('etcd3 key layout and values', () => {
         config: '{"ttl":30,"loop_wait":10,"retry_timeout":10,"postgresql":{"use_pg_rewind":true}}',
         leader: 'node1',
         'members/node1': JSON.stringify(member),
-        status: '{"optime":25624000,"slots":{"node2":25623960}}',
+        // Patroni 4.1: the leader's own slot at its LSN, and the member slots it retains.
+        status: '{"optime":25624000,"slots":{"node2":25623960,"node1":25624000},"retain_slots":["node1"]}',
         failsafe: '{"node1":"http://127.0.0.1:8008/patroni"}',
-        sync: '{"leader":"node1","sync_standby":"node2,node3"}',
+        sync: '{"leader":"node1","quorum":0,"sync_standby":"node2,node3"}',
         failover: '{"leader":"node1","member":"node2"}',
         history,
       });
@@ -70,7 +71,7 @@ describe('etcd3 key layout and values', () => {
       expect(viaDriver.leader!.session).toBe(lease);
       expect(viaDriver.sync.members).toEqual(['node2', 'node3']);
       expect(viaDriver.lastLsn).toBe(25624000);
-      expect(viaDriver.slots).toEqual({ node2: 25623960 });
+      expect(viaDriver.slots).toEqual({ node2: 25623960, node1: 25624000 });
       expect(viaDriver.timeline).toBe(2);
       expect(viaDriver.initialize).toBe('7268616322854375442');
       expect(viaDriver.getMember('node1', false)!.data).toEqual(member);

@@ -12,7 +12,7 @@ import { startEtcd, type EtcdCluster } from './etcd.js';
 import { startConsulEmulator, type EmulatorProcess } from '../consul/emulator/process.js';
 import { startZookeeper, type ZkEnsemble } from './zookeeper.js';
 import { freePort, freePorts } from './ports.js';
-import { isAlive, startProc, waitFor, type Proc } from './procs.js';
+import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from './procs.js';
 import { testUser, userTempDir } from './user.js';
 import { startEmulator, writeKubeconfig, type RunningEmulator } from '../kubernetes/harness.js';
 
@@ -60,6 +60,12 @@ export interface ClusterOptions {
   readonly prepare?: (dir: string, name: string) => void;
   /** Serve the REST API over TLS with this certificate (the test client does not verify it). */
   readonly restapiTls?: { certfile: string; keyfile: string };
+  /** The pgha command the agents run (default: this workspace's cli/bin/pgha.js), e.g. one installed from tarballs. */
+  readonly cli?: string;
+  /** Which nodes start at once (default: all); the others wait for TestNode.start(). */
+  readonly autostart?: (name: string) => boolean;
+  /** Extra keys for one node's local `postgresql` section (after `postgresql`). */
+  readonly postgresqlFor?: (name: string) => Record<string, unknown>;
 }
 
 export class TestNode {
@@ -75,6 +81,7 @@ export class TestNode {
     /** Extra environment for the agent (KUBECONFIG on the kubernetes DCS). */
     readonly env: Record<string, string> = {},
     readonly scheme: 'http' | 'https' = 'http',
+    readonly cli: string = CLI,
   ) {}
 
   get raftAddr(): string | null { return this.raftPort === null ? null : `127.0.0.1:${this.raftPort}`; }
@@ -88,20 +95,13 @@ export class TestNode {
     const extra = Object.keys(this.env).length ? { env: { ...process.env, ...(testUser() ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env } } : {};
     // PGHA_TEST_NODE_ARGS: Node flags for the agents (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
     const nodeArgs = process.env.PGHA_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    this.proc = startProc(process.execPath, [...nodeArgs, CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
+    this.proc = startProc(process.execPath, [...nodeArgs, this.cli, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
   }
 
   agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
 
   /** The postmaster PID from postmaster.pid, if that process is alive. */
-  postmasterPid(): number | null {
-    try {
-      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      return pid > 0 && isAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  }
+  postmasterPid(): number | null { return postmasterPidOf(this.dataDir); }
 
   signalAgent(sig: NodeJS.Signals): void { if (this.proc) process.kill(this.proc.pid, sig); }
 
@@ -251,6 +251,7 @@ export class TestCluster {
           parameters: { unix_socket_directories: dir, logging_collector: 'off' },
           pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
           ...o.postgresql,
+          ...o.postgresqlFor?.(name),
         },
         tags: specs[i]!.tags ?? {},
         ...o.local?.(name),
@@ -259,14 +260,14 @@ export class TestCluster {
       writeFileSync(configPath, stringify(config));
       const u = testUser();
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
-      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}, o.restapiTls ? 'https' : 'http'));
+      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}, o.restapiTls ? 'https' : 'http', o.cli ?? CLI));
     }
     const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd),
       zookeeper, !!zookeeper && !zkOpt?.zookeeper);
     cluster.consulServer = consul;
     cluster.ownConsul = !!consul && !consulDcs!.consul;
     cluster.k8s = k8s;
-    for (const n of nodes) n.start();
+    for (const n of nodes) if (o.autostart?.(n.name) ?? true) n.start();
     return cluster;
   }
 

@@ -3,7 +3,8 @@
  * stopped by PID (never by name), with escalation from SIGTERM to SIGKILL.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runAsOptions } from './user.js';
 
 export interface Proc {
@@ -83,5 +84,15 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, wh
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The postmaster PID from `dataDir`/postmaster.pid, if that process is alive. */
+export function postmasterPidOf(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return pid > 0 && isAlive(pid) ? pid : null;
+  } catch {
+    return null;
   }
 }

@@ -66,32 +66,34 @@ describe('custom bootstrap arguments', () => {
     return { args: readFileSync(out, 'utf8').trimEnd().split('\n'), dataDir: node.dataDir };
   }
 
-  it('passes --scope and --data_dir by default', async () => {
+  it('passes --scope and --datadir by default, as Patroni\'s code does', async () => {
     const { args, dataDir } = await argsOf({});
-    expect(args).toEqual(['first arg', '--scope=pgtest', `--data_dir=${dataDir}`]);
+    expect(args).toEqual(['first arg', '--scope=pgtest', `--datadir=${dataDir}`]);
   });
 
   it('passes extra keys as --key=value after the standard ones', async () => {
     const { args, dataDir } = await argsOf({ 'backup-set': 'latest', verbose: true, retries: 3, label: 'two words' });
-    expect(args).toEqual(['first arg', '--scope=pgtest', `--data_dir=${dataDir}`, '--backup-set=latest', '--verbose=True', '--retries=3', '--label=two words']);
+    expect(args).toEqual(['first arg', '--scope=pgtest', `--datadir=${dataDir}`, '--backup-set=latest', '--verbose=True', '--retries=3', '--label=two words']);
   });
 
-  it('no_params: true leaves --scope/--data_dir out; reserved keys are never passed', async () => {
+  it('no_params: true leaves --scope/--datadir out; reserved keys are never passed', async () => {
     const { args } = await argsOf({ no_params: true, keep_existing_recovery_conf: true, recovery_conf: { a: 1 }, 'backup-set': 'x' });
     expect(args).toEqual(['first arg', '--backup-set=x']);
     const { args: withFalse, dataDir } = await argsOf({ no_params: false });
-    expect(withFalse).toEqual(['first arg', '--scope=pgtest', `--data_dir=${dataDir}`]);
+    expect(withFalse).toEqual(['first arg', '--scope=pgtest', `--datadir=${dataDir}`]);
   });
 
-  it('data_dir_arg: datadir gives the --datadir spelling of Patroni\'s code', async () => {
-    const { args, dataDir } = await argsOf({ data_dir_arg: 'datadir' });
-    expect(args).toEqual(['first arg', '--scope=pgtest', `--datadir=${dataDir}`]);
+  it('data_dir_arg: data_dir gives the seed\'s --data_dir spelling; datadir is the default spelled out', async () => {
+    const { args, dataDir } = await argsOf({ data_dir_arg: 'data_dir' });
+    expect(args).toEqual(['first arg', '--scope=pgtest', `--data_dir=${dataDir}`]);
+    const { args: explicit, dataDir: d2 } = await argsOf({ data_dir_arg: 'datadir' });
+    expect(explicit).toEqual(['first arg', '--scope=pgtest', `--datadir=${d2}`]);
   });
 
   it('a failing script fails the bootstrap and moves PGDATA aside', async () => {
     const node = await makeNode('custom-fail');
     const dir = tempDir('fail');
-    const script = writeScript(dir, 'fail.sh', 'for a in "$@"; do case "$a" in --data_dir=*) echo partial > "${a#--data_dir=}/junk";; esac; done\nexit 3');
+    const script = writeScript(dir, 'fail.sh', 'for a in "$@"; do case "$a" in --datadir=*) echo partial > "${a#--datadir=}/junk";; esac; done\nexit 3');
     const r = await new Bootstrap(node.pg, { method: 'fail', fail: { command: script } }).run();
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/exited with 3/);

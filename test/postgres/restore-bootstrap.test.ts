@@ -10,10 +10,10 @@ let backup: string;
 let archive: string;
 let scripts: string;
 
-/** A restore script like a backup tool's: copies the on-disk backup into --data_dir, optionally adding its own recovery settings. */
+/** A restore script like a backup tool's: copies the on-disk backup into --datadir, optionally adding its own recovery settings. */
 function restoreScript(name: string, extra = ''): string {
   return writeScript(scripts, name, [
-    'for a in "$@"; do case "$a" in --data_dir=*) D="${a#--data_dir=}";; esac; done',
+    'for a in "$@"; do case "$a" in --datadir=*) D="${a#--datadir=}";; esac; done',
     `cp -a ${backup}/. "$D"/`,
     extra,
   ].join('\n'));

@@ -3,6 +3,7 @@ import { registerRun } from './run.js';
 import { registerVersion } from './version.js';
 import { registerValidateConfig } from './validate-config.js';
 import { registerPlugins } from './plugins.js';
+import { registerPluginInit } from './plugin-init.js';
 import { registerRaftWitness } from './raft-witness.js';
 import { registerDemo } from './demo.js';
 import { registerList } from './list.js';
@@ -21,6 +22,7 @@ export function registerCommands(program: Command): void {
   registerVersion(program);
   registerValidateConfig(program);
   registerPlugins(program);
+  registerPluginInit(program);
   registerRaftWitness(program);
   registerDemo(program);
   // patronictl's management verbs

@@ -61,11 +61,11 @@ describe('PluginHost.checkDcs', () => {
     expect(bad.error).toContain('foo: foo.hosts: expected string');
   });
 
-  it('rejects an invalid manifest with the reason', async () => {
+  it('refuses a plugin for another major plugin API, naming it, its apiVersion and the supported range', async () => {
     const root = tmp();
     installFake(root, 'pgha-plugin-bar', 'bar', 2);
     const check = await new PluginHost({ config: { bar: { hosts: 'x' } }, searchRoots: [root] }).checkDcs();
-    expect(check.error).toContain('bar: pgha-plugin-bar: invalid plugin manifest: apiVersion 2 is not supported (core speaks 1)');
+    expect(check.error).toContain('bar: plugin pgha-plugin-bar needs plugin API 2.0, which this pgha does not support (it supports plugin API 1.0–1.1)');
   });
 
   it('loads a `plugins:` entry given as a path relative to the config file', async () => {

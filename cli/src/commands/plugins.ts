@@ -5,7 +5,7 @@
  * connecting: exit status 1 and one line per DCS section when none can be used.
  */
 import type { Command } from 'commander';
-import { PluginHost, readConfig, type PluginRef } from '@pgha/core';
+import { ErrorCodes, PluginHost, isPghaError, readConfig, type PluginRef } from '@pgha/core';
 
 async function status(host: PluginHost, ref: PluginRef): Promise<string> {
   if (!ref.installed) return `not installed (npm i ${ref.source})`;
@@ -13,6 +13,7 @@ async function status(host: PluginHost, ref: PluginRef): Promise<string> {
     await host.load(ref);
     return 'installed';
   } catch (e) {
+    if (isPghaError(e) && e.code === ErrorCodes.PLUGIN_INCOMPATIBLE) return `refused: ${e.message}`;
     return `invalid: ${e instanceof Error ? e.message : String(e)}`;
   }
 }

@@ -22,8 +22,11 @@ export async function validateConfigReport(file: string, opts: { ctl?: boolean; 
     const r = validateConfig(read.raw, opts.ctl ? 'ctl' : 'agent');
     if (!r.ok) return fail(r.issues);
     const issues = opts.ctl ? [] : [...staticConfigIssues(r.config as Record<string, unknown>)];
-    const dcs = await new PluginHost({ config: r.config as Record<string, unknown>, baseDir: configBaseDir(file) }).checkDcs();
+    const host = new PluginHost({ config: r.config as Record<string, unknown>, baseDir: configBaseDir(file) });
+    const dcs = await host.checkDcs();
     if (dcs.error) issues.push({ path: '(dcs)', message: dcs.error.replace(/\n\s*/g, '; ') });
+    // Replica-method plugins: refused ones and sections their schema rejects (key path in the message).
+    if (!opts.ctl) issues.push(...(await host.checkReplicaMethods()));
     if (issues.length) return fail(issues);
     out.push('configuration is valid');
     for (const w of read.warnings) out.push(`WARNING: ${w}`);

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
-  ConfigError, Dcs, PluginHost, clusterBasePath, createContainer, createLogger, readConfig, systemClock, validateConfig,
+  ConfigError, Dcs, PluginHost, clusterBasePath, createContainer, createLogger, serviceSource, readConfig, systemClock, validateConfig,
   type Cluster, type DcsContext, type Logger,
 } from '@pgha/core';
 import { applyDcsUrl } from './dcs-url.js';
@@ -98,14 +98,14 @@ export class CtlContext {
 
   private async createDcs(scope: string): Promise<Dcs> {
     const config: Record<string, unknown> = { ...this.config, scope };
-    const host = new PluginHost({ config, baseDir: this.baseDir });
     const container = createContainer({ config, logger: this.logger, clock: systemClock, http: fetch });
+    const host = new PluginHost({ config, baseDir: this.baseDir, services: serviceSource(container) });
     const ctx: DcsContext = {
       name: typeof config.name === 'string' && config.name ? config.name : scope,
       scope, namespace: this.namespace, basePath: clusterBasePath(this.namespace, scope), ...CTL_TIMINGS, ctl: true,
     };
     try {
-      const { driver } = await host.createDcs(ctx, container);
+      const { driver } = await host.createDcs(ctx);
       return new Dcs(driver, CTL_TIMINGS);
     } catch (e) {
       throw new CtlError(e instanceof Error ? e.message : String(e));

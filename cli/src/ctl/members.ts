@@ -1,9 +1,10 @@
 /**
  * The member table of `list`/`topology` (and the before/after views of switchover, restart...):
- * Patroni's cluster_as_json rules for role/state/lag computed from a DCS read, then patronictl's
- * output_members layout with the `Lag in MB` column.
+ * Patroni 4.1's cluster_as_json rules for role/state/LSNs/lags computed from a DCS read, then
+ * patronictl 4.1's output_members layout: Receive LSN, Receive Lag, Replay LSN, Replay Lag (both lag
+ * columns headed `Lag` in pretty tables).
  */
-import { formatZonedTime, isPlainObject, parseBool, truthy, type Cluster } from '@pgha/core';
+import { formatLsn, formatZonedTime, isPlainObject, parseBool, truthy, type Cluster } from '@pgha/core';
 import { formatOutput, formatYaml, type Cell, type OutputFormat } from './output.js';
 
 export interface MemberView {
@@ -14,7 +15,13 @@ export interface MemberView {
   host?: string;
   port?: number;
   timeline?: unknown;
+  /** Per LSN kind (`receive_`, `replay_`, plain): formatted LSN and lag in bytes, or 'unknown'. */
+  lsn?: string;
   lag?: number | 'unknown';
+  receive_lsn?: string;
+  receive_lag?: number | 'unknown';
+  replay_lsn?: string;
+  replay_lag?: number | 'unknown';
   tags?: Record<string, unknown>;
   pending_restart?: unknown;
   pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
@@ -63,8 +70,12 @@ export function clusterView(cluster: Cluster): ClusterView {
     }
     if ('timeline' in m.data) v.timeline = m.data.timeline;
     if (m.name !== leaderName) {
-      const lsn = intOf(m.data.xlog_location);
-      v.lag = lsn ? Math.max(0, cluster.lastLsn - lsn) : 'unknown';
+      for (const [kind, field] of [['receive_', 'receive_lsn'], ['replay_', 'replay_lsn'], ['', 'xlog_location']] as const) {
+        const lsn = intOf(m.data[field]);
+        const view = v as unknown as Record<string, unknown>;
+        view[`${kind}lsn`] = lsn ? formatLsn(BigInt(lsn)) : 'unknown';
+        view[`${kind}lag`] = lsn ? Math.max(0, cluster.lastLsn - lsn) : 'unknown';
+      }
     }
     if (isPlainObject(m.data.tags)) v.tags = m.data.tags;
     if ('pending_restart' in m.data) v.pending_restart = m.data.pending_restart;
@@ -74,6 +85,7 @@ export function clusterView(cluster: Cluster): ClusterView {
     if (state === m.state && typeof pct === 'number' && Number.isFinite(pct) && pct >= 0 && pct <= 100) v.progress = Math.floor(pct);
     return v;
   });
+  members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const out: ClusterView = { members };
   if (flags.paused) out.pause = true;
   const f = cluster.failover;
@@ -121,12 +133,33 @@ function titleCase(role: string): string {
   return role.split('_').map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : w)).join(' ');
 }
 
+/**
+ * The four LSN cells of a row as output_members fills them: lags in MB rounded, `unknown` shown
+ * empty; a member that reports only `xlog_location` (an older agent) shows it as receive (streaming)
+ * or replay position.
+ */
+function lsnCells(m: MemberView): Record<string, Cell> {
+  let [receiveLsn, receiveLag, replayLsn, replayLag]: Cell[] = [m.receive_lsn ?? '', m.receive_lag ?? '', m.replay_lsn ?? '', m.replay_lag ?? ''];
+  if (receiveLsn === 'unknown' && replayLsn === 'unknown' && m.lsn && m.lsn !== 'unknown') {
+    if (m.state === 'streaming') [receiveLag, receiveLsn] = [m.lag ?? '', m.lsn];
+    else [replayLag, replayLsn] = [m.lag ?? '', m.lsn];
+  }
+  const mb = (lag: Cell): Cell => (typeof lag === 'number' ? pyRound(lag / 1024 / 1024) : lag === 'unknown' ? '' : lag);
+  return { 'Receive LSN': receiveLsn, 'Receive Lag': mb(receiveLag), 'Replay LSN': replayLsn, 'Replay Lag': mb(replayLag) };
+}
+
+/** Python 3's round(): halves to even. */
+function pyRound(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /** The full `list` output for one cluster in the given format. */
 export function formatMembers(cluster: Cluster, name: string, o: { extended?: boolean; fmt?: OutputFormat } = {}): string {
   const fmt = o.fmt ?? 'pretty';
   const view = clusterView(cluster);
   const initialize = cluster.initialize === null ? 'uninitialized' : cluster.initialize === '' ? 'initializing' : cluster.initialize;
-  const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
+  const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Receive LSN', 'Receive Lag', 'Replay LSN', 'Replay Lag'];
   const withHost = view.members.filter((m) => m.host !== undefined);
   const extra: Array<[string, keyof MemberView]> = [
     ['Pending restart', 'pending_restart'], ['Pending restart reason', 'pending_restart_reason'],
@@ -148,7 +181,7 @@ export function formatMembers(cluster: Cluster, name: string, o: { extended?: bo
       sched = String(m.scheduled_restart.schedule ?? '');
       if ('postgres_version' in m.scheduled_restart) sched += ` if version < ${String(m.scheduled_restart.postgres_version)}`;
     }
-    const lag = typeof m.lag === 'number' ? Math.round(m.lag / 1024 / 1024) : m.lag ?? '';
+    const lsns = lsnCells(m);
     const host = appendPort && m.host && m.port ? `${m.host}:${m.port}` : m.host ?? '';
     const tags: Cell = m.tags && Object.keys(m.tags).length
       ? (fmt === 'json' || fmt === 'yaml' || fmt === 'yml' ? m.tags : formatYaml(m.tags, fmt !== 'pretty').trim())
@@ -157,12 +190,14 @@ export function formatMembers(cluster: Cluster, name: string, o: { extended?: bo
       Cluster: name, Member: m.name, Host: host, Role: titleCase(m.role), TL: m.timeline ?? '',
       // `creating replica 42%` for people; machine formats keep Patroni's plain state.
       State: m.progress !== undefined && (fmt === 'pretty' || fmt === 'topology' || fmt === 'tsv') ? `${m.state} ${m.progress}%` : m.state,
-      'Lag in MB': lag, 'Pending restart': truthy(m.pending_restart) ? '*' : '', 'Pending restart reason': reason,
+      ...lsns, 'Pending restart': truthy(m.pending_restart) ? '*' : '', 'Pending restart reason': reason,
       'Scheduled restart': sched, Tags: tags,
     };
     return columns.map((c) => byColumn[c]);
   });
-  const table = formatOutput(columns, rows, { fmt, title: ` Cluster: ${name} (${initialize}) `, align: { 'Lag in MB': 'r', TL: 'r' } });
+  // Pretty tables head both lag columns `Lag` (patronictl 4.1); machine formats keep the full names.
+  const shown = fmt === 'pretty' || fmt === 'topology' ? columns.map((c) => (c === 'Receive Lag' || c === 'Replay Lag' ? 'Lag' : c)) : columns;
+  const table = formatOutput(shown, rows, { fmt, title: ` Cluster: ${name} (${initialize}) `, align: { 'Receive LSN': 'r', 'Replay LSN': 'r', Lag: 'r', TL: 'r' } });
   if (fmt !== 'pretty' && fmt !== 'topology') return table;
   const info = serviceInfo(view);
   return info.length ? `${table}\n ${info.join('\n ')}` : table;

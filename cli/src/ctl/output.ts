@@ -5,6 +5,7 @@
  */
 import Table from 'cli-table3';
 import { stringify } from 'yaml';
+import { pythonJsonDumps } from '@pgha/core';
 
 export const OUTPUT_FORMATS = ['pretty', 'tsv', 'json', 'yaml', 'yml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | 'topology';
@@ -77,7 +78,8 @@ export function formatOutput(columns: readonly string[] | null, rows: readonly (
       });
       return e;
     });
-    return o.fmt === 'json' ? JSON.stringify(elements) : formatYaml(elements).replace(/\n$/, '');
+    // click.echo(json.dumps(...)): Python's separators, so scripts that compare text see patronictl's bytes.
+    return o.fmt === 'json' ? pythonJsonDumps(elements) : formatYaml(elements).replace(/\n$/, '');
   }
   // `list` tables start with the Cluster column; pretty output shows it in the title instead.
   const listCluster = !!o.title && cols[0] === 'Cluster';

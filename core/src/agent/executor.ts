@@ -146,7 +146,8 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       const sent = ctx.monotonic();
       let ok = false;
       try {
-        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, await pg.lastLsn().catch(() => null), null, ctx.failsafeTopology?.() ?? null) : false;
+        const lsn = cluster?.leader ? await pg.lastLsn().catch(() => null) : null;
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, lsn, lsn ? await pg.replicationSlotLsns?.().catch(() => null) : null, ctx.failsafeTopology?.() ?? null) : false;
       } catch (e) {
         // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
         // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary --

@@ -1,4 +1,8 @@
-/** The `/members/<name>` JSON, with only non-default fields, as Patroni writes it. */
+/**
+ * The `/members/<name>` JSON, with only non-default fields, as Patroni 4.1's touch_member writes it
+ * (same keys in the same order), then pgha's extras. test/migration/member-value.test.ts checks it
+ * with Patroni's own parser.
+ */
 import type { NodeStatus } from '../api/backend.js';
 import { progressJson } from '../replica/progress.js';
 import { isPlainObject, truthy } from '../util/json.js';
@@ -49,15 +53,19 @@ export function memberData(i: MemberDataInput): Record<string, unknown> {
   if (st && ['running', 'restarting', 'starting'].includes(i.state)) {
     const wal = st.walLocation ?? Math.max(st.receivedLocation ?? 0, st.replayedLocation ?? 0);
     if (wal) data.xlog_location = wal;
-    if (st.receivedLocation !== null) data.receive_lsn = st.receivedLocation;
-    if (st.replayedLocation !== null) data.replay_lsn = st.replayedLocation;
-    if (st.replicationState) data.replication_state = st.replicationState;
+    // Patroni 4.1's order and rules: standby fields only off the primary, replay_lsn before receive_lsn.
+    if (i.role !== 'primary' && i.role !== 'master') {
+      if (st.replayedLocation) data.replay_lsn = st.replayedLocation;
+      if (st.receivedLocation) data.receive_lsn = st.receivedLocation;
+      if (st.replicationState) data.replication_state = st.replicationState;
+    }
     if (st.timeline) data.timeline = st.timeline;
   }
   if (i.scheduledRestart && isPlainObject(i.scheduledRestart)) data.scheduled_restart = i.scheduledRestart;
   if (i.paused) data.pause = true;
+  // pgha extras last (Patroni's Member keeps unknown keys in `data` and reads none of them):
+  // the agent's last decision, and restore/clone progress for `pgha list`.
   if (i.reason) data.pgha_reason = i.reason;
-  // pgha extra (Patroni ignores unknown keys): restore/clone progress for `pgha list`.
   if (st?.progress) data.progress = progressJson(st.progress);
   return data;
 }

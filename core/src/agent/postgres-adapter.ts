@@ -5,16 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DependencyContainer } from 'tsyringe';
 import type { NodeStatus } from '../api/backend.js';
 import { Bootstrap } from '../bootstrap/bootstrap.js';
 import type { DemoteMode, PgFacts } from '../ha/types.js';
-import type { PluginHost } from '../plugins/host.js';
 import type { PostgresController } from '../postgres/controller.js';
 import { checkpointInfo, clusterState, systemIdentifier } from '../postgres/datadir.js';
 import type { ServerStatus } from '../postgres/monitor.js';
 import { rewind } from '../postgres/rewind.js';
-import { createReplica, replicaMethodResolver } from '../replica/create.js';
+import { createReplica, type ReplicaMethodResolver } from '../replica/create.js';
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
@@ -36,8 +34,8 @@ export class ControllerPort implements PostgresPort {
   constructor(
     private readonly c: PostgresController,
     private readonly bootstrapSection: Readonly<Record<string, unknown>>,
-    private readonly plugins: PluginHost | null,
-    private readonly container?: DependencyContainer,
+    /** Which method a create_replica_methods name means (the plugin host's resolver, injected). */
+    private readonly resolveReplicaMethod: ReplicaMethodResolver,
     /** Patroni's postgresql.callbacks. */
     private readonly callbacks?: CallbackRunner,
   ) {}
@@ -176,7 +174,7 @@ export class ControllerPort implements PostgresPort {
   async createReplica(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal, methods)); }
 
   private async createReplicaNow(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> {
-    const r = await createReplica({ pg: this.c, source: hasConnection(source) ? source : null, resolve: replicaMethodResolver(this.plugins, this.container), signal, ...(methods ? { methods } : {}) });
+    const r = await createReplica({ pg: this.c, source: hasConnection(source) ? source : null, resolve: this.resolveReplicaMethod, signal, ...(methods ? { methods } : {}) });
     if (r.ok) {
       // Write the standby settings now so the clone can only ever start as a replica.
       this.c.config.writePostgresqlConf(this.recovery(source));
@@ -277,6 +275,13 @@ export class ControllerPort implements PostgresPort {
     const cd = await this.c.controlData().catch(() => null);
     const cp = cd ? checkpointInfo(cd) : null;
     return cp ? Number(cp.lsn) : null;
+  }
+
+  async replicationSlotLsns(): Promise<Record<string, number> | null> {
+    if (!this.c.isRunning() || this.c.state !== 'running' || (this.lastStatus?.serverVersion ?? 0) < 110000) return null;
+    const rows = await this.c.query<{ slot_name: string; lsn: string | null }>(
+      "SELECT slot_name, ((CASE WHEN slot_type = 'logical' THEN confirmed_flush_lsn ELSE restart_lsn END) - '0/0'::pg_lsn)::text AS lsn FROM pg_catalog.pg_replication_slots");
+    return Object.fromEntries(rows.filter((r) => r.lsn !== null).map((r) => [r.slot_name, Number(r.lsn)]));
   }
 
   async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }

@@ -56,6 +56,8 @@ export interface PostgresPort {
   timelineHistory(): Promise<Array<[number, number, string]>>;
   /** Last WAL position (primary: current LSN) or null. */
   lastLsn(): Promise<number | null>;
+  /** Replication slot positions for `/status` (physical: restart_lsn, logical: confirmed_flush_lsn); null before PostgreSQL 11 or when not running. */
+  replicationSlotLsns?(): Promise<Record<string, number> | null>;
   checkpoint(): Promise<void>;
   /** Create and drop physical replication slots (decided from the slots `facts` reports). */
   changeSlots(create: readonly string[], drop: readonly string[]): Promise<void>;

@@ -9,10 +9,12 @@ import { createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '..
 import { startupChecks, reloadLocalConfig } from '../config/agent-config.js';
 import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
-import { createContainer } from '../di.js';
+import { createContainer, provideService, serviceSource } from '../di.js';
 import { FatalError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { PluginHost } from '../plugins/host.js';
+import { membersService } from '../plugins/members.js';
+import { replicaMethodResolver } from '../plugins/replica-resolver.js';
 import { PostgresController } from '../postgres/controller.js';
 import { systemClock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
@@ -98,17 +100,18 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const scope = String(config.scope);
   const namespace = typeof config.namespace === 'string' ? config.namespace : '/service';
 
-  const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir });
   // Requests to other members go as Patroni's do (TLS without verification unless a client certificate is set).
   const http = memberHttpClient(() => (current ?? local).config as Record<string, unknown>);
   const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http });
+  const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir, services: serviceSource(container) });
   const ctx: DcsContext = {
     name, scope, namespace, basePath: clusterBasePath(namespace, scope),
     ttl: eff.timings.ttl, loopWait: eff.timings.loopWait, retryTimeout: eff.timings.retryTimeout, ctl: false,
   };
-  const { driver, section } = await host.createDcs(ctx, container);
+  const { driver, section } = await host.createDcs(ctx);
   logger.info(`using the ${section} DCS`);
   const dcs = new Dcs(driver, eff.timings);
+  provideService(container, 'members', membersService(() => dcs.getCluster()));
 
   // Refuse to start next to a live member of the same name (two agents on one PGDATA or one name):
   // like Patroni, any answer from its /liveness within 3 s means it runs; exit at once, CRITICAL.
@@ -133,7 +136,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     const pg = (current ?? local).config.postgresql;
     return isPlainObject(pg) ? pg.callbacks : undefined;
   }, scope, logger, controller.runAs);
-  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, host, container, callbacks);
+  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, replicaMethodResolver(host), callbacks);
   const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
   const guard = new PrimaryGuard(
     fence,

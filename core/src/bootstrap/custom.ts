@@ -16,9 +16,9 @@ export const CUSTOM_BOOTSTRAP_RESERVED = new Set([
 export interface CustomBootstrapConfig {
   readonly name: string;
   readonly command: string;
-  /** `no_params: true` suppresses --scope/--data_dir (the key's name and Patroni's behaviour, not the seed's `False`). */
+  /** `no_params: true` suppresses --scope/--datadir (the key's name and Patroni's behaviour, not the seed's `False`). */
   readonly noParams: boolean;
-  /** Name of the data directory argument: `data_dir` (the seed), or `datadir` for Patroni's code. */
+  /** Name of the data directory argument: `datadir` (Patroni's code, the default), or `data_dir` (the seed's spelling). */
   readonly dataDirArg: 'data_dir' | 'datadir';
   readonly keepExistingRecoveryConf: boolean;
   readonly recoveryConf: Readonly<Record<string, unknown>> | null;
@@ -28,8 +28,8 @@ export interface CustomBootstrapConfig {
 
 export function parseCustomBootstrap(name: string, section: Readonly<Record<string, unknown>>): CustomBootstrapConfig {
   if (typeof section.command !== 'string' || !section.command.trim()) throw new Error(`bootstrap.${name}.command is required`);
-  const dataDirArg = section.data_dir_arg ?? 'data_dir';
-  if (dataDirArg !== 'data_dir' && dataDirArg !== 'datadir') throw new Error(`bootstrap.${name}.data_dir_arg must be data_dir or datadir`);
+  const dataDirArg = section.data_dir_arg ?? 'datadir';
+  if (dataDirArg !== 'data_dir' && dataDirArg !== 'datadir') throw new Error(`bootstrap.${name}.data_dir_arg must be datadir or data_dir`);
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(section)) if (!CUSTOM_BOOTSTRAP_RESERVED.has(k)) extra[k] = v;
   return {
@@ -49,7 +49,7 @@ function argValue(v: unknown): string {
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 
-/** argv: the command split like a shell would, then --scope/--data_dir unless no_params, then extra keys. */
+/** argv: the command split like a shell would, then --scope/--datadir unless no_params, then extra keys. */
 export function customBootstrapArgv(c: CustomBootstrapConfig, scope: string, dataDir: string): string[] {
   const argv = shlexSplit(c.command);
   if (!c.noParams) argv.push(`--scope=${scope}`, `--${c.dataDirArg}=${dataDir}`);

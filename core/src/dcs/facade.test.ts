@@ -33,11 +33,12 @@ describe('Dcs facade', () => {
     expect(await dcs.attemptToAcquireLeader()).toBe(true);
     const leader = (await dcs.getCluster()).leader!;
     expect(await dcs.updateLeader(leader, 100, { perm: 90 }, { node1: 'http://a/patroni' })).toBe(true);
-    expect(writes).toEqual(['writeStatus:{"optime":100,"slots":{"perm":90}}', 'writeFailsafe:{"node1":"http://a/patroni"}']);
+    // Patroni 4.1: every slot plus my own at my LSN; my slot is retained while my member key is missing.
+    expect(writes).toEqual(['writeStatus:{"optime":100,"slots":{"perm":90,"node1":100},"retain_slots":["node1"]}', 'writeFailsafe:{"node1":"http://a/patroni"}']);
     await dcs.updateLeader(leader, 100, { perm: 90 }, { node1: 'http://a/patroni' });
     expect(writes).toHaveLength(2);
     await dcs.updateLeader(leader, 200, null, null);
-    expect(writes.at(-1)).toBe('writeStatus:{"optime":200}');
+    expect(writes.at(-1)).toBe('writeStatus:{"optime":200,"retain_slots":["node1"]}');
     // a fresh read that already shows our status does not trigger a rewrite
     await dcs.getCluster();
     await dcs.updateLeader(leader, 200);
@@ -86,10 +87,10 @@ describe('Dcs facade', () => {
     await dcs.manualFailover(null, 'b');
     expect(store.get('/service/s/failover')!.value).toBe('{"member":"b"}');
     const s = await dcs.writeSyncState('a', ['c', 'b']);
-    expect(store.get('/service/s/sync')!.value).toBe('{"leader":"a","sync_standby":"b,c"}');
+    expect(store.get('/service/s/sync')!.value).toBe('{"leader":"a","quorum":0,"sync_standby":"b,c"}');
     expect(s!.members).toEqual(['b', 'c']);
     await dcs.writeSyncState('a', []);
-    expect(store.get('/service/s/sync')!.value).toBe('{"leader":"a","sync_standby":null}');
+    expect(store.get('/service/s/sync')!.value).toBe('{"leader":"a","quorum":0,"sync_standby":null}');
   });
 
   it('turns an unreachable store into DcsError and a hung one into a timeout, keeping lost CAS as false', async () => {

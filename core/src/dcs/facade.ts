@@ -7,6 +7,7 @@ import { sleep, systemClock, withDeadline, type Clock } from '../util/clock.js';
 import { compactJson, deepEqual } from '../util/json.js';
 import { buildCluster } from './cluster-builder.js';
 import type { DcsDriver } from './driver.js';
+import { StatusSlots, memberSlotsTtlOf } from './status-slots.js';
 
 export interface DcsTimings {
   ttl: number;
@@ -26,6 +27,7 @@ export class Dcs {
   private lastStatus: Record<string, unknown> = {};
   private lastFailsafe: Record<string, string> | null = null;
   private lastLegacyLsn = 0;
+  private readonly statusSlots = new StatusSlots();
   private wake: AbortController | null = null;
   private wakePending = false;
   private timings: DcsTimings;
@@ -75,7 +77,10 @@ export class Dcs {
     this._lastSeen = Math.floor(this.clock.now() / 1000);
     this.cached = cluster;
     this.cachedValidTill = this.clock.monotonic() + this.timings.ttl * 1000;
-    this.lastStatus = { optime: cluster.lastLsn, ...(cluster.status.slots ? { slots: cluster.status.slots } : {}) };
+    this.lastStatus = {
+      optime: cluster.lastLsn, ...(cluster.status.slots ? { slots: cluster.status.slots } : {}),
+      ...(cluster.status.retainSlots?.length ? { retain_slots: cluster.status.retainSlots } : {}),
+    };
     this.lastFailsafe = cluster.failsafe;
     return cluster;
   }
@@ -90,7 +95,12 @@ export class Dcs {
     this.cachedValidTill = 0;
   }
 
-  attemptToAcquireLeader(): Promise<boolean> { return this.call('acquire leader', () => this.driver.attemptToAcquireLeader()); }
+  /** On success the retention of member slots named in `/status` restarts now (Patroni's acquire_leader_lock). */
+  async attemptToAcquireLeader(): Promise<boolean> {
+    const ok = await this.call('acquire leader', () => this.driver.attemptToAcquireLeader());
+    if (ok) this.statusSlots.reset(this.cached?.status.retainSlots ?? null, Math.floor(this.clock.now() / 1000));
+    return ok;
+  }
   takeLeader(): Promise<boolean> { return this.call('take leader', () => this.driver.takeLeader()); }
   initialize(createNew = true, sysid = ''): Promise<boolean> { return this.call('initialize', () => this.driver.initialize(createNew, sysid)); }
   cancelInitialization(): Promise<boolean> { return this.call('cancel initialization', () => this.driver.cancelInitialization()); }
@@ -101,13 +111,22 @@ export class Dcs {
   deleteSyncState(version?: Version | null): Promise<boolean> { return this.call('delete sync', () => this.driver.deleteSyncState(version)); }
   deleteCluster(): Promise<boolean> { return this.call('delete cluster', () => this.driver.deleteCluster()); }
 
-  /** Refresh the lock; on success publish `/status` (if changed) and `/failsafe` (if given). */
+  /**
+   * Refresh the lock; on success publish `/status` (if changed) and `/failsafe` (if given). `slots`:
+   * the leader's replication slot positions (pg_replication_slots), published with `retain_slots`
+   * as Patroni 4.1 does (status-slots.ts).
+   */
   async updateLeader(leader: Leader, lastLsn: number | null, slots?: Record<string, number> | null,
     failsafe?: Record<string, string> | null): Promise<boolean> {
     const ok = await this.call('update leader', () => this.driver.updateLeader(leader));
     if (ok && lastLsn) {
       const status: Record<string, unknown> = { optime: lastLsn };
-      if (slots && Object.keys(slots).length) status.slots = slots;
+      const cluster = this.cached;
+      const built = cluster
+        ? this.statusSlots.build({ cluster, myName: leader.name, slots: slots ?? null, lastLsn, memberSlotsTtl: memberSlotsTtlOf(cluster), now: Math.floor(this.clock.now() / 1000) })
+        : { slots: slots && Object.keys(slots).length ? { ...slots } : null, retainSlots: null };
+      status.slots = built.slots;
+      status.retain_slots = built.retainSlots;
       await this.writeStatus(status);
     }
     if (ok && failsafe) await this.writeFailsafe(failsafe);
@@ -124,8 +143,14 @@ export class Dcs {
     return t === null || !Number.isFinite(t) ? sentAt : Math.min(t, sentAt);
   }
 
-  /** Write `/status` only when it differs from what we last saw or wrote; legacy optime for old peers. */
-  async writeStatus(value: Record<string, unknown>): Promise<void> {
+  /**
+   * Write `/status` only when it differs from what we last saw or wrote; legacy optime for old peers.
+   * `slots`/`retain_slots` absent from `value` are carried over from the last status; null drops them.
+   */
+  async writeStatus(given: Record<string, unknown>): Promise<void> {
+    const value: Record<string, unknown> = { ...given };
+    for (const k of ['slots', 'retain_slots']) if (!(k in value) && this.lastStatus[k]) value[k] = this.lastStatus[k];
+    for (const k of Object.keys(value)) if (value[k] === null || value[k] === undefined) delete value[k];
     if (!deepEqual(this.lastStatus, value) && (await this.call('write status', () => this.driver.writeStatus(compactJson(value))))) {
       this.lastStatus = value;
     }
@@ -153,11 +178,10 @@ export class Dcs {
     return this.setFailoverValue(compactJson(data), version);
   }
 
+  /** Patroni 4.1's `/sync` value: `{"leader":..,"quorum":N,"sync_standby":..}`, quorum 0 outside quorum mode (3.x ignores it). */
   static syncStateValue(leader: string | null, syncStandby: Iterable<string> | null, quorum?: number): Record<string, unknown> {
     const names = syncStandby ? [...syncStandby].sort() : [];
-    const v: Record<string, unknown> = { leader, sync_standby: names.length ? names.join(',') : null };
-    if (quorum !== undefined) v.quorum = quorum;
-    return v;
+    return { leader, quorum: quorum ?? 0, sync_standby: names.length ? names.join(',') : null };
   }
 
   /** CAS-write `/sync`; returns the new SyncState, or null when the CAS was lost. */

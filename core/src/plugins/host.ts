@@ -3,13 +3,12 @@
  * imports only the plugins the configuration names, validates manifests and config sections, and
  * builds the DCS driver from the first DCS section that loads.
  */
-import type { DependencyContainer } from 'tsyringe';
 import { pathToFileURL } from 'node:url';
 import type { DcsContext, DcsDriver } from '../dcs/driver.js';
-import { resolveServices } from '../di.js';
+import type { ServiceMap, ServiceName, ServiceSource } from '../di.js';
 import { ErrorCodes, PghaError } from '../errors.js';
 import { isPlainObject } from '../util/json.js';
-import { manifestProblems, type DcsPlugin, type PghaPlugin, type PluginKind, type ReplicaPlugin } from './manifest.js';
+import { PLUGIN_API_VERSION, apiIncompatibility, manifestProblems, type DcsPlugin, type PghaPlugin, type PluginKind, type ReplicaPlugin } from './manifest.js';
 import {
   defaultSearchRoots, discoverPluginPackages, findPackage, isPathSpec, packageEntry, pathPluginUrl, type PackageInfo,
 } from './resolve.js';
@@ -72,6 +71,8 @@ export interface PluginHostOptions {
   /** Base for relative paths in `plugins:` (the config file's directory). */
   readonly baseDir?: string;
   readonly searchRoots?: readonly string[];
+  /** Where plugins' declared services come from (the core's container); without it, a plugin that declares any is refused. */
+  readonly services?: ServiceSource;
 }
 
 function refFromPackage(pkg: PackageInfo, origin: PluginRef['origin'], fallback?: { kind: PluginKind; name: string }): PluginRef | null {
@@ -151,6 +152,10 @@ export class PluginHost {
           throw new PghaError(ErrorCodes.PLUGIN_INVALID, `${label}: import failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
         const manifest = mod.default ?? mod.plugin;
+        // The API version first: a plugin for another API may fail the other checks for that reason alone.
+        const apiVersion = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).apiVersion : undefined;
+        const incompatible = apiIncompatibility(label, apiVersion, PLUGIN_API_VERSION);
+        if (incompatible) throw new PghaError(ErrorCodes.PLUGIN_INCOMPATIBLE, incompatible);
         const problems = manifestProblems(manifest);
         if (problems.length) throw new PghaError(ErrorCodes.PLUGIN_INVALID, `${label}: invalid plugin manifest: ${problems.join('; ')}`);
         return manifest as PghaPlugin;
@@ -189,6 +194,14 @@ export class PluginHost {
     return r.value as C;
   }
 
+  /** Exactly the services the plugin's manifest declares. */
+  servicesFor(plugin: PghaPlugin): Partial<ServiceMap> {
+    const uses = (plugin.uses ?? []) as readonly ServiceName[];
+    if (!uses.length) return {};
+    if (!this.opts.services) throw new PghaError(ErrorCodes.PLUGIN_INVALID, `plugin ${plugin.name} uses ${uses.join(', ')}, but no services are available here`);
+    return this.opts.services(uses);
+  }
+
   /** DCS section names present in the config, in the order written. */
   async dcsSections(): Promise<string[]> {
     const known = new Set<string>([...Object.keys(BUILTIN_PLUGINS.dcs), ...Object.keys(UNSUPPORTED_DCS)]);
@@ -200,7 +213,7 @@ export class PluginHost {
    * Patroni's get_dcs: try each DCS section present; the first that loads wins. When none does,
    * fail with one line per section tried and why.
    */
-  async createDcs(ctx: DcsContext, container: DependencyContainer): Promise<{ plugin: DcsPlugin; driver: DcsDriver; section: string }> {
+  async createDcs(ctx: DcsContext): Promise<{ plugin: DcsPlugin; driver: DcsDriver; section: string }> {
     const sections = await this.dcsSections();
     const reasons: string[] = [];
     for (const section of sections) {
@@ -213,8 +226,7 @@ export class PluginHost {
         if (!ref) throw new PghaError(ErrorCodes.PLUGIN_NOT_INSTALLED, `no plugin provides the ${section} DCS`);
         const plugin = (await this.load(ref)) as DcsPlugin;
         const cfg = await this.validateSection(plugin, this.opts.config[section], section);
-        const services = resolveServices(container, plugin.uses ?? []);
-        const driver = await plugin.create({ ...ctx, services }, cfg);
+        const driver = await plugin.create({ ...ctx, services: this.servicesFor(plugin) }, cfg);
         return { plugin, driver, section };
       } catch (e) {
         reasons.push(`  ${section}: ${e instanceof Error ? e.message : String(e)}`);
@@ -251,6 +263,34 @@ export class PluginHost {
       : `  no DCS section found; add one of: ${Object.keys(BUILTIN_PLUGINS.dcs).join(', ')}`;
     const error = selected ? null : `Can not find suitable configuration of distributed configuration store\n${tried}`;
     return { selected, sections: results, error };
+  }
+
+  /**
+   * Problems with the replica methods the configuration names (postgresql.create_replica_methods):
+   * an installed plugin that is refused (apiVersion, manifest) or rejects its section. Methods run
+   * as scripts, and plugins not installed, are left to replica creation (which logs why).
+   */
+  async checkReplicaMethods(): Promise<Array<{ path: string; message: string }>> {
+    const pg = isPlainObject(this.opts.config.postgresql) ? this.opts.config.postgresql : {};
+    const names = Array.isArray(pg.create_replica_methods) ? pg.create_replica_methods.map(String) : [];
+    const issues: Array<{ path: string; message: string }> = [];
+    for (const name of names) {
+      const section = pg[name];
+      if (isPlainObject(section) && typeof section.command === 'string' && section.command) continue;
+      const ref = await this.find('replica', name).catch(() => null);
+      if (!ref?.installed) continue;
+      let plugin: PghaPlugin;
+      try {
+        plugin = await this.load(ref);
+      } catch (e) {
+        issues.push({ path: 'postgresql.create_replica_methods', message: `${name}: ${e instanceof Error ? e.message : String(e)}` });
+        continue;
+      }
+      if (!plugin.configSchema) continue;
+      const r = await validateWith(plugin.configSchema, section ?? {}, `postgresql.${name}`);
+      if (!r.ok) issues.push(...r.issues);
+    }
+    return issues;
   }
 
   /** Load a replica-creation plugin by method name (basebackup, pgbackrest...); null if none provides it. */

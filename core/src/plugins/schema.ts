@@ -1,24 +1,10 @@
 /**
- * The Standard Schema v1 interface (standardschema.dev): zod, valibot and arktype schemas all
- * implement it, so a plugin may validate its config section with whichever library it likes.
+ * Config sections are validated with the plugin's Standard Schema v1 (standardschema.dev: zod,
+ * valibot, arktype...); the interface lives in @pgha/plugin-api. Issues come back with key paths.
  */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  readonly '~standard': {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
-  };
-}
+import type { StandardIssue, StandardSchemaV1 } from '@pgha/plugin-api';
 
-export type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<StandardIssue> };
-
-export interface StandardIssue {
-  readonly message: string;
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
-}
+export type { StandardIssue, StandardResult, StandardSchemaV1 } from '@pgha/plugin-api';
 
 /** Render an issue path as dotted text under `prefix`: `etcd3.hosts.0`. */
 export function issuePath(prefix: string, issue: StandardIssue): string {

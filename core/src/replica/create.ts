@@ -1,47 +1,17 @@
 /**
  * The `create_replica_methods` chain: methods tried in order, first exit code 0 wins. Without a
  * source only `no_leader` methods run. PGDATA is wiped before each attempt unless `keep_data`, and
- * after all methods failed. Method names with a `command` run as scripts; others are replica plugins.
+ * after all methods failed. Which method a name means is the resolver's business (the plugin host
+ * provides it: plugins/replica-resolver.ts), injected by the caller.
  */
-import type { DependencyContainer } from 'tsyringe';
-import { resolveServices } from '../di.js';
-import type { PluginHost } from '../plugins/host.js';
 import type { PostgresController } from '../postgres/controller.js';
 import { formatDsn } from '../postgres/config-files.js';
 import { sourceConnKwargs } from '../postgres/recovery.js';
-import { isPlainObject } from '../util/json.js';
-import type { ReplicaMethod, ReplicaMethodContext, ReplicaSource } from './contract.js';
-import { CustomScriptReplicaMethod, methodWorksWithoutSource } from './custom-method.js';
+import type { ReplicaMethod, ReplicaMethodContext, ReplicaSource, SourceConnection } from './contract.js';
 import { ProgressTracker } from './progress.js';
 
 /** Builds the method for a name and its config section; null when nothing provides it. */
 export type ReplicaMethodResolver = (name: string, section: unknown, ctx: ReplicaMethodContext) => Promise<ReplicaMethod | null>;
-
-/**
- * Scripts for sections with a `command`, else the replica plugin of that name (section validated by
- * its schema). An installed plugin that takes commands (pgbackrest, barman) gets the section even
- * with a `command`: it runs it exactly as the script would, and adds progress reporting.
- */
-export function replicaMethodResolver(host: PluginHost | null, container?: DependencyContainer): ReplicaMethodResolver {
-  return async (name, raw, ctx) => {
-    // A plugin's section may be a list (basebackup: [verbose, {max-rate: 100M}]); scripts need a dict.
-    const section = isPlainObject(raw) ? raw : {};
-    const hasCommand = typeof section.command === 'string' && section.command !== '';
-    const ref = host && (!hasCommand || COMMAND_PLUGINS.has(name)) ? await host.find('replica', name) : null;
-    if (hasCommand && !ref?.installed) return new CustomScriptReplicaMethod(name, section, ctx);
-    const plugin = ref ? await host!.replicaPlugin(name) : null;
-    if (!plugin) return null;
-    const cfg = await host!.validateSection(plugin, raw ?? {}, `postgresql.${name}`);
-    if (plugin.uses?.length && !container) throw new Error(`replica plugin ${name} needs services (${plugin.uses.join(', ')}) but no container was given`);
-    const services = container ? resolveServices(container, plugin.uses ?? []) : {};
-    const method = await plugin.create({ ...ctx, services } as Parameters<typeof plugin.create>[0], cfg);
-    // A plugin method may still be flagged no_leader in its section (never basebackup).
-    return method.noLeader || !methodWorksWithoutSource(name, section) ? method : { ...method, noLeader: true, create: method.create.bind(method) };
-  };
-}
-
-/** Replica plugins whose section may carry a Patroni-style `command` (they run it themselves). */
-export const COMMAND_PLUGINS: ReadonlySet<string> = new Set(['pgbackrest', 'barman']);
 
 export interface CreateReplicaOptions {
   readonly pg: PostgresController;
@@ -77,14 +47,14 @@ export async function createReplica(o: CreateReplicaOptions): Promise<CreateRepl
   const names = o.methods ?? pg.settings.createReplicaMethods;
   const ctx = replicaMethodContext(pg);
   pg.setState('creating replica');
-  let connstring = '';
-  let env: Record<string, string> = {};
-  if (source) {
+  // The replication user's connection to a member; methods may ask for another member than `source` (API 1.1).
+  const connect = (member: ReplicaSource): SourceConnection => {
     const repl = pg.settings.replication;
-    const kw = sourceConnKwargs(source, repl, false);
-    env = pg.writePgpass([{ host: String(kw.host ?? '*'), port: String(kw.port ?? '*'), user: repl.username, password: repl.password }]);
-    connstring = formatDsn(kw);
-  }
+    const kw = sourceConnKwargs(member, repl, false);
+    const env = pg.writePgpass([{ host: String(kw.host ?? '*'), port: String(kw.port ?? '*'), user: repl.username, password: repl.password }]);
+    return { connstring: formatDsn(kw), env };
+  };
+  const { connstring, env } = source ? connect(source) : { connstring: '', env: {} };
   const attempts: { method: string; code: number | null; error?: string }[] = [];
   for (const name of names) {
     if (signal.aborted) break;
@@ -93,11 +63,16 @@ export async function createReplica(o: CreateReplicaOptions): Promise<CreateRepl
     try {
       method = await o.resolve(name, section, ctx);
     } catch (e) {
-      attempts.push({ method: name, code: null, error: e instanceof Error ? e.message : String(e) });
+      // A plugin refused (incompatible apiVersion, invalid section...): say why, then try the next method.
+      const error = e instanceof Error ? e.message : String(e);
+      pg.logger.error({ method: name }, `replica creation method ${name} unavailable: ${error}`);
+      attempts.push({ method: name, code: null, error });
       continue;
     }
     if (!method) {
-      attempts.push({ method: name, code: null, error: `no replica method ${name}: give it a command or install its plugin` });
+      const error = `no replica method ${name}: give it a command or install its plugin`;
+      pg.logger.error({ method: name }, error);
+      attempts.push({ method: name, code: null, error });
       continue;
     }
     if (!source && !method.noLeader) continue;
@@ -107,7 +82,7 @@ export async function createReplica(o: CreateReplicaOptions): Promise<CreateRepl
     const progress = new ProgressTracker('creating replica', name, (p) => pg.setProgress(p), pg.logger);
     let code: number | null = null;
     try {
-      code = await method.create({ source, connstring: source ? connstring : '', env, signal, progress });
+      code = await method.create({ source, connstring: source ? connstring : '', env, signal, progress, connect });
       attempts.push({ method: name, code });
       if (code === 0) return { ok: true, method: name, attempts };
       pg.logger.warn({ method: name, code }, 'replica creation method failed');

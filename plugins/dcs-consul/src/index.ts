@@ -37,7 +37,7 @@ export function createConsulDriver(ctx: DcsContext, config: ConsulConfig, warn?:
 export default definePlugin<ConsulConfig, 'logger'>({
   kind: 'dcs',
   name: 'consul',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'consul',
   description: 'Consul over HTTP: one session (ttl/2) per member, acquire for the leader key, ModifyIndex CAS, blocking-query watch',
   configSchema: consulConfigSchema,

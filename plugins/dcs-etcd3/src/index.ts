@@ -18,7 +18,7 @@ export function createEtcd3Driver(ctx: DcsContext, config: Etcd3Config): Etcd3Dr
 export default definePlugin<Etcd3Config>({
   kind: 'dcs',
   name: 'etcd3',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'etcd3',
   description: 'etcd v3 over native gRPC: one lease per member, transactions, a watch-fed cache',
   configSchema: etcd3ConfigSchema,

@@ -22,7 +22,7 @@ export function createKubernetesDriver(ctx: DcsContext, config: KubernetesConfig
 export default definePlugin<KubernetesConfig, 'logger'>({
   kind: 'dcs',
   name: 'kubernetes',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'kubernetes',
   description: "Kubernetes API: Patroni's model in annotations of Endpoints or ConfigMaps and Pods, resourceVersion compare-and-swap",
   configSchema: kubernetesConfigSchema,

@@ -7,7 +7,7 @@ import plugin from './index.js';
 describe('@pgha/dcs-raft manifest', () => {
   it('is a valid dcs plugin whose package.json advertises it', () => {
     expect(manifestProblems(plugin)).toEqual([]);
-    expect(plugin).toMatchObject({ kind: 'dcs', name: 'raft', apiVersion: 1, configKey: 'raft' });
+    expect(plugin).toMatchObject({ kind: 'dcs', name: 'raft', apiVersion: '1.0', configKey: 'raft' });
     const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as { pgha: unknown };
     expect(pkg.pgha).toEqual({ kind: 'dcs', name: 'raft', configKey: 'raft' });
   });

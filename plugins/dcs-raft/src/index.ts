@@ -18,7 +18,7 @@ export { startRaftMember, type RaftMemberHandle } from './runtime.js';
 export default definePlugin<RaftConfig>({
   kind: 'dcs',
   name: 'raft',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'raft',
   configSchema: raftConfigSchema,
   description: 'embedded Raft consensus (no external DCS); pair two database nodes with a `pgha raft-witness`',

@@ -45,7 +45,7 @@ describe('zookeeper config section', () => {
 describe('zookeeper plugin manifest', () => {
   it('is a valid dcs manifest for the zookeeper section', () => {
     expect(manifestProblems(plugin)).toEqual([]);
-    expect(plugin).toMatchObject({ kind: 'dcs', name: 'zookeeper', configKey: 'zookeeper', apiVersion: 1 });
+    expect(plugin).toMatchObject({ kind: 'dcs', name: 'zookeeper', configKey: 'zookeeper', apiVersion: '1.0' });
   });
 
   it('is what the plugin host loads for a zookeeper section, and its errors name the key', async () => {

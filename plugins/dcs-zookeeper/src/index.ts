@@ -21,7 +21,7 @@ export function createZookeeperDriver(ctx: DcsContext, config: ZookeeperConfig, 
 export default definePlugin<ZookeeperConfig, 'logger'>({
   kind: 'dcs',
   name: 'zookeeper',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'zookeeper',
   description: 'ZooKeeper: ephemeral leader and member znodes bound to the agent session, version CAS, watches',
   configSchema: zookeeperConfigSchema,

@@ -7,7 +7,7 @@ const ctx = { scope: 'demo', name: 'node2', dataDir: '/data/pg', binDir: '/bin',
 
 describe('barman replica plugin', () => {
   it('is a replica plugin named barman', () => {
-    expect(plugin).toMatchObject({ kind: 'replica', name: 'barman', configKey: 'barman', apiVersion: 1 });
+    expect(plugin).toMatchObject({ kind: 'replica', name: 'barman', configKey: 'barman', apiVersion: '1.0' });
   });
 
   it('builds barman recover: config, extra options, remote ssh, server, backup id (latest by default), PGDATA', () => {

@@ -10,7 +10,7 @@ export { PgBackupApi, PgBackupApiError, type PgBackupApiOptions } from './pg-bac
 export default definePlugin<BarmanSection>({
   kind: 'replica',
   name: 'barman',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'barman',
   configSchema: barmanSection,
   description: 'build a replica with barman recover on this host, or through pg-backup-api on the Barman host',

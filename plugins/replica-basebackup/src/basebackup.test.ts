@@ -11,6 +11,6 @@ describe('basebackup plugin', () => {
     expect(basebackupArgs('/d', 'c', ['progress'], () => {})).toEqual(['--pgdata=/d', '-X', 'stream', '--dbname=c', '--progress']);
   });
   it('is a replica plugin named basebackup', () => {
-    expect(plugin).toMatchObject({ kind: 'replica', name: 'basebackup', configKey: 'basebackup', apiVersion: 1 });
+    expect(plugin).toMatchObject({ kind: 'replica', name: 'basebackup', configKey: 'basebackup', apiVersion: '1.0' });
   });
 });

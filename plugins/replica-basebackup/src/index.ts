@@ -7,7 +7,7 @@ export { BasebackupMethod, basebackupArgs, type BasebackupOptions } from './base
 export default definePlugin<unknown>({
   kind: 'replica',
   name: 'basebackup',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'basebackup',
   description: 'clone a running member with pg_basebackup -X stream',
   create(ctx, config) {

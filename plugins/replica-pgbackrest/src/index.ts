@@ -9,7 +9,7 @@ export { pgbackrestSection, restoreArgv, type PgBackRestSection, type RestorePla
 export default definePlugin<PgBackRestSection>({
   kind: 'replica',
   name: 'pgbackrest',
-  apiVersion: 1,
+  apiVersion: '1.0',
   configKey: 'pgbackrest',
   configSchema: pgbackrestSection,
   description: 'build a replica from a pgBackRest repository (restore --type=standby, --delta when PGDATA holds a cluster)',

@@ -8,7 +8,7 @@ const ctx: ReplicaMethodContext = {
 
 describe('pgbackrest replica plugin', () => {
   it('is a replica plugin named pgbackrest', () => {
-    expect(plugin).toMatchObject({ kind: 'replica', name: 'pgbackrest', configKey: 'pgbackrest', apiVersion: 1 });
+    expect(plugin).toMatchObject({ kind: 'replica', name: 'pgbackrest', configKey: 'pgbackrest', apiVersion: '1.0' });
   });
 
   it('builds the restore: stanza defaults to the scope, --type=standby, --delta only over an existing cluster, extra keys as options', () => {
