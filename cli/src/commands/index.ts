@@ -14,6 +14,7 @@ import { registerPause } from './pause.js';
 import { registerSwitchover } from './switchover.js';
 import { registerRestart } from './restart.js';
 import { registerReinitFlush } from './reinit-flush.js';
+import { registerClusterRole } from './cluster-role.js';
 
 /** Every verb registers itself here, one line each. */
 export function registerCommands(program: Command): void {
@@ -33,4 +34,5 @@ export function registerCommands(program: Command): void {
   registerSwitchover(program);
   registerRestart(program);
   registerReinitFlush(program);
+  registerClusterRole(program);
 }

@@ -28,9 +28,12 @@ import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 
+import { isStandbySection } from '../ha/standby-source.js';
+import { FailsafeSide } from './failsafe-peers.js';
+
 /** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
 export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
-  & { readonly watchdog: { readonly failed: boolean } };
+  & Partial<Pick<PrimaryGuard, 'failsafeConfirmed'>> & { readonly watchdog: { readonly failed: boolean } };
 import { applySettings } from './apply-settings.js';
 import { stopHandingOver } from './handover.js';
 import type { FollowTarget } from './postgres-port.js';
@@ -72,6 +75,7 @@ export class Agent implements ApiBackend {
   private memory: AgentMemory = freshMemory;
   /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
   private events: HaEvent[] = [];
+  private readonly failsafe: FailsafeSide; // failsafe mode: the pinging primary (replica side), the confirmation rounds (primary)
   private readonly long: LongActionRunner;
   private readonly clock: Clock;
   private oldCluster: Cluster | null = null;
@@ -98,6 +102,9 @@ export class Agent implements ApiBackend {
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
     this.s = agentSettings(this.local.config, this.eff);
+    this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.eff.cluster.ttl,
+      urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.memory.prevWalPosition ?? null,
+      onConfirmed: async (sentAt) => { this.lockSentAt = sentAt; await this.deps.guard?.failsafeConfirmed?.(sentAt); } });
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
     this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }));
     deps.pg.useRole(() => this.role());
@@ -157,6 +164,7 @@ export class Agent implements ApiBackend {
     (next.config as Record<string, unknown>).postgresql = withSlotRequirements(next.config.postgresql as Record<string, unknown>, this.enforceHotStandbyFeedback);
     for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
     this.eff = next;
+    this.deps.pg.setStandbyCluster?.(isStandbySection(next.cluster.standbyCluster) ? next.cluster.standbyCluster : null);
     try {
       this.apply(agentSettings(this.local.config, next));
     } catch (e) {
@@ -192,6 +200,7 @@ export class Agent implements ApiBackend {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
       this.applyDynamic(cluster);
+      if (this.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster); // a primary that pinged us leads
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
       log.error(`Error communicating with DCS: ${e.message}`);
@@ -211,14 +220,16 @@ export class Agent implements ApiBackend {
     const { plan, memory } = decide({ ...base, memory: this.memory, events: this.inFlight, peers });
     this.memory = memory;
     this.inFlight = [];
+    let dcsLost = false;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
-        if (!this.eff.cluster.pause) await this.deps.guard?.lockRefreshed(t);
+        if (!this.eff.cluster.pause && !isStandbySection(this.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t); // a standby leader is no primary
       },
+      ...this.failsafe.executorHooks(() => this.eff.cluster, cluster), onDcsLost: () => { dcsLost = true; },
       wakeup: () => this.dcs.wakeup(),
       guard: this.deps.guard,
       sleep: this.deps.sleep,
@@ -240,7 +251,8 @@ export class Agent implements ApiBackend {
       this.deps.pg.announceRunning?.();
       if (pg.inRecovery && pg.slots && cluster?.leader && cluster.leaderName !== this.name) await this.slots?.checkReadiness(cluster, pg.slots, slotNameOnPrimary(cluster, this.name, this.tags));
     }
-    const result = await this.finish(message, plan.reason ?? null, cluster);
+    if (cluster && cluster.leaderName === this.name) this.failsafe.reset(); // back on the DCS with the lock: failsafe is over
+    const result = await this.finish(message, plan.reason ?? null, dcsLost ? null : cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
@@ -341,6 +353,8 @@ export class Agent implements ApiBackend {
   lastDecision() { return this.decision; }
   fenceStatus() { return { armed: this.deps.guard?.isArmed ?? false, watchdogFailed: this.deps.guard?.watchdog.failed ?? false }; }
   scheduledRestart() { return this.scheduled; }
+  failsafeActive(): boolean { return this.failsafe.active(); }
+  updateFailsafe(data: Record<string, unknown>): Promise<string | number> { return this.failsafe.accept(data); }
   wakeup(): void { this.dcs.wakeup(); }
 
   async reloadConfig(): Promise<void> {

@@ -26,7 +26,7 @@ function recordingPort(): { port: PostgresPort; calls: string[] } {
   return { port, calls };
 }
 
-async function leaderSetup(failUpdate: 'throw' | 'lost' | null) {
+async function leaderSetup(failUpdate: 'throw' | 'lost' | null, failsafe?: { confirm: boolean }) {
   const store = new MemoryStore();
   const ctx: DcsContext = { name: 'node1', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
   const driver = new MemoryDriver(store, ctx);
@@ -41,9 +41,14 @@ async function leaderSetup(failUpdate: 'throw' | 'lost' | null) {
     name: 'node1', dcs, pg: port, logger: silentLogger, http: fetch, long: new LongActionRunner(silentLogger, () => undefined, () => 0), cluster,
     dynamicConfig: () => ({}), monotonic: () => performance.now(), wall: () => Date.now(),
     report: () => undefined, lockSentAt: (t) => { fed.push(t); }, wakeup: () => undefined,
+    ...(failsafe ? {
+      confirmFailsafe: async () => { calls.push('confirm'); return failsafe.confirm; },
+      onDcsLost: () => { calls.push('dcs_lost'); },
+      failsafeTopology: () => ({ node1: 'http://n1/patroni', node2: 'http://n2/patroni' }),
+    } : {}),
   };
-  const { plan } = decide(scenario({ me: 'node1', leader: 'node1' }));
-  return { ectx, plan, calls, fed, driver };
+  const { plan } = decide(scenario({ me: 'node1', leader: 'node1', settings: { failsafeMode: !!failsafe } }));
+  return { ectx, plan, calls, fed, driver, store };
 }
 
 describe('executor: refreshing the leader lock', () => {
@@ -72,5 +77,28 @@ describe('executor: refreshing the leader lock', () => {
     expect(calls).toContain('demote:immediate-nolock');
     expect(fed.length).toBeGreaterThan(0);
     expect(fed.every((t) => t === null)).toBe(true);
+  });
+
+  it('failsafe: a refresh the DCS does not answer asks the peers; kept only when all confirm', async () => {
+    const kept = await leaderSetup('throw', { confirm: true });
+    expect(await executePlan(kept.ectx, kept.plan)).toBe('continue to run as a leader because failsafe mode is enabled and all members are accessible');
+    expect(kept.calls.filter((c) => c === 'confirm' || c === 'dcs_lost' || c.startsWith('demote'))).toEqual(['dcs_lost', 'confirm']);
+    expect(kept.fed).toEqual([null]); // the fence is extended by the confirmation hook, never by the failed refresh
+    const refused = await leaderSetup('throw', { confirm: false });
+    expect(await executePlan(refused.ectx, refused.plan)).toBe('demoting self because DCS is not accessible and I was a leader');
+    expect(refused.calls).toContain('demote:offline');
+  });
+
+  it('failsafe: a lost compare-and-swap still demotes at once (someone else holds the lock)', async () => {
+    const { ectx, plan, calls } = await leaderSetup('lost', { confirm: true });
+    expect(await executePlan(ectx, plan)).toBe('demoted self because failed to update leader lock in DCS');
+    expect(calls).not.toContain('confirm');
+  });
+
+  it('failsafe: a healthy refresh publishes /failsafe', async () => {
+    const { ectx, plan, store } = await leaderSetup(null, { confirm: true });
+    await executePlan(ectx, plan);
+    const c = await new Dcs(new MemoryDriver(store, { name: 'x', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: true }), { ttl: 30, loopWait: 10, retryTimeout: 10 }).getCluster();
+    expect(c.failsafe).toEqual({ node1: 'http://n1/patroni', node2: 'http://n2/patroni' });
   });
 });

@@ -47,6 +47,27 @@ export interface ExecutorContext {
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
   /** Replication slot maintenance (absent: slots are not managed). */
   readonly slots?: SlotKeeper;
+  /** The standby_cluster source as a RemoteMember (null: not a standby cluster). */
+  readonly remoteSource?: () => FollowTarget;
+  /** create_replica_methods of the standby_cluster section (undefined: the local ones). */
+  readonly remoteReplicaMethods?: () => readonly string[] | undefined;
+  /** The `/failsafe` value to publish with each lock refresh (null: failsafe mode is off). */
+  readonly failsafeTopology?: () => Record<string, string> | null;
+  /** DCS lost: ask every `/failsafe` member to confirm this primary; true only when all did. */
+  readonly confirmFailsafe?: () => Promise<boolean>;
+  /** The plan took its onDcsError branch: this cycle has no DCS (Patroni then skips touch_member). */
+  readonly onDcsLost?: () => void;
+}
+
+/** An action whose DcsError the plan handles itself (Plan.onDcsError). */
+class HandledDcsError extends Error {
+  constructor(readonly dcsError: DcsError) { super(dcsError.message); }
+}
+
+/** The member to stream from or rewind from: `remote` is the standby_cluster source. */
+function resolve(ctx: ExecutorContext, name: string | null, remote = false): FollowTarget {
+  if (remote) return ctx.remoteSource?.() ?? null;
+  return target(ctx.cluster, name);
 }
 
 function target(cluster: Cluster | null, name: string | null): FollowTarget {
@@ -57,13 +78,21 @@ function target(cluster: Cluster | null, name: string | null): FollowTarget {
 /** Run a plan; on a lost race/refresh switch to its fallback. */
 export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<string> {
   for (const action of plan.actions) {
-    const ok = await executeAction(ctx, action);
+    let ok: boolean | void;
+    try {
+      ok = await executeAction(ctx, action, !!plan.onDcsError);
+    } catch (e) {
+      if (!(e instanceof HandledDcsError) || !plan.onDcsError) throw e instanceof HandledDcsError ? e.dcsError : e;
+      ctx.logger.error(`Error communicating with DCS: ${e.message}`);
+      ctx.onDcsLost?.();
+      return executePlan(ctx, plan.onDcsError);
+    }
     if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
   }
   return plan.message;
 }
 
-async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean | void> {
+async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = false): Promise<boolean | void> {
   const { dcs, pg, long, cluster } = ctx;
   switch (a.type) {
     case 'race_initialize':
@@ -83,9 +112,19 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
       ctx.report({ type: 'lock', op: 'acquire', ok });
       ctx.report({ type: 'bootstrap_finished' });
-      ctx.onRoleChange?.('primary');
+      if (!a.standby) ctx.onRoleChange?.('primary');
       return;
     }
+    case 'bootstrap_standby_leader': {
+      // Patroni's bootstrap_standby_leader: clone the remote source and start following it; no post_bootstrap.
+      const remote = resolve(ctx, null, true);
+      if (!remote) throw new FatalError('standby_cluster has neither host/port nor restore_command: cannot bootstrap a standby leader');
+      long.run('bootstrap', `clone from remote member ${remote.connUrl ?? remote.name}`,
+        async (s) => (await pg.createReplica(remote, s, ctx.remoteReplicaMethods?.())) && pg.start('standby_leader', remote, s));
+      return;
+    }
+    case 'failsafe_confirm':
+      return ctx.confirmFailsafe ? ctx.confirmFailsafe() : false;
     case 'cancel_initialization': {
       await dcs.cancelInitialization().catch((e: unknown) => ctx.logger.error(`failed to delete the initialize key: ${String(e)}`));
       await pg.stop('immediate').catch(() => false);
@@ -117,11 +156,17 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       let ok = false;
       try {
         const lsn = cluster?.leader ? await pg.lastLsn().catch(() => null) : null;
-        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, lsn, lsn ? await pg.replicationSlotLsns?.().catch(() => null) : null) : false;
+        ok = cluster?.leader ? await dcs.updateLeader(cluster.leader, lsn, lsn ? await pg.replicationSlotLsns?.().catch(() => null) : null, ctx.failsafeTopology?.() ?? null) : false;
       } catch (e) {
         // The store did not confirm the refresh: the lock may be gone, so take the plan's fallback
-        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary.
+        // (Patroni's demotion), exactly as for a lost lock, instead of carrying on as primary --
+        // unless the plan says what to do without the DCS (failsafe: ask the peers).
         if (!(e instanceof DcsError)) throw e;
+        if (dcsErrorHandled) {
+          await ctx.lockSentAt(null);
+          ctx.report({ type: 'lock', op: 'update', ok: false });
+          throw new HandledDcsError(e);
+        }
         ctx.logger.error(`failed to update leader lock: ${e.message}`);
       }
       await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
@@ -149,14 +194,14 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return demote(ctx, a.mode);
     case 'start': {
       const label = a.role === 'primary' ? 'starting primary after failure' : 'starting';
-      const leader = target(cluster, a.leader);
+      const leader = resolve(ctx, a.leader, a.remote);
       void long.run('start', label, (s) => pg.start(a.role, leader, s), a.role)?.then((r) => {
-        if (r === true && a.role === 'replica') ctx.onRoleChange?.('replica');
+        if (r === true && a.role !== 'primary') ctx.onRoleChange?.('replica');
       });
       return;
     }
     case 'follow': {
-      const result = await pg.follow(target(cluster, a.leader));
+      const result = await pg.follow(resolve(ctx, a.leader, a.remote));
       if (result === 'restart_needed') long.run('restart', 'changing primary_conninfo and restarting', (s) => pg.restart(s));
       else if (result === 'reloaded') ctx.logger.info(`following ${a.leader ?? 'nobody'}: recovery settings reloaded`);
       return;
@@ -167,7 +212,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'check_rewind': {
       let result: Awaited<ReturnType<PostgresPort['checkDiverged']>>;
       try {
-        result = await pg.checkDiverged(target(cluster, a.leader));
+        result = await pg.checkDiverged(resolve(ctx, a.leader, a.remote));
       } catch (e) {
         ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
         if (a.checkedFor) ctx.report({ type: 'divergence', leader: a.leader, result: 'unknown', checkedFor: a.checkedFor, at: ctx.monotonic() });
@@ -179,7 +224,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return;
     }
     case 'rewind': {
-      const leader = target(cluster, a.leader);
+      const leader = resolve(ctx, a.leader, a.remote);
       // pg_rewind needs a stopped target: a running diverged replica is stopped first.
       long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(leader, s));
       return;

@@ -25,7 +25,7 @@ export class LongActionRunner {
    * Start `fn` unless something runs already (then null). The promise resolves with its result (an
    * Error when it threw or was cancelled); `ok` in the done event is `result === true`.
    */
-  run<T>(name: LongActionName, label: string, fn: (signal: AbortSignal) => Promise<T>, role?: 'primary' | 'replica'): Promise<T | Error> | null {
+  run<T>(name: LongActionName, label: string, fn: (signal: AbortSignal) => Promise<T>, role?: 'primary' | 'replica' | 'standby_leader'): Promise<T | Error> | null {
     if (this.current) return null;
     const ac = new AbortController();
     const since = this.now();

@@ -17,6 +17,8 @@ import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
+import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
+import type { RecoveryMode } from '../postgres/config-files.js';
 
 const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -26,6 +28,8 @@ const MEMO_MS = 250;
 export class ControllerPort implements PostgresPort {
   private lastStatus: ServerStatus | null = null;
   private roleView: (() => string) | null = null;
+  /** The dynamic `standby_cluster` section (null: not a standby cluster). */
+  private standbySection: Readonly<Record<string, unknown>> | null = null;
   private memo = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(
@@ -40,6 +44,17 @@ export class ControllerPort implements PostgresPort {
   private callback(action: CallbackAction, role = this.role()): void { this.callbacks?.call(action, role); }
 
   announceRunning(): void { if (this.callbacks && !this.callbacks.called && this.c.isRunning()) this.callback('on_start'); }
+
+  /** The agent tells the port the current `standby_cluster` section (recovery settings depend on it). */
+  setStandbyCluster(section: Readonly<Record<string, unknown>> | null): void { this.standbySection = section; }
+
+  /** Recovery settings for following `source`, with the standby cluster's slot and overrides. */
+  private recovery(source: FollowTarget): RecoveryMode {
+    const slot = followSlot(source);
+    const r = this.c.standbyRecovery(hasConnection(source) ? source : null, slot === undefined ? {} : { slotName: slot });
+    const extra = standbyOverrides(this.standbySection, source);
+    return r.kind === 'standby' && Object.keys(extra).length ? { kind: 'standby', params: { ...r.params, ...extra } } : r;
+  }
 
   get state(): string { return this.c.state; }
 
@@ -161,26 +176,26 @@ export class ControllerPort implements PostgresPort {
   private bootstrapper(): Bootstrap { return (this.lastBootstrap = new Bootstrap(this.c, this.bootstrapSection)); }
   async removeDataDirectory(): Promise<void> { this.c.wipeDataDirectory(); }
 
-  async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal)); }
+  async createReplica(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal, methods)); }
 
-  private async createReplicaNow(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
-    const r = await createReplica({ pg: this.c, source, resolve: this.resolveReplicaMethod, signal });
+  private async createReplicaNow(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean> {
+    const r = await createReplica({ pg: this.c, source: hasConnection(source) ? source : null, resolve: this.resolveReplicaMethod, signal, ...(methods ? { methods } : {}) });
     if (r.ok) {
       // Write the standby settings now so the clone can only ever start as a replica.
-      this.c.config.writePostgresqlConf(this.c.standbyRecovery(source));
+      this.c.config.writePostgresqlConf(this.recovery(source));
     }
     return r.ok;
   }
 
-  async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
+  async start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
 
-  private async startNow(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
-    const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
+  private async startNow(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+    const recovery = role === 'primary' ? { kind: 'none' as const } : this.recovery(leader);
     const before = this.role();
     const ok = await this.c.start({ recovery, signal });
     if (ok) {
       // A former primary (or demoted node) starting as a replica changed its role; otherwise a start.
-      const changed = (before === 'primary' || before === 'demoted') && role === 'replica';
+      const changed = (before === 'primary' || before === 'demoted') && role !== 'primary';
       this.callback(changed ? 'on_role_change' : 'on_start', role);
     }
     return ok;
@@ -226,7 +241,7 @@ export class ControllerPort implements PostgresPort {
 
   async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
     if (!this.c.isRunning()) return 'unchanged';
-    const recovery = this.c.standbyRecovery(leader);
+    const recovery = this.recovery(leader);
     // What the files say now (also after new settings rewrote them): reload only on a difference.
     const applied = this.c.appliedRecovery;
     if (applied && JSON.stringify(applied) === JSON.stringify(recovery)) return 'unchanged';
@@ -246,7 +261,7 @@ export class ControllerPort implements PostgresPort {
   private async rewindNow(leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     if (!leader) return false;
     const ok = await rewind(this.c, leader, { signal });
-    if (ok) this.c.config.writePostgresqlConf(this.c.standbyRecovery(leader));
+    if (ok) this.c.config.writePostgresqlConf(this.recovery(leader));
     return ok;
   }
 

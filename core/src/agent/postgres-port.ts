@@ -32,12 +32,12 @@ export interface PostgresPort {
   /** Why the last bootstrap or post_bootstrap failed (for the log). */
   readonly lastError: string | null;
   /** Run the create_replica_methods chain from `source` (null: no_leader methods only). */
-  createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  createReplica(source: FollowTarget, signal: AbortSignal, methods?: readonly string[]): Promise<boolean>;
   /** Remove PGDATA (reinitialize). */
   removeDataDirectory(): Promise<void>;
 
   /** Start as primary or as a replica following `leader`; true once accepting connections. */
-  start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
+  start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
   /** Stop; `onShutdown` fires once the final checkpoint is written (graceful demotion releases the lock then). */
   /** `blockCallbacks`: no on_stop callback (a demotion's stop; its role change is announced by the next start). */
   stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void>; blockCallbacks?: boolean }): Promise<boolean>;
@@ -68,6 +68,8 @@ export interface PostgresPort {
    * an earlier life) announces it once, so callbacks (a virtual IP...) catch up. Optional.
    */
   announceRunning?(): void;
+  /** The dynamic `standby_cluster` section changed (null: not a standby cluster); recovery settings follow it. */
+  setStandbyCluster?(section: Readonly<Record<string, unknown>> | null): void;
   /** Called at once when the postmaster dies unexpectedly. */
   onPostmasterExit(cb: () => void): void;
   close(): Promise<void>;

@@ -3,6 +3,7 @@
  * GET/POST `/failsafe` (reference §4.2).
  */
 import { compactJson, deepEqual, isPlainObject, truthy } from '../util/json.js';
+import { parseFailsafePing } from '../ha/failsafe.js';
 import { clusterAsJson } from './cluster-json.js';
 import { errorReply, jsonReply, readJsonObject, textReply } from './http-util.js';
 import { patchConfig } from './merge-patch.js';
@@ -55,7 +56,9 @@ export async function getCluster(ctx: ApiContext): Promise<Reply> {
 
 export async function getFailsafe(ctx: ApiContext): Promise<Reply> {
   if (!ctx.backend.settings.failsafeMode) return errorReply(502, 'failsafe_mode is not enabled');
-  const failsafe = (await someCluster(ctx)).failsafe;
+  // The last value read survives a DCS outage (Patroni's dcs.failsafe): that is when it matters.
+  const { dcs } = ctx.backend;
+  const failsafe = dcs.cluster?.failsafe ?? dcs.failsafe ?? (await dcs.getCluster().catch(() => null))?.failsafe;
   return isPlainObject(failsafe) ? jsonReply(200, failsafe) : errorReply(502, 'no failsafe key in the DCS');
 }
 
@@ -64,6 +67,8 @@ export async function postFailsafe(ctx: ApiContext): Promise<Reply> {
   const { backend } = ctx;
   if (!backend.settings.failsafeMode || !backend.updateFailsafe) return errorReply(502, 'failsafe_mode is not enabled');
   const request = await readJsonObject(ctx.req, { optional: false, maxBytes: ctx.options.maxBodyBytes });
+  const bad = parseFailsafePing(request);
+  if (typeof bad === 'string') return textReply(400, `Bad failsafe request: ${bad}`);
   const ret = await backend.updateFailsafe(request);
   const headers: Record<string, string> = typeof ret === 'number' ? { lsn: String(ret) } : {};
   const message = typeof ret === 'string' ? ret : 'Accepted';

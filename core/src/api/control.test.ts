@@ -88,7 +88,8 @@ describe('POST /reinitialize, /reload, /failsafe', () => {
     expect([ok.status, ok.text, ok.headers.lsn]).toEqual([200, 'Accepted', '67395000']);
     backend.failsafeAnswer = 'Running as a leader';
     const leader = await call(port, { method: 'POST', path: '/failsafe', body: ping });
-    expect([leader.status, leader.text]).toEqual([500, 'Running as a leader']);
+    expect([leader.status, leader.text]).toEqual([500, 'Running as a leader']);    const bad = await call(port, { method: 'POST', path: '/failsafe', body: { name: 'node1' } });
+    expect([bad.status, bad.text]).toEqual([400, 'Bad failsafe request: conn_url must be a non-empty string']);
   });
 
   it('an unexpected exception in the agent is a 500 with a reason, and the server keeps serving', async () => {

@@ -6,6 +6,7 @@
  */
 import type { HaSettings } from '../ha/types.js';
 import { parsePostgresSettings, type PostgresSettings } from '../postgres/settings.js';
+import { isStandbySection } from '../ha/standby-source.js';
 import { isPlainObject } from '../util/json.js';
 import type { EffectiveConfig } from './effective.js';
 import type { PghaConfig } from './schema/index.js';
@@ -33,6 +34,7 @@ export function agentSettings(local: PghaConfig, eff: EffectiveConfig): AgentSet
     ha: {
       ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
       primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff, memberSlotsTtl: c.memberSlotsTtl,
+      failsafeMode: c.failsafeMode, standbyCluster: isStandbySection(c.standbyCluster),
       usePgRewind: pg.usePgRewind,
       removeDataDirectoryOnRewindFailure: pg.removeDataDirectoryOnRewindFailure,
       removeDataDirectoryOnDivergedTimelines: pg.removeDataDirectoryOnDivergedTimelines,

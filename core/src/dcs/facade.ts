@@ -42,6 +42,11 @@ export class Dcs {
   get ttl(): number { return this.timings.ttl; }
   get loopWait(): number { return this.timings.loopWait; }
   get retryTimeout(): number { return this.timings.retryTimeout; }
+  /**
+   * The last `/failsafe` value read or written (Patroni's `dcs.failsafe`): it survives a failed read,
+   * which is exactly when a failsafe primary needs it.
+   */
+  get failsafe(): Record<string, string> | null { return this.lastFailsafe; }
   /** Unix seconds of the last successful cluster read. */
   get lastSeen(): number { return this._lastSeen; }
 

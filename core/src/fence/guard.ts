@@ -23,6 +23,11 @@ export class PrimaryGuard {
   private armed = false;
   private lastSentAt: number | null = null;
   private fenceBroken = false;
+  /**
+   * What the current deadline rests on: a lock refresh the DCS confirmed (`lease`), or — failsafe
+   * mode, DCS unreachable — a round of POST /failsafe every listed member accepted (`failsafe`).
+   */
+  private basisNow: 'lease' | 'failsafe' = 'lease';
 
   constructor(
     readonly fence: FenceClient,
@@ -58,7 +63,7 @@ export class PrimaryGuard {
     this.logger.info(`fence timing: fires ${timing.fireAfter}s after the last lease renewal (was ${this.timing.fireAfter}s)`);
     this.timing = timing;
     this.watchdog.setTimeout(timing.fireAfter);
-    if (this.armed && this.lastSentAt !== null) await this.lockRefreshed(this.lastSentAt);
+    if (this.armed && this.lastSentAt !== null) await this.extend(this.lastSentAt);
   }
 
   private async rearm(): Promise<void> {
@@ -72,9 +77,32 @@ export class PrimaryGuard {
     }
   }
 
+  /** What the armed deadline rests on (reported in the fence status). */
+  get basis(): 'lease' | 'failsafe' { return this.basisNow; }
+
+  /**
+   * Failsafe mode: the DCS is unreachable and every member of `/failsafe` accepted this primary in
+   * a round of requests sent at `sentAt`. That is the only thing besides a lock refresh that may
+   * extend the deadline, and by the same amount (fireAfter < ttl from when the requests were sent:
+   * the members remember the primary for ttl from when they received them). Only an armed guard
+   * is extended: failsafe keeps a primary, it never makes one.
+   */
+  async failsafeConfirmed(sentAt: number): Promise<void> {
+    if (!this.armed) return;
+    if (this.basisNow !== 'failsafe') this.logger.warn('fence: the DCS is unreachable; the deadline now rests on failsafe confirmations');
+    this.basisNow = 'failsafe';
+    await this.extend(sentAt);
+  }
+
   /** A lock write was sent at `sentAt` and succeeded (null: the lock was released or lost). */
   async lockRefreshed(sentAt: number | null): Promise<void> {
     if (sentAt === null) return; // keep the last deadline: a lost lock must not extend the fence
+    if (this.basisNow !== 'lease') this.logger.info('fence: the DCS confirmed the lock again; the deadline rests on the lease');
+    this.basisNow = 'lease';
+    await this.extend(sentAt);
+  }
+
+  private async extend(sentAt: number): Promise<void> {
     this.lastSentAt = sentAt;
     if (!this.watchdog.activate()) return;
     this.watchdog.keepalive();
@@ -90,6 +118,7 @@ export class PrimaryGuard {
 
   /** PostgreSQL is no longer a primary (a replica, or stopped) and we hold no lock: stand down. */
   async standDown(): Promise<void> {
+    this.basisNow = 'lease';
     this.watchdog.disable();
     if (!this.armed) return;
     try {

@@ -30,6 +30,8 @@ const situations: Array<ScenarioOpts | HaInput> = [
   { me: 'node2', members: NEW_TL, pg: { receiverStreaming: false } },
   { pg: { ...runningPrimary, sysid: '1' } },
   { me: 'node2', pg: stoppedReplica },
+  { dcsDown: true, pg: runningPrimary, settings: { failsafeMode: true } },
+  { leader: null, initialize: null, pg: emptyPg, settings: { standbyCluster: true } },
 ];
 
 function fenceAndUpkeep(): HaInput {

@@ -4,7 +4,9 @@
  */
 import type { Cluster } from '../model/cluster.js';
 import { isFailoverPossible } from './health.js';
-import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
+import { dcsUnavailablePlan } from './failsafe.js';
+import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster, remoteInStandby } from './leader.js';
+import { standbyBootstrap, standbyRecover } from './standby.js';
 import { maintenance } from './maintenance.js';
 import { applyEvents } from './memory.js';
 import { LONG_ACTION_TEXT, plan, type Action, type AgentMemory, type Decision, type HaInput, type Plan } from './types.js';
@@ -32,7 +34,9 @@ export function decide(input: HaInput): Decision {
 function observe(input: HaInput, m: AgentMemory): AgentMemory {
   let next = m;
   if (input.pg.running && input.pg.inRecovery !== null && m.role !== 'demoted' && !m.longAction) {
-    const live = input.pg.inRecovery ? 'replica' : 'primary';
+    // A standby leader stays one while it holds the lock in recovery (a running server cannot tell it from a replica).
+    const keep = m.role === 'standby_leader' && input.settings.standbyCluster && (!input.cluster || input.cluster.leaderName === input.name);
+    const live = input.pg.inRecovery ? (keep ? 'standby_leader' : 'replica') : 'primary';
     if (m.role !== live) next = { ...next, role: live };
   }
   // Patroni resets the primary_race_backoff timer whenever there is a leader.
@@ -74,12 +78,9 @@ function decideInner(input: HaInput): Plan {
   return upkeep.length ? { ...p, actions: [...upkeep, ...p.actions] } : p;
 }
 
-/** Step 20: the DCS could not be read. A primary cannot know whether it still holds the lock: demote. */
+/** Step 20: the DCS could not be read. A primary cannot know whether it still holds the lock: demote, unless failsafe peers confirm it. */
 function dcsUnavailable(input: HaInput): Plan {
-  if (!input.settings.paused && isPrimary(input)) {
-    return { message: 'demoting self because DCS is not accessible and I was a leader', actions: [{ type: 'demote', mode: 'offline' }], reason: 'DCS is not accessible' };
-  }
-  return plan('DCS is not accessible');
+  return dcsUnavailablePlan(input);
 }
 
 function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
@@ -185,6 +186,8 @@ function postBootstrap(input: HaInput): Plan {
     return { message: 'removing initialize key after failed attempt to bootstrap the cluster', actions: [{ type: 'cancel_initialization' }], reason: 'bootstrap failed' };
   }
   if (memory.bootstrap === 'running') return plan('bootstrap in progress');
+  // A standby leader stays in recovery and skips post_bootstrap (Patroni's bootstrap_standby_leader).
+  if ((memory.bootstrap === 'started' || memory.bootstrap === 'post_done') && input.settings.standbyCluster) return plan('initialized a new standby cluster', { type: 'finish_bootstrap', standby: true });
   if (memory.bootstrap === 'started') {
     if (pg.inRecovery !== false) return plan('waiting for end of recovery after bootstrap');
     return plan('running post_bootstrap', { type: 'post_bootstrap' });
@@ -194,6 +197,8 @@ function postBootstrap(input: HaInput): Plan {
 
 function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
   const { settings, tags, name } = input;
+  const standby = settings.standbyCluster ? standbyBootstrap(input, cluster) : null;
+  if (standby) return standby;
   if (cluster.isUnlocked() && cluster.initialize === null && !tags.nofailover && settings.canBootstrap) {
     return {
       message: 'trying to bootstrap a new cluster',
@@ -215,6 +220,8 @@ function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
 /** Step 11: PostgreSQL is not running. Start it in the role the lock says, rewinding first if needed. */
 function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
   const { pg, settings, memory } = input;
+  const standby = settings.standbyCluster ? standbyRecover(input, cluster) : null;
+  if (standby) return standby;
   if (hasLock) {
     const asSecondary = recoverAsSecondary(input, cluster);
     if (settings.primaryStartTimeout === 0 && isFailoverPossible(input, cluster).ok) {
@@ -242,10 +249,10 @@ function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
   if (leader && mayDiverge) {
     switch (memory.rewind) {
       case 'unknown':
-        return plan(`checking whether the timeline of ${input.name} diverged from ${leader}`, { type: 'check_rewind', leader });
+        return plan(`checking whether the timeline of ${input.name} diverged from ${leader}`, { type: 'check_rewind', leader, ...remoteInStandby(input) });
       case 'need_rewind':
-        if (settings.usePgRewind) return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: 'timeline diverged from the leader' };
-        if (settings.removeDataDirectoryOnDivergedTimelines) return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'timeline diverged from the leader' };
+        if (settings.usePgRewind) return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader, ...remoteInStandby(input) }], reason: 'timeline diverged from the leader' };
+        if (settings.removeDataDirectoryOnDivergedTimelines && !settings.standbyCluster) return { message: 'reinitializing due to diverged timelines', actions: [{ type: 'reinitialize', leader }], reason: 'timeline diverged from the leader' };
         break;
       case 'need_reinit':
       case 'failed':

@@ -4,6 +4,7 @@
  */
 import type { Cluster } from '../model/cluster.js';
 import { Member } from '../model/member.js';
+import { failsafeRaceVerdict } from './failsafe.js';
 import type { HaInput, PeerStatus, Verdict } from './types.js';
 
 const yes = (reason = ''): Verdict => ({ ok: true, reason });
@@ -93,6 +94,8 @@ export function isHealthiestNode(input: HaInput, cluster: Cluster): Verdict {
   if (settings.watchdogUnavailable) return no('watchdog is required but not available');
   if (input.tags.nofailover) return no('I am not allowed to promote (nofailover)');
   if (cluster.failover && cluster.failover.size > 0) return manualFailoverNoLeader(input, cluster);
+  const failsafe = failsafeRaceVerdict(input, cluster);
+  if (failsafe) return failsafe;
   const known = new Map<string, Member>();
   for (const m of [...(input.oldCluster?.members ?? []), ...cluster.members]) known.set(m.name, m);
   return compareWithPeers(input, cluster, [...known.values()], true);

@@ -5,6 +5,8 @@
 import type { Cluster } from '../model/cluster.js';
 import { Member } from '../model/member.js';
 import { isFailoverPossible, isHealthiestNode } from './health.js';
+import { dcsUnavailablePlan } from './failsafe.js';
+import { enforceFollowRemote, standbyHealthyCluster, standbyRaceWon, standbyUnlockedFollow } from './standby.js';
 import { plan, type Action, type HaInput, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
@@ -30,6 +32,8 @@ export function historyNeedsUpdate(input: HaInput, cluster: Cluster): boolean {
 
 /** I hold the lock: make sure PostgreSQL is a primary (promote if needed), keep /history current. */
 export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: string, promoteMessage: string, before: Action[]): Plan {
+  // A standby cluster's lock holder never promotes: it follows the remote source.
+  if (input.settings.standbyCluster) return enforceFollowRemote(input, 'promoted self to a standby leader because i had the session lock', before);
   if (input.settings.watchdogUnavailable && !input.settings.paused) {
     // Without a working fence (or a required watchdog) a primary could outlive its lease unguarded.
     return { message: 'Demoting self because watchdog could not be activated', actions: [...before, { type: 'demote', mode: 'immediate' }], reason: 'the fence or the required watchdog is not available' };
@@ -94,11 +98,11 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   if (memory.divergenceCheckedFor !== key || failedLongAgo) {
     return {
       message: `checking whether the timeline of ${name} diverged from ${leader}`,
-      actions: [{ type: 'check_rewind', leader, checkedFor: key }], reason: 'not streaming from the leader',
+      actions: [{ type: 'check_rewind', leader, checkedFor: key, ...remoteInStandby(input) }], reason: 'not streaming from the leader',
     };
   }
   if (memory.rewind === 'need_rewind' && settings.usePgRewind) {
-    return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader }], reason: `the WAL of ${name} diverged from the leader's timeline` };
+    return { message: `running pg_rewind from ${leader}`, actions: [{ type: 'rewind', leader, ...remoteInStandby(input) }], reason: `the WAL of ${name} diverged from the leader's timeline` };
   }
   if (['need_rewind', 'need_reinit', 'failed'].includes(memory.rewind)) {
     if (settings.removeDataDirectoryOnDivergedTimelines || (memory.rewind !== 'need_rewind' && settings.removeDataDirectoryOnRewindFailure)) {
@@ -109,6 +113,13 @@ function divergedReplica(input: HaInput, cluster: Cluster): Plan | null {
   }
   return null;
 }
+
+/**
+ * In a standby cluster the timeline comes from the remote primary, and a standby leader cannot serve
+ * pg_rewind (its pg_control lags the timeline it replays): check and rewind against the remote, as
+ * Patroni's _handle_rewind_or_reinitialize does.
+ */
+export const remoteInStandby = (input: HaInput): { remote?: true } => (input.settings.standbyCluster ? { remote: true } : {});
 
 /** Seconds until a scheduled failover is due, 'stale' when long past, or null when not scheduled. */
 function scheduledState(input: HaInput, cluster: Cluster): 'wait' | 'stale' | 'due' | null {
@@ -151,6 +162,10 @@ export function manualFailoverFromLeader(input: HaInput, cluster: Cluster): Plan
 /** The cluster has a leader key. */
 export function processHealthyCluster(input: HaInput, cluster: Cluster): Plan {
   const me = input.name;
+  if (input.settings.standbyCluster) {
+    return standbyHealthyCluster(input, cluster, () => follow(input, cluster, 'cannot be a real primary in a standby cluster',
+      `no action. I am (${me}), a secondary, and following a standby leader (${cluster.leaderName})`));
+  }
   if (cluster.leaderName === me) {
     if (input.settings.paused && !isPrimary(input)) {
       if (cluster.failover?.candidate === me) return plan('waiting to become primary after promote...');
@@ -169,7 +184,9 @@ export function processHealthyCluster(input: HaInput, cluster: Cluster): Plan {
     const before: Action[] = [update, ...(manual?.actions ?? [])];
     const enforced = enforcePrimaryRole(input, cluster, `no action. I am (${me}), the leader with the lock`,
       'promoted self to leader because I had the session lock', before);
-    return { ...enforced, onFail, reason: manual?.reason };
+    // Failsafe: a refresh the DCS did not answer (not a lost compare-and-swap) asks the peers instead of demoting.
+    const onDcsError = input.settings.failsafeMode && isPrimary(input) && !input.settings.paused ? dcsUnavailablePlan(input) : undefined;
+    return { ...enforced, onFail, reason: manual?.reason, ...(onDcsError ? { onDcsError } : {}) };
   }
   return follow(input, cluster, 'demoting self because I do not have the lock and I was a leader',
     `no action. I am (${me}), a secondary, and following a leader (${cluster.leaderName})`);
@@ -199,6 +216,7 @@ export function raceBackoff(input: HaInput, cluster: Cluster): { plan: Plan | nu
 
 /** No leader key: race for it if this is the healthiest node, else follow whoever wins. */
 export function processUnhealthyCluster(input: HaInput, cluster: Cluster): Plan {
+  if (input.settings.standbyCluster) return standbyUnhealthyCluster(input, cluster);
   const backoff = raceBackoff(input, cluster);
   if (backoff?.plan) return backoff.plan;
   const p = raceOrFollow(input, cluster);
@@ -231,4 +249,15 @@ function raceOrFollow(input: HaInput, cluster: Cluster): Plan {
     ? follow(input, cluster, 'demoting self because I am not allowed to become primary', 'following a different leader because I am not allowed to promote')
     : follow(input, cluster, 'demoting self because i am not the healthiest node', 'following a different leader because i am not the healthiest node');
   return { ...p, reason: verdict.reason };
+}
+
+/** No leader key in a standby cluster: no race back-off; the winner becomes the standby leader, the rest follow the remote. */
+function standbyUnhealthyCluster(input: HaInput, cluster: Cluster): Plan {
+  const verdict = isHealthiestNode(input, cluster);
+  if (verdict.ok) {
+    const lost = follow(input, cluster, 'demoted self after trying and failing to obtain lock', 'following new leader after trying and failing to obtain lock');
+    return { ...standbyRaceWon(input, cluster), onFail: { ...lost, actions: lost.actions.map((a) => (a.type === 'follow' ? { type: 'follow', leader: null, reload: true } : a)) } };
+  }
+  const p = follow(input, cluster, 'demoting self because i am not the healthiest node', 'following a different leader because i am not the healthiest node');
+  return { ...(input.settings.paused ? p : standbyUnlockedFollow(p)), reason: verdict.reason };
 }

@@ -19,7 +19,9 @@ export function fenceMayStandDown(input: HaInput): boolean {
   if (!input.fence) return false;
   if (settings.paused) return true;
   const demoting: LongActionName | undefined = memory.longAction?.name;
-  return !!cluster && cluster.leaderName !== name && (!pg.running || pg.inRecovery === true) && demoting !== 'demote';
+  // A standby cluster's lock holder is no primary either: nothing to fence once it stopped being one.
+  const holdsPrimaryLock = cluster?.leaderName === name && !settings.standbyCluster;
+  return !!cluster && !holdsPrimaryLock && (!pg.running || pg.inRecovery === true) && demoting !== 'demote';
 }
 
 /** A due scheduled restart: run it, or drop it when its filters (role, postgres_version, restart_pending) no longer match. */

@@ -31,8 +31,8 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
         case 'start':
           if (!e.ok) return { ...next, startFailed: true };
           // A fresh start: whether it streams from the leader is worth checking again.
-          return e.role === 'replica'
-            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: 'replica', divergenceCheckedFor: null }
+          return e.role === 'replica' || e.role === 'standby_leader'
+            ? { ...next, startFailed: false, demoted: false, rewind: 'unknown', role: e.role, divergenceCheckedFor: null }
             : { ...next, startFailed: false, role: e.role ?? next.role };
         case 'rewind': return { ...next, rewind: e.ok ? 'done' : 'failed', divergenceCheckedFor: null };
         default: return next;
@@ -69,6 +69,8 @@ export function applyEvents(m: AgentMemory, events: readonly HaEvent[] | undefin
  */
 export function publishedRole(m: AgentMemory, live: 'primary' | 'replica' | null, dataDirEmpty: boolean): string {
   if (m.role === 'demoted') return 'demoted';
+  // The running server cannot tell a standby leader from a replica: memory can.
+  if (live === 'replica' && m.role === 'standby_leader') return 'standby_leader';
   if (live) return live;
   if (m.role) return m.role;
   return dataDirEmpty ? 'uninitialized' : 'replica';

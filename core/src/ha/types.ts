@@ -82,6 +82,10 @@ export interface HaSettings {
   readonly primaryRaceBackoff?: number;
   /** Patroni 4's member_slots_ttl (s): every node keeps slots for all members; 0 = only for those streaming from it. */
   readonly memberSlotsTtl?: number;
+  /** `failsafe_mode` from the dynamic configuration (see failsafe.ts). */
+  readonly failsafeMode?: boolean;
+  /** A valid `standby_cluster` section: the lock holder is a standby leader and never promotes (see standby.ts). */
+  readonly standbyCluster?: boolean;
 }
 
 /** What the agent remembers between cycles. */
@@ -126,7 +130,7 @@ export interface AgentMemory {
    * (or the key's release during a shutdown) until the next start or promotion, `uninitialized`
    * while PGDATA is being created, else the last role PostgreSQL was started in. See `publishedRole`.
    */
-  readonly role?: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null;
+  readonly role?: 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized' | null;
 }
 
 export const freshMemory: AgentMemory = {
@@ -141,9 +145,9 @@ export const freshMemory: AgentMemory = {
  */
 export type HaEvent =
   /** A long action started (by the plan, or by a REST request such as restart or reinitialize). */
-  | { readonly type: 'long_action_started'; readonly name: LongActionName; readonly label: string; readonly since: number; readonly role?: 'primary' | 'replica' }
+  | { readonly type: 'long_action_started'; readonly name: LongActionName; readonly label: string; readonly since: number; readonly role?: 'primary' | 'replica' | 'standby_leader' }
   /** A long action ended; `ok` false on failure, an exception or cancellation. */
-  | { readonly type: 'long_action_done'; readonly name: LongActionName; readonly ok: boolean; readonly role?: 'primary' | 'replica'; readonly failure?: string }
+  | { readonly type: 'long_action_done'; readonly name: LongActionName; readonly ok: boolean; readonly role?: 'primary' | 'replica' | 'standby_leader'; readonly failure?: string }
   /** A restart was requested (REST, schedule): judged like a start, `seconds` is its primary_start_timeout. */
   | { readonly type: 'start_deadline'; readonly since: number; readonly seconds: number }
   /** A write to the leader key: acquired, refreshed or released, and whether the store confirmed it. */
@@ -203,7 +207,10 @@ export type Action =
   | { readonly type: 'post_bootstrap' }
   | { readonly type: 'cancel_initialization' }
   | { readonly type: 'clone'; readonly source: string | null }
-  | { readonly type: 'finish_bootstrap' }
+  /** Standby cluster: clone the remote source, then start following it as the standby leader. */
+  | { readonly type: 'bootstrap_standby_leader' }
+  /** `standby`: a standby leader's bootstrap (no primary role change). */
+  | { readonly type: 'finish_bootstrap'; readonly standby?: boolean }
   | { readonly type: 'write_initialize'; readonly sysid: string; readonly createNew: boolean }
   | { readonly type: 'write_config' }
   | { readonly type: 'acquire_lock' }
@@ -212,14 +219,17 @@ export type Action =
   | { readonly type: 'clear_failover' }
   | { readonly type: 'promote' }
   | { readonly type: 'demote'; readonly mode: DemoteMode }
-  | { readonly type: 'start'; readonly role: 'primary' | 'replica'; readonly leader: string | null }
-  /** Converge recovery settings on `leader` (the member to stream from; null: none). */
-  | { readonly type: 'follow'; readonly leader: string | null }
+  /** `remote`: follow the standby_cluster source (a standby leader, or anyone while the standby cluster has no leader). */
+  | { readonly type: 'start'; readonly role: 'primary' | 'replica' | 'standby_leader'; readonly leader: string | null; readonly remote?: boolean }
+  /** Converge recovery settings on `leader` (the member to stream from; null: none; `remote`: the standby_cluster source). */
+  | { readonly type: 'follow'; readonly leader: string | null; readonly remote?: boolean }
   /** Run the next cycle at once on a fresh DCS view (after losing the race: follow whoever won). */
   | { readonly type: 'refresh' }
   /** `checkedFor`: remembered as divergenceCheckedFor once the check has an answer. */
-  | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string }
-  | { readonly type: 'rewind'; readonly leader: string }
+  | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string; readonly remote?: boolean }
+  | { readonly type: 'rewind'; readonly leader: string; readonly remote?: boolean }
+  /** DCS lost, failsafe on: POST /failsafe to every member of `/failsafe`; false unless all accept. */
+  | { readonly type: 'failsafe_confirm' }
   | { readonly type: 'reinitialize'; readonly leader: string }
   | { readonly type: 'stop' }
   | { readonly type: 'cancel_long_action' }
@@ -237,7 +247,7 @@ export type Action =
 
 /** Every action type `decide` emits, once (the exhaustiveness test checks each is reachable). */
 export const ACTION_TYPES = {
-  race_initialize: true, bootstrap: true, post_bootstrap: true, cancel_initialization: true, clone: true, finish_bootstrap: true,
+  race_initialize: true, bootstrap: true, bootstrap_standby_leader: true, failsafe_confirm: true, post_bootstrap: true, cancel_initialization: true, clone: true, finish_bootstrap: true,
   write_initialize: true, write_config: true, acquire_lock: true, update_lock: true, release_lock: true, clear_failover: true,
   promote: true, demote: true, start: true, follow: true, refresh: true, check_rewind: true, rewind: true, reinitialize: true,
   stop: true, cancel_long_action: true, update_history: true, stand_down_fence: true, sync_slots: true, scheduled_restart: true,
@@ -253,6 +263,8 @@ export interface Plan {
   readonly actions: readonly Action[];
   readonly message: string;
   readonly onFail?: Plan;
+  /** When an action cannot reach the DCS (DcsError), run this instead (failsafe: a lock refresh that got no answer). */
+  readonly onDcsError?: Plan;
   /** Why this node is not promoting or why it demoted: published in GET /patroni and its member key. */
   readonly reason?: string;
   /** Memory updates that follow from the decision itself (decide merges them into the returned memory). */
