@@ -13,12 +13,12 @@ import { DcsError, FatalError } from '../errors.js';
 import { decide, needsPeerStatuses } from '../ha/decide.js';
 import { isFailoverPossible } from '../ha/health.js';
 import { applyEvents, publishedRole } from '../ha/memory.js';
-import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts, type ScheduledRestart } from '../ha/types.js';
+import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { executePlan, reinitialize } from './executor.js';
+import { executePlan } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
@@ -27,18 +27,16 @@ import { fetchPeerStatuses } from './peers.js';
 import type { PostgresPort } from './postgres-port.js';
 import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
-
 import { isStandbySection } from '../ha/standby-source.js';
 import { FailsafeSide } from './failsafe-peers.js';
+import { applySettings } from './apply-settings.js';
+import { stopHandingOver } from './handover.js';
+import { reinitializeNow, restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
+import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 /** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
 export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
   & Partial<Pick<PrimaryGuard, 'failsafeConfirmed'>> & { readonly watchdog: { readonly failed: boolean } };
-import { applySettings } from './apply-settings.js';
-import { stopHandingOver } from './handover.js';
-import type { FollowTarget } from './postgres-port.js';
-import { restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
-import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -129,18 +127,14 @@ export class Agent implements ApiBackend {
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
-  get tags(): Tags {
-    return new Tags(publishedTags({ ...this.s.tags }));
-  }
+  get tags(): Tags { return new Tags(publishedTags({ ...this.s.tags })); }
 
   get settings() {
     const c = this.eff.cluster;
     return { ttl: c.ttl, loopWait: c.loopWait, paused: c.pause, failsafeMode: c.failsafeMode, synchronousMode: c.synchronousMode !== false };
   }
 
-  private haSettings(): HaSettings {
-    return { ...this.s.ha, watchdogUnavailable: this.deps.guard?.unavailable ?? false };
-  }
+  private haSettings(): HaSettings { return { ...this.s.ha, watchdogUnavailable: this.deps.guard?.unavailable ?? false }; }
 
   private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
     return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
@@ -388,20 +382,8 @@ export class Agent implements ApiBackend {
   }
 
   async reinitialize(force: boolean, fromLeader = false): Promise<[boolean, string]> {
-    // Patroni's order, on a fresh read of the DCS: no leader first, then "I am the leader" (the lock
-    // is ours, whatever the cached view said).
-    const cluster = await this.dcs.getCluster();
-    if (!cluster.leader) return [false, 'Cluster has no leader, can not reinitialize'];
-    if (cluster.leaderName === this.name || this.isLeader()) return [false, 'I am the leader, can not reinitialize'];
-    if (this.long.running) {
-      if (!force) return [false, `${this.long.running.label} already in progress`];
-      this.long.cancel();
-      await this.long.wait();
-    }
-    const source: FollowTarget = fromLeader ? cluster.leader : cluster.getCloneMember(this.name);
-    // The same path as the plan's reinitialize; its end comes back as an event for the next decision.
-    const started = reinitialize({ long: this.long, pg: this.deps.pg }, source);
-    return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
+    const o = { name: this.name, isLeader: this.isLeader(), force, fromLeader };
+    return reinitializeNow({ long: this.long, pg: this.deps.pg }, await this.dcs.getCluster(), o);
   }
 
   async failoverPossible(cluster: Cluster, candidate: string | null): Promise<{ ok: boolean; reason: string }> {

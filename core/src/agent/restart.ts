@@ -2,14 +2,17 @@
  * Restarts requested through the REST API, now or scheduled (Patroni's Ha.restart): the filters
  * (core/src/ha/restart-filters.ts) are checked first; a restart is then judged like a start whose
  * primary_start_timeout is the request's `timeout` (a leader that does not come back gives its key
- * up rather than retrying), reported to the decision as a `start_deadline` event.
+ * up rather than retrying), reported to the decision as a `start_deadline` event. Also
+ * POST /reinitialize (Patroni's Ha.reinitialize).
  */
 import type { NodeStatus, RestartRequest } from '../api/backend.js';
 import { restartMismatch } from '../ha/restart-filters.js';
 import type { HaEvent, ScheduledRestart } from '../ha/types.js';
 import type { Logger } from '../log.js';
+import type { Cluster } from '../model/cluster.js';
+import { reinitialize } from './executor.js';
 import type { LongActionRunner } from './long-action.js';
-import type { PostgresPort } from './postgres-port.js';
+import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
 export { restartMismatch };
 
@@ -67,3 +70,22 @@ export function scheduledDue(sched: Record<string, unknown> | null, status: Pick
     restartPending: sched.restart_pending === true, pendingNow: status?.pendingRestart === true,
   };
 }
+
+/**
+ * POST /reinitialize on a fresh read of the DCS, in Patroni's order: no leader first, then "I am the
+ * leader" (the lock is ours, whatever the cached view said). `force` cancels a running long action.
+ * The same path as the plan's reinitialize; its end comes back as an event for the next decision.
+ */
+export async function reinitializeNow(ctx: Pick<RestartContext, 'long' | 'pg'>, cluster: Cluster, o: { name: string; isLeader: boolean; force: boolean; fromLeader: boolean }): Promise<[boolean, string]> {
+  if (!cluster.leader) return [false, 'Cluster has no leader, can not reinitialize'];
+  if (cluster.leaderName === o.name || o.isLeader) return [false, 'I am the leader, can not reinitialize'];
+  if (ctx.long.running) {
+    if (!o.force) return [false, `${ctx.long.running.label} already in progress`];
+    ctx.long.cancel();
+    await ctx.long.wait();
+  }
+  const source: FollowTarget = o.fromLeader ? cluster.leader : cluster.getCloneMember(o.name);
+  const started = reinitialize(ctx, source);
+  return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
+}
+
