@@ -145,18 +145,31 @@ export class FenceClient {
 
   private connecting: Promise<void> | null = null;
 
-  /** Attach to the running fence, or start one. Concurrent callers share one attempt (never two fences). */
+  /**
+   * Attach to the running fence, or start one. Concurrent callers share one attempt (never two
+   * fences). A fence that exits just as we attach (it had nothing left to guard) is replaced once.
+   */
   async ensure(): Promise<FenceState> {
-    if (this.cmdFd === null) {
-      this.connecting ??= (async () => {
-        this.reply?.destroy();
-        this.reply = null;
-        if (runningFence(this.base) !== null) this.attach();
-        else await this.start();
-      })().finally(() => { this.connecting = null; });
-      await this.connecting;
+    for (let attempt = 1; ; attempt++) {
+      let attached = false;
+      if (this.cmdFd === null) {
+        this.connecting ??= (async () => {
+          this.reply?.destroy();
+          this.reply = null;
+          if (runningFence(this.base) !== null) {
+            this.attach();
+            attached = true;
+          } else await this.start();
+        })().finally(() => { this.connecting = null; });
+        await this.connecting;
+      }
+      try {
+        return await this.request({ cmd: 'status' });
+      } catch (e) {
+        if (!attached || attempt > 1 || this.cmdFd !== null) throw e;
+        this.logger.info('the fence exited as this agent attached; starting a new one');
+      }
     }
-    return this.request({ cmd: 'status' });
   }
 
   /** The running fence's state (from its state file) without starting or attaching; null when none runs. */
