@@ -28,6 +28,7 @@ import { memberUrls } from './urls.js';
 import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
+import { SyncRunner, syncSettings } from './sync-runner.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -69,6 +70,8 @@ export class Agent implements ApiBackend {
   readonly metrics = new HaMetrics();
   /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
   private lastPublishedWal: number | null = null;
+  /** synchronous_standby_names and `/sync` upkeep while this node is the leader. */
+  private readonly sync: SyncRunner;
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -79,6 +82,7 @@ export class Agent implements ApiBackend {
     this.clock = deps.clock ?? systemClock;
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
+    this.sync = new SyncRunner(this.name, deps.pg, deps.dcs, deps.logger);
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
@@ -108,6 +112,7 @@ export class Agent implements ApiBackend {
       removeDataDirectoryOnRewindFailure: pg.remove_data_directory_on_rewind_failure === true,
       removeDataDirectoryOnDivergedTimelines: pg.remove_data_directory_on_diverged_timelines === true,
       canBootstrap: isPlainObject(this.local.config.bootstrap),
+      sync: syncSettings(this.eff),
       watchdogUnavailable: this.deps.guard?.unavailable ?? false,
       hasNoLeaderReplicaMethod: methods.some((m) => {
         const sec = pg[m];
@@ -194,6 +199,7 @@ export class Agent implements ApiBackend {
       },
       wakeup: () => this.dcs.wakeup(),
       onRoleChange: this.deps.onRoleChange,
+      sync: this.sync,
     };
     let message: string;
     try {
@@ -389,7 +395,8 @@ export class Agent implements ApiBackend {
     const peers = await fetchPeerStatuses(this.deps.http, this.name, cluster, null);
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
-      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
+      // The API already checked the candidate against /sync as Patroni's does (a failover may go to an async node).
+      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: { ...this.haSettings(), sync: undefined },
       memory: this.memory, now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);

@@ -11,6 +11,7 @@ import { compactJson } from '../util/json.js';
 import type { HttpClient } from '../di.js';
 import { handover } from './handover.js';
 import type { LongActionRunner } from './long-action.js';
+import type { SyncRunner } from './sync-runner.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
 export interface ExecutorContext {
@@ -31,6 +32,8 @@ export interface ExecutorContext {
   lockSentAt: (t: number | null) => void | Promise<void>;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
+  /** Synchronous replication on the leader (absent in tests that do not need it). */
+  readonly sync?: SyncRunner;
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
 }
@@ -117,7 +120,14 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     }
     case 'clear_failover':
       return dcs.manualFailover('', '', null, cluster?.failover?.version ?? null);
+    case 'sync_replication':
+      if (ctx.sync && cluster) await ctx.sync.process(cluster, a.sync);
+      return;
     case 'promote':
+      if (a.sync && ctx.sync && cluster && !(await ctx.sync.prepromote(cluster, a.sync))) {
+        ctx.logger.info('Postponing promotion because synchronous replication state was updated by somebody else');
+        return;
+      }
       long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
         if (r === true) {
           ctx.remember({ demoted: false, rewind: 'unknown' });

@@ -16,7 +16,19 @@ import { rewind } from '../postgres/rewind.js';
 import { createReplica, replicaMethodResolver } from '../replica/create.js';
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
-import type { FollowTarget, PostgresPort } from './postgres-port.js';
+import type { FollowTarget, PostgresPort, SyncPgStatus } from './postgres-port.js';
+
+const SYNC_STATUS_SQL = `SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+  pg_catalog.current_setting('synchronous_standby_names') AS ssn,
+  pg_catalog.current_setting('synchronous_commit') AS synchronous_commit,
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+    ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint::text END AS flush_lsn,
+  (SELECT pg_catalog.json_agg(r) FROM (
+     SELECT pid, application_name, state, sync_state,
+       pg_catalog.pg_wal_lsn_diff(write_lsn, '0/0')::bigint::text AS write_lsn,
+       pg_catalog.pg_wal_lsn_diff(flush_lsn, '0/0')::bigint::text AS flush_lsn,
+       pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
+     FROM pg_catalog.pg_stat_replication) r) AS replication`;
 
 const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -163,6 +175,8 @@ export class ControllerPort implements PostgresPort {
 
   private async startNow(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
     void signal;
+    // A replica has no synchronous standbys: the user's own value until a promotion sets them.
+    if (role === 'replica') this.c.config.syncStandbyNames = undefined;
     const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
     this.following = role === 'replica' ? JSON.stringify(recovery) : null;
     const before = this._role;
@@ -294,6 +308,33 @@ export class ControllerPort implements PostgresPort {
         .then(() => this.c.logger.info({ slot: r.slot_name }, 'dropped unknown physical replication slot'))
         .catch((e: unknown) => this.c.logger.warn({ slot: r.slot_name, err: String(e) }, 'could not drop replication slot'));
     }
+  }
+
+  async syncStatus(): Promise<SyncPgStatus | null> {
+    if (!this.c.isRunning() || this.c.state !== 'running') return null;
+    const rows = await this.c.query<Record<string, unknown>>(SYNC_STATUS_SQL).catch(() => null);
+    const row = rows?.[0];
+    if (!row || row.in_recovery === true) return null;
+    const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    const repl = Array.isArray(row.replication) ? (row.replication as Record<string, unknown>[]) : [];
+    return {
+      ssn: String(row.ssn ?? ''), synchronousCommit: String(row.synchronous_commit ?? 'on'), flushLsn: n(row.flush_lsn) ?? 0,
+      replication: repl.map((r) => ({
+        pid: Number(r.pid), name: String(r.application_name ?? ''), state: typeof r.state === 'string' ? r.state : null,
+        syncState: String(r.sync_state ?? 'async'), write: n(r.write_lsn), flush: n(r.flush_lsn), replay: n(r.replay_lsn),
+      })),
+    };
+  }
+
+  async setSyncStandbyNames(value: string | null | undefined): Promise<boolean> {
+    if (this.c.config.syncStandbyNames === value) return false;
+    this.c.config.syncStandbyNames = value;
+    this.invalidate();
+    if (!this.c.isRunning()) return true;
+    this.c.reload();
+    // Some WAL (not waiting for standbys itself) so the walsenders report where the standbys are.
+    await this.c.query("DO $$ BEGIN SET LOCAL synchronous_commit = 'off'; PERFORM * FROM pg_catalog.txid_current(); END; $$").catch(() => undefined);
+    return true;
   }
 
   onPostmasterExit(cb: () => void): void {

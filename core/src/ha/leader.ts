@@ -34,12 +34,14 @@ export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: st
     // Without a working fence (or a required watchdog) a primary could outlive its lease unguarded.
     return { message: 'Demoting self because watchdog could not be activated', actions: [...before, { type: 'demote', mode: 'immediate' }], reason: 'the fence or the required watchdog is not available' };
   }
+  const sync = input.settings.sync;
   if (isPrimary(input)) {
     const actions = [...before];
+    if (sync) actions.push({ type: 'sync_replication', sync });
     if (historyNeedsUpdate(input, cluster)) actions.push({ type: 'update_history' });
     return { message, actions };
   }
-  return { message: promoteMessage, actions: [...before, { type: 'promote' }] };
+  return { message: promoteMessage, actions: [...before, sync ? { type: 'promote', sync } : { type: 'promote' }] };
 }
 
 /**

@@ -74,6 +74,16 @@ export interface HaSettings {
   readonly watchdogUnavailable?: boolean;
   /** Patroni 4.1's `primary_race_backoff` (s): postpone the leader race while WAL from the old primary still moves; 0 = off. */
   readonly primaryRaceBackoff?: number;
+  /** Synchronous replication; absent: off. */
+  readonly sync?: SyncSettings;
+}
+
+/** synchronous_mode and its companions (reference §2.10); `mode` false when off or in a standby cluster. */
+export interface SyncSettings {
+  readonly mode: boolean | 'quorum';
+  readonly strict: boolean;
+  readonly nodeCount: number;
+  readonly maxLagOnSyncnode: number;
 }
 
 /** What the agent remembers between cycles. */
@@ -146,7 +156,10 @@ export type Action =
   | { readonly type: 'update_lock' }
   | { readonly type: 'release_lock' }
   | { readonly type: 'clear_failover' }
-  | { readonly type: 'promote' }
+  /** `sync`: first make this node the `/sync` leader (a lost CAS postpones the promotion). */
+  | { readonly type: 'promote'; readonly sync?: SyncSettings }
+  /** The leader's synchronous-replication upkeep (synchronous_standby_names and `/sync`). */
+  | { readonly type: 'sync_replication'; readonly sync: SyncSettings }
   | { readonly type: 'demote'; readonly mode: DemoteMode }
   | { readonly type: 'start'; readonly role: 'primary' | 'replica'; readonly leader: string | null }
   | { readonly type: 'crash_recovery' }
