@@ -79,8 +79,10 @@ export class SyncRunner {
         this.logger.warn(e instanceof Error ? e.message : String(e));
         this.parsed = EMPTY_SSN;
       }
-      // Standbys listed from now on count only once they reach what is flushed now.
+      // Standbys listed from now on count only once they reach what is flushed now (quorum mode:
+      // all of them, since a standby listed before may have missed commits others acknowledged).
       this.flushAtChange = st.flushLsn;
+      if (s.mode === 'quorum') this.ready = new Set();
     }
     const rows = this.rows(st, cluster);
     const quorum = s.mode === 'quorum';
@@ -89,7 +91,7 @@ export class SyncRunner {
     return {
       type: this.parsed.type, numsync: this.parsed.num,
       sync: this.parsed.hasStar ? [SYNC_STRICT_PLACEHOLDER] : this.parsed.members,
-      confirmed: sel.confirmed, active: sel.active,
+      confirmed: sel.confirmed, active: sel.active, ready: [...this.ready].filter((n) => names.has(this.parsed.members, n)),
     };
   }
 

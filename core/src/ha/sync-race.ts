@@ -21,7 +21,9 @@ export function syncRace(input: HaInput, cluster: Cluster): SyncRace {
   const mode = input.settings.sync?.mode ?? false;
   const requested = mode !== false;
   const active = requested && !cluster.sync.isEmpty;
-  const quorum = active && mode === 'quorum';
+  // A `/sync` written in quorum mode (quorum > 0) is read by votes even after a switch to `on`,
+  // until the leader rewrites it: its voters need not all hold every commit.
+  const quorum = active && (mode === 'quorum' || cluster.sync.quorum > 0);
   return {
     requested, quorumRequested: mode === 'quorum', active, quorum,
     isVoter: (name) => quorum && cluster.sync.matches(name, true),

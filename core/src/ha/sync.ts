@@ -128,6 +128,8 @@ export interface SyncSnapshot {
   readonly confirmed: readonly string[];
   /** Streaming and eligible, best first (the standbys we want). */
   readonly active: readonly string[];
+  /** Listed standbys that reached the flush LSN of the last change (streaming or not). */
+  readonly ready?: readonly string[];
 }
 
 export interface SelectionSettings {
