@@ -37,6 +37,14 @@ try {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\nusage: npm run chaos -- --faults N --mode on|quorum --dcs etcd3|raft --seed S [--minutes M]\n`);
   process.exit(2);
 }
+// Say why we end if someone signals us (the cluster's processes are then left to the OS).
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stdout.write(`chaos: received ${sig}, exiting\n`);
+    process.exit(3);
+  });
+}
+process.on('exit', (code) => process.stdout.write(`chaos: exit ${code}\n`));
 const stamp = () => new Date().toISOString().slice(11, 19);
 process.stdout.write(`chaos: seed ${options.seed}, mode ${options.mode}, dcs ${options.dcs}, ${options.minutes ? `${options.minutes} min` : `${options.faults} faults`}\n`);
 const result = await runChaos({ ...options, log: (l) => process.stdout.write(`${stamp()} ${l}\n`) });
