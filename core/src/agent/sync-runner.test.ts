@@ -33,11 +33,11 @@ function fakePg(events: string[], streaming: string[]) {
   return { port, streaming };
 }
 
-async function setup(streaming: string[]) {
+async function setup(streaming: string[], tags: Record<string, Record<string, unknown>> = {}) {
   const store = new MemoryStore();
   const ctx: DcsContext = { name: 'a', scope: 's', namespace: '/service', basePath: clusterBasePath('/service', 's'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
   const dcs = new Dcs(new MemoryDriver(store, ctx), { ttl: 30, loopWait: 10, retryTimeout: 10 });
-  for (const n of ['a', 'b', 'c']) await new MemoryDriver(store, { ...ctx, name: n }).touchMember({ state: 'running', role: n === 'a' ? 'primary' : 'replica', api_url: `http://${n}/patroni`, conn_url: `postgres://${n}:5432/postgres` });
+  for (const n of ['a', 'b', 'c']) await new MemoryDriver(store, { ...ctx, name: n }).touchMember({ state: 'running', role: n === 'a' ? 'primary' : 'replica', api_url: `http://${n}/patroni`, conn_url: `postgres://${n}:5432/postgres`, tags: tags[n] ?? {} });
   const events: string[] = [];
   const pg = fakePg(events, streaming);
   const origWrite = dcs.writeSyncState.bind(dcs);
@@ -89,6 +89,23 @@ describe('SyncRunner', () => {
     events.length = 0;
     expect(await runner.prepromote(stale, { ...ON, strict: true })).toBe(false);
     expect(events).toEqual(['/sync=b (lost)']);
+  });
+
+  it('a nosync member (or sync_priority 0) is never picked: alone, commits are not protected; strict, they wait', async () => {
+    for (const tag of [{ nosync: true }, { sync_priority: 0 }]) {
+      const { dcs, events, runner } = await setup(['c'], { c: tag });
+      await runner.process(await dcs.getCluster(), ON);
+      expect(events).toEqual(['/sync=']);
+      const strict = await setup(['c'], { c: tag });
+      await strict.runner.process(await strict.dcs.getCluster(), { ...ON, strict: true });
+      expect(strict.events).toEqual(['/sync=', 'ssn=__patroni_strict_sync_replica_placeholder__']);
+    }
+  });
+
+  it('sync_priority: the higher one is preferred', async () => {
+    const { dcs, events, runner } = await setup(['b', 'c'], { c: { sync_priority: 5 } });
+    await runner.process(await dcs.getCluster(), ON);
+    expect(events).toEqual(['/sync=', 'ssn=c', '/sync=c']);
   });
 
   it('mode off: /sync deleted and the user gets synchronous_standby_names back', async () => {
