@@ -28,7 +28,8 @@ export interface FaultPlan {
 export function planFault(rng: Rng, raft: boolean): FaultPlan {
   const kind = rng.pick(FAULT_KINDS);
   const stop = kind.endsWith('-stop');
-  const holdMs = stop ? rng.int(2, 28) * 1000 : rng.int(1, 5) * 1000;
+  // Long enough, often, for the leader key (ttl 20 s) to expire: failovers, not only restarts.
+  const holdMs = stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
   if (kind.startsWith('dcs-') && !raft) return { kind, role: 'dcs', index: rng.int(0, 2), holdMs };
   return { kind, role: rng.chance(0.6) ? 'primary' : 'replica', index: rng.int(0, 1), holdMs };
 }

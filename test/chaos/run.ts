@@ -37,16 +37,18 @@ try {
   process.stderr.write(`${e instanceof Error ? e.message : String(e)}\nusage: npm run chaos -- --faults N --mode on|quorum --dcs etcd3|raft --seed S [--minutes M]\n`);
   process.exit(2);
 }
-// Say why we end if someone signals us (the cluster's processes are then left to the OS).
+// A first signal finishes the running fault, stops the cluster and prints the table; a second exits.
+let stopRequested = false;
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    process.stdout.write(`chaos: received ${sig}, exiting\n`);
-    process.exit(3);
+    process.stdout.write(`chaos: received ${sig}, ${stopRequested ? 'exiting' : 'stopping after this fault'}\n`);
+    if (stopRequested) process.exit(3);
+    stopRequested = true;
   });
 }
 process.on('exit', (code) => process.stdout.write(`chaos: exit ${code}\n`));
 const stamp = () => new Date().toISOString().slice(11, 19);
 process.stdout.write(`chaos: seed ${options.seed}, mode ${options.mode}, dcs ${options.dcs}, ${options.minutes ? `${options.minutes} min` : `${options.faults} faults`}\n`);
-const result = await runChaos({ ...options, log: (l) => process.stdout.write(`${stamp()} ${l}\n`) });
+const result = await runChaos({ ...options, shouldStop: () => stopRequested, log: (l) => process.stdout.write(`${stamp()} ${l}\n`) });
 process.stdout.write(`${formatChaos(result)}\n`);
 process.exit(result.failures.length ? 1 : 0);

@@ -19,6 +19,8 @@ export interface ChaosOptions {
   /** Stop starting new faults after this many minutes (the running one finishes). */
   readonly minutes?: number;
   readonly log?: (line: string) => void;
+  /** Checked before each fault: true ends the run cleanly. */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface KindStats { count: number; worstRecoveryMs: number; lostWrites: number; dualWindows: number; failures: number }
@@ -77,7 +79,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const probe = startProbe(cluster);
     try {
       for (let i = 0; i < o.faults; i++) {
-        if (o.minutes && Date.now() - started > o.minutes * 60_000) break;
+        if ((o.minutes && Date.now() - started > o.minutes * 60_000) || o.shouldStop?.()) break;
         const plan = planFault(rng, raft);
         const t0 = Date.now();
         const note = await runFault({ cluster, raft, log }, plan, leader).catch((e: unknown) => `fault error: ${String(e)}`);
