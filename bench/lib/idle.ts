@@ -3,7 +3,10 @@
  * its tree (PostgreSQL excluded), CPU % per node (agent + helpers, utime+stime from /proc over the
  * idle period) and the DCS request rate from etcd's /metrics counters before and after it.
  */
-import type { TestCluster } from '../../test/helpers/cluster.js';
+import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
+import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
+import { testUser } from '../../test/helpers/user.js';
+import { etcdRates } from './etcd-rates.js';
 import { CLK_TCK, agentTree, cpuTicks, rssMb } from './proctree.js';
 
 export interface IdleNode {
@@ -26,47 +29,29 @@ export interface IdleReport {
   readonly dcsByMethod: Record<string, number>;
 }
 
-interface Counters { handled: number; received: number; byMethod: Map<string, number> }
-
-async function etcdCounters(cluster: TestCluster): Promise<Counters | null> {
-  try {
-    let handled = 0;
-    let received = 0;
-    const byMethod = new Map<string, number>();
-    for (const m of cluster.etcd.members) {
-      if (!m.proc) continue;
-      const text = await (await fetch(`${m.clientUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-      for (const line of text.split('\n')) {
-        const v = Number(line.slice(line.lastIndexOf(' ') + 1));
-        if (line.startsWith('grpc_server_handled_total{')) handled += v;
-        else if (line.startsWith('grpc_server_msg_received_total{')) {
-          received += v;
-          const m = /grpc_method="([^"]+)"/.exec(line)?.[1] ?? '?';
-          byMethod.set(m, (byMethod.get(m) ?? 0) + v);
-        }
-      }
-    }
-    return { handled, received, byMethod };
-  } catch {
-    return null;
-  }
+/** The fence and deadman of a node: they run outside the agent's process tree. */
+async function detachedHelpers(n: TestNode): Promise<number[]> {
+  const f = fenceFiles(n.dataDir, testUser()?.uid);
+  const st = await new FenceClient(n.dataDir, silentLogger, f.base, f.log).existing();
+  return st ? [st.pid, ...(st.deadman ? [st.deadman] : [])] : [];
 }
 
-function treeTicks(agentPid: number): { agent: number | null; helpers: Map<number, number> } {
-  const t = agentTree(agentPid);
+function treeTicks(agentPid: number, detached: number[]): { agent: number | null; helpers: Map<number, number> } {
+  const t = agentTree(agentPid, detached);
   return { agent: t.agent ? t.agent.cpuTicks : null, helpers: new Map(t.helpers.map((h) => [h.pid, h.cpuTicks])) };
 }
 
 export async function measureIdle(cluster: TestCluster, seconds: number, roles: Map<string, string>): Promise<IdleReport> {
-  const agents = cluster.nodes.map((n) => ({ n, pid: n.proc?.pid ?? -1 }));
-  const before = agents.map((a) => treeTicks(a.pid));
-  const dcs0 = await etcdCounters(cluster);
+  const agents = await Promise.all(cluster.nodes.map(async (n) => ({ n, pid: n.proc?.pid ?? -1, detached: await detachedHelpers(n) })));
+  const before = agents.map((a) => treeTicks(a.pid, a.detached));
+  const rates = etcdRates(cluster.etcd);
+  const dcs0 = await rates.start();
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const dt = (Date.now() - t0) / 1000;
-  const dcs1 = await etcdCounters(cluster);
-  const nodes = agents.map(({ n, pid }, i) => {
-    const tree = agentTree(pid);
+  const dcs = await rates.stop(dcs0);
+  const nodes = agents.map(({ n, pid, detached }, i) => {
+    const tree = agentTree(pid, detached);
     const b = before[i]!;
     const agentNow = cpuTicks(pid);
     const pct = (ticks: number) => +((100 * ticks) / CLK_TCK / dt).toFixed(2);
@@ -84,13 +69,5 @@ export async function measureIdle(cluster: TestCluster, seconds: number, roles: 
       helpersCpuPct: helperSeen ? pct(helperTicks) : null,
     };
   });
-  const rate = (k: 'handled' | 'received') => (dcs0 && dcs1 ? +((dcs1[k] - dcs0[k]) / dt).toFixed(1) : null);
-  const byMethod: Record<string, number> = {};
-  if (dcs0 && dcs1) {
-    for (const [m, v] of dcs1.byMethod) {
-      const r = +((v - (dcs0.byMethod.get(m) ?? 0)) / dt).toFixed(2);
-      if (r > 0) byMethod[m] = r;
-    }
-  }
-  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: rate('handled'), dcsMsgsPerS: rate('received'), dcsByMethod: byMethod };
+  return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: dcs.unaryPerS, dcsMsgsPerS: dcs.msgsPerS, dcsByMethod: dcs.byMethod };
 }

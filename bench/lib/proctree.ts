@@ -81,14 +81,17 @@ export interface AgentTree {
   readonly postgres: ProcInfo[];
 }
 
-/** The agent `pid` and its descendants, split into helpers and PostgreSQL. */
-export function agentTree(pid: number): AgentTree {
+/**
+ * The agent `pid` and its descendants, split into helpers and PostgreSQL. `detached` are helpers the
+ * agent started outside its own tree (the fence and the deadman, re-parented to init), counted too.
+ */
+export function agentTree(pid: number, detached: readonly number[] = []): AgentTree {
   const agent = describe(pid);
   const helpers: ProcInfo[] = [];
   const postgres: ProcInfo[] = [];
   if (!agent) return { agent: null, helpers, postgres };
   const children = parentMap();
-  const queue = [...(children.get(pid) ?? [])];
+  const queue = [...(children.get(pid) ?? []), ...detached];
   while (queue.length) {
     const p = describe(queue.shift()!);
     if (!p) continue;

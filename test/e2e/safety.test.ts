@@ -2,14 +2,16 @@
  * No orphan primary under every agent-side failure, and no replica left stuck after a failover
  * (issue 11), end to end on 3 agents, etcd and PostgreSQL 15 (ttl 20, safety_margin 5):
  *  - the fence follows a ttl change made through PATCH /config;
- *  - the primary's agent and all its non-PostgreSQL descendants (the fence, the deadman) SIGKILLed
- *    at the same instant: the old primary accepts no write afterwards, and never while another does;
+ *  - the primary's agent and all its non-PostgreSQL descendants SIGKILLed at the same instant (the
+ *    fence runs outside that tree: it freezes PostgreSQL at once and kills it at the deadline): the
+ *    old primary accepts no write afterwards, and never while another does;
+ *  - the agent's tree and the fence SIGKILLed together: PostgreSQL dies with the fence;
  *  - a replica that received WAL the new leader never had streams from the new leader again within
  *    ttl + 10 s of the promotion.
  * node3 carries nofailover, so the failover candidate is always the other of node1/node2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
+import { FenceClient, fenceFiles, processState, silentLogger } from '@pgha/core';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/procs.js';
 import { nonPostgresTree, signalAll } from '../helpers/tree.js';
@@ -23,12 +25,11 @@ const TTL = 20;
 
 async function fenceState(n: TestNode) {
   const f = fenceFiles(n.dataDir, testUser()?.uid);
-  const c = new FenceClient(n.dataDir, silentLogger, f.socket, f.log);
-  try {
-    return await c.status();
-  } finally {
-    c.close();
-  }
+  const c = new FenceClient(n.dataDir, silentLogger, f.base, f.log);
+  // The state file, not a request: the agent's fence has one client, the agent.
+  const st = await c.existing();
+  if (!st) throw new Error(`no fence runs for ${n.name}`);
+  return st;
 }
 
 
@@ -64,14 +65,18 @@ describe('safety: no orphan primary, no stuck replica', () => {
     const leader = await cluster.waitHealthy(2);
     const pm = leader.postmasterPid()!;
     const tree = nonPostgresTree(leader.proc!.pid);
-    expect(tree.length).toBeGreaterThanOrEqual(2); // the agent and its fence (the deadman runs outside the tree)
+    const fence = (await fenceState(leader)).pid;
+    expect(tree).toContain(leader.proc!.pid);
+    expect(tree).not.toContain(fence); // re-parented to init: a kill of the agent's tree leaves it guarding
     const p = probeWritable(cluster);
     await new Promise((r) => setTimeout(r, 500));
     const killedAt = Date.now();
     signalAll(tree, 'SIGKILL');
     await leader.proc!.exited;
-    // The postmaster is the fence's child with a parent-death signal: it goes at once.
-    await waitFor(() => leader.postmasterPid() !== pm || null, 2000, 'the old postmaster to die with its fence', 20);
+    // The fence freezes PostgreSQL at once and kills it at the deadline (ttl - safety_margin after
+    // the last renewal), before the lock can expire.
+    await waitFor(() => processState(pm) === 'T' || null, 2000, 'the old postmaster frozen by its fence', 20);
+    await waitFor(() => leader.postmasterPid() !== pm || null, (TTL - 5) * 1000, 'the fence to kill the old postmaster at the deadline', 50);
     const next = await leaderOtherThan(cluster, leader.name, (TTL + 30) * 1000);
     await new Promise((r) => setTimeout(r, 1000));
     await p.stop();
@@ -103,9 +108,12 @@ describe('safety: no orphan primary, no stuck replica', () => {
       const [{ ahead }] = await laggard.sql<{ ahead: boolean }>(
         `SELECT pg_last_wal_receive_lsn() > '${(await candidate.sql<{ l: string }>('SELECT pg_last_wal_receive_lsn()::text AS l'))[0]!.l}'::pg_lsn AS ahead`);
       expect(ahead).toBe(true);
-      // The primary crashes with its whole agent tree; the candidate (the only one allowed) takes over.
-      signalAll(nonPostgresTree(leader.proc!.pid), 'SIGKILL');
+      // The primary's agent tree and its fence are SIGKILLed together: PostgreSQL dies with the
+      // fence (parent-death signal); the candidate (the only one allowed) takes over.
+      const pm = leader.postmasterPid()!;
+      signalAll([...nonPostgresTree(leader.proc!.pid), (await fenceState(leader)).pid], 'SIGKILL');
       await leader.proc!.exited;
+      await waitFor(() => leader.postmasterPid() !== pm || null, 2000, 'the old postmaster to die with its fence', 20);
     } finally {
       process.kill(receiver!, 'SIGCONT');
     }

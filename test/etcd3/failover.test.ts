@@ -48,7 +48,14 @@ describe('etcd3 driver losing its etcd member', () => {
       expect(refresh.value).toBe(true);
       expect(refresh.ms).toBeLessThan(RETRY_TIMEOUT * 1000 + SLACK_MS);
 
-      const read = await timed(() => replica.getCluster());
+      // Another member's write: the replica sees it once its watch (or a range read) delivers it.
+      const read = await timed(async () => {
+        for (;;) {
+          const c = await replica.getCluster();
+          if (c.lastLsn === 4242) return c;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
       expect(read.value.leaderName).toBe('node1');
       expect(read.value.lastLsn).toBe(4242);
       expect(read.ms).toBeLessThan(RETRY_TIMEOUT * 1000 + SLACK_MS);

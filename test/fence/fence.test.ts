@@ -12,7 +12,7 @@ import { acceptsWrites } from '../helpers/writable.js';
 const clients: FenceClient[] = [];
 
 function client(node: TestNode): FenceClient {
-  const c = new FenceClient(node.dataDir, silentLogger, `${node.dir}/fence.sock`, `${node.dir}/fence.log`);
+  const c = new FenceClient(node.dataDir, silentLogger, `${node.dir}/fence`, `${node.dir}/fence.log`);
   clients.push(c);
   return c;
 }

@@ -21,7 +21,7 @@ const canWrite = (node: TestNode) => acceptsWrites(node.port, 'postgres', PASSWO
 async function fencedPrimary(name: string): Promise<{ node: TestNode; fence: FenceClient }> {
   let fence!: FenceClient;
   const node = await makeNode(name, { launch: (o) => fence.spawnPostmaster(o) });
-  fence = new FenceClient(node.dataDir, silentLogger, `${node.dir}/fence.sock`, `${node.dir}/fence.log`);
+  fence = new FenceClient(node.dataDir, silentLogger, `${node.dir}/fence`, `${node.dir}/fence.log`);
   fences.push(fence);
   await node.pg.executor.run('init', () => import('@pgha/core').then(({ Bootstrap }) => new Bootstrap(node.pg, { initdb: [] }).bootstrap()));
   await waitFor(() => canWrite(node), 30_000, 'the primary to accept writes');

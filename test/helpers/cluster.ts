@@ -86,7 +86,9 @@ export class TestNode {
   /** Start `pgha run` for this node. */
   start(): void {
     const extra = Object.keys(this.env).length ? { env: { ...process.env, ...(testUser() ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env } } : {};
-    this.proc = startProc(process.execPath, [CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
+    // PGHA_TEST_NODE_ARGS: Node flags for the agents (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    const nodeArgs = process.env.PGHA_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.proc = startProc(process.execPath, [...nodeArgs, CLI, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
   }
 
   agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
@@ -158,7 +160,7 @@ export class TestNode {
 export async function stopFence(dataDir: string): Promise<void> {
   const { FenceClient, fenceFiles, silentLogger } = await import('@pgha/core');
   const f = fenceFiles(dataDir, testUser()?.uid);
-  const c = new FenceClient(dataDir, silentLogger, f.socket, f.log);
+  const c = new FenceClient(dataDir, silentLogger, f.base, f.log);
   const st = await Promise.race([c.existing(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
   c.close();
   if (st && isAlive(st.pid)) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadRaftWitnessConfig, runRaftWitness } from '../../cli/src/commands/raft-witness.js';
-import { buildProgram } from '../../cli/src/main.js';
+import { fullProgram } from '../../cli/src/main.js';
 import { startRaftMember, type RaftMemberHandle } from '../../plugins/dcs-raft/src/runtime.js';
 import { waitFor } from '../helpers/procs.js';
 import { raftConfigs, type TestCluster } from './cluster.js';
@@ -33,8 +33,8 @@ function witnessYaml(dir: string, self: string, partners: string[], extra = ''):
 }
 
 describe('pgha raft-witness', () => {
-  it('is a pgha verb', () => {
-    expect(buildProgram().commands.map((c) => c.name())).toContain('raft-witness');
+  it('is a pgha verb', async () => {
+    expect((await fullProgram()).commands.map((c) => c.name())).toContain('raft-witness');
   });
 
   it('reads the raft: section and PATRONI_RAFT_* overrides, and rejects a missing self_addr', () => {

@@ -11,13 +11,14 @@ import type { HttpClient } from '../di.js';
 import { DcsError, FatalError } from '../errors.js';
 import { decide, needsPeerStatuses } from '../ha/decide.js';
 import { isFailoverPossible } from '../ha/health.js';
-import { freshMemory, type AgentMemory, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
+import { applyEvents, publishedRole } from '../ha/memory.js';
+import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts, type ScheduledRestart } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isPlainObject } from '../util/json.js';
-import { executePlan } from './executor.js';
+import { executePlan, reinitialize } from './executor.js';
 import { LongActionRunner } from './long-action.js';
 import { memberData, publishedTags } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
@@ -29,6 +30,7 @@ import type { PrimaryGuard } from '../fence/guard.js';
 import { fenceTiming } from '../fence/timing.js';
 import { handover } from './handover.js';
 import { SyncRunner, syncSettings } from './sync-runner.js';
+import type { FollowTarget } from './postgres-port.js';
 
 export interface AgentDeps {
   readonly local: LoadedConfig;
@@ -55,7 +57,10 @@ export class Agent implements ApiBackend {
   readonly dcs: Dcs;
   private local: LoadedConfig;
   private eff: EffectiveConfig;
+  /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
+  /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
+  private events: HaEvent[] = [];
   private readonly long: LongActionRunner;
   private readonly clock: Clock;
   private oldCluster: Cluster | null = null;
@@ -68,8 +73,6 @@ export class Agent implements ApiBackend {
   private lastStatus: NodeStatus | null = null;
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
-  /** The xlog_location of the last member key written (Patroni's _last_wal_lsn, for primary_race_backoff). */
-  private lastPublishedWal: number | null = null;
   /** synchronous_standby_names and `/sync` upkeep while this node is the leader. */
   private readonly sync: SyncRunner;
 
@@ -83,11 +86,22 @@ export class Agent implements ApiBackend {
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     this.eff = effectiveConfig(this.local.config, null);
     this.sync = new SyncRunner(this.name, deps.pg, deps.dcs, deps.logger);
-    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic());
+    this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
+    deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
       this.dcs.wakeup();
     });
+  }
+
+  private readonly report = (e: HaEvent): void => { this.events.push(e); };
+
+  /**
+   * The role to publish now: memory with the events not yet decided on (a key handed over during a
+   * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
+   */
+  private role(): string {
+    return publishedRole(applyEvents(this.memory, this.events), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
@@ -165,8 +179,6 @@ export class Agent implements ApiBackend {
     try {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
-      // Patroni resets the primary_race_backoff timer whenever there is a leader.
-      if (cluster.leader) this.memory = { ...this.memory, raceBackoffSince: 0 };
       this.applyDynamic(cluster);
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
@@ -178,26 +190,27 @@ export class Agent implements ApiBackend {
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }
-    // Stand the fence down once PostgreSQL is no longer a primary and the lock is not ours (or in pause).
-    const guard = this.deps.guard;
-    if (guard && (this.eff.cluster.pause || (cluster && cluster.leaderName !== this.name && (!pg.running || pg.inRecovery === true) && this.long.running?.name !== 'demote'))) {
-      await guard.standDown();
-    }
     const base: Omit<HaInput, 'peers'> = {
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, settings: this.haSettings(),
-      memory: { ...this.memory, longAction: this.long.running, prevWalPosition: this.lastPublishedWal }, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
+      fence: !!this.deps.guard, scheduledRestart: this.scheduledDue(),
     };
     const peers = cluster && needsPeerStatuses(base) ? await fetchPeerStatuses(this.deps.http, this.name, cluster, this.oldCluster) : [];
-    const plan = decide({ ...base, peers });
+    // The events taken here are the ones this decision folds in; later ones wait for the next.
+    const events = this.events.splice(0);
+    const { plan, memory } = decide({ ...base, memory: this.memory, events, peers });
+    this.memory = memory;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
       dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
-      remember: (patch: Partial<AgentMemory>) => { this.memory = { ...this.memory, ...patch }; },
+      report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
         if (!this.eff.cluster.pause) await this.deps.guard?.lockRefreshed(t);
       },
       wakeup: () => this.dcs.wakeup(),
+      guard: this.deps.guard,
+      clearScheduledRestart: () => { this.scheduled = null; },
       onRoleChange: this.deps.onRoleChange,
       sync: this.sync,
     };
@@ -210,42 +223,21 @@ export class Agent implements ApiBackend {
       log.error(`Unexpected exception: ${e instanceof Error ? e.stack : String(e)}`);
       return this.finish('Unexpected exception raised, please report it as a BUG', null, cluster);
     }
-    if (cluster && !this.long.running) await this.syncSlots(cluster).catch((e: unknown) => log.warn(`replication slots: ${String(e)}`));
-    if (!this.long.running && !this.eff.cluster.pause) this.runScheduledRestart();
     const result = await this.finish(message, plan.reason ?? null, cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
-    if (this.deps.pg.role !== 'uninitialized' && !this.long.running) {
+    if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
       this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
     }
     return result;
   }
 
-  /** Patroni's step 13: the physical slots members stream from (permanent physical slots too). */
-  private async syncSlots(cluster: Cluster): Promise<void> {
-    const pg = this.deps.pg;
-    if (pg.state !== 'running') return;
-    const role = cluster.leaderName === this.name ? 'primary' : 'replica';
-    const slots = cluster.getReplicationSlots(this.name, role, this.tags.nofailover, pg.serverVersion() ?? 150000);
-    const wanted = Object.entries(slots).filter(([, v]) => v.type === 'physical').map(([k]) => k);
-    const ignore = cluster.config?.ignoreSlotsMatchers ?? [];
-    await pg.syncPhysicalSlots(wanted, (name) => ignore.some((m) => m.name === name));
-  }
-
-  /** A restart stored by `POST /restart` with a schedule runs once it is due (dropped when its role filter no longer matches). */
-  private runScheduledRestart(): void {
+  /** The scheduled restart as the decision sees it (a timer: due when `at` has passed). */
+  private scheduledDue(): ScheduledRestart | null {
     const sched = this.scheduled;
     const at = typeof sched?.schedule === 'string' ? Date.parse(sched.schedule) : NaN;
-    if (!sched || !(at <= this.clock.now())) return;
-    this.scheduled = null;
-    const role = typeof sched.role === 'string' ? sched.role : null;
-    const mine = this.deps.pg.role;
-    if (role && !(role === mine || (role === 'master' && mine === 'primary'))) {
-      this.deps.logger.warn(`scheduled restart skipped: role ${mine} does not match ${role}`);
-      return;
-    }
-    this.deps.logger.info('running the scheduled restart');
-    this.long.run('restart', 'scheduled restart', (s) => this.deps.pg.restart(s), () => {});
+    if (!sched || Number.isNaN(at)) return null;
+    return { at, role: typeof sched.role === 'string' ? sched.role : null };
   }
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
@@ -260,12 +252,12 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.deps.pg.role, tags: this.tags.tags as Record<string, unknown>,
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: this.tags.tags as Record<string, unknown>,
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });
-    this.lastPublishedWal = typeof data.xlog_location === 'number' ? data.xlog_location : null;
     await this.dcs.touchMember(data);
+    this.report({ type: 'member_published', walPosition: typeof data.xlog_location === 'number' ? data.xlog_location : null });
   }
 
   /** Run cycles until stop(). A fatal error ends the loop (the caller exits non-zero). */
@@ -314,7 +306,7 @@ export class Agent implements ApiBackend {
       name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster,
       onRelease: () => {
         this.lockSentAt = null;
-        if (cluster.leaderName === this.name) this.deps.pg.markDemoted();
+        if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
       },
     });
     // A checkpoint first keeps the shutdown checkpoint (the write pause) short.
@@ -352,9 +344,8 @@ export class Agent implements ApiBackend {
     if (req.role && !(req.role === status?.role || (req.role === 'master' && status?.role === 'primary'))) return [false, 'restart conditions are not satisfied'];
     if (req.restartPending && !status?.pendingRestart) return [false, 'restart conditions are not satisfied'];
     if (this.long.running) return [false, `${this.long.running.label} already in progress`];
-    const result = await new Promise<boolean | Error>((resolve) => {
-      this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s), resolve);
-    });
+    const result = await this.long.run('restart', 'restart', (s) => this.deps.pg.restart(s));
+    if (result === null) return [false, 'another action is already in progress'];
     return result === true ? [true, 'restarted successfully'] : [false, 'restart failed'];
   }
 
@@ -382,12 +373,9 @@ export class Agent implements ApiBackend {
       this.long.cancel();
       await this.long.wait();
     }
-    const source = cluster.getCloneMember(this.name);
-    const started = this.long.run('reinitialize', 'reinitialize', async (s) => {
-      await this.deps.pg.stop('immediate');
-      // The replica chain wipes PGDATA unless the method keeps data (as Patroni's _do_reinitialize).
-      return this.deps.pg.createReplica(source, s);
-    }, () => { this.memory = { ...this.memory, rewind: 'unknown', demoted: false }; });
+    const source: FollowTarget = cluster.getCloneMember(this.name);
+    // The same path as the plan's reinitialize; its end comes back as an event for the next decision.
+    const started = reinitialize({ long: this.long, pg: this.deps.pg }, source);
     return started ? [true, 'reinitialize started'] : [false, 'reinitialize already in progress'];
   }
 
@@ -397,7 +385,7 @@ export class Agent implements ApiBackend {
     const input: HaInput = {
       // The API already checked the candidate against /sync as Patroni's does (a failover may go to an async node).
       name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: { ...this.haSettings(), sync: undefined },
-      memory: this.memory, now: this.clock.now(), monotonic: this.clock.monotonic(),
+      memory: applyEvents(this.memory, this.events), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);
   }

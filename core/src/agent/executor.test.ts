@@ -40,9 +40,9 @@ async function leaderSetup(failUpdate: 'throw' | 'lost' | null) {
   const ectx: ExecutorContext = {
     name: 'node1', dcs, pg: port, logger: silentLogger, http: fetch, long: new LongActionRunner(silentLogger, () => undefined, () => 0), cluster,
     dynamicConfig: () => ({}), monotonic: () => performance.now(), wall: () => Date.now(),
-    remember: () => undefined, lockSentAt: (t) => { fed.push(t); }, wakeup: () => undefined,
+    report: () => undefined, lockSentAt: (t) => { fed.push(t); }, wakeup: () => undefined,
   };
-  const plan = decide(scenario({ me: 'node1', leader: 'node1' }));
+  const { plan } = decide(scenario({ me: 'node1', leader: 'node1' }));
   return { ectx, plan, calls, fed, driver };
 }
 

@@ -1,10 +1,12 @@
 /**
- * Carries out a Plan: the IO side of the HA cycle. Each action is a thin call into the DCS facade
- * or the PostgreSQL port; long ones go to the LongActionRunner. Returns the message that stands.
+ * Carries out a Plan: the IO side of the HA cycle. Each action is a thin call into the DCS facade,
+ * the PostgreSQL port or the fence; long ones go to the LongActionRunner. Nothing here decides or
+ * remembers: what happened is reported as events (`report`), which the next `decide` folds into
+ * memory. Returns the message that stands.
  */
 import type { Dcs } from '../dcs/facade.js';
 import { DcsError, FatalError } from '../errors.js';
-import type { Action, AgentMemory, Plan } from '../ha/types.js';
+import type { Action, DemoteMode, HaEvent, Plan } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
@@ -26,19 +28,23 @@ export interface ExecutorContext {
   readonly dynamicConfig: () => Record<string, unknown>;
   readonly monotonic: () => number;
   readonly wall: () => number;
-  /** Update the agent's memory (also from long actions finishing after this cycle). */
-  readonly remember: (patch: Partial<AgentMemory>) => void;
+  /** Report an outcome; the next decision folds it into memory. */
+  readonly report: (e: HaEvent) => void;
   /** Lease bookkeeping: when the renewal keeping the lock alive was SENT (dcs.leaderLeaseSentAt). */
   lockSentAt: (t: number | null) => void | Promise<void>;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
   /** Synchronous replication on the leader (absent in tests that do not need it). */
   readonly sync?: SyncRunner;
+  /** The fence guarding this node while it is primary. */
+  readonly guard?: { standDown(): Promise<void> };
+  /** Forget the scheduled restart (it ran or was dropped). */
+  readonly clearScheduledRestart?: () => void;
   /** Optional hooks (fence, callbacks). */
   readonly onRoleChange?: (role: 'primary' | 'replica' | 'demoted') => void;
 }
 
-function target(ctx: ExecutorContext, cluster: Cluster | null, name: string | null): FollowTarget {
+function target(cluster: Cluster | null, name: string | null): FollowTarget {
   if (!name || !cluster) return null;
   return cluster.getMember(name, true);
 }
@@ -49,7 +55,6 @@ export async function executePlan(ctx: ExecutorContext, plan: Plan): Promise<str
     const ok = await executeAction(ctx, action);
     if (ok === false && plan.onFail) return executePlan(ctx, plan.onFail);
   }
-  if (plan.remember) ctx.remember(plan.remember);
   return plan.message;
 }
 
@@ -59,19 +64,20 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
     case 'race_initialize':
       return dcs.initialize(true, '');
     case 'bootstrap':
-      ctx.remember({ bootstrap: 'running' });
-      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s), (r) => ctx.remember({ bootstrap: r === true ? 'started' : 'failed' }));
+      long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s));
       return;
     case 'post_bootstrap':
-      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s), (r) => ctx.remember({ bootstrap: r === true ? 'post_done' : 'failed' }));
+      long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s));
       return;
     case 'finish_bootstrap': {
       const facts = await pg.facts();
       await dcs.initialize(cluster?.initialize === null, facts.sysid ?? '');
       await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
       const sent = ctx.monotonic();
-      if (await dcs.takeLeader()) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
-      ctx.remember({ bootstrap: 'none' });
+      const ok = await dcs.takeLeader();
+      if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
+      ctx.report({ type: 'lock', op: 'acquire', ok });
+      ctx.report({ type: 'bootstrap_finished' });
       ctx.onRoleChange?.('primary');
       return;
     }
@@ -82,9 +88,9 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       throw new FatalError('removed initialize key after failed attempt to bootstrap the cluster');
     }
     case 'clone': {
-      const source = target(ctx, cluster, a.source);
+      const source = target(cluster, a.source);
       const label = a.source ? `bootstrap from ${a.source === cluster?.leaderName ? 'leader' : 'replica'} '${a.source}'` : 'bootstrap (without leader)';
-      long.run('clone', label, (s) => pg.createReplica(source, s), (r) => {
+      void long.run('clone', label, (s) => pg.createReplica(source, s))?.then((r) => {
         if (r !== true) ctx.logger.error(`${label} failed; the data directory was removed and the next cycle retries`);
       });
       return;
@@ -97,6 +103,7 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       const sent = ctx.monotonic();
       const ok = await dcs.attemptToAcquireLeader();
       if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
+      ctx.report({ type: 'lock', op: 'acquire', ok });
       return ok;
     }
     case 'update_lock': {
@@ -111,12 +118,15 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
         ctx.logger.error(`failed to update leader lock: ${e.message}`);
       }
       await ctx.lockSentAt(ok ? dcs.leaderLeaseSentAt(sent) : null);
+      ctx.report({ type: 'lock', op: 'update', ok });
       return ok;
     }
     case 'release_lock': {
       const lsn = await pg.lastLsn().catch(() => null);
-      ctx.lockSentAt(null);
-      return dcs.deleteLeader(cluster?.leader ?? null, lsn);
+      await ctx.lockSentAt(null);
+      const ok = await dcs.deleteLeader(cluster?.leader ?? null, lsn);
+      ctx.report({ type: 'lock', op: 'release', ok });
+      return ok;
     }
     case 'clear_failover':
       return dcs.manualFailover('', '', null, cluster?.failover?.version ?? null);
@@ -128,48 +138,50 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
         ctx.logger.info('Postponing promotion because synchronous replication state was updated by somebody else');
         return;
       }
-      long.run('promote', 'promote', (s) => pg.promote(s), (r) => {
-        if (r === true) {
-          ctx.remember({ demoted: false, rewind: 'unknown' });
-          ctx.onRoleChange?.('primary');
-        }
+      void long.run('promote', 'promote', (s) => pg.promote(s))?.then((r) => {
+        if (r === true) ctx.onRoleChange?.('primary');
       });
       return;
     case 'demote':
       return demote(ctx, a.mode);
-    case 'start':
-      return start(ctx, a.role, target(ctx, cluster, a.leader));
-    case 'follow':
-      return follow(ctx, a.leader, !!a.reload);
+    case 'start': {
+      const label = a.role === 'primary' ? 'starting primary after failure' : 'starting';
+      const leader = target(cluster, a.leader);
+      void long.run('start', label, (s) => pg.start(a.role, leader, s), a.role)?.then((r) => {
+        if (r === true && a.role === 'replica') ctx.onRoleChange?.('replica');
+      });
+      return;
+    }
+    case 'follow': {
+      const result = await pg.follow(target(cluster, a.leader));
+      if (result === 'restart_needed') long.run('restart', 'changing primary_conninfo and restarting', (s) => pg.restart(s));
+      else if (result === 'reloaded') ctx.logger.info(`following ${a.leader ?? 'nobody'}: recovery settings reloaded`);
+      return;
+    }
+    case 'refresh':
+      ctx.wakeup();
+      return;
     case 'check_rewind': {
       let result: Awaited<ReturnType<PostgresPort['checkDiverged']>>;
       try {
-        result = await pg.checkDiverged(target(ctx, cluster, a.leader));
+        result = await pg.checkDiverged(target(cluster, a.leader));
       } catch (e) {
         ctx.logger.warn(`cannot check whether my timeline diverged from ${a.leader}: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
-      ctx.remember({ rewind: result, ...(a.checkedFor ? { divergenceCheckedFor: a.checkedFor } : {}) });
+      ctx.report({ type: 'divergence', leader: a.leader, result, ...(a.checkedFor ? { checkedFor: a.checkedFor } : {}) });
       if (result !== 'not_needed') ctx.logger.warn(`the timeline of ${ctx.name} diverged from ${a.leader}: ${result.replace('_', ' ')}`);
       ctx.wakeup();
       return;
     }
-    case 'rewind':
+    case 'rewind': {
+      const leader = target(cluster, a.leader);
       // pg_rewind needs a stopped target: a running diverged replica is stopped first.
-      long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(target(ctx, cluster, a.leader), s),
-        (r) => ctx.remember({ rewind: r === true ? 'done' : 'failed' }));
-      return;
-    case 'reinitialize': {
-      const source = target(ctx, cluster, a.leader);
-      long.run('reinitialize', 'reinitialize', async (s) => {
-        await pg.stop('immediate');
-        // No wipe here (Patroni's _do_reinitialize neither): the replica chain wipes before each method
-        // unless it keeps data (pgBackRest --delta reuses the files that match).
-        return pg.createReplica(source, s);
-      }, () => ctx.remember({ rewind: 'unknown', demoted: false }));
+      long.run('rewind', `running pg_rewind from ${a.leader}`, async (s) => (await pg.stop('fast')) && pg.rewind(leader, s));
       return;
     }
-    case 'crash_recovery':
+    case 'reinitialize':
+      reinitialize(ctx, target(cluster, a.leader));
       return;
     case 'stop':
       await pg.stop('immediate');
@@ -179,17 +191,38 @@ async function executeAction(ctx: ExecutorContext, a: Action): Promise<boolean |
       return;
     case 'update_history':
       return updateHistory(ctx);
-    case 'wait':
-      await new Promise((r) => setTimeout(r, a.seconds * 1000));
+    case 'stand_down_fence':
+      await ctx.guard?.standDown();
+      return;
+    case 'sync_slots':
+      await pg.changeSlots(a.create, a.drop).catch((e: unknown) => ctx.logger.warn(`replication slots: ${String(e)}`));
+      return;
+    case 'scheduled_restart':
+      ctx.clearScheduledRestart?.();
+      if (a.skip) ctx.logger.warn(`scheduled restart skipped: ${a.skip}`);
+      else {
+        ctx.logger.info('running the scheduled restart');
+        long.run('restart', 'scheduled restart', (s) => pg.restart(s));
+      }
       return;
     case 'fatal':
       throw new FatalError(a.message);
   }
 }
 
-async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'immediate' | 'immediate-nolock'): Promise<void> {
+/** Re-create PGDATA from `source` (the plan's reinitialize and POST /reinitialize). Null when something runs. */
+export function reinitialize(ctx: Pick<ExecutorContext, 'long' | 'pg'>, source: FollowTarget): Promise<unknown> | null {
+  return ctx.long.run('reinitialize', 'reinitialize', async (s) => {
+    await ctx.pg.stop('immediate');
+    // No wipe here (Patroni's _do_reinitialize neither): the replica chain wipes before each method
+    // unless it keeps data (pgBackRest --delta reuses the files that match).
+    return ctx.pg.createReplica(source, s);
+  });
+}
+
+async function demote(ctx: ExecutorContext, mode: DemoteMode): Promise<void> {
   const { pg, dcs, cluster } = ctx;
-  ctx.remember({ demoted: true, rewind: 'unknown' });
+  ctx.report({ type: 'demoted', mode });
   ctx.onRoleChange?.('demoted');
   if (mode === 'graceful' && cluster) {
     // Switchover: fast shutdown after a checkpoint; the key goes as soon as the candidate has the
@@ -197,7 +230,7 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
     const h = handover({
       name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null,
       onRelease: () => {
-        pg.markDemoted();
+        ctx.report({ type: 'leader_released' });
         void ctx.lockSentAt(null);
       },
     });
@@ -205,39 +238,16 @@ async function demote(ctx: ExecutorContext, mode: 'offline' | 'graceful' | 'imme
       await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: true });
       await h.finish(await pg.lastLsn().catch(() => null));
       return true;
-    }, () => ctx.wakeup());
+    });
     return;
   }
-  if (mode !== 'offline') ctx.lockSentAt(null);
+  if (mode !== 'offline') await ctx.lockSentAt(null);
   await pg.demote(mode);
-  if (mode === 'immediate') await dcs.deleteLeader(cluster?.leader ?? null, null).catch(() => false);
+  if (mode === 'immediate') {
+    const ok = await dcs.deleteLeader(cluster?.leader ?? null, null).catch(() => false);
+    ctx.report({ type: 'lock', op: 'release', ok });
+  }
   ctx.wakeup();
-}
-
-async function start(ctx: ExecutorContext, role: 'primary' | 'replica', leader: FollowTarget): Promise<void> {
-  const label = role === 'primary' ? 'starting primary after failure' : 'starting';
-  ctx.long.run('start', label, (s) => ctx.pg.start(role, leader, s), (r) => {
-    if (r === true && role === 'replica') {
-      ctx.remember({ demoted: false, rewind: 'unknown' });
-      ctx.onRoleChange?.('replica');
-    }
-    ctx.remember({ startFailed: r !== true });
-  });
-}
-
-async function follow(ctx: ExecutorContext, leaderName: string | null, reload: boolean): Promise<void> {
-  let cluster = ctx.cluster;
-  let name = leaderName;
-  if (reload) {
-    cluster = await ctx.dcs.getCluster();
-    name = cluster.leaderName && cluster.leaderName !== ctx.name ? cluster.leaderName : null;
-  }
-  const result = await ctx.pg.follow(target(ctx, cluster, name));
-  if (result === 'restart_needed') {
-    ctx.long.run('restart', 'changing primary_conninfo and restarting', (s) => ctx.pg.restart(s), () => {});
-  } else if (result === 'reloaded') {
-    ctx.logger.info(`following ${name ?? 'nobody'}: recovery settings reloaded`);
-  }
 }
 
 async function updateHistory(ctx: ExecutorContext): Promise<void> {

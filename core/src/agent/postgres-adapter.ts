@@ -1,6 +1,7 @@
 /**
  * The agent's PostgresPort over the PostgreSQL controller, Bootstrap and the replica-creation chain.
- * Thin: it maps the port's verbs onto the controller and tracks the role Patroni publishes.
+ * Thin: it maps the port's verbs onto the controller. It keeps no role of its own: the role callbacks
+ * report comes from the agent (memory and the live server), see `publishedRole`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,9 +37,8 @@ const num = (v: bigint | null | undefined): number | null => (v === null || v ==
 const MEMO_MS = 250;
 
 export class ControllerPort implements PostgresPort {
-  private _role: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null = null;
   private lastStatus: ServerStatus | null = null;
-  private following: string | null = null;
+  private roleView: (() => string) | null = null;
   private memo = new Map<string, { at: number; value: Promise<unknown> }>();
 
   constructor(
@@ -50,14 +50,20 @@ export class ControllerPort implements PostgresPort {
     private readonly callbacks?: CallbackRunner,
   ) {}
 
-  private callback(action: CallbackAction): void { this.callbacks?.call(action, this.role); }
+  private callback(action: CallbackAction, role = this.role()): void { this.callbacks?.call(action, role); }
 
   get state(): string { return this.c.state; }
 
-  get role(): string {
-    if (this._role) return this._role;
-    if (this.lastStatus) return this.lastStatus.inRecovery ? 'replica' : 'primary';
-    return this.c.dataDirectoryEmpty() ? 'uninitialized' : 'replica';
+  get liveRole(): 'primary' | 'replica' | null {
+    if (!this.lastStatus || !this.c.isRunning() || this.c.state !== 'running') return null;
+    return this.lastStatus.inRecovery ? 'replica' : 'primary';
+  }
+
+  dataDirEmpty(): boolean { return this.c.dataDirectoryEmpty(); }
+  useRole(role: () => string): void { this.roleView = role; }
+
+  private role(): string {
+    return this.roleView?.() ?? this.liveRole ?? (this.c.dataDirectoryEmpty() ? 'uninitialized' : 'replica');
   }
 
   private file(name: string): boolean { return existsSync(join(this.c.dataDir, name)); }
@@ -94,7 +100,6 @@ export class ControllerPort implements PostgresPort {
     const running = this.c.isRunning();
     const st = running && this.c.state !== 'starting' ? await this.serverStatus() : null;
     this.lastStatus = st;
-    if (st && this._role !== 'demoted') this._role = st.inRecovery ? 'replica' : 'primary';
     const recoveryConfigured = this.file('standby.signal') || this.file('recovery.signal');
     let controlState = cd ? clusterState(cd) : null;
     // A fresh base backup carries the source's "in production" state but starts in archive recovery.
@@ -111,16 +116,26 @@ export class ControllerPort implements PostgresPort {
       walPosition: wal,
       recoveryConfigured,
       receiverStreaming: st?.inRecovery ? st.replicationState === 'streaming' : null,
+      serverVersion: st?.serverVersion ?? null,
+      slots: st && this.c.state === 'running' ? await this.slots() : null,
     };
+  }
+
+  private slots() {
+    return this.cached('slots', () => this.c.query<{ slot_name: string; slot_type: string; active: boolean }>(
+      'SELECT slot_name, slot_type, active FROM pg_catalog.pg_replication_slots')
+      .then((rows) => rows.map((r) => ({ name: r.slot_name, type: r.slot_type === 'logical' ? 'logical' as const : 'physical' as const, active: r.active })))
+      .catch(() => null));
   }
 
   async nodeStatus(): Promise<NodeStatus> {
     const st = this.c.isRunning() && this.c.state !== 'starting' ? await this.serverStatus() : null;
+    if (st) this.lastStatus = st;
     const cd = await this.controlData().catch(() => null);
     const pending = st ? await this.c.pendingRestart().catch(() => false) : false;
     return {
       state: this.c.state,
-      role: this.role,
+      role: this.role(),
       postmasterStartTime: st ? new Date(st.postmasterStartTime * 1000).toISOString().replace('T', ' ').replace('Z', '+00:00') : null,
       serverVersion: st?.serverVersion ?? null,
       timeline: st?.timeline ?? null,
@@ -145,10 +160,7 @@ export class ControllerPort implements PostgresPort {
   async bootstrap(signal: AbortSignal): Promise<boolean> { return this.changing(() => this.bootstrapNow(signal)); }
 
   private async bootstrapNow(signal: AbortSignal): Promise<boolean> {
-    this._role = 'uninitialized';
-    const ok = await new Bootstrap(this.c, this.bootstrapSection).bootstrap(signal);
-    if (ok) this._role = null;
-    return ok;
+    return new Bootstrap(this.c, this.bootstrapSection).bootstrap(signal);
   }
 
   postBootstrap(signal: AbortSignal): Promise<boolean> {
@@ -161,12 +173,10 @@ export class ControllerPort implements PostgresPort {
   async createReplica(source: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.createReplicaNow(source, signal)); }
 
   private async createReplicaNow(source: FollowTarget, signal: AbortSignal): Promise<boolean> {
-    this._role = 'uninitialized';
     const r = await createReplica({ pg: this.c, source, resolve: replicaMethodResolver(this.plugins, this.container), signal });
     if (r.ok) {
       // Write the standby settings now so the clone can only ever start as a replica.
       this.c.config.writePostgresqlConf(this.c.standbyRecovery(source));
-      this._role = 'replica';
     }
     return r.ok;
   }
@@ -174,18 +184,15 @@ export class ControllerPort implements PostgresPort {
   async start(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
 
   private async startNow(role: 'primary' | 'replica', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
-    void signal;
     // A replica has no synchronous standbys: the user's own value until a promotion sets them.
     if (role === 'replica') this.c.config.syncStandbyNames = undefined;
     const recovery = role === 'primary' ? { kind: 'none' as const } : this.c.standbyRecovery(leader);
-    this.following = role === 'replica' ? JSON.stringify(recovery) : null;
-    const before = this._role;
-    const ok = await this.c.start({ recovery });
+    const before = this.role();
+    const ok = await this.c.start({ recovery, signal });
     if (ok) {
-      this._role = role;
       // A former primary (or demoted node) starting as a replica changed its role; otherwise a start.
       const changed = (before === 'primary' || before === 'demoted') && role === 'replica';
-      this.callback(changed ? 'on_role_change' : 'on_start');
+      this.callback(changed ? 'on_role_change' : 'on_start', role);
     }
     return ok;
   }
@@ -198,8 +205,8 @@ export class ControllerPort implements PostgresPort {
     return ok;
   }
 
-  async restart(): Promise<boolean> {
-    const ok = await this.changing(() => this.c.restart());
+  async restart(signal: AbortSignal): Promise<boolean> {
+    const ok = await this.changing(() => this.c.restart({ signal }));
     if (ok) this.callback('on_restart');
     return ok;
   }
@@ -210,41 +217,33 @@ export class ControllerPort implements PostgresPort {
     if (this.c.isRunning()) this.callback('on_reload');
   }
 
-  async promote(): Promise<boolean> { return this.changing(() => this.promoteNow()); }
+  async promote(signal: AbortSignal): Promise<boolean> { return this.changing(() => this.promoteNow(signal)); }
 
-  private async promoteNow(): Promise<boolean> {
-    const ok = await this.c.promote();
+  private async promoteNow(signal: AbortSignal): Promise<boolean> {
+    const ok = await this.c.promote({ signal });
     if (ok) {
-      this._role = 'primary';
-      this.following = null;
-      this.callback('on_role_change');
+      this.callback('on_role_change', 'primary');
       // pg_rewind of the old primary needs a checkpoint on the new timeline.
       await this.checkpoint().catch(() => undefined);
     }
     return ok;
   }
 
-  markDemoted(): void {
-    this._role = 'demoted';
-    this.invalidate();
-  }
-
   async demote(mode: DemoteMode): Promise<void> { return this.changing(() => this.demoteNow(mode)); }
 
   private async demoteNow(mode: DemoteMode): Promise<void> {
-    this._role = 'demoted';
-    await this.c.demote(mode);
+    await this.c.stop({ mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast' });
   }
 
   async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
     if (!this.c.isRunning()) return 'unchanged';
     const recovery = this.c.standbyRecovery(leader);
-    const key = JSON.stringify(recovery);
-    if (key === this.following) return 'unchanged';
+    // What the files say now (also after new settings rewrote them): reload only on a difference.
+    const applied = this.c.appliedRecovery;
+    if (applied && JSON.stringify(applied) === JSON.stringify(recovery)) return 'unchanged';
     // PostgreSQL >= 13 applies primary_conninfo and primary_slot_name on reload.
     this.invalidate();
     this.c.reload(recovery);
-    this.following = key;
     return 'reloaded';
   }
 
@@ -284,29 +283,22 @@ export class ControllerPort implements PostgresPort {
   applySettings(postgresql: Readonly<Record<string, unknown>>): void {
     // An adopted replica's recovery settings are only known after the first follow(), which
     // rewrites the files anyway: reloading before that would drop primary_conninfo for a moment.
-    const recoveryKnown = this.following !== null || this.lastStatus?.inRecovery === false;
+    const recoveryKnown = this.c.appliedRecovery !== null || this.lastStatus?.inRecovery === false;
     this.c.applySettings(postgresql, { reload: recoveryKnown });
-    if (this.following !== null) this.following = 'stale';
   }
 
-  serverVersion(): number | null { return this.lastStatus?.serverVersion ?? null; }
-
-  async syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void> {
+  async changeSlots(create: readonly string[], drop: readonly string[]): Promise<void> {
     if (!this.c.isRunning() || this.c.state !== 'running') return;
-    const rows = await this.c.query<{ slot_name: string; slot_type: string; active: boolean }>(
-      'SELECT slot_name, slot_type, active FROM pg_catalog.pg_replication_slots');
-    const have = new Map(rows.map((r) => [r.slot_name, r]));
-    for (const name of wanted) {
-      if (have.has(name)) continue;
+    this.memo.delete('slots');
+    for (const name of create) {
       await this.c.query('SELECT pg_catalog.pg_create_physical_replication_slot($1, true)', [name])
         .then(() => this.c.logger.info({ slot: name }, 'created physical replication slot'))
         .catch((e: unknown) => this.c.logger.warn({ slot: name, err: String(e) }, 'could not create replication slot'));
     }
-    for (const r of rows) {
-      if (r.slot_type !== 'physical' || r.active || wanted.includes(r.slot_name) || keep(r.slot_name)) continue;
-      await this.c.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [r.slot_name])
-        .then(() => this.c.logger.info({ slot: r.slot_name }, 'dropped unknown physical replication slot'))
-        .catch((e: unknown) => this.c.logger.warn({ slot: r.slot_name, err: String(e) }, 'could not drop replication slot'));
+    for (const name of drop) {
+      await this.c.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [name])
+        .then(() => this.c.logger.info({ slot: name }, 'dropped unknown physical replication slot'))
+        .catch((e: unknown) => this.c.logger.warn({ slot: name, err: String(e) }, 'could not drop replication slot'));
     }
   }
 

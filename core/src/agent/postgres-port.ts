@@ -26,8 +26,12 @@ export interface PostgresPort {
   nodeStatus(): Promise<NodeStatus>;
   /** Patroni's member `state` string (`running`, `stopped`, `starting`, `creating replica`...). */
   readonly state: string;
-  /** `primary`, `replica`, `demoted`, `uninitialized`. */
-  readonly role: string;
+  /** What the running server says (pg_is_in_recovery), null when it is not running or not queryable. */
+  readonly liveRole: 'primary' | 'replica' | null;
+  /** PGDATA is missing or empty. */
+  dataDirEmpty(): boolean;
+  /** Where callbacks get the role they report (the agent's published role). */
+  useRole(role: () => string): void;
 
   /** initdb or the custom bootstrap method, then start; true when PostgreSQL is up. */
   bootstrap(signal: AbortSignal): Promise<boolean>;
@@ -48,11 +52,6 @@ export interface PostgresPort {
   restart(signal: AbortSignal): Promise<boolean>;
   reload(): Promise<void>;
   promote(signal: AbortSignal): Promise<boolean>;
-  /**
-   * From now on report role `demoted` (GET /patroni): set before the leader key is released during a
-   * shutdown, so racing members do not see a "primary still alive" (Patroni's set_role('demoted')).
-   */
-  markDemoted(): void;
   /** Stop and record the mode; the agent restarts it as a replica afterwards. */
   demote(mode: DemoteMode): Promise<void>;
   /**
@@ -68,15 +67,10 @@ export interface PostgresPort {
   /** Last WAL position (primary: current LSN) or null. */
   lastLsn(): Promise<number | null>;
   checkpoint(): Promise<void>;
-  /**
-   * Make the physical replication slots match `wanted` (names of slots this node must serve):
-   * create missing ones, drop inactive physical slots that are no longer wanted (except `keep`).
-   */
-  syncPhysicalSlots(wanted: readonly string[], keep: (name: string) => boolean): Promise<void>;
+  /** Create and drop physical replication slots (decided from the slots `facts` reports). */
+  changeSlots(create: readonly string[], drop: readonly string[]): Promise<void>;
   /** The effective `postgresql` section changed (dynamic configuration): apply it with a reload. */
   applySettings(postgresql: Readonly<Record<string, unknown>>): void;
-  /** PostgreSQL server_version_num of the running server, or null. */
-  serverVersion(): number | null;
   /** What synchronous replication needs from a running primary; null when it does not answer. */
   syncStatus(): Promise<SyncPgStatus | null>;
   /**

@@ -1,71 +1,87 @@
 /**
- * The agent's side of the fence: find the fence guarding this data directory (a restarted agent
- * takes over the running one) or spawn it detached, then feed / disarm it. If the fence dies the
- * client notices at once (`onLost`) so the agent can restart it instead of running unguarded.
+ * The agent's side of the fence (fence-script.ts): find the fence guarding this data directory (a
+ * restarted agent takes over the running one) or start it detached, then feed / disarm it through
+ * its command FIFO. The agent holds the only write end of that FIFO, so the fence learns of the
+ * agent's death from end-of-file; the agent learns of the fence's death the same way on the reply
+ * FIFO (`onLost`), and restarts it instead of running unguarded.
  */
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, statSync, truncateSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
 import { chownTo } from '../postgres/exec.js';
-import { adoptPostmaster, postmasterArgs, postmasterEnv, type SpawnPostmasterOptions, type WatchedPostmaster } from '../postgres/postmaster.js';
+import { adoptPostmaster, pidAlive, postmasterArgs, postmasterEnv, type SpawnPostmasterOptions, type WatchedPostmaster } from '../postgres/postmaster.js';
+import { DEADMAN_SCRIPT } from './deadman.js';
+import { FENCE_SCRIPT } from './fence-script.js';
 import type { FenceReply, FenceRequest, FenceState } from './protocol.js';
 
-const FENCE_SCRIPT = fileURLToPath(new URL('./fence-process.js', import.meta.url));
-
 /**
- * One fence per data directory. Its socket and log live in a private directory of this OS user
- * (`$TMPDIR/pgha-<uid>/`, mode 0700, created on demand), named by a hash of the data directory's
- * absolute path: they never depend on a directory the user may not have created, never collide
- * between clusters, and carry no user-controlled text in their names. The path stays short enough
- * for sun_path.
+ * One fence per data directory. Its FIFOs, state and log live in a private directory of this OS
+ * user (`$TMPDIR/pgha-<uid>/`, mode 0700, created on demand), named by a hash of the data
+ * directory's absolute path: they never depend on a directory the user may not have created, never
+ * collide between clusters, and carry no user-controlled text in their names.
  */
-export function fenceFiles(dataDir: string, uid = process.getuid?.() ?? 0): { dir: string; socket: string; log: string } {
+export function fenceFiles(dataDir: string, uid = process.getuid?.() ?? 0): { dir: string; base: string; log: string } {
   const dir = join(tmpdir(), `pgha-${uid}`);
-  const base = `fence-${createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 16)}`;
-  return { dir, socket: join(dir, `${base}.sock`), log: join(dir, `${base}.log`) };
+  const base = join(dir, `fence-${createHash('sha1').update(resolve(dataDir)).digest('hex').slice(0, 16)}`);
+  return { dir, base, log: `${base}.log` };
 }
 
 const MAX_LOG_BYTES = 10 * 1024 * 1024;
+const REPLY_TIMEOUT_MS = 5000;
+/** Started outside the agent's process tree: the launching shell exits, the fence is init's child in its own session. */
+const LAUNCH = '( exec setsid bash -c "$0" pgha-fence "$1" "$2" </dev/null >/dev/null 2>>"$3" ) & echo $!';
+
+/** A value quoted for bash (`source`d by the fence from the spawn request file). */
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The running fence for `base`, by its PID file (and that the PID still is a fence). */
+function runningFence(base: string): number | null {
+  try {
+    const pid = Number(readFileSync(`${base}.pid`, 'utf8').trim());
+    if (!(pid > 0) || !pidAlive(pid)) return null;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('pgha-fence') ? pid : null;
+  } catch {
+    return null;
+  }
+}
 
 export class FenceClient {
-  private sock: Socket | null = null;
+  private cmdFd: number | null = null;
+  private reply: Socket | null = null;
   private buf = '';
-  private waiting: Array<(r: FenceReply) => void> = [];
+  private seq = 0;
+  private waiting = new Map<number, (r: FenceReply) => void>();
+  private ready: (() => void) | null = null;
   private lostHandlers: Array<() => void> = [];
   private closing = false;
 
-  readonly socketPath: string;
+  readonly base: string;
   readonly logFile: string;
 
-  constructor(readonly dataDir: string, private readonly logger: Logger, socketPath?: string, logFile?: string) {
+  constructor(readonly dataDir: string, private readonly logger: Logger, base?: string, logFile?: string) {
     const files = fenceFiles(dataDir);
-    this.socketPath = socketPath ?? files.socket;
+    this.base = base ?? files.base;
     this.logFile = logFile ?? files.log;
-    if (!socketPath || !logFile) mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    if (!base || !logFile) mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   }
 
-  get connected(): boolean { return this.sock !== null; }
+  get connected(): boolean { return this.cmdFd !== null; }
 
-  /** Called when the connection to the fence drops unexpectedly (the fence died). */
+  /** Called when the fence dies (its reply FIFO reaches end-of-file). */
   onLost(cb: () => void): void { this.lostHandlers.push(cb); }
 
-  private connectOnce(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const s = connect(this.socketPath);
-      s.setEncoding('utf8');
-      s.once('connect', () => {
-        this.sock = s;
-        s.on('data', (chunk: string) => this.onData(chunk));
-        s.on('close', () => this.onClose(s));
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
+  private openReply(): void {
+    const fd = openSync(`${this.base}.reply`, constants.O_RDONLY | constants.O_NONBLOCK);
+    const s = new Socket({ fd, readable: true, writable: false });
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => this.onData(chunk));
+    s.on('error', () => undefined);
+    s.on('close', () => this.onClose(s));
+    this.reply = s;
   }
 
   private onData(chunk: string): void {
@@ -73,65 +89,116 @@ export class FenceClient {
     for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
       const line = this.buf.slice(0, i);
       this.buf = this.buf.slice(i + 1);
-      const w = this.waiting.shift();
-      try { w?.(JSON.parse(line) as FenceReply); } catch { w?.({ ok: false, error: 'bad reply' }); }
+      const sp = line.indexOf(' ');
+      const seq = Number(line.slice(0, sp));
+      if (line.slice(sp + 1) === 'ready') { this.ready?.(); continue; }
+      // Replies to a previous agent's requests may still sit in the FIFO: only ours count.
+      const w = this.waiting.get(seq);
+      if (!w) continue;
+      this.waiting.delete(seq);
+      try { w(JSON.parse(line.slice(sp + 1)) as FenceReply); } catch { w({ ok: false, error: 'bad reply' }); }
     }
   }
 
   private onClose(s: Socket): void {
-    if (this.sock !== s) return;
-    this.sock = null;
-    for (const w of this.waiting.splice(0)) w({ ok: false, error: 'fence connection closed' });
+    if (this.reply !== s) return;
+    this.reply = null;
+    if (this.cmdFd !== null) try { closeSync(this.cmdFd); } catch { /* closed */ }
+    this.cmdFd = null;
+    for (const w of this.waiting.values()) w({ ok: false, error: 'the fence exited' });
+    this.waiting.clear();
     if (!this.closing) for (const cb of this.lostHandlers) cb();
   }
 
-  private async spawnFence(): Promise<void> {
+  private attach(): void {
+    this.closing = false;
+    this.openReply();
+    // Read-write and non-blocking: opening never waits, and a frozen fence can never block the agent.
+    this.cmdFd = openSync(`${this.base}.cmd`, constants.O_RDWR | constants.O_NONBLOCK);
+  }
+
+  private async start(): Promise<void> {
     try {
       if (statSync(this.logFile).size > MAX_LOG_BYTES) truncateSync(this.logFile, 0);
     } catch { /* no log yet */ }
-    const out = openSync(this.logFile, 'a', 0o600);
-    const child = spawn(process.execPath, [FENCE_SCRIPT, this.socketPath, resolve(this.dataDir)], {
-      detached: true, stdio: ['ignore', 'pipe', out],
+    closeSync(openSync(this.logFile, 'a', 0o600));
+    for (const f of ['cmd', 'reply']) {
+      rmSync(`${this.base}.${f}`, { force: true });
+      const r = spawnSync('mkfifo', ['-m', '600', `${this.base}.${f}`]);
+      if (r.status !== 0) throw new Error(`mkfifo ${this.base}.${f} failed: ${String(r.stderr ?? r.error)}`);
+    }
+    const isReady = new Promise<void>((res) => { this.ready = res; });
+    this.openReply();
+    // Until the fence has opened its end, a FIFO without a writer would read as end-of-file.
+    const hold = openSync(`${this.base}.reply`, constants.O_WRONLY | constants.O_NONBLOCK);
+    const launched = spawnSync('bash', ['-c', LAUNCH, FENCE_SCRIPT, this.base, resolve(this.dataDir), this.logFile], {
+      stdio: ['ignore', 'pipe', 'inherit'], timeout: 5000, env: { ...process.env, DEADMAN_SCRIPT },
     });
-    closeSync(out);
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the fence did not start within 5 s')), 5000);
-      child.stdout!.once('data', () => { clearTimeout(t); resolve(); });
-      child.once('exit', (code) => { clearTimeout(t); reject(new Error(`the fence exited with ${code}`)); });
-    });
-    child.stdout!.destroy();
-    child.unref();
-    this.logger.info(`started the fence (pid ${child.pid}) for ${this.dataDir}`);
+    const pid = Number(String(launched.stdout ?? '').trim());
+    if (!(pid > 0)) throw new Error('the fence did not start (is bash installed?)');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([isReady, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error('the fence did not start within 5 s')), 5000); })])
+      .finally(() => { clearTimeout(timer); this.ready = null; closeSync(hold); });
+    this.cmdFd = openSync(`${this.base}.cmd`, constants.O_RDWR | constants.O_NONBLOCK);
+    this.logger.info(`started the fence (pid ${pid}) for ${this.dataDir}`);
   }
 
   private connecting: Promise<void> | null = null;
 
-  /** Connect to the running fence, or start one. Concurrent callers share one attempt (never two fences). */
+  /** Attach to the running fence, or start one. Concurrent callers share one attempt (never two fences). */
   async ensure(): Promise<FenceState> {
-    if (!this.sock) {
+    if (this.cmdFd === null) {
       this.connecting ??= (async () => {
-        if (await this.connectOnce()) return;
-        await this.spawnFence();
-        if (!(await this.connectOnce())) throw new Error(`cannot connect to the fence at ${this.socketPath}`);
+        this.reply?.destroy();
+        this.reply = null;
+        if (runningFence(this.base) !== null) this.attach();
+        else await this.start();
       })().finally(() => { this.connecting = null; });
       await this.connecting;
     }
     return this.request({ cmd: 'status' });
   }
 
-  /** The running fence's state without starting one; null when none answers. */
+  /** The running fence's state (from its state file) without starting or attaching; null when none runs. */
   async existing(): Promise<FenceState | null> {
-    if (!this.sock && !(await this.connectOnce())) return null;
-    return this.request({ cmd: 'status' }).catch(() => null);
+    const pid = runningFence(this.base);
+    if (pid === null) return null;
+    try {
+      const st = JSON.parse(readFileSync(`${this.base}.state`, 'utf8')) as FenceState;
+      return st.pid === pid ? st : null;
+    } catch {
+      return null;
+    }
   }
 
   async request(req: FenceRequest): Promise<FenceState> {
-    if (!this.sock) await this.ensure();
-    const s = this.sock;
-    if (!s) throw new Error('fence not connected');
-    const reply = await new Promise<FenceReply>((resolve) => {
-      this.waiting.push(resolve);
-      s.write(JSON.stringify(req) + '\n');
+    if (this.cmdFd === null) await this.ensure();
+    const fd = this.cmdFd;
+    if (fd === null) throw new Error('fence not connected');
+    const seq = ++this.seq;
+    let line: string;
+    if (req.cmd === 'feed') line = `${seq} feed ${Math.max(1, Math.round(req.deadlineMs))}\n`;
+    else if (req.cmd === 'spawn') {
+      const s = req.spawn;
+      const env = Object.entries(s.env).map(([k, v]) => `${k}=${v}`);
+      const creds = s.uid !== undefined && s.gid !== undefined ? [`--reuid=${s.uid}`, `--regid=${s.gid}`, '--clear-groups'] : [];
+      writeFileSync(`${this.base}.spawn`, [
+        `FILE=${q(s.file)}`, `CWD=${q(s.cwd)}`, `LOGF=${q(s.logFile)}`,
+        `ARGS=(${s.args.map(q).join(' ')})`, `ENVV=(${env.map(q).join(' ')})`, `CREDS=(${creds.map(q).join(' ')})`, '',
+      ].join('\n'), { mode: 0o600 });
+      line = `${seq} spawn\n`;
+    } else line = `${seq} ${req.cmd}\n`;
+    const reply = await new Promise<FenceReply>((res) => {
+      const timer = setTimeout(() => { this.waiting.delete(seq); res({ ok: false, error: `no reply within ${REPLY_TIMEOUT_MS} ms` }); }, REPLY_TIMEOUT_MS);
+      this.waiting.set(seq, (r) => { clearTimeout(timer); res(r); });
+      try {
+        writeSync(fd, line);
+      } catch (e) {
+        // EAGAIN: the fence has not read 64 KiB of requests — it is frozen or stuck.
+        this.waiting.delete(seq);
+        clearTimeout(timer);
+        res({ ok: false, error: `cannot write to the fence: ${e instanceof Error ? e.message : String(e)}` });
+      }
     });
     if (!reply.ok) throw new Error(`fence: ${reply.error}`);
     return reply.state;
@@ -160,10 +227,12 @@ export class FenceClient {
     return adoptPostmaster(st.child, 100);
   }
 
-  /** Disconnect without disarming (an armed fence then freezes PostgreSQL until a new agent feeds it). */
+  /** Detach without disarming (an armed fence then freezes PostgreSQL until a new agent feeds it). */
   close(): void {
     this.closing = true;
-    this.sock?.destroy();
-    this.sock = null;
+    if (this.cmdFd !== null) try { closeSync(this.cmdFd); } catch { /* closed */ }
+    this.cmdFd = null;
+    this.reply?.destroy();
+    this.reply = null;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The agent <-> fence protocol: newline-delimited JSON over a Unix socket. Every request gets one
- * reply with the fence's state.
+ * The agent <-> fence protocol (carried as lines over FIFOs, see fence-script.ts). Every request
+ * gets one reply with the fence's state.
  */
 export type FenceRequest =
   /** Arm (or keep armed) and set the deadline: fire when not fed again within `deadlineMs`. */

@@ -80,7 +80,7 @@ const rows: Row[] = [
   { name: 'streaming replica is not checked', s: { me: 'node2', pg: { receiverStreaming: true } }, message: /following a leader/, actions: ['follow'] },
 
   // --- unhealthy cluster (no leader) ---
-  { name: 'healthiest replica races and promotes', s: { me: 'node2', leader: null }, message: 'promoted self to leader by acquiring session lock', actions: ['acquire_lock', 'promote'], fail: 'following new leader after trying and failing to obtain lock', failActions: ['follow'] },
+  { name: 'healthiest replica races and promotes', s: { me: 'node2', leader: null }, message: 'promoted self to leader by acquiring session lock', actions: ['acquire_lock', 'promote'], fail: 'following new leader after trying and failing to obtain lock', failActions: ['refresh'] },
   { name: 'primary without leader key re-acquires', s: { leader: null, pg: runningPrimary }, message: 'acquired session lock as a leader', actions: ['acquire_lock'], fail: 'demoted self after trying and failing to obtain lock', failActions: ['demote:immediate-nolock'] },
   { name: 'old primary behind the cluster timeline does not race', s: { leader: null, pg: runningPrimary, history: '[[1,100,"r","t","node2"]]' }, message: 'demoting self because i am not the healthiest node', actions: ['demote:immediate-nolock'], reason: /behind the cluster timeline/ },
   { name: 'lagging replica does not race', s: { me: 'node2', leader: null, lastLsn: 10_000_000, pg: { walPosition: 1000 } }, message: 'following a different leader because i am not the healthiest node', actions: ['follow'], reason: /exceeds maximum replication lag/ },
@@ -185,7 +185,7 @@ describe('decide()', () => {
   });
 
   it.each(rows)('$name', (row) => {
-    const p = decide(scenario(row.s));
+    const p = decide(scenario(row.s)).plan;
     if (typeof row.message === 'string') expect(p.message).toBe(row.message);
     else expect(p.message).toMatch(row.message);
     if (row.actions) expect(kinds(p)).toEqual(row.actions);
@@ -200,29 +200,40 @@ describe('decide()', () => {
 });
 
 describe('decide() details', () => {
-  it('after losing the race the fallback follows whoever won (re-reading the DCS)', () => {
-    const p = decide(scenario({ me: 'node2', leader: null }));
-    expect(p.onFail!.actions).toEqual([{ type: 'follow', leader: null, reload: true }]);
+  it('after losing the race the next cycle runs at once and follows whoever won', () => {
+    const p = decide(scenario({ me: 'node2', leader: null })).plan;
+    expect(p.onFail!.actions).toEqual([{ type: 'refresh' }]);
   });
-  it('starting records recovering and the start time', () => {
-    const p = decide(scenario({ me: 'node2', pg: stoppedReplica }));
-    expect(p.remember).toMatchObject({ recovering: true, startedAt: 1_000_000 });
+  it('after losing the race a nostream replica follows nobody', () => {
+    const p = decide(scenario({ me: 'node2', leader: null, tags: { nostream: true } })).plan;
+    expect(p.onFail!.actions).toEqual([{ type: 'follow', leader: null }, { type: 'refresh' }]);
+  });
+  it('after losing the race a replicatefrom replica keeps its upstream', () => {
+    const p = decide(scenario({ me: 'node3', leader: null, tags: { replicatefrom: 'node2' } })).plan;
+    expect(p.onFail!.actions).toEqual([{ type: 'follow', leader: 'node2' }, { type: 'refresh' }]);
+  });
+  it('the start attempt is remembered once the start action reports it began', () => {
+    const { plan: p, memory } = decide(scenario({ me: 'node2', pg: stoppedReplica }));
     expect(p.actions[0]).toEqual({ type: 'start', role: 'replica', leader: 'node1' });
+    expect(memory.recovering).toBe(false);
+    const next = decide({ ...scenario({ me: 'node2', pg: stoppedReplica, memory }), events: [{ type: 'long_action_started', name: 'start', label: 'starting', since: 5, role: 'replica' }] });
+    expect(next.memory).toMatchObject({ recovering: true, startedAt: 5, longAction: { name: 'start' } });
+    expect(next.plan.message).toBe('starting in progress');
   });
   it('a successful start clears the recovering flag', () => {
-    const p = decide(scenario({ me: 'node2', memory: { recovering: true } }));
-    expect(p.remember).toMatchObject({ recovering: false });
+    const { memory } = decide(scenario({ me: 'node2', memory: { recovering: true } }));
+    expect(memory).toMatchObject({ recovering: false });
   });
   it('clones from the member the random pick names', () => {
     const s = scenario({ me: 'node4', pg: emptyPg, members: ['node1', ['node2', { tags: { clonefrom: true } }], ['node3', { tags: { clonefrom: true } }], 'node4'] });
-    expect(decide({ ...s, random: () => 0.9 }).actions[0]).toEqual({ type: 'clone', source: 'node3' });
+    expect(decide({ ...s, random: () => 0.9 }).plan.actions[0]).toEqual({ type: 'clone', source: 'node3' });
   });
   it('replicatefrom picks that member to follow', () => {
-    const p = decide(scenario({ me: 'node3', tags: { replicatefrom: 'node2' } }));
+    const p = decide(scenario({ me: 'node3', tags: { replicatefrom: 'node2' } })).plan;
     expect(p.actions[0]).toEqual({ type: 'follow', leader: 'node2' });
   });
   it('write_initialize carries my sysid', () => {
-    const p = decide(scenario({ initialize: '' }));
+    const p = decide(scenario({ initialize: '' })).plan;
     expect(p.actions[0]).toEqual({ type: 'write_initialize', sysid: SYSID, createNew: false });
   });
   it('asks for peer statuses only when a race or handover is possible', () => {
@@ -234,8 +245,8 @@ describe('decide() details', () => {
   });
   it('racing after the backoff keeps its start time (the timer does not restart)', () => {
     const p = decide(scenario({ me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, pg: { receiverStreaming: false }, memory: { prevWalPosition: 1000, raceBackoffSince: 1_000_000 - 11_000 } }));
-    expect(p.remember).toMatchObject({ raceBackoffSince: 1_000_000 - 11_000 });
+    expect(p.memory).toMatchObject({ raceBackoffSince: 1_000_000 - 11_000 });
     const first = decide(scenario({ me: 'node2', leader: null, settings: { primaryRaceBackoff: 30 }, memory: { prevWalPosition: 1000 } }));
-    expect(first.remember).toMatchObject({ raceBackoffSince: 1_000_000 });
+    expect(first.memory).toMatchObject({ raceBackoffSince: 1_000_000 });
   });
 });

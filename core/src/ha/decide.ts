@@ -5,17 +5,51 @@
 import type { Cluster } from '../model/cluster.js';
 import { isFailoverPossible } from './health.js';
 import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster } from './leader.js';
-import { LONG_ACTION_TEXT, plan, type Action, type HaInput, type Plan } from './types.js';
+import { maintenance } from './maintenance.js';
+import { applyEvents } from './memory.js';
+import { LONG_ACTION_TEXT, plan, type Action, type AgentMemory, type Decision, type HaInput, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
 const validSysid = (s: string | null | undefined): s is string => !!s && /^\d+$/.test(s) && s !== '0';
 const PRIMARY_STATES = ['in production', 'in crash recovery', 'shutting down', 'shut down'];
 
-export function decide(input: HaInput): Plan {
-  const p = decideInner(input);
-  if (!input.settings.paused) return p;
+/**
+ * The one place memory changes: fold the events since the last cycle into memory, decide on that,
+ * and return the plan with the memory for the next cycle (the decision's own updates merged in).
+ */
+export function decide(input: HaInput): Decision {
+  const memory = observe(input, applyEvents(input.memory, input.events));
+  const seen: HaInput = { ...input, memory, events: [] };
+  const p = withMaintenance(seen, decideInner(seen));
+  const { remember, ...rest } = p;
+  const next = remember ? { ...memory, ...remember } : memory;
+  if (!input.settings.paused) return { plan: rest, memory: next };
   const pause = (x: Plan): Plan => ({ ...x, message: x.message.startsWith('PAUSE: ') ? x.message : `PAUSE: ${x.message}`, onFail: x.onFail && pause(x.onFail) });
-  return pause(p);
+  return { plan: pause(rest), memory: next };
+}
+
+/** What the facts alone settle: the role a running server shows, and the race back-off reset by a leader. */
+function observe(input: HaInput, m: AgentMemory): AgentMemory {
+  let next = m;
+  if (input.pg.running && input.pg.inRecovery !== null && m.role !== 'demoted' && !m.longAction) {
+    const live = input.pg.inRecovery ? 'replica' : 'primary';
+    if (m.role !== live) next = { ...next, role: live };
+  }
+  // Patroni resets the primary_race_backoff timer whenever there is a leader.
+  if (input.cluster?.leader && next.raceBackoffSince) next = { ...next, raceBackoffSince: 0 };
+  return next;
+}
+
+/** Fence stand-down, slots and scheduled restarts ride on whichever branch of the plan runs. */
+function withMaintenance(input: HaInput, p: Plan): Plan {
+  // `before` runs first whatever happens, so only the main branch carries it; `after` ends either branch.
+  const add = (x: Plan, first: boolean): Plan => {
+    const { before, after } = maintenance(input, x);
+    const head = first ? before : [];
+    return head.length || after.length ? { ...x, actions: [...head, ...x.actions, ...after] } : x;
+  };
+  const main = add(p, true);
+  return p.onFail ? { ...main, onFail: add(p.onFail, false) } : main;
 }
 
 /** Should the agent fetch peers' `GET /patroni` before deciding? Only when a race or handover is possible. */
@@ -181,7 +215,6 @@ function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
 /** Step 11: PostgreSQL is not running. Start it in the role the lock says, rewinding first if needed. */
 function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
   const { pg, settings, memory } = input;
-  const started = { recovering: true, startedAt: input.monotonic };
   if (hasLock) {
     const asSecondary = recoverAsSecondary(input, cluster);
     if (settings.primaryStartTimeout === 0 && isFailoverPossible(input, cluster).ok) {
@@ -190,9 +223,9 @@ function recover(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
     }
     const wasPrimary = PRIMARY_STATES.includes(pg.controlState ?? '') && !pg.recoveryConfigured && !memory.demoted;
     if (wasPrimary) {
-      return { message: 'starting primary after failure', actions: [{ type: 'update_lock' }, { type: 'start', role: 'primary', leader: null }], onFail: asSecondary, remember: started };
+      return { message: 'starting primary after failure', actions: [{ type: 'update_lock' }, { type: 'start', role: 'primary', leader: null }], onFail: asSecondary };
     }
-    return { message: 'starting as readonly because i had the session lock', actions: [{ type: 'update_lock' }, { type: 'start', role: 'replica', leader: null }], onFail: asSecondary, remember: started };
+    return { message: 'starting as readonly because i had the session lock', actions: [{ type: 'update_lock' }, { type: 'start', role: 'replica', leader: null }], onFail: asSecondary };
   }
   return recoverAsSecondary(input, cluster);
 }
@@ -201,7 +234,6 @@ function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
   const { pg, settings, memory } = input;
   const leader = cluster.leaderName && cluster.leaderName !== input.name ? cluster.leaderName : null;
   const target = nodeToFollow(input, cluster);
-  const started = { recovering: true, startedAt: input.monotonic };
   // A former primary (or a node that never finished recovery as one) may have diverged from the leader.
   const mayDiverge = !pg.recoveryConfigured || PRIMARY_STATES.slice(0, 3).includes(pg.controlState ?? '') || memory.demoted;
   if (leader && mayDiverge) {
@@ -222,7 +254,7 @@ function recoverAsSecondary(input: HaInput, cluster: Cluster): Plan {
         break;
     }
   }
-  return { message: 'starting as a secondary', actions: [{ type: 'start', role: 'replica', leader: target }], remember: started };
+  return plan('starting as a secondary', { type: 'start', role: 'replica', leader: target });
 }
 
 export { follow };

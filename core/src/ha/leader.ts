@@ -191,6 +191,17 @@ export function processUnhealthyCluster(input: HaInput, cluster: Cluster): Plan 
   return backoff ? { ...p, remember: { ...p.remember, raceBackoffSince: backoff.since } } : p;
 }
 
+/**
+ * Somebody else won the race, and this view does not say who: follow what the tags fix regardless
+ * of the leader (`nostream`: nobody; an existing `replicatefrom` member), and run the next cycle at
+ * once on a fresh view, which follows the winner by the usual rules.
+ */
+function afterLostRace(input: HaInput, cluster: Cluster): Action[] {
+  const target = nodeToFollow(input, cluster);
+  const fixed = input.tags.nostream || target !== null;
+  return fixed ? [{ type: 'follow', leader: target }, { type: 'refresh' }] : [{ type: 'refresh' }];
+}
+
 function raceOrFollow(input: HaInput, cluster: Cluster): Plan {
   const verdict = isHealthiestNode(input, cluster);
   if (verdict.ok) {
@@ -199,7 +210,7 @@ function raceOrFollow(input: HaInput, cluster: Cluster): Plan {
     const won = enforcePrimaryRole(input, cluster, 'acquired session lock as a leader', 'promoted self to leader by acquiring session lock', before);
     const lost = follow(input, cluster, 'demoted self after trying and failing to obtain lock',
       'following new leader after trying and failing to obtain lock');
-    return { ...won, onFail: { ...lost, actions: lost.actions.map((a) => (a.type === 'follow' ? { type: 'follow', leader: null, reload: true } : a)) } };
+    return { ...won, onFail: { ...lost, actions: lost.actions.flatMap((a) => (a.type === 'follow' ? afterLostRace(input, cluster) : [a])) } };
   }
   const notAllowed = input.tags.nofailover;
   const p = notAllowed

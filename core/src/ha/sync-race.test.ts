@@ -43,20 +43,20 @@ describe('leader race with synchronous replication', () => {
   });
 
   it('the sync standby acquires the lock and promotes as the /sync leader', () => {
-    const p = decide(scenario(unlocked({ sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } })));
+    const p = decide(scenario(unlocked({ sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } }))).plan;
     expect(p.message).toBe('promoted self to leader by acquiring session lock');
     expect(kinds(p)).toEqual(['acquire_lock', 'promote']);
     expect(p.actions[1]).toEqual({ type: 'promote', sync: ON });
   });
 
   it('the async member follows instead', () => {
-    const p = decide(scenario(unlocked({ me: 'node3', sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } })));
+    const p = decide(scenario(unlocked({ me: 'node3', sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } }))).plan;
     expect(p.message).toBe('following a different leader because i am not the healthiest node');
     expect(p.reason).toBe('node3 is not a synchronous standby');
   });
 
   it('the leader keeps synchronous replication up every cycle', () => {
-    const p = decide(scenario({ sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } }));
+    const p = decide(scenario({ sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } })).plan;
     expect(p.message).toBe('no action. I am (node1), the leader with the lock');
     expect(kinds(p)).toEqual(['update_lock', 'sync_replication']);
   });
@@ -82,7 +82,7 @@ describe('failover possible with synchronous replication (leader side)', () => {
   });
 
   it('the leader refuses a switchover to an async member and clears the request', () => {
-    const p = decide(scenario({ failover: { leader: 'node1', member: 'node3' }, sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } }));
+    const p = decide(scenario({ failover: { leader: 'node1', member: 'node3' }, sync: { leader: 'node1', sync_standby: 'node2' }, settings: { sync: ON } })).plan;
     expect(kinds(p)).toEqual(['update_lock', 'clear_failover', 'sync_replication']);
     expect(p.reason).toMatch(/candidate=node3 does not match with sync_standbys=node2/);
   });

@@ -10,13 +10,12 @@ export type DemoteMode = 'offline' | 'graceful' | 'immediate' | 'immediate-noloc
 /** Long actions run in the background; the cycle keeps running (and refreshing the lock) meanwhile. */
 export type LongActionName =
   | 'bootstrap' | 'post_bootstrap' | 'clone' | 'promote' | 'demote' | 'start' | 'restart'
-  | 'rewind' | 'reinitialize' | 'crash_recovery' | 'stop';
+  | 'rewind' | 'reinitialize';
 
 /** Human-readable names used in Patroni's "X in progress" messages. */
 export const LONG_ACTION_TEXT: Record<LongActionName, string> = {
   bootstrap: 'bootstrap', post_bootstrap: 'post-bootstrap', clone: 'bootstrap from leader', promote: 'promote',
   demote: 'demote', start: 'starting', restart: 'restart', rewind: 'running pg_rewind', reinitialize: 'reinitialize',
-  crash_recovery: 'doing crash recovery in a single user mode', stop: 'stopping',
 };
 
 /** What the agent knows about its own PostgreSQL. */
@@ -40,6 +39,10 @@ export interface PgFacts {
   readonly recoveryConfigured: boolean;
   /** A running replica's WAL receiver streams; null when not a running replica (or unknown). */
   readonly receiverStreaming?: boolean | null;
+  /** server_version_num of the running server (replication slot rules depend on it); null when unknown. */
+  readonly serverVersion?: number | null;
+  /** Replication slots of the running server; null/absent when unknown (not running, or not queried). */
+  readonly slots?: readonly { readonly name: string; readonly type: 'physical' | 'logical'; readonly active: boolean }[] | null;
 }
 
 /** A peer's answer to `GET /patroni` during the leader race (null when unreachable). */
@@ -117,12 +120,49 @@ export interface AgentMemory {
   readonly raceBackoffSince?: number;
   /** My WAL position as published in the previous cycle's member key (Patroni's `_prev_wal_lsn`). */
   readonly prevWalPosition?: number | null;
+  /**
+   * The role Patroni would publish where the running server cannot tell: `demoted` from a demotion
+   * (or the key's release during a shutdown) until the next start or promotion, `uninitialized`
+   * while PGDATA is being created, else the last role PostgreSQL was started in. See `publishedRole`.
+   */
+  readonly role?: 'primary' | 'replica' | 'demoted' | 'uninitialized' | null;
 }
 
 export const freshMemory: AgentMemory = {
   longAction: null, bootstrap: 'none', recovering: false, startFailed: false, startedAt: null,
   rewind: 'unknown', demoted: false, prePromoteBackoffUntil: 0,
 };
+
+/**
+ * What happened since the previous decision, reported by the executor, the long-action runner and
+ * the agent (as raft's Ready/Advance): `decide` folds these into memory before deciding, so memory
+ * changes in one place. Events of one cycle's execution arrive with the next cycle's input.
+ */
+export type HaEvent =
+  /** A long action started (by the plan, or by a REST request such as restart or reinitialize). */
+  | { readonly type: 'long_action_started'; readonly name: LongActionName; readonly label: string; readonly since: number; readonly role?: 'primary' | 'replica' }
+  /** A long action ended; `ok` false on failure, an exception or cancellation. */
+  | { readonly type: 'long_action_done'; readonly name: LongActionName; readonly ok: boolean; readonly role?: 'primary' | 'replica' }
+  /** A write to the leader key: acquired, refreshed or released, and whether the store confirmed it. */
+  | { readonly type: 'lock'; readonly op: 'acquire' | 'update' | 'release'; readonly ok: boolean }
+  /** PostgreSQL was demoted (stopped without the key) in this mode. */
+  | { readonly type: 'demoted'; readonly mode: DemoteMode }
+  /** The key was handed over during a shutdown: from now on the role is `demoted`. */
+  | { readonly type: 'leader_released' }
+  /** The result of comparing my timeline with the leader's. */
+  | { readonly type: 'divergence'; readonly leader: string; readonly result: 'not_needed' | 'need_rewind' | 'need_reinit'; readonly checkedFor?: string }
+  /** The cluster was published after bootstrap (initialize, config and the leader key written). */
+  | { readonly type: 'bootstrap_finished' }
+  /** The member key was written with this xlog_location (Patroni's `_last_wal_lsn`). */
+  | { readonly type: 'member_published'; readonly walPosition: number | null };
+
+/** A restart stored by `POST /restart` with a schedule (the timer `decide` watches). */
+export interface ScheduledRestart {
+  /** Wall clock ms when due. */
+  readonly at: number;
+  /** Only for this role (`primary`/`master`/`replica`); null: any. */
+  readonly role: string | null;
+}
 
 export interface HaInput {
   readonly name: string;
@@ -136,6 +176,12 @@ export interface HaInput {
   readonly peers: readonly PeerStatus[];
   readonly settings: HaSettings;
   readonly memory: AgentMemory;
+  /** What happened since the last decision; folded into memory first. */
+  readonly events?: readonly HaEvent[];
+  /** A fence (and maybe a kernel watchdog) guards this node: it must stand down when not needed. */
+  readonly fence?: boolean;
+  /** A restart requested with a schedule, if any. */
+  readonly scheduledRestart?: ScheduledRestart | null;
   /** Wall clock ms and monotonic ms. */
   readonly now: number;
   readonly monotonic: number;
@@ -162,9 +208,10 @@ export type Action =
   | { readonly type: 'sync_replication'; readonly sync: SyncSettings }
   | { readonly type: 'demote'; readonly mode: DemoteMode }
   | { readonly type: 'start'; readonly role: 'primary' | 'replica'; readonly leader: string | null }
-  | { readonly type: 'crash_recovery' }
-  /** Converge recovery settings on `leader`; `reload`: re-read the DCS first and follow whoever holds the lock. */
-  | { readonly type: 'follow'; readonly leader: string | null; readonly reload?: boolean }
+  /** Converge recovery settings on `leader` (the member to stream from; null: none). */
+  | { readonly type: 'follow'; readonly leader: string | null }
+  /** Run the next cycle at once on a fresh DCS view (after losing the race: follow whoever won). */
+  | { readonly type: 'refresh' }
   /** `checkedFor`: remembered as divergenceCheckedFor once the check has an answer. */
   | { readonly type: 'check_rewind'; readonly leader: string; readonly checkedFor?: string }
   | { readonly type: 'rewind'; readonly leader: string }
@@ -172,8 +219,23 @@ export type Action =
   | { readonly type: 'stop' }
   | { readonly type: 'cancel_long_action' }
   | { readonly type: 'update_history' }
-  | { readonly type: 'wait'; readonly seconds: number }
+  /** PostgreSQL is no longer a primary and the lock is not ours (or in pause): the fence stands down. */
+  | { readonly type: 'stand_down_fence' }
+  /** Patroni's step 13: create the physical slots members stream from, drop inactive physical slots nobody wants. */
+  | { readonly type: 'sync_slots'; readonly create: readonly string[]; readonly drop: readonly string[] }
+  /** A scheduled restart fell due: run it (`skip`: its role filter no longer matches, drop it with this reason). */
+  | { readonly type: 'scheduled_restart'; readonly skip?: string }
   | { readonly type: 'fatal'; readonly message: string };
+
+/** Every action type `decide` emits, once (the exhaustiveness test checks each is reachable). */
+export const ACTION_TYPES = {
+  race_initialize: true, bootstrap: true, post_bootstrap: true, cancel_initialization: true, clone: true, finish_bootstrap: true,
+  write_initialize: true, write_config: true, acquire_lock: true, update_lock: true, release_lock: true, clear_failover: true,
+  promote: true, demote: true, start: true, follow: true, refresh: true, check_rewind: true, rewind: true, reinitialize: true,
+  stop: true, cancel_long_action: true, update_history: true, stand_down_fence: true, sync_slots: true, scheduled_restart: true,
+  sync_replication: true,
+  fatal: true,
+} as const satisfies Record<Action['type'], true>;
 
 /**
  * The outcome of a cycle: actions to run in order, and the status message. When an action that
@@ -186,8 +248,14 @@ export interface Plan {
   readonly onFail?: Plan;
   /** Why this node is not promoting or why it demoted: published in GET /patroni and its member key. */
   readonly reason?: string;
-  /** Memory updates that follow from the decision itself. */
+  /** Memory updates that follow from the decision itself (decide merges them into the returned memory). */
   readonly remember?: Partial<AgentMemory>;
+}
+
+/** decide's answer: the plan to execute and the memory for the next cycle. */
+export interface Decision {
+  readonly plan: Plan;
+  readonly memory: AgentMemory;
 }
 
 export const plan = (message: string, ...actions: Action[]): Plan => ({ message, actions });

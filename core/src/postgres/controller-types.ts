@@ -31,6 +31,8 @@ export interface StartOptions {
   /** Recovery mode for this and later starts (default: the last one used; initially primary). */
   readonly recovery?: RecoveryMode;
   readonly timeoutMs?: number;
+  /** Cancellation (a long action's): stop waiting for readiness; the postmaster is left to the next cycle. */
+  readonly signal?: AbortSignal;
   /** Leave pg_hba.conf/pg_ident.conf as they are (a custom bootstrap's restored files). */
   readonly skipHba?: boolean;
 }

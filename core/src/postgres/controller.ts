@@ -40,6 +40,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private watched: WatchedPostmaster | null = null;
   private stopping = false;
   private recovery: RecoveryMode = { kind: 'none' };
+  /** Recovery settings were written by start/reload/promote (an adopted server's are unknown until then). */
+  private recoveryWritten = false;
   private startedGucs: Record<string, string> | null = null;
   private readonly conn: LocalConnection;
   private readonly launch: PostmasterLauncher;
@@ -74,6 +76,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   }
 
   get state(): PostgresState { return this._state; }
+  /** The recovery settings last written to the configuration files; null until written once. */
+  get appliedRecovery(): RecoveryMode | null { return this.recoveryWritten ? this.recovery : null; }
   setState(s: PostgresState): void {
     if (s === this._state) return;
     this._state = s;
@@ -191,6 +195,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (!this.dataDirectoryValid()) throw new Error(`${this.dataDir} is not a valid PostgreSQL data directory`);
     if (opts.recovery) this.recovery = opts.recovery;
     this.config.writePostgresqlConf(this.recovery);
+    this.recoveryWritten = true;
     if (!opts.skipHba) this.config.writeHbaAndIdent();
     const gucs = commandLineGucs(this.settings, this.scope);
     this.stopping = false;
@@ -201,7 +206,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     });
     this.logger.info({ pid: w.pid, recovery: this.recovery.kind }, 'postmaster started');
     this.watch(w, 'starting');
-    const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    const ok = await this.waitReady(w, opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000, opts.signal);
     if (ok) this.setState('running');
     else {
       if (this.watched !== w) this.setState('start failed');
@@ -223,11 +228,11 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   }
 
   /** Wait until postmaster.pid says ready/standby; false when the postmaster dies or time runs out. */
-  private async waitReady(w: WatchedPostmaster, timeoutMs: number): Promise<boolean> {
+  private async waitReady(w: WatchedPostmaster, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     let dead = false;
     void w.exited.then(() => { dead = true; });
     const deadline = Date.now() + timeoutMs;
-    while (!dead && Date.now() < deadline) {
+    while (!dead && Date.now() < deadline && !signal?.aborted) {
       const pf = readPostmasterPid(this.dataDir);
       if (pf?.pid === w.pid && (pf.status === 'ready' || pf.status === 'standby')) return true;
       await sleep(50);
@@ -297,7 +302,10 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
 
   /** Rewrite configuration files (optionally with new recovery settings) and SIGHUP the postmaster. */
   reload(recovery?: RecoveryMode): boolean {
-    if (recovery) this.recovery = recovery;
+    if (recovery) {
+      this.recovery = recovery;
+      this.recoveryWritten = true;
+    }
     this.config.writePostgresqlConf(this.recovery);
     this.config.writeHbaAndIdent();
     const pid = this.postmasterPid();
@@ -311,25 +319,27 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   }
 
   /** Run pre_promote (non-zero = do not promote), then promote and wait until out of recovery. */
-  async promote(opts: { timeoutMs?: number } = {}): Promise<boolean> {
+  async promote(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     const timeoutMs = opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000;
     if (this.settings.prePromote) {
       const [cmd, ...args] = shlexSplit(this.settings.prePromote);
-      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd() });
+      const r = await runCommand(cmd!, args, { runAs: this.runAs, logger: this.logger, cwd: userCommandCwd(), signal: opts.signal });
       if (r.code !== 0) {
         this.logger.error({ code: r.code }, 'pre_promote script failed; not promoting');
         return false;
       }
     }
     // -W: signal and return; pg_ctl's own wait polls at 10 Hz, we poll faster (every write pause counts).
-    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W']);
+    if (opts.signal?.aborted) return false;
+    const r = await this.runTool('pg_ctl', ['promote', '-D', this.dataDir, '-W'], { signal: opts.signal });
     if (r.code !== 0) {
       this.logger.error({ out: r.stderr.trim() }, 'pg_ctl promote failed');
       return false;
     }
     this.recovery = { kind: 'none' };
+    this.recoveryWritten = true;
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !opts.signal?.aborted) {
       const rows = await this.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r').catch(() => null);
       if (rows?.[0]?.r === false) return true;
       await sleep(10);

@@ -31,8 +31,27 @@ export function dataDirectoryMajor(dataDir: string): number | null {
 
 export type ControlData = Readonly<Record<string, string>>;
 
+/**
+ * pg_control only changes when PostgreSQL rewrites it (checkpoints, state changes): the last output
+ * is reused while the file's identity, size and mtime (nanoseconds) stay the same. An idle agent
+ * then spawns no pg_controldata at all (a fork of the agent costs more CPU than the rest of its cycle).
+ */
+const controlCache = new Map<string, { stamp: string; value: ControlData }>();
+
+function controlStamp(dataDir: string): string | null {
+  try {
+    const st = statSync(join(dataDir, 'global', 'pg_control'), { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null; // unreadable for this user: always ask pg_controldata
+  }
+}
+
 /** Run pg_controldata (LANG=C so keys are English) and parse `key: value` lines. */
 export async function controlData(pgControldata: string, dataDir: string, runAs?: RunAs | null): Promise<ControlData> {
+  const stamp = controlStamp(dataDir);
+  const hit = controlCache.get(dataDir);
+  if (stamp !== null && hit?.stamp === stamp) return hit.value;
   const r = await runCommand(pgControldata, [dataDir], { runAs, env: { LANG: 'C', LC_ALL: 'C' } });
   if (r.code !== 0) throw new Error(`pg_controldata failed (${r.code}): ${r.stderr.trim()}`);
   const out: Record<string, string> = {};
@@ -40,6 +59,8 @@ export async function controlData(pgControldata: string, dataDir: string, runAs?
     const i = line.indexOf(':');
     if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }
+  // Stamped before the run: a rewrite during it leaves a stamp that no longer matches.
+  if (stamp !== null) controlCache.set(dataDir, { stamp, value: out });
   return out;
 }
 

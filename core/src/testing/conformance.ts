@@ -1,7 +1,8 @@
 /**
  * DCS conformance kit: a vitest suite any DCS plugin (ours or a third party's) runs against a live
  * backend. It checks the contract the HA loop relies on: single winners, owner-only leader writes,
- * expiry, CAS on versions, watch wake-ups, tolerant reads, cluster removal.
+ * expiry, CAS on versions, watch wake-ups, tolerant reads, cluster removal; a member reads its own
+ * writes at once and other members' writes within seconds.
  *
  *   import { runDcsConformance } from '@pgha/core/testing';
  *   runDcsConformance('etcd3', () => ({ create: (o) => makeDriver(o) }));
@@ -9,7 +10,22 @@
 import { describe, expect, it } from 'vitest';
 import { Dcs } from '../dcs/facade.js';
 import { clusterBasePath, type DcsContext, type DcsDriver } from '../dcs/driver.js';
+import type { Cluster } from '../model/cluster.js';
 import { sleep } from '../util/clock.js';
+
+/**
+ * Another member's write shows in this member's view within a few seconds. A driver may serve reads
+ * from a watch-fed copy (Patroni's KVCache), which lags another member's write by the watch's delay;
+ * a member always sees its own writes at once (asserted without `seen`).
+ */
+async function seen(dcs: Dcs, ok: (c: Cluster) => boolean, ms = 5000): Promise<Cluster> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const c = await dcs.getCluster();
+    if (ok(c) || Date.now() > until) return c;
+    await sleep(20);
+  }
+}
 
 export interface ConformanceTarget {
   /** A driver for member `ctx.name`; the kit closes it. */
@@ -56,10 +72,10 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         expect(results.filter(Boolean)).toHaveLength(1);
         const winner = results.indexOf(true);
         expect(await dcs[winner]!.initialize(false, '7268616322854375442')).toBe(true);
-        expect((await dcs[0]!.getCluster()).initialize).toBe('7268616322854375442');
+        expect((await seen(dcs[0]!, (c) => c.initialize === '7268616322854375442')).initialize).toBe('7268616322854375442');
         expect(await dcs[(winner + 1) % 3]!.initialize(true, 'x')).toBe(false);
         expect(await dcs[winner]!.cancelInitialization()).toBe(true);
-        expect((await dcs[1]!.getCluster()).initialize).toBeNull();
+        expect((await seen(dcs[1]!, (c) => c.initialize === null)).initialize).toBeNull();
       } finally { await closeAll(); }
     });
 
@@ -69,7 +85,7 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         await Promise.all(dcs.map((d) => d.touchMember({ state: 'running', role: 'replica' })));
         const results = await Promise.all(dcs.map((d) => d.attemptToAcquireLeader()));
         expect(results.filter(Boolean)).toHaveLength(1);
-        const c = await dcs[0]!.getCluster();
+        const c = await seen(dcs[0]!, (x) => x.leaderName !== null);
         expect(c.leaderName).toBe(`node${results.indexOf(true) + 1}`);
         expect(c.leader!.member.data.state).toBe('running');
       } finally { await closeAll(); }
@@ -79,16 +95,16 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
       const { dcs } = await cluster(2);
       try {
         expect(await dcs[0]!.attemptToAcquireLeader()).toBe(true);
-        const leader = (await dcs[1]!.getCluster()).leader!;
+        const leader = (await seen(dcs[1]!, (c) => c.leader !== null)).leader!;
         expect(await dcs[1]!.updateLeader(leader, null)).toBe(false);
         expect(await dcs[1]!.deleteLeader(leader)).toBe(false);
         expect((await dcs[1]!.getCluster()).leaderName).toBe('node1');
         expect(await dcs[0]!.updateLeader(leader, 12345)).toBe(true);
-        const after = await dcs[1]!.getCluster();
+        const after = await seen(dcs[1]!, (c) => c.lastLsn === 12345);
         expect(after.leaderName).toBe('node1');
         expect(after.lastLsn).toBe(12345);
         expect(await dcs[0]!.deleteLeader(after.leader, 23456)).toBe(true);
-        const gone = await dcs[1]!.getCluster();
+        const gone = await seen(dcs[1]!, (c) => c.leader === null && c.lastLsn === 23456);
         expect(gone.leader).toBeNull();
         expect(gone.lastLsn).toBe(23456);
       } finally { await closeAll(); }
@@ -102,7 +118,7 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         expect(await dcs[0]!.deleteLeader(leader)).toBe(true);
         expect(await dcs[1]!.attemptToAcquireLeader()).toBe(true);
         expect(await dcs[0]!.updateLeader(leader, null)).toBe(false);
-        expect((await dcs[0]!.getCluster()).leaderName).toBe('node2');
+        expect((await seen(dcs[0]!, (c) => c.leaderName === 'node2')).leaderName).toBe('node2');
       } finally { await closeAll(); }
     });
 
@@ -111,7 +127,7 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
       try {
         await dcs[0]!.touchMember({ state: 'running' });
         expect(await dcs[0]!.attemptToAcquireLeader()).toBe(true);
-        const before = await dcs[1]!.getCluster();
+        const before = await seen(dcs[1]!, (c) => c.leaderName === 'node1' && c.hasMember('node1'));
         expect(before.leaderName).toBe('node1');
         expect(before.hasMember('node1')).toBe(true);
         await sleep((ttl + 2.5) * 1000);
@@ -168,21 +184,21 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         expect(v1.data).toEqual({ ttl: 30 });
         expect(await dcs[1]!.setConfigValue('{"ttl":20}', v1.version)).toBe(true);
         expect(await dcs[0]!.setConfigValue('{"ttl":10}', v1.version)).toBe(false);
-        expect((await dcs[0]!.getCluster()).config!.data).toEqual({ ttl: 20 });
+        expect((await seen(dcs[0]!, (c) => c.config?.data.ttl === 20)).config!.data).toEqual({ ttl: 20 });
 
         expect(await dcs[0]!.manualFailover('node1', 'node2')).toBe(true);
         const f = (await dcs[0]!.getCluster()).failover!;
         expect([f.leader, f.candidate]).toEqual(['node1', 'node2']);
         expect(await dcs[1]!.manualFailover('', 'node1', null, f.version)).toBe(true);
         expect(await dcs[0]!.manualFailover('', 'node2', null, f.version)).toBe(false);
-        expect((await dcs[0]!.getCluster()).failover!.candidate).toBe('node1');
+        expect((await seen(dcs[0]!, (c) => c.failover?.candidate === 'node1')).failover!.candidate).toBe('node1');
 
         const s1 = await dcs[0]!.writeSyncState('node1', null);
         expect(s1).not.toBeNull();
         const s2 = await dcs[0]!.writeSyncState('node1', ['node2'], s1!.version);
         expect(s2?.members).toEqual(['node2']);
         expect(await dcs[1]!.writeSyncState('node2', null, s1!.version)).toBeNull();
-        expect((await dcs[1]!.getCluster()).sync.leader).toBe('node1');
+        expect((await seen(dcs[1]!, (c) => c.sync.leader === 'node1')).sync.leader).toBe('node1');
         expect(await dcs[1]!.deleteSyncState(s1!.version)).toBe(false);
         expect(await dcs[1]!.deleteSyncState(s2!.version)).toBe(true);
         expect((await dcs[1]!.getCluster()).sync.isEmpty).toBe(true);
@@ -193,7 +209,7 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
       const { dcs, ttl } = await cluster(2);
       try {
         expect(await dcs[0]!.attemptToAcquireLeader()).toBe(true);
-        const leader = (await dcs[1]!.getCluster()).leader!;
+        const leader = (await seen(dcs[1]!, (c) => c.leader !== null)).leader!;
         // deletion by the owner wakes the watcher
         let t0 = Date.now();
         const w1 = dcs[1]!.watch(leader.version, 10);
@@ -203,11 +219,11 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         expect(Date.now() - t0).toBeLessThan(5000);
         // expiry wakes the watcher well before the watch timeout
         expect(await dcs[0]!.attemptToAcquireLeader()).toBe(true);
-        const l2 = (await dcs[1]!.getCluster()).leader!;
+        const l2 = (await seen(dcs[1]!, (c) => c.leader !== null)).leader!;
         t0 = Date.now();
         expect(await dcs[1]!.watch(l2.version, ttl + 20)).toBe(true);
         expect(Date.now() - t0).toBeLessThan((ttl + 5) * 1000);
-        expect((await dcs[1]!.getCluster()).leader).toBeNull();
+        expect((await seen(dcs[1]!, (c) => c.leader === null)).leader).toBeNull();
         // no change: the watch times out
         t0 = Date.now();
         expect(await dcs[1]!.watch(null, 1)).toBe(false);
@@ -232,7 +248,8 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         await dcs[0]!.driver.writeStatus('not json');
         await dcs[0]!.driver.writeFailsafe('{');
         if (t.putRaw) await t.putRaw(ctxs[0]!, 'members/broken', '{');
-        const c = await dcs[0]!.getCluster();
+        // putRaw writes through another client: wait for it like for another member's write.
+        const c = await seen(dcs[0]!, (x) => !t.putRaw || x.getMember('broken', false) !== null);
         expect(c.config!.data).toEqual({});
         expect([c.failover!.leader, c.failover!.candidate]).toEqual(['node1', 'node2']);
         expect(c.timeline).toBe(0);
@@ -286,7 +303,7 @@ export function runDcsConformance(label: string, target: () => ConformanceTarget
         const view = await c.getCluster();
         expect(view.leaderName).toBe('node1');
         expect(await c.setConfigValue('{"pause":true}')).toBe(true);
-        expect((await agent.dcs[0]!.getCluster()).config!.data).toEqual({ pause: true });
+        expect((await seen(agent.dcs[0]!, (c) => c.config?.data.pause === true)).config!.data).toEqual({ pause: true });
       } finally { await closeAll(); }
     });
   });

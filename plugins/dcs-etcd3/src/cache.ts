@@ -48,20 +48,17 @@ export class PrefixCache {
     return !this.closed && this.connected && this.synced;
   }
 
+  /** The newest revision applied to the copy. */
+  get at(): number {
+    return this.revision;
+  }
+
   get(key: string): CachedKey | undefined {
     return this.entries.get(key);
   }
 
   nodes(): DcsNode[] {
     return [...this.entries].map(([key, e]) => ({ key, value: e.value, version: e.modRevision, session: e.lease === '0' ? null : e.lease }));
-  }
-
-  /** Whether the copy holds `count` keys whose newest mod_revision is `maxMod` (see the driver's probe). */
-  matches(count: number, maxMod: number): boolean {
-    if (this.entries.size !== count) return false;
-    let max = 0;
-    for (const e of this.entries.values()) max = Math.max(max, e.modRevision);
-    return max === maxMod;
   }
 
   /** Listen for changed keys (relative to the prefix); returns the unsubscribe function. */
@@ -96,7 +93,9 @@ export class PrefixCache {
 
   private applyEvent(type: 'put' | 'delete', kv: IKeyValue): void {
     const rev = Number(kv.mod_revision);
-    if (rev <= this.revision) return;
+    // Several keys change at one revision (a transaction; a lease expiry deleting every key on it):
+    // only older events are skipped. Replaying one at the snapshot's own revision is harmless.
+    if (rev < this.revision) return;
     this.revision = rev;
     const key = this.relative(kv.key);
     if (type === 'put') this.entries.set(key, toCached(kv));

@@ -44,14 +44,35 @@ export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Et
     grpcOptions: {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
-      // Notice a silently dead etcd under a long-lived watch stream (etcd allows pings every 5 s).
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 3000,
+      // Notice a silently dead or hung etcd under the watch stream, whose copy serves the reads
+      // (etcd refuses pings more often than every 5 s).
+      'grpc.keepalive_time_ms': 6000,
+      'grpc.keepalive_timeout_ms': 2000,
     },
   };
   if (s.auth) opts.auth = { username: s.auth.username, password: s.auth.password };
   if (s.tls) opts.credentials = s.tls as IOptions['credentials'];
-  return new Etcd3(opts);
+  return requireLeader(new Etcd3(opts));
+}
+
+interface MetadataSource { getMetadata(): Promise<{ clone(): { set(k: string, v: string): void } }> }
+
+/**
+ * Every call, the watch stream included, carries etcd's require-leader flag (`hasleader: true`, as
+ * etcd's clientv3.WithRequireLeader sets it): a member cut off from the quorum refuses calls and
+ * ends the watch stream at once, instead of serving a copy that no longer changes. The library has
+ * no option for call metadata, so its authenticator's metadata (auth token, if any) is extended.
+ */
+function requireLeader(client: Etcd3): Etcd3 {
+  const auth = (client as unknown as { pool?: { authenticator?: MetadataSource } }).pool?.authenticator;
+  if (!auth || typeof auth.getMetadata !== 'function') throw new Error('etcd3 client internals changed: cannot set the require-leader flag');
+  const original = auth.getMetadata.bind(auth);
+  auth.getMetadata = async () => {
+    const meta = (await original()).clone();
+    meta.set('hasleader', 'true');
+    return meta as never;
+  };
+  return client;
 }
 
 /** Transient: worth another attempt (possibly on another endpoint) before the deadline. */

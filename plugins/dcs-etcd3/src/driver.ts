@@ -63,48 +63,55 @@ export class Etcd3Driver implements DcsDriver {
     return { key: kv.key.toString().slice(this.base.length), value: kv.value.toString(), version: Number(kv.mod_revision), session: lease === '0' ? null : lease };
   }
 
+  /**
+   * From the watch-fed copy while its stream is up (Patroni's KVCache), once it holds this agent's
+   * own last write; a range read otherwise. The watch stream carries etcd's require-leader flag
+   * (client.ts), so a member cut off from the quorum ends it instead of feeding a stale copy.
+   */
   async loadCluster(): Promise<DcsNode[]> {
     const left = this.deadline();
     const range = prefixRange(this.base);
-    if (this.cache?.fresh) {
-      // A tiny linearizable probe (key count + newest mod_revision) tells whether the watch has
-      // delivered everything: reads stay consistent across members and a stale stream is noticed.
-      const probe = await this.caller.run('probe cluster', (o) => this.client.kv.range(
-        { ...range, sort_target: 'Mod', sort_order: 'Descend', limit: 1, keys_only: true }, o), left());
-      const count = Number(probe.count);
-      const maxMod = probe.kvs[0] ? Number(probe.kvs[0].mod_revision) : 0;
-      if (await this.cacheCatchesUp(count, maxMod)) return this.cache.nodes();
-    }
+    if (this.cache?.fresh && await this.cacheReaches(this.wrote)) return this.cache.nodes();
     const res = await this.caller.run('load cluster', (o) => this.client.kv.range(range, o), left());
     this.cache?.applySnapshot(res.kvs, Number(res.header.revision));
     return res.kvs.map((kv) => this.toNode(kv));
   }
 
-  private cacheCatchesUp(count: number, maxMod: number): Promise<boolean> {
+  /** Revision of the newest write this driver made under the prefix: reads must include it. */
+  private wrote = 0;
+  private noteWrite(revision: number): void {
+    this.wrote = Math.max(this.wrote, revision);
+  }
+
+  private cacheReaches(revision: number): Promise<boolean> {
     const cache = this.cache!;
-    if (cache.matches(count, maxMod)) return Promise.resolve(true);
+    if (cache.at >= revision) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (v: boolean) => {
         clearTimeout(timer);
         off();
         resolve(v);
       };
-      const off = cache.onChange(() => { if (cache.fresh && cache.matches(count, maxMod)) done(true); });
+      const off = cache.onChange(() => { if (cache.fresh && cache.at >= revision) done(true); });
       const timer = setTimeout(() => done(false), CATCH_UP_MS);
     });
   }
 
-  private txn(what: string, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[], left: Left): Promise<ITxnResponse> {
-    return this.caller.run(what, (o) => this.client.kv.txn({ compare, success, failure }, o), left());
+  private async txn(what: string, compare: ICompare[], success: IRequestOp[], failure: IRequestOp[], left: Left): Promise<ITxnResponse> {
+    const res = await this.caller.run(what, (o) => this.client.kv.txn({ compare, success, failure }, o), left());
+    if ((res.succeeded ? success : failure).some((op) => op.request_put || op.request_delete_range)) this.noteWrite(Number(res.header.revision));
+    return res;
   }
 
   private async put(what: string, k: string, value: string, left: Left, lease?: string): Promise<number> {
     const res = await this.caller.run(what, (o) => this.client.kv.put({ key: this.key(k), value: Buffer.from(value), ...(lease ? { lease } : {}) }, o), left());
+    this.noteWrite(Number(res.header.revision));
     return Number(res.header.revision);
   }
 
   private async remove(what: string, k: string, left: Left): Promise<void> {
-    await this.caller.run(what, (o) => this.client.kv.deleteRange({ key: this.key(k) }, o), left());
+    const res = await this.caller.run(what, (o) => this.client.kv.deleteRange({ key: this.key(k) }, o), left());
+    if (Number(res.deleted) > 0) this.noteWrite(Number(res.header.revision));
   }
 
   private valueIs(k: string, value: string): ICompare {
@@ -272,7 +279,8 @@ export class Etcd3Driver implements DcsDriver {
 
   async deleteCluster(): Promise<boolean> {
     const range = prefixRange(this.base);
-    await this.caller.run('delete cluster', (o) => this.client.kv.deleteRange(range, o));
+    const res = await this.caller.run('delete cluster', (o) => this.client.kv.deleteRange(range, o));
+    if (Number(res.deleted) > 0) this.noteWrite(Number(res.header.revision));
     return true;
   }
 

@@ -77,13 +77,15 @@ export class AgentLease {
   }
 
   /**
-   * Members renew at most once per loop_wait. A leader's lock refresh renews unless one went out
+   * Members renew at most once per max(loop_wait, ttl/3): a third of the TTL leaves two more chances
+   * before the member key would expire, and costs etcd a keep-alive every ttl/3 instead of every
+   * cycle. A leader's lock refresh renews unless one went out
    * within the last second: the fence's deadline counts from the renewal, so a keep-alive skipped
    * because the member touch sent one almost a loop_wait ago would bring the deadline closer by
    * that much. Extra wake-ups of the loop (REST requests) still cost at most one per second.
    */
   private minGapMs(forLeader: boolean): number {
-    return forLeader ? Math.min(1000, this.loopWait * 1000) : this.loopWait * 1000;
+    return forLeader ? Math.min(1000, this.loopWait * 1000) : Math.max(this.loopWait, this.ttl / 3) * 1000;
   }
 
   private async grant(left: () => number): Promise<string> {

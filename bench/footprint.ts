@@ -1,0 +1,136 @@
+/**
+ * npm run bench:footprint [-- --idle 30 --loop-wait 2 --runs 1]
+ *
+ * pgha and Debian's Patroni 3.0.2 side by side on the same settings (3 nodes, one etcd 3.4 each,
+ * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
+ * leader with two streaming replicas, then per node over an idle period the RSS of the agent and of
+ * every helper it runs (pgha: the fence and the deadman, outside the agent's tree; PostgreSQL
+ * excluded), CPU % (utime + stime), and etcd's request rate. Prints figures, asserts nothing.
+ */
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { PatroniNode, patroniConfig, requirePatroni } from '../test/consul/patroni.js';
+import { TestCluster } from '../test/helpers/cluster.js';
+import { startEtcd, type EtcdCluster } from '../test/helpers/etcd.js';
+import { freePort } from '../test/helpers/ports.js';
+import { isAlive, waitFor } from '../test/helpers/procs.js';
+import { testUser, userTempDir } from '../test/helpers/user.js';
+import { etcdRates, type EtcdRates } from './lib/etcd-rates.js';
+import { measureIdle } from './lib/idle.js';
+import { CLK_TCK, agentTree, cpuTicks, rssMb } from './lib/proctree.js';
+
+process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '25';
+const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' } } });
+const IDLE = Number(values.idle ?? 30);
+const LOOP_WAIT = Number(values['loop-wait'] ?? 2);
+const RUNS = Number(values.runs ?? 1);
+const DYNAMIC = { ttl: 20, loop_wait: LOOP_WAIT, retry_timeout: Math.min(10, Math.floor((20 - LOOP_WAIT) / 2)) };
+
+interface Figures { system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; helpersMb: number; cpuPct: number }>; etcd: EtcdRates | null }
+
+async function pgha(etcd: EtcdCluster): Promise<Figures> {
+  const t0 = performance.now();
+  const cluster = await TestCluster.start({ nodes: 3, dcs: { kind: 'etcd3', etcd }, dynamic: DYNAMIC, local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }) });
+  try {
+    await cluster.waitHealthy(2, 120_000);
+    const bootstrapS = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 10_000)); // settled: first checkpoints, slots, member keys
+    const idle = await measureIdle(cluster, IDLE, new Map());
+    return {
+      system: 'pgha', bootstrapS, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
+      perNode: idle.nodes.map((n) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0) })),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function patroni(etcd: EtcdCluster): Promise<Figures> {
+  requirePatroni();
+  const root = userTempDir('patroni-bench');
+  const scope = `bench${process.pid}`;
+  const nodes: PatroniNode[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const name = `patroni${i}`;
+    const dir = join(root, name);
+    mkdirSync(dir);
+    const [apiPort, pgPort] = [await freePort(), await freePort()];
+    const config = patroniConfig({ scope, name, dir, apiPort, pgPort, consulHost: '' }) as Record<string, any>;
+    delete config.consul;
+    config.etcd3 = { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') };
+    config.bootstrap.dcs = { ...config.bootstrap.dcs, ...DYNAMIC };
+    const configPath = join(dir, 'patroni.yml');
+    writeFileSync(configPath, stringify(config));
+    const u = testUser();
+    if (u) for (const p of [dir, configPath]) chownSync(p, u.uid, u.gid);
+    nodes.push(new PatroniNode(name, dir, configPath, apiPort, pgPort));
+  }
+  const t0 = performance.now();
+  for (const n of nodes) n.start();
+  try {
+    await waitFor(async () => {
+      for (const n of nodes) {
+        const st = await n.api('/patroni').catch(() => null);
+        const repl = st?.body?.replication as Array<{ state?: string }> | undefined;
+        if (st?.body?.role === 'master' || st?.body?.role === 'primary') return (repl ?? []).filter((r) => r.state === 'streaming').length >= 2 || null;
+      }
+      return null;
+    }, 120_000, 'a Patroni leader with two streaming replicas', 50);
+    const bootstrapS = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 10_000));
+    const pids = nodes.map((n) => n.proc!.pid);
+    const ticks = (pid: number) => [pid, ...agentTree(pid).helpers.map((h) => h.pid)].reduce((s, p) => s + (cpuTicks(p) ?? 0), 0);
+    const before = pids.map(ticks);
+    const rates = etcdRates(etcd);
+    const r0 = await rates.start();
+    const s0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE * 1000));
+    const dt = (performance.now() - s0) / 1000;
+    return {
+      system: 'Patroni 3.0.2', bootstrapS, etcd: await rates.stop(r0),
+      perNode: nodes.map((n, i) => ({
+        node: n.name, agentMb: rssMb(pids[i]!) ?? NaN,
+        helpersMb: agentTree(pids[i]!).helpers.reduce((s, h) => s + (rssMb(h.pid) ?? 0), 0),
+        cpuPct: (100 * (ticks(pids[i]!) - before[i]!)) / CLK_TCK / dt,
+      })),
+    };
+  } finally {
+    await Promise.all(nodes.map((n) => n.proc?.stop(30_000)));
+    for (const n of nodes) {
+      const pid = n.postmasterPid();
+      if (pid) {
+        try { process.kill(pid, 'SIGQUIT'); } catch { /* gone */ }
+        await waitFor(() => !isAlive(pid), 10_000, `postmaster ${pid}`).catch(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
+      }
+    }
+  }
+}
+
+function report(all: Figures[]): void {
+  console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle (per node: agent + helpers; PostgreSQL excluded)`);
+  console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node) | etcd unary RPC/s | etcd msgs/s | by method |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const f of all) {
+    const col = (g: (n: Figures['perNode'][number]) => number, d: number) => f.perNode.map((n) => g(n).toFixed(d)).join(' / ');
+    const by = f.etcd ? Object.entries(f.etcd.byMethod).map(([m, v]) => `${m} ${v}`).join(', ') : 'n/a';
+    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${col((n) => n.cpuPct, 2)} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
+  }
+}
+
+const results: Figures[] = [];
+for (let run = 1; run <= RUNS; run++) {
+  for (const [label, fn] of [['pgha', pgha], ['patroni', patroni]] as const) {
+    const etcd = await startEtcd();
+    try {
+      console.log(`[run ${run}] ${label}...`);
+      results.push(await fn(etcd));
+    } catch (e) {
+      console.log(`[run ${run}] ${label} failed: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      await etcd.stop();
+    }
+  }
+}
+report(results);
