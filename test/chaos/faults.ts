@@ -36,6 +36,13 @@ export function planFault(rng: Rng, raft: boolean): FaultPlan {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Start a node's agent again; a failed spawn is reported by the health check, not thrown later. */
+function restart(n: TestNode, log: (l: string) => void): void {
+  n.proc = null;
+  n.start();
+  n.proc?.child.on('error', (e) => log(`${n.name}: agent restart failed: ${String(e)}`));
+}
+
 function isStopped(pid: number): boolean {
   try {
     return / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^\d+ \(.*\) /, ' '));
@@ -82,8 +89,7 @@ export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestN
       await n.proc!.exited;
       if (plan.kind === 'node-kill') await waitGone(pids);
       await sleep(plan.holdMs);
-      n.proc = null;
-      n.start();
+      restart(n, ctx.log);
       return `${n.name}: ${pids.length} processes killed`;
     }
     case 'agent-stop':
@@ -121,8 +127,7 @@ export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestN
           process.kill(a, 'SIGKILL');
           await n.proc!.exited;
           await sleep(plan.holdMs);
-          n.proc = null;
-          n.start();
+          restart(n, ctx.log);
         } else {
           process.kill(a, 'SIGSTOP');
           await sleep(plan.holdMs);

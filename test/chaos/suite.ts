@@ -122,6 +122,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       ackedWrites = writer.acked.size;
     }
   } finally {
+    // Keep the logs of a failed run (the failure line names the directory).
+    if (failures.length) process.env.PGHA_KEEP_TEST_DIRS = '1';
     await cluster.stop().catch(() => undefined);
     await etcd?.stop().catch(() => undefined);
   }
