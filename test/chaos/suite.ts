@@ -104,10 +104,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         }
         leader = next;
         await writer.pause();
-        const missing = await missingWrites(leader, writer.acked).catch((e: unknown) => {
-          fail(`cannot read the ledger on ${leader.name}: ${String(e)}`);
-          return [] as number[];
-        });
+        // A connection can break while a fault settles: retry the read a few times before giving up.
+        let missing: number[] = [];
+        for (let attempt = 1; ; attempt++) {
+          try {
+            missing = await missingWrites(leader, writer.acked);
+            break;
+          } catch (e) {
+            if (attempt >= 5) {
+              fail(`cannot read the ledger on ${leader.name}: ${String(e)}`);
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 2000));
+            leader = (await healthyLeader(cluster, 10_000)) ?? leader;
+          }
+        }
         writer.resume();
         s.lostWrites += missing.length;
         if (missing.length) fail(`${missing.length} acknowledged writes missing on ${leader.name}: ${missing.slice(0, 10).join(',')}`);
