@@ -25,6 +25,8 @@ export interface EtcdCluster {
   readonly endpoints: readonly string[];
   /** SIGKILL one member (by PID) and wait until it is gone. */
   kill(index: number): Promise<void>;
+  /** Start a killed member again on its data directory. */
+  restart(index: number): Promise<void>;
   /** Index of the current raft leader among the live members. */
   leaderIndex(): Promise<number>;
   /** A counter or gauge from a member's /metrics, e.g. `etcd_debugging_lease_renewed_total`. */
@@ -75,18 +77,17 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
     });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-  for (const m of members) {
-    m.proc = startProc(bin, [
-      '--name', m.name, '--data-dir', m.dataDir,
-      '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
-      '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
-      // Quick elections so a killed leader is replaced well within a test's retry_timeout.
-      '--heartbeat-interval', '50', '--election-timeout', '500',
-      '--logger', 'zap', '--log-level', 'warn',
-      // etcd 3.4 refuses to start on arm64 unless told it may.
-    ], process.arch === 'arm64' ? { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: 'arm64' } } : {});
-  }
+  const launch = (m: EtcdMember) => startProc(bin, [
+    '--name', m.name, '--data-dir', m.dataDir,
+    '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
+    '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
+    '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
+    // Quick elections so a killed leader is replaced well within a test's retry_timeout.
+    '--heartbeat-interval', '50', '--election-timeout', '500',
+    '--logger', 'zap', '--log-level', 'warn',
+    // etcd 3.4 refuses to start on arm64 unless told it may.
+  ], process.arch === 'arm64' ? { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: 'arm64' } } : {});
+  for (const m of members) m.proc = launch(m);
 
   const live = () => members.filter((m) => m.proc && m.proc.child.exitCode === null && m.proc.child.signalCode === null);
 
@@ -99,6 +100,12 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
       p.child.kill('SIGKILL');
       await p.stop();
       members[index]!.proc = null;
+    },
+    async restart(index) {
+      const m = members[index]!;
+      if (m.proc && m.proc.child.exitCode === null && m.proc.child.signalCode === null) return;
+      // Its data directory holds its membership: the initial-cluster flags are ignored now.
+      m.proc = launch(m);
     },
     async leaderIndex() {
       const statuses = await Promise.all(live().map(async (m) => {

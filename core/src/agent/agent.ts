@@ -33,6 +33,7 @@ import { applySettings } from './apply-settings.js';
 import { stopHandingOver } from './handover.js';
 import { reinitializeNow, restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
 import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
+import { SyncRunner, syncSettings } from './sync-runner.js';
 
 /** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
 export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
@@ -88,6 +89,8 @@ export class Agent implements ApiBackend {
   readonly metrics = new HaMetrics();
   private readonly slots: SlotKeeper | undefined;
   private enforceHotStandbyFeedback = false; // logical slot copies need it (kept while the DCS cannot be read)
+  /** synchronous_standby_names and `/sync` upkeep while this node is the leader. */
+  private readonly sync: SyncRunner;
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -100,6 +103,7 @@ export class Agent implements ApiBackend {
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
     this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
     this.s = agentSettings(this.local.config, this.eff);
+    this.sync = new SyncRunner(this.name, deps.pg, deps.dcs, deps.logger);
     this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.eff.cluster.ttl,
       urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.memory.prevWalPosition ?? null,
       onConfirmed: async (sentAt) => { this.lockSentAt = sentAt; await this.deps.guard?.failsafeConfirmed?.(sentAt); } });
@@ -134,7 +138,7 @@ export class Agent implements ApiBackend {
     return { ttl: c.ttl, loopWait: c.loopWait, paused: c.pause, failsafeMode: c.failsafeMode, synchronousMode: c.synchronousMode !== false };
   }
 
-  private haSettings(): HaSettings { return { ...this.s.ha, watchdogUnavailable: this.deps.guard?.unavailable ?? false }; }
+  private haSettings(): HaSettings { return { ...this.s.ha, sync: syncSettings(this.eff), watchdogUnavailable: this.deps.guard?.unavailable ?? false }; }
 
   private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
     return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
@@ -231,6 +235,7 @@ export class Agent implements ApiBackend {
       restartScheduled: () => restartScheduled(this.restartContext(), this.scheduled),
       onRoleChange: this.deps.onRoleChange,
       slots: this.slots,
+      sync: this.sync,
     };
     let message: string;
     try {
@@ -390,7 +395,8 @@ export class Agent implements ApiBackend {
     const peers = await fetchPeerStatuses(this.deps.http, this.name, cluster, null);
     const pg = await this.deps.pg.facts();
     const input: HaInput = {
-      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: this.haSettings(),
+      // The API already checked the candidate against /sync as Patroni's does (a failover may go to an async node).
+      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: { ...this.haSettings(), sync: undefined },
       memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
     };
     return isFailoverPossible(input, cluster, candidate);

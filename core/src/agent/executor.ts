@@ -15,6 +15,7 @@ import { stopHandingOver, type HandoverOptions } from './handover.js';
 import type { SlotKeeper } from '../slots/keeper.js';
 import { syncSlots } from '../slots/action.js';
 import type { LongActionRunner } from './long-action.js';
+import type { SyncRunner } from './sync-runner.js';
 import type { FollowTarget, PostgresPort } from './postgres-port.js';
 
 export interface ExecutorContext {
@@ -35,6 +36,8 @@ export interface ExecutorContext {
   lockSentAt: (t: number | null) => void | Promise<void>;
   /** Wake the HA loop (after a long action, or when the next cycle should run at once). */
   wakeup: () => void;
+  /** Synchronous replication on the leader (absent in tests that do not need it). */
+  readonly sync?: SyncRunner;
   /** The fence guarding this node while it is primary. */
   readonly guard?: { standDown(): Promise<void> };
   /** Forget the scheduled restart (it ran or was dropped). */
@@ -182,7 +185,14 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
     }
     case 'clear_failover':
       return dcs.manualFailover('', '', null, cluster?.failover?.version ?? null);
+    case 'sync_replication':
+      if (ctx.sync && cluster) await ctx.sync.process(cluster, a.sync);
+      return;
     case 'promote':
+      if (a.sync && ctx.sync && cluster && !(await ctx.sync.prepromote(cluster, a.sync))) {
+        ctx.logger.info('Postponing promotion because synchronous replication state was updated by somebody else');
+        return;
+      }
       void long.run('promote', 'promote', (s) => pg.promote(s))?.then((r) => {
         if (r === true) {
           ctx.slots?.onPromote();

@@ -16,9 +16,21 @@ import { createReplica, type ReplicaMethodResolver } from '../replica/create.js'
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
-import type { FollowTarget, PostgresPort } from './postgres-port.js';
+import type { FollowTarget, PostgresPort, SyncPgStatus } from './postgres-port.js';
 import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
 import type { RecoveryMode } from '../postgres/config-files.js';
+
+const SYNC_STATUS_SQL = `SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
+  pg_catalog.current_setting('synchronous_standby_names') AS ssn,
+  pg_catalog.current_setting('synchronous_commit') AS synchronous_commit,
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL
+    ELSE pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_flush_lsn(), '0/0')::bigint::text END AS flush_lsn,
+  (SELECT pg_catalog.json_agg(r) FROM (
+     SELECT pid, application_name, state, sync_state,
+       pg_catalog.pg_wal_lsn_diff(write_lsn, '0/0')::bigint::text AS write_lsn,
+       pg_catalog.pg_wal_lsn_diff(flush_lsn, '0/0')::bigint::text AS flush_lsn,
+       pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
+     FROM pg_catalog.pg_stat_replication) r) AS replication`;
 
 const num = (v: bigint | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -190,6 +202,8 @@ export class ControllerPort implements PostgresPort {
   async start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> { return this.changing(() => this.startNow(role, leader, signal)); }
 
   private async startNow(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean> {
+    // A replica has no synchronous standbys: the user's own value until a promotion sets them.
+    if (role !== 'primary') this.c.config.syncStandbyNames = undefined;
     const recovery = role === 'primary' ? { kind: 'none' as const } : this.recovery(leader);
     const before = this.role();
     const ok = await this.c.start({ recovery, signal });
@@ -296,6 +310,33 @@ export class ControllerPort implements PostgresPort {
     // rewrites the files anyway: reloading before that would drop primary_conninfo for a moment.
     const recoveryKnown = this.c.appliedRecovery !== null || this.lastStatus?.inRecovery === false;
     this.c.applySettings(postgresql, { reload: recoveryKnown });
+  }
+
+  async syncStatus(): Promise<SyncPgStatus | null> {
+    if (!this.c.isRunning() || this.c.state !== 'running') return null;
+    const rows = await this.c.query<Record<string, unknown>>(SYNC_STATUS_SQL).catch(() => null);
+    const row = rows?.[0];
+    if (!row || row.in_recovery === true) return null;
+    const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    const repl = Array.isArray(row.replication) ? (row.replication as Record<string, unknown>[]) : [];
+    return {
+      ssn: String(row.ssn ?? ''), synchronousCommit: String(row.synchronous_commit ?? 'on'), flushLsn: n(row.flush_lsn) ?? 0,
+      replication: repl.map((r) => ({
+        pid: Number(r.pid), name: String(r.application_name ?? ''), state: typeof r.state === 'string' ? r.state : null,
+        syncState: String(r.sync_state ?? 'async'), write: n(r.write_lsn), flush: n(r.flush_lsn), replay: n(r.replay_lsn),
+      })),
+    };
+  }
+
+  async setSyncStandbyNames(value: string | null | undefined): Promise<boolean> {
+    if (this.c.config.syncStandbyNames === value) return false;
+    this.c.config.syncStandbyNames = value;
+    this.invalidate();
+    if (!this.c.isRunning()) return true;
+    this.c.reload();
+    // Some WAL (not waiting for standbys itself) so the walsenders report where the standbys are.
+    await this.c.query("DO $$ BEGIN SET LOCAL synchronous_commit = 'off'; PERFORM * FROM pg_catalog.txid_current(); END; $$").catch(() => undefined);
+    return true;
   }
 
   onPostmasterExit(cb: () => void): void {

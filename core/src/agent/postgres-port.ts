@@ -7,6 +7,16 @@ import type { PgFacts, DemoteMode } from '../ha/types.js';
 import type { Leader } from '../model/values.js';
 import type { Member } from '../model/member.js';
 
+/** pg_stat_replication as synchronous replication reads it. */
+export interface SyncPgStatus {
+  /** The value in force (SHOW synchronous_standby_names). */
+  readonly ssn: string;
+  readonly synchronousCommit: string;
+  /** pg_current_wal_flush_lsn() in bytes. */
+  readonly flushLsn: number;
+  readonly replication: ReadonlyArray<{ pid: number; name: string; state: string | null; syncState: string; write: number | null; flush: number | null; replay: number | null }>;
+}
+
 export type FollowTarget = Member | Leader | null;
 
 export interface PostgresPort {
@@ -70,6 +80,14 @@ export interface PostgresPort {
   announceRunning?(): void;
   /** The dynamic `standby_cluster` section changed (null: not a standby cluster); recovery settings follow it. */
   setStandbyCluster?(section: Readonly<Record<string, unknown>> | null): void;
+  /** What synchronous replication needs from a running primary; null when it does not answer. */
+  syncStatus(): Promise<SyncPgStatus | null>;
+  /**
+   * Set synchronous_standby_names (null: unset; undefined: the user's own value) in postgresql.conf
+   * and reload when it changed; then make some WAL so the standbys report their positions.
+   * Returns whether the value changed.
+   */
+  setSyncStandbyNames(value: string | null | undefined): Promise<boolean>;
   /** Called at once when the postmaster dies unexpectedly. */
   onPostmasterExit(cb: () => void): void;
   close(): Promise<void>;

@@ -32,6 +32,7 @@ const situations: Array<ScenarioOpts | HaInput> = [
   { me: 'node2', pg: stoppedReplica },
   { dcsDown: true, pg: runningPrimary, settings: { failsafeMode: true } },
   { leader: null, initialize: null, pg: emptyPg, settings: { standbyCluster: true } },
+  { settings: { sync: { mode: true, strict: false, nodeCount: 1, maxLagOnSyncnode: -1 } } },
 ];
 
 function fenceAndUpkeep(): HaInput {

@@ -45,12 +45,14 @@ export function enforcePrimaryRole(input: HaInput, cluster: Cluster, message: st
       remember: { prePromoteFailed: false, prePromoteBackoffUntil: input.monotonic + input.settings.ttl * 1000 }, reason: 'the pre_promote script failed',
     };
   }
+  const sync = input.settings.sync;
   if (isPrimary(input)) {
     const actions = [...before];
+    if (sync) actions.push({ type: 'sync_replication', sync });
     if (historyNeedsUpdate(input, cluster)) actions.push({ type: 'update_history' });
     return { message, actions };
   }
-  return { message: promoteMessage, actions: [...before, { type: 'promote' }] };
+  return { message: promoteMessage, actions: [...before, sync ? { type: 'promote', sync } : { type: 'promote' }] };
 }
 
 /**

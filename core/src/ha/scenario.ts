@@ -1,7 +1,7 @@
 /** Builds HaInput values for decision tests: a readable description of a situation, with defaults. */
 import { Cluster } from '../model/cluster.js';
 import { Member, Tags } from '../model/member.js';
-import { ClusterConfig, Failover, Leader, Status, TimelineHistory } from '../model/values.js';
+import { ClusterConfig, Failover, Leader, Status, SyncState, TimelineHistory } from '../model/values.js';
 import { freshMemory, type AgentMemory, type HaInput, type HaSettings, type PeerStatus, type PgFacts } from './types.js';
 
 export const SYSID = '7268616322854375442';
@@ -29,6 +29,8 @@ export interface ScenarioOpts {
   config?: Record<string, unknown> | null;
   failover?: Record<string, unknown> | null;
   history?: string | null;
+  /** The `/sync` key value. */
+  sync?: Record<string, unknown> | null;
   lastLsn?: number;
   dcsDown?: boolean;
   pg?: Partial<PgFacts>;
@@ -59,6 +61,7 @@ export function scenario(o: ScenarioOpts = {}): HaInput {
     members,
     failover: o.failover ? Failover.fromNode(2, JSON.stringify(o.failover)) : null,
     history: o.history ? TimelineHistory.fromNode(3, o.history) : null,
+    sync: o.sync ? SyncState.fromNode(4, JSON.stringify(o.sync)) : undefined,
   });
   const peers: PeerStatus[] = (o.peers ?? memberSpecs.map((s) => ({ name: typeof s === 'string' ? s : s[0] })).filter((p) => p.name !== me))
     .map((p) => ({ reachable: true, inRecovery: true, walPosition: 1000, timeline: 1, nofailover: false, failoverPriority: 1, watchdogFailed: false, ...p }));

@@ -86,6 +86,16 @@ export interface HaSettings {
   readonly failsafeMode?: boolean;
   /** A valid `standby_cluster` section: the lock holder is a standby leader and never promotes (see standby.ts). */
   readonly standbyCluster?: boolean;
+  /** Synchronous replication; absent: off. */
+  readonly sync?: SyncSettings;
+}
+
+/** synchronous_mode and its companions (reference §2.10); `mode` false when off or in a standby cluster. */
+export interface SyncSettings {
+  readonly mode: boolean | 'quorum';
+  readonly strict: boolean;
+  readonly nodeCount: number;
+  readonly maxLagOnSyncnode: number;
 }
 
 /** What the agent remembers between cycles. */
@@ -217,7 +227,10 @@ export type Action =
   | { readonly type: 'update_lock' }
   | { readonly type: 'release_lock' }
   | { readonly type: 'clear_failover' }
-  | { readonly type: 'promote' }
+  /** `sync`: first make this node the `/sync` leader (a lost CAS postpones the promotion). */
+  | { readonly type: 'promote'; readonly sync?: SyncSettings }
+  /** The leader's synchronous-replication upkeep (synchronous_standby_names and `/sync`). */
+  | { readonly type: 'sync_replication'; readonly sync: SyncSettings }
   | { readonly type: 'demote'; readonly mode: DemoteMode }
   /** `remote`: follow the standby_cluster source (a standby leader, or anyone while the standby cluster has no leader). */
   | { readonly type: 'start'; readonly role: 'primary' | 'replica' | 'standby_leader'; readonly leader: string | null; readonly remote?: boolean }
@@ -251,6 +264,7 @@ export const ACTION_TYPES = {
   write_initialize: true, write_config: true, acquire_lock: true, update_lock: true, release_lock: true, clear_failover: true,
   promote: true, demote: true, start: true, follow: true, refresh: true, check_rewind: true, rewind: true, reinitialize: true,
   stop: true, cancel_long_action: true, update_history: true, stand_down_fence: true, sync_slots: true, scheduled_restart: true,
+  sync_replication: true,
   fatal: true,
 } as const satisfies Record<Action['type'], true>;
 

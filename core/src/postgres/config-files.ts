@@ -89,9 +89,25 @@ export function commandLineGucs(s: PostgresSettings, scope: string): Record<stri
 }
 
 export class ConfigFiles {
+  /**
+   * synchronous_standby_names as the synchronous-replication logic set it (null: unset); undefined:
+   * the user's own value. Kept in postgresql.conf, so a restarted agent reads it back (see
+   * writtenSyncStandbyNames) and a reload never drops the standbys commits wait for.
+   */
+  syncStandbyNames: string | null | undefined = undefined;
+
   /** `known`: drops the parameters the installed server does not know (see available-gucs.ts). */
   constructor(private readonly s: PostgresSettings, private readonly runAs: RunAs | null,
     private readonly known: (params: Record<string, unknown>) => Record<string, unknown> = (p) => p) {}
+
+  /** The synchronous_standby_names line of a postgresql.conf pgha wrote; undefined when none/not ours. */
+  writtenSyncStandbyNames(): string | null | undefined {
+    if (!existsSync(this.confPath)) return undefined;
+    const text = readFileSync(this.confPath, 'utf8');
+    if (!text.startsWith(CONF_MARKER)) return undefined;
+    const m = /^synchronous_standby_names = '((?:[^'\\]|''|\\.)*)'$/m.exec(text);
+    return m ? m[1]!.replace(/''/g, "'").replace(/\\\\/g, '\\') : undefined;
+  }
 
   get confPath(): string { return join(this.s.configDir, 'postgresql.conf'); }
   get hbaPath(): string { return typeof this.s.parameters.hba_file === 'string' ? this.s.parameters.hba_file : join(this.s.configDir, 'pg_hba.conf'); }
@@ -122,6 +138,10 @@ export class ConfigFiles {
       if (!CMDLINE_ONLY.has(k) && !RECOVERY_PARAMETERS.has(k) && v !== null && v !== undefined) user[k] = v;
     }
     const params = this.known(user);
+    if (this.syncStandbyNames !== undefined) {
+      if (this.syncStandbyNames === null) delete params.synchronous_standby_names;
+      else params.synchronous_standby_names = this.syncStandbyNames;
+    }
     if (this.s.configDir !== this.s.dataDir) params.data_directory = this.s.dataDir;
     params.hba_file = this.hbaPath;
     params.ident_file = this.identPath;

@@ -58,6 +58,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     if (!this.runAs && process.getuid?.() === 0) throw new Error('running as root: pass uid/gid of the PostgreSQL OS user');
     this.logger = (o.logger ?? silentLogger).child({ component: 'postgres' });
     this.config = this.configFiles();
+    this.config.syncStandbyNames = this.config.writtenSyncStandbyNames();
     this.conn = new LocalConnection(() => this.localConnectionParams());
     this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
@@ -70,7 +71,9 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
    */
   applySettings(postgresql: Readonly<Record<string, unknown>>, opts: { reload?: boolean } = {}): void {
     this.settings = parsePostgresSettings(postgresql);
+    const syncNames = this.config.syncStandbyNames;
     this.config = this.configFiles();
+    this.config.syncStandbyNames = syncNames;
     if (opts.reload !== false && this.isRunning()) this.reload();
   }
 

@@ -1,0 +1,157 @@
+/**
+ * The chaos suite's faults: each one picks its victim by role (so a seed means the same story on
+ * any run), breaks it, and heals it (resume, restart). Processes are signalled by PID only.
+ */
+import { readFileSync } from 'node:fs';
+import type { TestCluster, TestNode } from '../helpers/cluster.js';
+import { isAlive, waitFor } from '../helpers/procs.js';
+import { descendants, nonPostgresTree, signalAll } from '../helpers/tree.js';
+import type { Rng } from '../fuzz/rng.js';
+
+export const FAULT_KINDS = [
+  'agent-kill', 'agent-stop', 'tree-kill', 'tree-stop', 'postmaster-kill', 'postmaster-stop',
+  'node-kill', 'node-stop', 'dcs-kill', 'dcs-stop', 'switchover',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface FaultPlan {
+  readonly kind: FaultKind;
+  /** The victim's role when the fault starts ('dcs' for a DCS member, by index). */
+  readonly role: 'primary' | 'replica' | 'dcs';
+  /** Which replica (0/1 in name order) or DCS member. */
+  readonly index: number;
+  /** How long a stopped process stays stopped, or a killed one stays down (ms). */
+  readonly holdMs: number;
+}
+
+/** The seeded story: kinds evenly spread, primaries hit more often than replicas. */
+export function planFault(rng: Rng, raft: boolean): FaultPlan {
+  const kind = rng.pick(FAULT_KINDS);
+  const stop = kind.endsWith('-stop');
+  // Long enough, often, for the leader key (ttl 20 s) to expire: failovers, not only restarts.
+  const holdMs = stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
+  if (kind.startsWith('dcs-') && !raft) return { kind, role: 'dcs', index: rng.int(0, 2), holdMs };
+  return { kind, role: rng.chance(0.6) ? 'primary' : 'replica', index: rng.int(0, 1), holdMs };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Start a node's agent again; a failed spawn is reported by the health check, not thrown later. */
+function restart(n: TestNode, log: (l: string) => void): void {
+  n.proc = null;
+  n.start();
+  n.proc?.child.on('error', (e) => log(`${n.name}: agent restart failed: ${String(e)}`));
+}
+
+function isStopped(pid: number): boolean {
+  try {
+    return / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^\d+ \(.*\) /, ' '));
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pids: readonly number[]): Promise<void> {
+  await waitFor(() => pids.every((p) => !isAlive(p)) || null, 15_000, `processes ${pids.join(',')} to exit`, 20).catch(() => undefined);
+}
+
+/** Every PostgreSQL process of a node: the postmaster and its children. */
+function postgresOf(n: TestNode): number[] {
+  const pm = n.postmasterPid();
+  return pm ? descendants(pm) : [];
+}
+
+export interface FaultContext {
+  readonly cluster: TestCluster;
+  readonly raft: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** The victim node for a plan, given the current leader. */
+export function victim(cluster: TestCluster, leader: TestNode, plan: FaultPlan): TestNode {
+  if (plan.role === 'primary') return leader;
+  const replicas = cluster.nodes.filter((n) => n !== leader).sort((a, b) => a.name.localeCompare(b.name));
+  return replicas[plan.index % replicas.length]!;
+}
+
+/** Break, hold, heal. Returns a note for the log (e.g. the switchover's answer). */
+export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestNode): Promise<string> {
+  const { cluster } = ctx;
+  const n = victim(cluster, leader, plan);
+  const agent = n.proc?.pid;
+  switch (plan.kind) {
+    case 'agent-kill':
+    case 'tree-kill':
+    case 'node-kill': {
+      if (!agent) return 'no agent';
+      const pids = plan.kind === 'agent-kill' ? [agent] : plan.kind === 'tree-kill' ? nonPostgresTree(agent) : [...descendants(agent), ...postgresOf(n)];
+      signalAll(pids, 'SIGKILL');
+      await n.proc!.exited;
+      if (plan.kind === 'node-kill') await waitGone(pids);
+      await sleep(plan.holdMs);
+      restart(n, ctx.log);
+      return `${n.name}: ${pids.length} processes killed`;
+    }
+    case 'agent-stop':
+    case 'tree-stop':
+    case 'node-stop': {
+      if (!agent) return 'no agent';
+      const pids = plan.kind === 'agent-stop' ? [agent] : plan.kind === 'tree-stop' ? nonPostgresTree(agent) : [...new Set([...descendants(agent), ...postgresOf(n)])];
+      signalAll(pids, 'SIGSTOP');
+      await sleep(plan.holdMs);
+      signalAll(pids, 'SIGCONT');
+      return `${n.name}: ${pids.length} processes stopped for ${plan.holdMs} ms`;
+    }
+    case 'postmaster-kill': {
+      const pm = n.postmasterPid();
+      if (!pm) return 'no postmaster';
+      process.kill(pm, 'SIGKILL');
+      return `${n.name}: postmaster ${pm} killed`;
+    }
+    case 'postmaster-stop': {
+      const pm = n.postmasterPid();
+      if (!pm) return 'no postmaster';
+      process.kill(pm, 'SIGSTOP');
+      await waitFor(() => isStopped(pm) || !isAlive(pm) || null, 5000, 'postmaster stopped', 10).catch(() => undefined);
+      await sleep(plan.holdMs);
+      try { process.kill(pm, 'SIGCONT'); } catch { /* gone (the fence may have ended it) */ }
+      return `${n.name}: postmaster ${pm} stopped for ${plan.holdMs} ms`;
+    }
+    case 'dcs-kill':
+    case 'dcs-stop': {
+      if (ctx.raft) {
+        // The Raft member lives in the agent: its DCS member fails with it.
+        const a = n.proc?.pid;
+        if (!a) return 'no agent';
+        if (plan.kind === 'dcs-kill') {
+          process.kill(a, 'SIGKILL');
+          await n.proc!.exited;
+          await sleep(plan.holdMs);
+          restart(n, ctx.log);
+        } else {
+          process.kill(a, 'SIGSTOP');
+          await sleep(plan.holdMs);
+          process.kill(a, 'SIGCONT');
+        }
+        return `${n.name}: raft member (agent) ${plan.kind === 'dcs-kill' ? 'killed' : 'stopped'}`;
+      }
+      const etcd = cluster.etcd;
+      if (plan.kind === 'dcs-kill') {
+        await etcd.kill(plan.index);
+        await sleep(plan.holdMs);
+        await etcd.restart(plan.index);
+      } else {
+        await etcd.freeze(plan.index, true);
+        await sleep(plan.holdMs);
+        await etcd.freeze(plan.index, false);
+      }
+      await etcd.waitHealthy(30_000).catch(() => undefined);
+      return `etcd${plan.index} ${plan.kind === 'dcs-kill' ? 'killed' : 'stopped'} for ${plan.holdMs} ms`;
+    }
+    case 'switchover': {
+      const r = await leader.get('/switchover', { method: 'POST', body: JSON.stringify({ leader: leader.name }), headers: { 'content-type': 'application/json' } })
+        .catch((e: unknown) => ({ status: 0, body: String(e) }));
+      return `switchover from ${leader.name}: ${r.status} ${String(r.body).slice(0, 120)}`;
+    }
+  }
+}
