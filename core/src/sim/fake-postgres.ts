@@ -235,6 +235,11 @@ export class FakePostgres implements PostgresPort {
     return n === 0 || (other.wal.length >= n && other.wal[n - 1] === this.wal[n - 1]);
   }
 
+  // Synchronous replication is not modelled here (the runs use synchronous_mode off; the durability
+  // hook stays for it): a primary reports no sync status and never changes synchronous_standby_names.
+  async syncStatus(): Promise<null> { return null; }
+  async setSyncStandbyNames(): Promise<boolean> { return false; }
+
   async checkDiverged(leader: FollowTarget): Promise<'not_needed' | 'need_rewind' | 'need_reinit'> {
     const name = targetName(leader);
     const src = name ? this.world.peer(this.name, name) : null;
