@@ -89,8 +89,7 @@ export class Agent implements ApiBackend {
   readonly metrics = new HaMetrics();
   private readonly slots: SlotKeeper | undefined;
   private enforceHotStandbyFeedback = false; // logical slot copies need it (kept while the DCS cannot be read)
-  /** synchronous_standby_names and `/sync` upkeep while this node is the leader. */
-  private readonly sync: SyncRunner;
+  private readonly sync: SyncRunner; // synchronous_standby_names and `/sync` upkeep while this node leads
 
   constructor(private readonly deps: AgentDeps) {
     this.local = deps.local;
@@ -134,8 +133,8 @@ export class Agent implements ApiBackend {
   get tags(): Tags { return new Tags(publishedTags({ ...this.s.tags })); }
 
   get settings() {
-    const c = this.eff.cluster;
-    return { ttl: c.ttl, loopWait: c.loopWait, paused: c.pause, failsafeMode: c.failsafeMode, synchronousMode: c.synchronousMode !== false };
+    const { ttl, loopWait, pause: paused, failsafeMode, synchronousMode } = this.eff.cluster;
+    return { ttl, loopWait, paused, failsafeMode, synchronousMode: synchronousMode !== false };
   }
 
   private haSettings(): HaSettings { return { ...this.s.ha, sync: syncSettings(this.eff), watchdogUnavailable: this.deps.guard?.unavailable ?? false }; }
@@ -392,13 +391,9 @@ export class Agent implements ApiBackend {
   }
 
   async failoverPossible(cluster: Cluster, candidate: string | null): Promise<{ ok: boolean; reason: string }> {
-    const peers = await fetchPeerStatuses(this.deps.http, this.name, cluster, null);
-    const pg = await this.deps.pg.facts();
-    const input: HaInput = {
-      // The API already checked the candidate against /sync as Patroni's does (a failover may go to an async node).
-      name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings: { ...this.haSettings(), sync: undefined },
-      memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic(),
-    };
+    const [peers, pg] = await Promise.all([fetchPeerStatuses(this.deps.http, this.name, cluster, null), this.deps.pg.facts()]);
+    const settings = { ...this.haSettings(), sync: undefined }; // the API checked /sync as Patroni's does (a failover may go to an async node)
+    const input: HaInput = { name: this.name, tags: this.tags, cluster, oldCluster: this.oldCluster, pg, peers, settings, memory: this.pendingMemory(), now: this.clock.now(), monotonic: this.clock.monotonic() };
     return isFailoverPossible(input, cluster, candidate);
   }
 }
