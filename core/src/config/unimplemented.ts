@@ -4,8 +4,8 @@
  * `pgha validate-config`, and for the dynamic configuration (`/config`) whenever it changes.
  *
  * The rule for a known key is value-aware: a key is reported when its value asks for behaviour pgha
- * does not have. `synchronous_mode: false` is honoured exactly (pgha never runs synchronous
- * replication), `synchronous_mode: true` is not, so only the second is reported. Keys with no
+ * does not have: `primary_stop_timeout` only matters in synchronous mode, where pgha does not act on
+ * it yet, so it is reported only there. Keys with no
  * effect at all in pgha (`citus`, `log.max_queue_size`...) are reported whenever present.
  *
  * Keep this table honest: remove a row in the commit that implements the key.
@@ -21,7 +21,6 @@ import { pghaConfigSchema } from './schema/index.js';
 type When = (value: unknown, section: ConfigObject) => boolean;
 const always: When = () => true;
 const truthy: When = (v) => v === true || v === 'quorum' || (typeof v === 'string' && /^(on|true|yes|1)$/i.test(v));
-const nonEmptyMapping: When = (v) => isPlainObject(v) && Object.values(v).some((x) => x !== null && x !== undefined && x !== '');
 /** Synchronous replication settings only matter once synchronous_mode is on. */
 const syncRequested: When = (_v, section) => truthy(section.synchronous_mode, section);
 
@@ -38,15 +37,9 @@ const LOCAL: ReadonlyArray<readonly [string, When]> = [
 
 /** Dynamic keys (relative to `/config` or bootstrap.dcs) pgha does not act on, and when. */
 const DYNAMIC: ReadonlyArray<readonly [string, When]> = [
-  ['synchronous_mode', truthy],
-  ['synchronous_mode_strict', (v, s) => syncRequested(v, s) && truthy(v, s)],
-  ['synchronous_node_count', (v, s) => syncRequested(v, s) && v !== 1],
-  ['maximum_lag_on_syncnode', (v, s) => syncRequested(v, s) && v !== -1],
   // Patroni uses it only in synchronous mode (SIGKILL a primary that takes longer to stop).
   ['primary_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
   ['master_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
-  ['failsafe_mode', truthy],
-  ['standby_cluster', nonEmptyMapping],
 ];
 
 const keysOf = (schema: { shape: Record<string, unknown> }) => new Set(Object.keys(schema.shape));
