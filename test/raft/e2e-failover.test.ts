@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
+import { pidAlive } from '@pgha/core';
 
 let cluster: TestCluster;
 
@@ -59,7 +60,9 @@ describe('pgha on the raft DCS', () => {
 
     process.kill(agentPid, 'SIGKILL');
     process.kill(pmPid!, 'SIGKILL');
-    await waitFor(() => !isAlive(agentPid) && !isAlive(pmPid!), 10_000, 'the killed processes to be gone');
+    // The postmaster's parent is its fence (bash), which reaps it at its next command or timer: a
+    // zombie counts as gone, as pgha itself counts it (pidAlive).
+    await waitFor(() => !isAlive(agentPid) && !pidAlive(pmPid!), 10_000, 'the killed processes to be gone');
     // The backends of a SIGKILLed postmaster exit on their own once they notice; make sure nothing serves the old port.
     await waitFor(async () => {
       try { await old.sql('SELECT 1'); return false; } catch { return true; }

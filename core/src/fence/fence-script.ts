@@ -46,12 +46,11 @@ sig_tree() { # SIGNAL PM: the postmaster first (so it forks no new child), then 
 }
 secs() { printf -v secs '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
 kill_pg() { sig_tree STOP "$1"; sig_tree KILL "$1"; }
-child_alive() { # our own child still running; a dead one is reaped here (bash defers reaping while it reads)
+child_alive() { # our own child still running (bash reaps it on SIGCHLD, so a dead one is gone from /proc)
   local line; [ -n "$child" ] || return 1
   { read -r line < "/proc/$child/stat"; } 2>/dev/null || { child=""; return 1; }
   set -- ${"$"}{line##*) }
-  [ "$2" = "$$" ] || { child=""; return 1; }
-  [ "$1" != Z ] || { wait "$child" 2>/dev/null; child=""; return 1; }
+  [ "$2" = "$$" ] && [ "$1" != Z ] || { child=""; return 1; }
 }
 leftovers() { # processes a dead postmaster of DATADIR left behind (re-parented to init)
   local d line comm n=0
@@ -157,8 +156,6 @@ while :; do
     secs "$left"; t=$secs
   elif [ "$attached" = 0 ]; then t=10
   else t=""; fi
-  # While PostgreSQL is our child, wake once a second: bash reaps a dead child only between commands.
-  if [ -n "$child" ]; then child_alive || { state; maybe_exit; }; if [ -z "$t" ] || [ "${"$"}{t%%.*}" -ge 1 ]; then t=1; fi; fi
   if read -r ${"$"}{t:+-t "$t"} -u 3 seq cmd arg; then
     if [ "$attached" = 0 ]; then exec 5<"$BASE.cmd"; exec 3<&5 5<&-; attached=1; fi
     handle "$seq" "$cmd" "${"$"}{arg:-}"
