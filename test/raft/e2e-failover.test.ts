@@ -91,9 +91,12 @@ describe('pgha on the raft DCS', () => {
     expect(await cluster.writablePrimaries()).toEqual([newLeader.name]);
 
     // The promotion moved to a new timeline and kept the data; new writes replicate to the follower.
-    const ms = await members(newLeader);
-    expect(ms.find((m) => m.name === newLeader.name)).toMatchObject({ role: 'leader', state: 'running' });
-    if (typeof oldTimeline === 'number') expect(ms.find((m) => m.name === newLeader.name)!.timeline).toBeGreaterThan(oldTimeline);
+    // The member key carries the new timeline from the cycle after the promotion finished.
+    const me = await waitFor(async () => {
+      const m = (await members(newLeader)).find((x) => x.name === newLeader.name);
+      return m && (typeof oldTimeline !== 'number' || (m.timeline as number) > oldTimeline) ? m : null;
+    }, 20_000, `${newLeader.name}'s member key on the new timeline`);
+    expect(me).toMatchObject({ role: 'leader', state: 'running' });
     expect(await newLeader.sql('SELECT note FROM raft_e2e WHERE id = 1')).toEqual([{ note: 'before failover' }]);
     await newLeader.sql("INSERT INTO raft_e2e VALUES (2, 'after failover')");
     await waitFor(async () => (await other.sql('SELECT 1 FROM raft_e2e WHERE id = 2')).length === 1, 20_000, `the new row on ${other.name}`);
