@@ -130,12 +130,7 @@ export class FakePostgres implements PostgresPort {
       this.state = 'stopped';
       return false;
     }
-    this.wal = [...src.wal];
-    this.timeline = src.timeline;
-    this.history = [...src.history];
-    this.controlState = 'in archive recovery';
-    this.recoveryConfigured = true;
-    this.upstream = name;
+    this.copyFrom(src, name);
     this.state = 'stopped';
     return true;
   }
@@ -252,13 +247,18 @@ export class FakePostgres implements PostgresPort {
     await this.sleep(this.d.rewind);
     const src = name ? this.world.peer(this.name, name) : null;
     if (signal.aborted || this.running || !src?.wal || !src.running || !this.wal) return false;
-    this.wal = [...src.wal];
+    this.copyFrom(src, name);
+    return true;
+  }
+
+  /** A clone and a rewind both leave this server a standby with `src`'s WAL, timeline and history. */
+  private copyFrom(src: FakePostgres, name: string | null): void {
+    this.wal = [...src.wal!];
     this.timeline = src.timeline;
     this.history = [...src.history];
     this.controlState = 'in archive recovery';
     this.recoveryConfigured = true;
     this.upstream = name;
-    return true;
   }
 
   async timelineHistory(): Promise<Array<[number, number, string]>> {
