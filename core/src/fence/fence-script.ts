@@ -148,7 +148,6 @@ exec 3<>"$BASE.cmd" 4>"$BASE.reply"
 log "guarding $DATADIR on $BASE"
 state
 echo "0 ready" >&4
-idle=0
 while :; do
   if [ "$armed" = 1 ]; then
     clock; left=$((deadline-now))
