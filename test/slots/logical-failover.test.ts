@@ -90,7 +90,14 @@ describe('permanent logical slot across a failover (PostgreSQL 15, etcd)', () =>
     for (const n of replicas) {
       await waitFor(async () => BigInt((await n.sql<{ l: string }>("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::text AS l"))[0]!.l) >= BigInt(end), 30_000, `${n.name} to replay`);
       // The published position reached every copy: the consumer will not see 1..40 again.
-      await waitFor(async () => ((await slotRow(n, 'cdc'))?.lsn ?? 0n) >= consumedTo, 30_000, `${n.name}'s copy of cdc to reach the consumer's position`);
+      await waitFor(async () => {
+        const copy = (await slotRow(n, 'cdc'))?.lsn ?? 0n;
+        if (copy >= consumedTo) return true;
+        // What the timeout reports: the copy, the published position, and the replica's last slot messages.
+        const published = (await dcsStatus()).slots?.cdc;
+        const lines = n.log().split('\n').filter((l) => /slot|cdc/i.test(l)).slice(-5).join(' | ');
+        throw new Error(`copy at ${copy}, consumer at ${consumedTo}, /status publishes ${published}; log: ${lines}`);
+      }, 60_000, `${n.name}'s copy of cdc to reach the consumer's position`);
       expect((await slotRow(n, 'cdc'))!.lsn).toBe(consumedTo);
     }
 

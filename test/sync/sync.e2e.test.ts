@@ -57,7 +57,8 @@ describe('synchronous_mode on', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`\\| ${standby} .*\\| Sync Standby \\|`));
     expect(list.stdout).toMatch(new RegExp(`\\| ${other.name} .*\\| Replica +\\|`));
-    expect((await cluster.node(standby).get('/sync')).status).toBe(200);
+    // The standby learns it is listed in /sync at its next HA cycle (its API answers from its own view).
+    await waitFor(async () => (await cluster.node(standby).get('/sync')).status === 200 || null, 15_000, `${standby}'s /sync check to answer 200`);
     expect((await cluster.node(standby).get('/synchronous')).status).toBe(200);
     expect((await cluster.node(standby).get('/read-only-sync')).status).toBe(200);
     expect((await cluster.node(standby).get('/async')).status).toBe(503);

@@ -32,8 +32,14 @@ export interface SlotsIOOptions {
   readonly runAs: RunAs | null;
 }
 
+/**
+ * A stuck statement must not hold slot maintenance forever (the keeper runs one advance at a time):
+ * bounded generously, because advancing a logical slot over a large backlog decodes all of it.
+ */
+const STATEMENT_TIMEOUT_MS = 300_000;
+
 async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionTimeoutMillis: 5000, application_name: 'pgha', ...config });
+  const c = new pg.Client({ connectionTimeoutMillis: 5000, statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: STATEMENT_TIMEOUT_MS + 10_000, application_name: 'pgha', ...config });
   c.on('error', () => undefined);
   await c.connect();
   try {
