@@ -101,7 +101,10 @@ export async function checkRunningReplicaDiverged(controller: PostgresController
 
 export async function checkDiverged(controller: PostgresController, source: ReplicaSource): Promise<Divergence> {
   if (controller.isRunning()) return checkRunningReplicaDiverged(controller, source);
-  if (!(await ensureCleanShutdown(controller))) return 'need_reinit';
+  // A failed crash recovery says nothing about the timeline (a leftover process may still hold the
+  // shared memory): the check is retried at the next cycle, as Patroni does, instead of giving up on
+  // the data directory.
+  if (!(await ensureCleanShutdown(controller))) throw new Error('single-user crash recovery failed (see above); retrying at the next cycle');
   const cd = await controller.controlData();
   const local = localPosition(cd);
   const rewindable = await canRewind(controller).catch(() => false);

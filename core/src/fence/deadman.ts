@@ -43,16 +43,18 @@ fire() {
   kill -KILL "$PM" 2>/dev/null
   echo "$(date -u +%FT%TZ) pgha-deadman[$$]: deadline passed: killed PostgreSQL (postmaster $PM)" >&2
 }
+# The deadline is timed on the first character of a command only: "read -t" of a whole line keeps
+# what it read when the timer fires, and the rest of the line would be taken for the next command.
 while :; do
-  if [ -n "$T" ]; then
-    if read -r -t "$T" cmd a b; then :; else
-      rc=$?
-      if [ "$rc" -gt 128 ]; then fire; T=""; continue; fi
-      orphans; exit 0
-    fi
-  else
-    read -r cmd a b || { orphans; exit 0; }
+  c=""; rest=""; rc=0
+  IFS= read -r \${T:+-t "$T"} -n 1 c || rc=$?
+  if [ -z "$c" ]; then
+    if [ "$rc" -gt 128 ]; then fire; T=""; continue; fi
+    [ "$rc" = 0 ] && continue
+    orphans; exit 0
   fi
+  IFS= read -r rest
+  read -r cmd a b <<<"$c$rest"
   case "$cmd" in
     arm) T=$a; PM=$b ;;
     disarm) T="" ;;

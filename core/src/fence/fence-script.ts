@@ -17,6 +17,22 @@
  * Timing uses /proc/uptime (monotonic): a wall-clock step never moves a deadline.
  * Usage: bash -c FENCE_SCRIPT pgha-fence BASE DATA_DIR   (env DEADMAN_SCRIPT)
  */
+/**
+ * One command line from fd 3 into `line`, waiting at most $1 seconds (none: no limit). Returns 0
+ * for a line, 1 at end of file, 2 when the wait ran out. Never "read -t" a whole line: when the timer
+ * fires mid-line, bash keeps the part it read and the rest would be taken for the next command (a
+ * lost command, a garbled one after it). One character is read with the timer; the agent writes each
+ * line with a single write(), so the rest of it is already in the FIFO.
+ */
+export const NEXT_LINE_FN = String.raw`
+next_line() {
+  local c="" rest="" rc=0
+  IFS= read -r ${"$"}{1:+-t "$1"} -n 1 -u 3 c || rc=$?
+  if [ -z "$c" ]; then line=""; [ "$rc" -le 128 ] && [ "$rc" != 0 ] && return 1; return 2; fi
+  IFS= read -r -u 3 rest
+  line=$c$rest
+}`;
+
 export const FENCE_SCRIPT = String.raw`
 set -u
 trap '' PIPE
@@ -45,7 +61,24 @@ sig_tree() { # SIGNAL PM: the postmaster first (so it forks no new child), then 
   for k in "${"$"}{KIDS[@]}"; do kill "-$1" "$k" 2>/dev/null; done
 }
 secs() { printf -v secs '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 )); }
-kill_pg() { sig_tree STOP "$1"; sig_tree KILL "$1"; }
+# Stopped, the postmaster forks nothing and its children are still its children: list them before
+# the kill (once it dies they belong to init, and a stopped orphan would hold the shared memory for
+# ever: no new postmaster could start), then kill them and it.
+kill_pg() {
+  local k; sig_tree STOP "$1"; kids "$1"
+  for k in "${"$"}{KIDS[@]}"; do kill -KILL "$k" 2>/dev/null; done
+  kill -KILL "$1" 2>/dev/null
+  reap "$1"
+}
+reap() { # a killed process: wait (at most a second) until it is gone, reaping it if it is our child
+  local pid=$1 i line
+  for ((i = 0; i < 100; i++)); do
+    { read -r line < "/proc/$pid/stat"; } 2>/dev/null || return 0
+    set -- ${"$"}{line##*) }
+    if [ "$1" = Z ]; then [ "$pid" != "$child" ] || wait "$pid" 2>/dev/null; return 0; fi
+    sleep 0.01
+  done
+}
 child_alive() { # our own child still running (bash reaps it on SIGCHLD, so a dead one is gone from /proc)
   local line; [ -n "$child" ] || return 1
   { read -r line < "/proc/$child/stat"; } 2>/dev/null || { child=""; return 1; }
@@ -142,6 +175,7 @@ on_signal() { # a trap does not interrupt the loop's read: do everything here
   fi
   finish
 }
+${NEXT_LINE_FN}
 trap 'on_signal SIGTERM' TERM; trap 'on_signal SIGINT' INT; trap 'on_signal SIGHUP' HUP
 echo "$$" > "$BASE.pid"
 exec 3<>"$BASE.cmd" 4>"$BASE.reply"
@@ -155,10 +189,12 @@ while :; do
     secs "$left"; t=$secs
   elif [ "$attached" = 0 ]; then t=10
   else t=""; fi
-  if read -r ${"$"}{t:+-t "$t"} -u 3 seq cmd arg; then
+  next_line "$t"; rc=$?
+  if [ "$rc" = 0 ]; then
+    read -r seq cmd arg <<<"$line"
     if [ "$attached" = 0 ]; then exec 5<"$BASE.cmd"; exec 3<&5 5<&-; attached=1; fi
     handle "$seq" "$cmd" "${"$"}{arg:-}"
-  elif [ $? -le 128 ]; then
+  elif [ "$rc" = 1 ]; then
     # End of file: the agent is gone. Wait for the next one on a read-write descriptor (never EOF).
     attached=0; exec 3<>"$BASE.cmd"
     if [ "$armed" = 1 ] && pm_of; then
