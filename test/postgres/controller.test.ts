@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica, PluginHost, PostgresController, replicaMethodResolver, type PostmasterExitEvent } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
+import { childrenOf, freeze, processState } from '../../core/src/fence/postgres-processes.js';
 import { testUser } from '../helpers/user.js';
 import { cleanupNodes, follow, makeNode, startPrimary, type TestNode } from './pg-helpers.js';
 
@@ -126,4 +127,21 @@ describe('PostgresController and the agent\'s port over it', () => {
     expect(adopted.state).toBe('crashed');
     await adopted.close();
   });
+
+  it('primary_stop_timeout: a stop that hangs is aborted (immediate), then SIGKILLed with every child', async () => {
+    const c = await makeNode('node_c');
+    await startPrimary(c);
+    const pm = c.pg.postmasterPid()!;
+    const children = childrenOf(pm);
+    expect(children.length).toBeGreaterThan(0);
+    // A frozen PostgreSQL ignores fast and immediate shutdown requests until it is killed.
+    freeze(pm);
+    const t0 = Date.now();
+    expect(await c.pg.stop({ mode: 'fast', abortAfterMs: 1000 })).toBe(true);
+    // One second fast, one second immediate, then SIGKILL (generous bound for a loaded machine).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    for (const pid of [pm, ...children]) expect(processState(pid) ?? 'gone').toMatch(/gone|Z/);
+  }, 60_000);
 });
+

@@ -30,7 +30,7 @@ import type { PrimaryGuard } from '../fence/guard.js';
 import { isStandbySection } from '../ha/standby-source.js';
 import { FailsafeSide } from './failsafe-peers.js';
 import { applySettings } from './apply-settings.js';
-import { stopHandingOver } from './handover.js';
+import { shutdownPostgres } from './shutdown.js';
 import { reinitializeNow, restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
 import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
 import { SyncRunner, syncSettings } from './sync-runner.js';
@@ -79,6 +79,8 @@ export class Agent implements ApiBackend {
   private readonly clock: Clock;
   private oldCluster: Cluster | null = null;
   private lockSentAt: number | null = null;
+  /** Shutting down in synchronous mode: published as `nosync` so the leader releases us first. */
+  private leaving = false;
   private cycleStartedAt = 0;
   private decision: { message: string; reason: string | null } = { message: 'starting', reason: null };
   private scheduled: Record<string, unknown> | null = null;
@@ -274,7 +276,8 @@ export class Agent implements ApiBackend {
     this.lastStatus = status;
     const urls = memberUrls(this.local.config);
     const data = memberData({
-      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: { ...this.tags.tags },
+      // Leaving in synchronous mode: the leader is asked to drop us from /sync first (shutdown.ts).
+      ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: { ...this.tags.tags, ...(this.leaving ? { nosync: true, sync_priority: 0 } : {}) },
       status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
       reason: this.decision.reason,
     });
@@ -324,17 +327,14 @@ export class Agent implements ApiBackend {
       return;
     }
     const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
-    if (cluster) {
-      await stopHandingOver(this.deps.pg, {
-        name: this.name, dcs: this.dcs, http: this.deps.http, logger: this.deps.logger, cluster, sleep: this.deps.sleep,
-        onRelease: () => {
-          this.lockSentAt = null;
-          if (cluster.leaderName === this.name) this.report({ type: 'leader_released' });
-        },
-      });
-    } else {
-      await this.deps.pg.stop('fast', { checkpoint: true });
-    }
+    const { sync, loopWait, primaryStopTimeout } = this.haSettings();
+    const { name, dcs, deps: { pg, http, logger, sleep } } = this;
+    const announce = async (on: boolean) => { this.leaving = on; return this.touchMember().then(() => true, () => false); };
+    await shutdownPostgres({
+      name, pg, dcs, http, logger, sleep, cluster, stopTimeoutMs: sync?.mode && primaryStopTimeout ? primaryStopTimeout * 1000 : undefined,
+      onRelease: () => { this.lockSentAt = null; if (cluster?.leaderName === name) this.report({ type: 'leader_released' }); },
+      release: { name, sync, nosync: this.tags.nosync, loopWait, dcs, announce, logger, sleep },
+    });
     await this.deps.guard?.close();
     // As Patroni's shutdown: publish the final state (`stopped`) once PostgreSQL is down.
     const running = await this.deps.pg.facts().then((f) => f.running, () => true);

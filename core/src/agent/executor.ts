@@ -201,7 +201,7 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       });
       return;
     case 'demote':
-      return demote(ctx, a.mode);
+      return demote(ctx, a.mode, a.stopTimeout ? a.stopTimeout * 1000 : undefined);
     case 'start': {
       const label = a.role === 'primary' ? 'starting primary after failure' : 'starting';
       const leader = resolve(ctx, a.leader, a.remote);
@@ -278,7 +278,7 @@ export function reinitialize(ctx: Pick<ExecutorContext, 'long' | 'pg'>, source: 
   });
 }
 
-async function demote(ctx: ExecutorContext, mode: DemoteMode): Promise<void> {
+async function demote(ctx: ExecutorContext, mode: DemoteMode, stopTimeoutMs?: number): Promise<void> {
   const { pg, dcs, cluster } = ctx;
   ctx.report({ type: 'demoted', mode });
   ctx.onRoleChange?.('demoted');
@@ -293,13 +293,13 @@ async function demote(ctx: ExecutorContext, mode: DemoteMode): Promise<void> {
       },
     };
     ctx.long.run('demote', 'demote', async () => {
-      await stopHandingOver(pg, o, { blockCallbacks: true });
+      await stopHandingOver(pg, o, { blockCallbacks: true, stopTimeoutMs });
       return true;
     });
     return;
   }
   if (mode !== 'offline') await ctx.lockSentAt(null);
-  await pg.demote(mode);
+  await pg.demote(mode, stopTimeoutMs);
   if (mode === 'immediate') {
     const ok = await dcs.deleteLeader(cluster?.leader ?? null, null).catch(() => false);
     ctx.report({ type: 'lock', op: 'release', ok });

@@ -90,9 +90,9 @@ export function handover(o: HandoverOptions): Handover {
  * The one release-on-shutdown path (switchover's graceful demotion and SIGTERM): a checkpoint first
  * keeps the shutdown checkpoint short; the key goes once a member has it, or once PostgreSQL stopped.
  */
-export async function stopHandingOver(pg: PostgresPort, o: HandoverOptions, opts: { blockCallbacks?: boolean } = {}): Promise<boolean> {
+export async function stopHandingOver(pg: PostgresPort, o: HandoverOptions, opts: { blockCallbacks?: boolean; stopTimeoutMs?: number } = {}): Promise<boolean> {
   const h = handover(o);
-  const stopped = await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: opts.blockCallbacks });
+  const stopped = await pg.stop('fast', { checkpoint: true, onShutdown: (lsn) => h.onShutdown(lsn), blockCallbacks: opts.blockCallbacks, stopTimeoutMs: opts.stopTimeoutMs });
   await h.finish(await pg.lastLsn().catch(() => null));
   return stopped;
 }

@@ -16,7 +16,7 @@ import { createReplica, type ReplicaMethodResolver } from '../replica/create.js'
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
 import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
-import type { FollowTarget, PostgresPort, SyncPgStatus } from './postgres-port.js';
+import type { FollowTarget, PostgresPort, StopPortOptions, SyncPgStatus } from './postgres-port.js';
 import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
 import type { RecoveryMode } from '../postgres/config-files.js';
 
@@ -215,10 +215,10 @@ export class ControllerPort implements PostgresPort {
     return ok;
   }
 
-  async stop(mode: 'fast' | 'immediate', opts: { checkpoint?: boolean; onShutdown?: (lsn: number | null) => Promise<void>; blockCallbacks?: boolean } = {}): Promise<boolean> {
+  async stop(mode: 'fast' | 'immediate', opts: StopPortOptions = {}): Promise<boolean> {
     const cb = opts.onShutdown;
     const wasRunning = this.c.isRunning();
-    const ok = await this.changing(() => this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined }));
+    const ok = await this.changing(() => this.c.stop({ mode, checkpoint: opts.checkpoint, onShutdown: cb ? (lsn) => cb(Number(lsn)) : undefined, abortAfterMs: opts.stopTimeoutMs }));
     if (ok && wasRunning && !opts.blockCallbacks) this.callback('on_stop');
     return ok;
   }
@@ -247,10 +247,10 @@ export class ControllerPort implements PostgresPort {
     return ok;
   }
 
-  async demote(mode: DemoteMode): Promise<void> { return this.changing(() => this.demoteNow(mode)); }
+  async demote(mode: DemoteMode, stopTimeoutMs?: number): Promise<void> { return this.changing(() => this.demoteNow(mode, stopTimeoutMs)); }
 
-  private async demoteNow(mode: DemoteMode): Promise<void> {
-    await this.c.stop({ mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast' });
+  private async demoteNow(mode: DemoteMode, stopTimeoutMs?: number): Promise<void> {
+    await this.c.stop({ mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast', abortAfterMs: stopTimeoutMs });
   }
 
   async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {

@@ -19,6 +19,15 @@ export interface SyncPgStatus {
 
 export type FollowTarget = Member | Leader | null;
 
+export interface StopPortOptions {
+  readonly checkpoint?: boolean;
+  readonly onShutdown?: (checkpointLsn: number | null) => Promise<void>;
+  /** `blockCallbacks`: no on_stop callback (a demotion's stop; its role change is announced by the next start). */
+  readonly blockCallbacks?: boolean;
+  /** primary_stop_timeout: past it the stop turns immediate, and past it again PostgreSQL is SIGKILLed. */
+  readonly stopTimeoutMs?: number;
+}
+
 export interface PostgresPort {
   /** Facts for the decision: data directory, control data, process and one monitoring query. */
   facts(): Promise<PgFacts>;
@@ -50,12 +59,12 @@ export interface PostgresPort {
   start(role: 'primary' | 'replica' | 'standby_leader', leader: FollowTarget, signal: AbortSignal): Promise<boolean>;
   /** Stop; `onShutdown` fires once the final checkpoint is written (graceful demotion releases the lock then). */
   /** `blockCallbacks`: no on_stop callback (a demotion's stop; its role change is announced by the next start). */
-  stop(mode: 'fast' | 'immediate', opts?: { checkpoint?: boolean; onShutdown?: (checkpointLsn: number | null) => Promise<void>; blockCallbacks?: boolean }): Promise<boolean>;
+  stop(mode: 'fast' | 'immediate', opts?: StopPortOptions): Promise<boolean>;
   restart(signal: AbortSignal): Promise<boolean>;
   reload(): Promise<void>;
   promote(signal: AbortSignal): Promise<boolean>;
   /** Stop and record the mode; the agent restarts it as a replica afterwards. */
-  demote(mode: DemoteMode): Promise<void>;
+  demote(mode: DemoteMode, stopTimeoutMs?: number): Promise<void>;
   /**
    * Converge recovery settings on `leader` (primary_conninfo, primary_slot_name...). Applies what a
    * reload can; reports when only a restart can (the agent runs it as a long action).

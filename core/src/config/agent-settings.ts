@@ -33,7 +33,7 @@ export function agentSettings(local: PghaConfig, eff: EffectiveConfig): AgentSet
   return {
     ha: {
       ttl: c.ttl, loopWait: c.loopWait, retryTimeout: c.retryTimeout, maximumLagOnFailover: c.maximumLagOnFailover,
-      primaryStartTimeout: c.primaryStartTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff, memberSlotsTtl: c.memberSlotsTtl,
+      primaryStartTimeout: c.primaryStartTimeout, primaryStopTimeout: c.primaryStopTimeout, checkTimeline: c.checkTimeline, paused: c.pause, primaryRaceBackoff: c.primaryRaceBackoff, memberSlotsTtl: c.memberSlotsTtl,
       failsafeMode: c.failsafeMode, standbyCluster: isStandbySection(c.standbyCluster),
       usePgRewind: pg.usePgRewind,
       removeDataDirectoryOnRewindFailure: pg.removeDataDirectoryOnRewindFailure,

@@ -24,10 +24,9 @@ describe('nothing accepted silently', () => {
   it('is value-aware: a key is reported only when its value asks for what pgha does not do', () => {
     const off = { bootstrap: { dcs: { synchronous_mode: false, primary_stop_timeout: 30, failsafe_mode: false, standby_cluster: { host: '' } } } };
     expect(unimplementedKeys(off)).toEqual([]);
-    // Synchronous and quorum replication, failsafe mode and standby clusters are implemented; a
-    // primary_stop_timeout in synchronous mode is not yet.
-    const on = { bootstrap: { dcs: { synchronous_mode: 'quorum', synchronous_mode_strict: true, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, primary_stop_timeout: 30, failsafe_mode: true, standby_cluster: { host: 'h', port: 5432 } } } };
-    expect(unimplementedKeys(on)).toEqual(['bootstrap.dcs.primary_stop_timeout']);
+    // Synchronous and quorum replication (with primary_stop_timeout), failsafe mode and standby clusters are implemented.
+    const on = { bootstrap: { dcs: { synchronous_mode: 'quorum', synchronous_mode_strict: true, synchronous_node_count: 2, maximum_lag_on_syncnode: 5, primary_stop_timeout: 30, master_stop_timeout: 30, failsafe_mode: true, standby_cluster: { host: 'h', port: 5432 } } } };
+    expect(unimplementedKeys(on)).toEqual([]);
     expect(unimplementedKeys({ bootstrap: { dcs: { primary_stop_timeout: 30 } }, watchdog: { driver: 'default' } })).toEqual([]);
     expect(unimplementedKeys({ watchdog: { driver: 'testing' } })).toEqual(['watchdog.driver']);
     expect(unimplementedKeys({ postgresql: { use_unix_socket_repl: false } })).toEqual([]);
@@ -54,9 +53,9 @@ describe('nothing accepted silently', () => {
   });
 
   it('reports what /config asks for when the dynamic configuration comes from the DCS', () => {
-    expect(unimplementedDynamicKeys({ synchronous_mode: true, primary_stop_timeout: 5, failsafe_mode: true, ttl: 30 }, '')).toEqual(['primary_stop_timeout']);
-    const eff = effectiveConfig({ name: 'n', scope: 's' }, { synchronous_mode: true, primary_stop_timeout: 5, ttl: 30 });
-    expect(eff.warnings).toContain('/config: pgha does not act on these keys (yet); they are ignored: primary_stop_timeout');
+    expect(unimplementedDynamicKeys({ synchronous_mode: true, primary_stop_timeout: 5, failsafe_mode: true, ttl: 30, tll: 30 }, '')).toEqual(['tll (unknown key)']);
+    const eff = effectiveConfig({ name: 'n', scope: 's' }, { synchronous_mode: true, primary_stop_timeout: 5, ttl: 30, loop_wiat: 2 });
+    expect(eff.warnings).toContain('/config: pgha does not act on these keys (yet); they are ignored: loop_wiat (unknown key)');
     expect(effectiveConfig({ name: 'n', scope: 's', bootstrap: { dcs: { synchronous_mode: true, primary_stop_timeout: 5 } } }, null).warnings.join()).not.toContain('does not act on');
     expect(unimplementedWarning([])).toBeNull();
   });

@@ -4,8 +4,7 @@
  * `pgha validate-config`, and for the dynamic configuration (`/config`) whenever it changes.
  *
  * The rule for a known key is value-aware: a key is reported when its value asks for behaviour pgha
- * does not have: `primary_stop_timeout` only matters in synchronous mode, where pgha does not act on
- * it yet, so it is reported only there. Keys with no
+ * does not have (`use_unix_socket_repl: true`, a watchdog driver other than `default`). Keys with no
  * effect at all in pgha (`citus`, `log.max_queue_size`...) are reported whenever present.
  *
  * Keep this table honest: remove a row in the commit that implements the key.
@@ -21,8 +20,6 @@ import { pghaConfigSchema } from './schema/index.js';
 type When = (value: unknown, section: ConfigObject) => boolean;
 const always: When = () => true;
 const truthy: When = (v) => v === true || v === 'quorum' || (typeof v === 'string' && /^(on|true|yes|1)$/i.test(v));
-/** Synchronous replication settings only matter once synchronous_mode is on. */
-const syncRequested: When = (_v, section) => truthy(section.synchronous_mode, section);
 
 /** Local keys (path from the root) pgha does not act on, and when. */
 const LOCAL: ReadonlyArray<readonly [string, When]> = [
@@ -35,12 +32,8 @@ const LOCAL: ReadonlyArray<readonly [string, When]> = [
   ['citus', always],
 ];
 
-/** Dynamic keys (relative to `/config` or bootstrap.dcs) pgha does not act on, and when. */
-const DYNAMIC: ReadonlyArray<readonly [string, When]> = [
-  // Patroni uses it only in synchronous mode (SIGKILL a primary that takes longer to stop).
-  ['primary_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
-  ['master_stop_timeout', (v, s) => syncRequested(v, s) && Number(v) > 0],
-];
+/** Dynamic keys (relative to `/config` or bootstrap.dcs) pgha does not act on, and when: none today. */
+const DYNAMIC: ReadonlyArray<readonly [string, When]> = [];
 
 const keysOf = (schema: { shape: Record<string, unknown> }) => new Set(Object.keys(schema.shape));
 

@@ -22,7 +22,7 @@ const PRIMARY_STATES = ['in production', 'in crash recovery', 'shutting down', '
 export function decide(input: HaInput): Decision {
   const memory = observe(input, applyEvents(input.memory, input.events));
   const seen: HaInput = { ...input, memory, events: [] };
-  const p = withMaintenance(seen, decideInner(seen));
+  const p = withStopTimeout(seen, withMaintenance(seen, decideInner(seen)));
   const { remember, ...rest } = p;
   const next = remember ? { ...memory, ...remember } : memory;
   if (!input.settings.paused) return { plan: rest, memory: next };
@@ -42,6 +42,19 @@ function observe(input: HaInput, m: AgentMemory): AgentMemory {
   // Patroni resets the primary_race_backoff timer whenever there is a leader.
   if (input.cluster?.leader && next.raceBackoffSince) next = { ...next, raceBackoffSince: 0 };
   return next;
+}
+
+/**
+ * Patroni's primary_stop_timeout: only in synchronous mode (where a stopping primary may wait for
+ * standbys that are gone), every demotion's stop is bounded by it.
+ */
+function withStopTimeout(input: HaInput, p: Plan): Plan {
+  const t = input.settings.primaryStopTimeout ?? 0;
+  if (!(t > 0) || !input.settings.sync?.mode) return p;
+  const bound = (x: Plan): Plan => ({
+    ...x, actions: x.actions.map((a) => (a.type === 'demote' ? { ...a, stopTimeout: t } : a)), onFail: x.onFail && bound(x.onFail),
+  });
+  return bound(p);
 }
 
 /** Fence stand-down, slots and scheduled restarts ride on whichever branch of the plan runs. */

@@ -67,6 +67,8 @@ export interface HaSettings {
   readonly retryTimeout: number;
   readonly maximumLagOnFailover: number;
   readonly primaryStartTimeout: number;
+  /** Patroni's primary_stop_timeout (s): in synchronous mode, a demotion's stop past it is aborted (immediate, then SIGKILL); 0 = off. */
+  readonly primaryStopTimeout?: number;
   readonly checkTimeline: boolean;
   readonly paused: boolean;
   readonly usePgRewind: boolean;
@@ -231,7 +233,7 @@ export type Action =
   | { readonly type: 'promote'; readonly sync?: SyncSettings }
   /** The leader's synchronous-replication upkeep (synchronous_standby_names and `/sync`). */
   | { readonly type: 'sync_replication'; readonly sync: SyncSettings }
-  | { readonly type: 'demote'; readonly mode: DemoteMode }
+  | { readonly type: 'demote'; readonly mode: DemoteMode; readonly stopTimeout?: number }
   /** `remote`: follow the standby_cluster source (a standby leader, or anyone while the standby cluster has no leader). */
   | { readonly type: 'start'; readonly role: 'primary' | 'replica' | 'standby_leader'; readonly leader: string | null; readonly remote?: boolean }
   /** Converge recovery settings on `leader` (the member to stream from; null: none; `remote`: the standby_cluster source). */

@@ -24,6 +24,11 @@ export interface StopOptions {
   /** Escalate to immediate when the timeout passes (default true). */
   readonly escalate?: boolean;
   readonly onShutdown?: OnShutdown;
+  /**
+   * Patroni's primary_stop_timeout: a stop still running after this long is aborted (immediate mode),
+   * and one still running as long again gets SIGKILL for the postmaster and its children.
+   */
+  readonly abortAfterMs?: number;
 }
 
 export interface StartOptions {

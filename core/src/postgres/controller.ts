@@ -15,6 +15,7 @@ import { availableGucs, knownParameters } from './available-gucs.js';
 import { beforeStop, prePromote } from './hooks.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
+import { kill as killPostgres } from '../fence/postgres-processes.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
 import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
 import {
@@ -270,7 +271,9 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     void w.exited.then(() => { gone = true; });
     signalPostmaster(pid, mode);
     this.logger.info({ pid, mode }, 'stopping postgres');
-    let deadline = Date.now() + (opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    const abortAfter = opts.abortAfterMs && opts.abortAfterMs > 0 ? opts.abortAfterMs : null;
+    let deadline = Date.now() + (abortAfter ?? opts.timeoutMs ?? this.settings.pgCtlTimeout * 1000);
+    let killed = false;
     let shutdownCalled = false;
     const callShutdown = async () => {
       const cd = await this.controlData().catch(() => null);
@@ -282,11 +285,19 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     while (!gone) {
       if (opts.onShutdown && !shutdownCalled && mode !== 'immediate') await callShutdown();
       if (Date.now() > deadline) {
+        if (abortAfter && mode === 'immediate' && !killed) {
+          // primary_stop_timeout, as Patroni: an immediate stop that hangs too gets SIGKILL.
+          this.logger.warn({ pid }, 'Sending SIGKILL to Postmaster and its children');
+          killPostgres(pid);
+          killed = true;
+          deadline = Date.now() + 10_000;
+          continue;
+        }
         if (opts.escalate === false || mode === 'immediate') break;
-        this.logger.warn({ pid }, `postgres did not stop in ${mode} mode in time; escalating to immediate`);
+        this.logger.warn({ pid }, abortAfter ? 'Timeout during postmaster stop, aborting Postgres.' : `postgres did not stop in ${mode} mode in time; escalating to immediate`);
         mode = 'immediate';
         signalPostmaster(pid, mode);
-        deadline = Date.now() + 10_000;
+        deadline = Date.now() + (abortAfter ?? 10_000);
       }
       await Promise.race([w.exited, sleep(opts.onShutdown && !shutdownCalled ? 20 : 100)]);
     }

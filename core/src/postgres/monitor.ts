@@ -136,10 +136,19 @@ export class LocalConnection {
     }
   }
 
+  /** Close the connection; a frozen or hung server never answers the goodbye, so this waits at most a second. */
   async close(): Promise<void> {
     const c = this.client;
     this.client = null;
-    if (c) await c.end().catch(() => undefined);
+    if (!c) return;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      c.end().then(() => true, () => true),
+      new Promise<false>((r) => { timer = setTimeout(() => r(false), 1000); }),
+    ]);
+    clearTimeout(timer);
+    // pg.Client has no public way to drop its socket without the server's reply.
+    if (!ended) (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
   }
 }
 
