@@ -95,7 +95,11 @@ export class MixedNode {
 }
 
 /** The YAML both programs read: Patroni's keys only (pgha reads the same file unchanged). */
-export function nodeConfig(o: { scope: string; name: string; dir: string; apiPort: number; pgPort: number; etcdHosts: string }): Record<string, unknown> {
+export function nodeConfig(o: {
+  scope: string; name: string; dir: string; apiPort: number; pgPort: number; etcdHosts: string;
+  /** Extra bootstrap.dcs keys (e.g. synchronous_mode); local tags. */
+  dynamic?: Record<string, unknown>; tags?: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     scope: o.scope, name: o.name, namespace: '/service',
     log: { level: 'INFO' },
@@ -103,7 +107,7 @@ export function nodeConfig(o: { scope: string; name: string; dir: string; apiPor
     etcd3: { hosts: o.etcdHosts },
     bootstrap: {
       dcs: {
-        ttl: 20, loop_wait: 2, retry_timeout: 5, maximum_lag_on_failover: 16777216,
+        ttl: 20, loop_wait: 2, retry_timeout: 5, maximum_lag_on_failover: 16777216, ...o.dynamic,
         postgresql: { use_pg_rewind: true, use_slots: true, parameters: { wal_log_hints: 'on', max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '128MB' } },
       },
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
@@ -115,7 +119,7 @@ export function nodeConfig(o: { scope: string; name: string; dir: string; apiPor
       parameters: { unix_socket_directories: o.dir, logging_collector: 'off' },
       pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
     },
-    tags: {},
+    tags: { ...o.tags },
   };
 }
 
@@ -125,7 +129,7 @@ export class MixedCluster {
   private constructor(readonly scope: string, readonly root: string, readonly etcd: EtcdCluster, readonly nodes: MixedNode[]) {}
 
   /** Nodes `kinds[i]`, started in order: the first one alone until it leads, so it bootstraps the cluster. */
-  static async start(kinds: readonly Kind[]): Promise<MixedCluster> {
+  static async start(kinds: readonly Kind[], opts: { dynamic?: Record<string, unknown>; tags?: Record<string, Record<string, unknown>> } = {}): Promise<MixedCluster> {
     requirePatroni();
     requirePostgresBinaries();
     testUser();
@@ -140,7 +144,7 @@ export class MixedCluster {
       mkdirSync(dir);
       const [apiPort, pgPort] = [await freePort(), await freePort()];
       const configPath = join(dir, 'node.yml');
-      writeFileSync(configPath, stringify(nodeConfig({ scope, name, dir, apiPort, pgPort, etcdHosts })));
+      writeFileSync(configPath, stringify(nodeConfig({ scope, name, dir, apiPort, pgPort, etcdHosts, dynamic: opts.dynamic, tags: opts.tags?.[name] })));
       const u = testUser();
       if (u) for (const p of [dir, configPath]) chownSync(p, u.uid, u.gid);
       nodes.push(new MixedNode(name, dir, configPath, apiPort, pgPort));

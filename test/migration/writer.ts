@@ -68,7 +68,10 @@ export class SteadyWriter {
   /** The first node that accepts a connection and is not in recovery; null when none does now. */
   private async connectToPrimary(): Promise<pg.Client | null> {
     for (const port of this.ports) {
-      const c = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 2000, query_timeout: 3000 });
+      // No server-side statement_timeout: in synchronous mode a commit cancelled while it waits for the
+      // standby is reported as a success (with a warning) though it may not be replicated; the
+      // client-side query_timeout drops the connection instead, so such a write is never counted.
+      const c = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 3000 });
       c.on('error', () => undefined);
       try {
         await c.connect();

@@ -2,6 +2,7 @@
  * synchronous_mode on, end to end on 3 agents, etcd and PostgreSQL 15 (ttl 20, loop_wait 1):
  *  - the leader lists its standby in synchronous_standby_names and `/sync`; GET /cluster, `pgha list`
  *    and the /sync, /async health checks say so;
+ *  - the sync standby shut down (SIGTERM) is released from /sync before its PostgreSQL stops;
  *  - strict mode with both replicas stopped: commits block, none is acknowledged; they go through
  *    once a replica is back;
  *  - a switchover answers 200 and loses no acknowledged write;
@@ -71,6 +72,34 @@ describe('synchronous_mode on', () => {
     const r = await leader.get('/switchover', { method: 'POST', body: JSON.stringify({ leader: leader.name, candidate: other.name }), headers: { 'content-type': 'application/json' } });
     expect(r).toEqual({ status: 412, body: 'candidate name does not match with sync_standby' });
   }, 120_000);
+
+  it('a synchronous standby that shuts down is released from /sync while its PostgreSQL still runs', async () => {
+    const { leader, standby } = await syncEstablished();
+    const s = cluster.node(standby);
+    const other = cluster.nodes.find((n) => n !== leader && n !== s)!;
+    const pm = s.postmasterPid();
+    expect(pm).not.toBeNull();
+    // Watch the leader's view: was the standby dropped from /sync before its postmaster went away?
+    let releasedWhileRunning = false;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const members = ((await leader.get('/cluster').catch(() => null))?.body?.members ?? []) as Array<{ name: string; role: string }>;
+        const listed = members.some((m) => m.name === standby && m.role === 'sync_standby');
+        if (members.length && !listed && s.postmasterPid() === pm) releasedWhileRunning = true;
+        await sleep(50);
+      }
+    })();
+    await s.stopAgent();
+    watching = false;
+    await watcher;
+    expect(s.postmasterPid()).toBeNull();
+    expect(releasedWhileRunning, `logs: ${s.logFile}`).toBe(true);
+    // The other replica is the synchronous standby now, in PostgreSQL and in /sync.
+    await waitFor(async () => (await ssnOf(leader)) === other.name || null, 30_000, `${other.name} in synchronous_standby_names`);
+    s.start();
+    await cluster.waitHealthy(2, 120_000);
+  }, 180_000);
 
   it('strict mode with both replicas stopped: commits block and none is acknowledged', async () => {
     const { leader } = await syncEstablished();

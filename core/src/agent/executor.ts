@@ -201,7 +201,7 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       });
       return;
     case 'demote':
-      return demote(ctx, a.mode, a.stopTimeout ? a.stopTimeout * 1000 : undefined);
+      return demote(ctx, a.mode, a.stopTimeout ? a.stopTimeout * 1000 : undefined, a.syncOnly);
     case 'start': {
       const label = a.role === 'primary' ? 'starting primary after failure' : 'starting';
       const leader = resolve(ctx, a.leader, a.remote);
@@ -278,7 +278,7 @@ export function reinitialize(ctx: Pick<ExecutorContext, 'long' | 'pg'>, source: 
   });
 }
 
-async function demote(ctx: ExecutorContext, mode: DemoteMode, stopTimeoutMs?: number): Promise<void> {
+async function demote(ctx: ExecutorContext, mode: DemoteMode, stopTimeoutMs?: number, syncOnly?: boolean): Promise<void> {
   const { pg, dcs, cluster } = ctx;
   ctx.report({ type: 'demoted', mode });
   ctx.onRoleChange?.('demoted');
@@ -286,7 +286,7 @@ async function demote(ctx: ExecutorContext, mode: DemoteMode, stopTimeoutMs?: nu
     // Switchover: fast shutdown after a checkpoint; the key goes as soon as the candidate has the
     // shutdown checkpoint, so it takes over without waiting for the rest of the shutdown.
     const o: HandoverOptions = {
-      name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null, sleep: ctx.sleep,
+      name: ctx.name, dcs, http: ctx.http, logger: ctx.logger, cluster, candidate: cluster.failover?.candidate ?? null, syncOnly, sleep: ctx.sleep,
       onRelease: () => {
         ctx.report({ type: 'leader_released' });
         void ctx.lockSentAt(null);

@@ -25,6 +25,8 @@ export interface HandoverOptions {
   readonly cluster: Cluster;
   /** The switchover candidate, if one was named: only it counts. */
   readonly candidate?: string | null;
+  /** Synchronous mode is active: without a named candidate only members listed in `/sync` count. */
+  readonly syncOnly?: boolean;
   /** Called once the key is released (or found not ours): the fence must not be fed any more. */
   readonly onRelease?: () => void;
   /** Poll interval for members' positions while PostgreSQL shuts down. */
@@ -41,10 +43,14 @@ export interface Handover {
   readonly released: boolean;
 }
 
-/** Members that could take over: the named candidate, or anyone not tagged nofailover. */
+/**
+ * Members that could take over: the named candidate, or anyone not tagged nofailover (in synchronous
+ * mode, anyone listed in `/sync`: releasing once an asynchronous member has the checkpoint would let
+ * the synchronous standby promote without it, and that member would then have to be rewound).
+ */
 function candidates(o: HandoverOptions): Member[] {
   return o.cluster.members.filter((m) => m.name !== o.name && m.apiUrl
-    && (o.candidate ? m.name === o.candidate : !truthy(m.tags.nofailover)));
+    && (o.candidate ? m.name === o.candidate : !truthy(m.tags.nofailover) && (!o.syncOnly || o.cluster.sync.matches(m.name))));
 }
 
 export function handover(o: HandoverOptions): Handover {

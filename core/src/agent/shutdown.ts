@@ -81,8 +81,9 @@ export async function shutdownPostgres(o: ShutdownOptions): Promise<void> {
   const { cluster, pg } = o;
   await whileNotSyncStandby(o.release, async () => {
     if (!cluster) return pg.stop('fast', { checkpoint: true, stopTimeoutMs: o.stopTimeoutMs });
+    const syncOnly = !!o.release.sync?.mode && !cluster.sync.isEmpty;
     return stopHandingOver(pg, {
-      name: o.name, dcs: o.dcs, http: o.http, logger: o.logger, cluster, sleep: o.sleep, onRelease: o.onRelease,
+      name: o.name, dcs: o.dcs, http: o.http, logger: o.logger, cluster, sleep: o.sleep, onRelease: o.onRelease, syncOnly,
     }, { stopTimeoutMs: o.stopTimeoutMs });
   });
 }

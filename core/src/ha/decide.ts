@@ -9,6 +9,7 @@ import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster, r
 import { standbyBootstrap, standbyRecover } from './standby.js';
 import { maintenance } from './maintenance.js';
 import { applyEvents } from './memory.js';
+import { syncRace } from './sync-race.js';
 import { LONG_ACTION_TEXT, plan, type Action, type AgentMemory, type Decision, type HaInput, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
@@ -22,7 +23,7 @@ const PRIMARY_STATES = ['in production', 'in crash recovery', 'shutting down', '
 export function decide(input: HaInput): Decision {
   const memory = observe(input, applyEvents(input.memory, input.events));
   const seen: HaInput = { ...input, memory, events: [] };
-  const p = withStopTimeout(seen, withMaintenance(seen, decideInner(seen)));
+  const p = withSyncDemotion(seen, withMaintenance(seen, decideInner(seen)));
   const { remember, ...rest } = p;
   const next = remember ? { ...memory, ...remember } : memory;
   if (!input.settings.paused) return { plan: rest, memory: next };
@@ -45,14 +46,18 @@ function observe(input: HaInput, m: AgentMemory): AgentMemory {
 }
 
 /**
- * Patroni's primary_stop_timeout: only in synchronous mode (where a stopping primary may wait for
- * standbys that are gone), every demotion's stop is bounded by it.
+ * Demotions in synchronous mode: Patroni's primary_stop_timeout bounds the stop (a stopping primary
+ * may wait for standbys that are gone), and once `/sync` is in force only its members may take the
+ * key over, so a graceful handover waits for one of them to have the shutdown checkpoint.
  */
-function withStopTimeout(input: HaInput, p: Plan): Plan {
+function withSyncDemotion(input: HaInput, p: Plan): Plan {
   const t = input.settings.primaryStopTimeout ?? 0;
-  if (!(t > 0) || !input.settings.sync?.mode) return p;
+  const stopTimeout = t > 0 && input.settings.sync?.mode ? t : undefined;
+  const syncOnly = input.cluster ? syncRace(input, input.cluster).active : false;
+  if (!stopTimeout && !syncOnly) return p;
+  const extra = { ...(stopTimeout ? { stopTimeout } : {}), ...(syncOnly ? { syncOnly } : {}) };
   const bound = (x: Plan): Plan => ({
-    ...x, actions: x.actions.map((a) => (a.type === 'demote' ? { ...a, stopTimeout: t } : a)), onFail: x.onFail && bound(x.onFail),
+    ...x, actions: x.actions.map((a) => (a.type === 'demote' ? { ...a, ...extra } : a)), onFail: x.onFail && bound(x.onFail),
   });
   return bound(p);
 }

@@ -233,7 +233,11 @@ export type Action =
   | { readonly type: 'promote'; readonly sync?: SyncSettings }
   /** The leader's synchronous-replication upkeep (synchronous_standby_names and `/sync`). */
   | { readonly type: 'sync_replication'; readonly sync: SyncSettings }
-  | { readonly type: 'demote'; readonly mode: DemoteMode; readonly stopTimeout?: number }
+  /**
+   * `stopTimeout`: primary_stop_timeout (s) in synchronous mode. `syncOnly`: synchronous mode is
+   * active, so only a member listed in `/sync` may take the key over (the handover waits for one).
+   */
+  | { readonly type: 'demote'; readonly mode: DemoteMode; readonly stopTimeout?: number; readonly syncOnly?: boolean }
   /** `remote`: follow the standby_cluster source (a standby leader, or anyone while the standby cluster has no leader). */
   | { readonly type: 'start'; readonly role: 'primary' | 'replica' | 'standby_leader'; readonly leader: string | null; readonly remote?: boolean }
   /** Converge recovery settings on `leader` (the member to stream from; null: none; `remote`: the standby_cluster source). */
