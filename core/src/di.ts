@@ -42,9 +42,9 @@ export function provideService<K extends ServiceName>(c: DependencyContainer, na
 export function resolveServices<S extends ServiceName>(c: DependencyContainer, names: readonly S[] = []): Pick<ServiceMap, S> {
   const out = {} as Pick<ServiceMap, S>;
   for (const n of names) {
-    const token = Tokens[n] as InjectionToken<unknown>;
+    const token: InjectionToken<ServiceMap[S]> = Tokens[n];
     if (!c.isRegistered(token, true)) throw new PghaError(ErrorCodes.PLUGIN_INVALID, `service ${n} is not available here (this command runs without it)`);
-    (out as Record<string, unknown>)[n] = c.resolve(token);
+    out[n] = c.resolve(token);
   }
   return out;
 }

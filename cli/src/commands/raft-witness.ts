@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
+import { isPlainObject } from '@pgha/core';
 import { raftConfigSchema, startRaftMember, type RaftConfig, type RaftMemberHandle } from '@pgha/dcs-raft';
 
 /** PATRONI_RAFT_PARTNER_ADDRS is `'h1:p1','h2:p2'` in Patroni; plain comma lists work too. */
@@ -14,8 +15,9 @@ function addrList(v: string): string[] {
 }
 
 export function loadRaftWitnessConfig(file: string, env: NodeJS.ProcessEnv = process.env): RaftConfig {
-  const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
-  const raft: Record<string, unknown> = { ...((doc.raft as Record<string, unknown> | undefined) ?? {}) };
+  // Only the raft section, before validation (the schema below checks it): a missing or empty one reads as {}.
+  const doc: unknown = parse(readFileSync(file, 'utf8'));
+  const raft: Record<string, unknown> = { ...(isPlainObject(doc) && isPlainObject(doc.raft) ? doc.raft : {}) };
   const overrides: [string, string, (v: string) => unknown][] = [
     ['PATRONI_RAFT_SELF_ADDR', 'self_addr', (v) => v],
     ['PATRONI_RAFT_BIND_ADDR', 'bind_addr', (v) => v],

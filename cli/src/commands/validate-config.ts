@@ -21,8 +21,8 @@ export async function validateConfigReport(file: string, opts: { ctl?: boolean; 
     const read = readConfig({ path: file, env: opts.env ?? process.env });
     const r = validateConfig(read.raw, opts.ctl ? 'ctl' : 'agent');
     if (!r.ok) return fail(r.issues);
-    const issues = opts.ctl ? [] : [...staticConfigIssues(r.config as Record<string, unknown>)];
-    const host = new PluginHost({ config: r.config as Record<string, unknown>, baseDir: configBaseDir(file) });
+    const issues = opts.ctl ? [] : [...staticConfigIssues(r.config)];
+    const host = new PluginHost({ config: r.config, baseDir: configBaseDir(file) });
     const dcs = await host.checkDcs();
     if (dcs.error) issues.push({ path: '(dcs)', message: dcs.error.replace(/\n\s*/g, '; ') });
     // Replica-method plugins: refused ones and sections their schema rejects (key path in the message).

@@ -3,6 +3,7 @@
  * PostgreSQL versions from GET /patroni, as patronictl's version verb prints them.
  */
 import type { Command } from 'commander';
+import { isPlainObject } from '@pgha/core';
 import { CtlContext } from '../ctl/context.js';
 import { jsonBody } from '../ctl/rest.js';
 import { membersWithRole } from '../ctl/select.js';
@@ -33,7 +34,7 @@ export function registerVersion(program: Command): void {
           if (!m.apiUrl || (names.length && !names.includes(m.name))) continue;
           try {
             const doc = jsonBody(await ctx.rest.request(m, 'GET', 'patroni'));
-            const agent = doc?.patroni && typeof doc.patroni === 'object' ? (doc.patroni as Record<string, unknown>).version : undefined;
+            const agent = isPlainObject(doc?.patroni) ? doc.patroni.version : undefined;
             const pg = typeof doc?.server_version === 'number' ? ` PostgreSQL ${formatPgVersion(doc.server_version)}` : '';
             process.stdout.write(`${m.name}: Patroni ${String(agent)}${pg}\n`);
           } catch (e) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   ConfigError, Dcs, PluginHost, clusterBasePath, createContainer, createLogger, serviceSource, readConfig, systemClock, validateConfig,
-  type Cluster, type DcsContext, type Logger,
+  type Cluster, type DcsContext, type Logger, type PghaConfig,
 } from '@pgha/core';
 import { applyDcsUrl } from './dcs-url.js';
 import { CtlError } from './errors.js';
@@ -37,13 +37,13 @@ export class CtlContext {
   readonly logger: Logger;
 
   private constructor(
-    readonly config: Record<string, unknown>,
+    readonly config: PghaConfig,
     private readonly baseDir: string,
     private readonly insecure: boolean,
     env: NodeJS.ProcessEnv,
   ) {
     const level = env.LOGLEVEL || env.PATRONI_LOGLEVEL || env.PATRONI_LOG_LEVEL || 'WARNING';
-    this.logger = createLogger({ type: 'plain', level } as never, { env: {} });
+    this.logger = createLogger({ type: 'plain', level }, { env: {} });
   }
 
   /** Read options from the command (and the program before it) and the environment. */
@@ -65,7 +65,7 @@ export class CtlContext {
     const raw = dcsUrl ? applyDcsUrl(read.raw, dcsUrl) : read.raw;
     const r = validateConfig(raw, 'ctl');
     if (!r.ok) throw new ConfigError(r.issues);
-    return new CtlContext(r.config as Record<string, unknown>, read.baseDir, !!opts.insecure, env);
+    return new CtlContext(r.config, read.baseDir, !!opts.insecure, env);
   }
 
   /** `scope` from the configuration: the default CLUSTER_NAME. */

@@ -2,6 +2,7 @@
  * `-d/--dcs-url DCS://HOST:PORT/NAMESPACE` (env DCS_URL), patronictl's parse_dcs: the result
  * replaces every DCS section of the configuration, and a path sets the namespace.
  */
+import { isPlainObject } from '@pgha/core';
 import { CtlError } from './errors.js';
 
 const DCS_DEFAULTS: Record<string, { port: number; section: (hostPort: string, host: string, port: number) => Record<string, unknown> }> = {
@@ -62,8 +63,8 @@ export function applyDcsUrl(config: Record<string, unknown>, url: string): Recor
   const parsed = parseDcsUrl(url);
   const out: Record<string, unknown> = { ...config };
   // kubernetes:// keeps the configuration's section (its labels select the cluster's objects).
-  const kube = parsed.sections.kubernetes as Record<string, unknown> | undefined;
-  const keep = kube && typeof config.kubernetes === 'object' && config.kubernetes ? config.kubernetes as Record<string, unknown> : {};
+  const kube = isPlainObject(parsed.sections.kubernetes) ? parsed.sections.kubernetes : undefined;
+  const keep = kube && isPlainObject(config.kubernetes) ? config.kubernetes : {};
   for (const k of DCS_SECTION_KEYS) delete out[k];
   Object.assign(out, parsed.sections);
   if (kube) out.kubernetes = { ...keep, ...kube };

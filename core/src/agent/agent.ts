@@ -160,7 +160,7 @@ export class Agent implements ApiBackend {
     this.dynamicSeen = seen;
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
     const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
-    (next.config as Record<string, unknown>).postgresql = withSlotRequirements(next.config.postgresql as Record<string, unknown>, this.enforceHotStandbyFeedback);
+    if (next.config.postgresql) next.config.postgresql = withSlotRequirements(next.config.postgresql, this.enforceHotStandbyFeedback);
     for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
     this.eff = next;
     this.deps.pg.setStandbyCluster?.(isStandbySection(next.cluster.standbyCluster) ? next.cluster.standbyCluster : null);

@@ -19,6 +19,7 @@ import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort, StopPortOptions, SyncPgStatus } from './postgres-port.js';
 import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
 import type { RecoveryMode } from '../postgres/config-files.js';
+import { isPlainObject } from '../util/json.js';
 
 const SYNC_STATUS_SQL = `SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
   pg_catalog.current_setting('synchronous_standby_names') AS ssn,
@@ -318,7 +319,7 @@ export class ControllerPort implements PostgresPort {
     const row = rows?.[0];
     if (!row || row.in_recovery === true) return null;
     const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    const repl = Array.isArray(row.replication) ? (row.replication as Record<string, unknown>[]) : [];
+    const repl = Array.isArray(row.replication) ? row.replication.filter(isPlainObject) : [];
     return {
       ssn: String(row.ssn ?? ''), synchronousCommit: String(row.synchronous_commit ?? 'on'), flushLsn: n(row.flush_lsn) ?? 0,
       replication: repl.map((r) => ({

@@ -4,8 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createApiServer, type ApiServer } from '../api/server.js';
-import type { RestApiConfig } from '../api/types.js';
-import { createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '../config/index.js';
+import { configSection, createLogger, effectiveConfig, loadConfig, type LoadedConfig } from '../config/index.js';
 import { startupChecks, reloadLocalConfig } from '../config/agent-config.js';
 import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
@@ -17,7 +16,6 @@ import { membersService } from '../plugins/members.js';
 import { replicaMethodResolver } from '../plugins/replica-resolver.js';
 import { PostgresController } from '../postgres/controller.js';
 import { systemClock } from '../util/clock.js';
-import { isPlainObject } from '../util/json.js';
 import { Agent } from './agent.js';
 import { memberHttpClient } from './member-http.js';
 import type { HttpClient } from '../di.js';
@@ -53,8 +51,8 @@ export interface RunningAgent {
 /** uid/gid for PostgreSQL when we run as root (postgres refuses root): `postgresql.run_as` or PGHA_PG_USER. */
 function postgresUser(config: LoadedConfig['config'], env: NodeJS.ProcessEnv): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
-  const pg = isPlainObject(config.postgresql) ? config.postgresql : {};
-  const user = (typeof pg.run_as === 'string' && pg.run_as) || env.PGHA_PG_USER;
+  const runAs = configSection(config, 'postgresql').run_as;
+  const user = (typeof runAs === 'string' && runAs) || env.PGHA_PG_USER;
   if (!user) throw new FatalError("running as root: set postgresql.run_as (or PGHA_PG_USER) to the OS user PostgreSQL runs as, or run pgha as that user");
   const uid = Number(execFileSync('id', ['-u', user]).toString().trim());
   const gid = Number(execFileSync('id', ['-g', user]).toString().trim());
@@ -92,7 +90,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   // As Patroni: the variables read are removed, so PostgreSQL, callbacks and scripts never see the secrets.
   for (const k of local.consumedEnv) delete sourceEnv[k];
   const config = local.config;
-  const logger = o.logger ?? createLogger(config.log as never, { env });
+  const logger = o.logger ?? createLogger(config.log, { env });
   for (const w of local.warnings) logger.warn(w);
   startupChecks(local, logger);
   for (const w of contradictoryTagWarnings(config.tags)) logger.warn(w);
@@ -106,9 +104,9 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
   const namespace = typeof config.namespace === 'string' ? config.namespace : '/service';
 
   // Requests to other members go as Patroni's do (TLS without verification unless a client certificate is set).
-  const http = memberHttpClient(() => (current ?? local).config as Record<string, unknown>);
-  const container = createContainer({ config: eff.config as Record<string, unknown>, logger, clock: systemClock, http });
-  const host = new PluginHost({ config: config as Record<string, unknown>, baseDir: local.baseDir, services: serviceSource(container) });
+  const http = memberHttpClient(() => (current ?? local).config);
+  const container = createContainer({ config: eff.config, logger, clock: systemClock, http });
+  const host = new PluginHost({ config, baseDir: local.baseDir, services: serviceSource(container) });
   const ctx: DcsContext = {
     name, scope, namespace, basePath: clusterBasePath(namespace, scope),
     ttl: eff.timings.ttl, loopWait: eff.timings.loopWait, retryTimeout: eff.timings.retryTimeout, ctl: false,
@@ -128,24 +126,21 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     throw new StartupRefused(message);
   }
 
-  const dataDir = String((eff.config.postgresql as Record<string, unknown>).data_dir);
+  const dataDir = String(configSection(eff.config, 'postgresql').data_dir);
   // PostgreSQL is started by the fence, as its child: it cannot outlive every pgha process.
   const fence = new FenceClient(dataDir, logger);
   const controller = new PostgresController({
-    postgresql: eff.config.postgresql as Record<string, unknown>, scope, name, logger, ...postgresUser(config, env),
+    postgresql: configSection(eff.config, 'postgresql'), scope, name, logger, ...postgresUser(config, env),
     launch: (o) => fence.spawnPostmaster(o),
   });
   // Like Patroni: create data_dir (and its parents) so a fresh node can bootstrap or clone into it.
   controller.ensureDataDirectory();
-  const callbacks = new CallbackRunner(() => {
-    const pg = (current ?? local).config.postgresql;
-    return isPlainObject(pg) ? pg.callbacks : undefined;
-  }, scope, logger, controller.runAs);
-  const port = new ControllerPort(controller, (isPlainObject(config.bootstrap) ? config.bootstrap : {}) as Record<string, unknown>, replicaMethodResolver(host), callbacks);
-  const wd = isPlainObject(config.watchdog) ? config.watchdog : {};
+  const callbacks = new CallbackRunner(() => configSection((current ?? local).config, 'postgresql').callbacks, scope, logger, controller.runAs);
+  const port = new ControllerPort(controller, configSection(config, 'bootstrap'), replicaMethodResolver(host), callbacks);
+  const wd = configSection(config, 'watchdog');
   const guard = new PrimaryGuard(
     fence,
-    new KernelWatchdog(watchdogMode(config.watchdog), typeof wd.device === 'string' ? wd.device : '/dev/watchdog', timing.fireAfter, logger),
+    new KernelWatchdog(watchdogMode(config.watchdog), wd.device ?? '/dev/watchdog', timing.fireAfter, logger),
     timing, logger, () => systemClock.monotonic(),
   );
   // A previous agent may have died while primary: its fence froze PostgreSQL. Keep the primary only
@@ -164,7 +159,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
     rewind: () => controller.settings.rewind, dataDir, runAs: controller.runAs,
   });
   const agent = new Agent({ local, dcs, pg: port, logger, http, version: PATRONI_COMPATIBLE_VERSION, reloadLocal, guard, dynamicCache, slotsIO });
-  const api = createApiServer(agent, (config.restapi ?? {}) as RestApiConfig, logger);
+  const api = createApiServer(agent, configSection(config, 'restapi'), logger);
   await api.start();
   const loop = agent.start();
   let stopped: Promise<void> | null = null;

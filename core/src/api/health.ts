@@ -8,6 +8,7 @@ import { HttpError, jsonReply, statusOnly } from './http-util.js';
 import { parseIntWithUnit } from './parsing.js';
 import { fetchNodeStatus, globalView, isPrimaryRole, statusDocument } from './status.js';
 import type { ApiContext, Reply } from './types.js';
+import { isPlainObject } from '../util/json.js';
 
 function lagLimit(ctx: ApiContext): number | null {
   const raw = ctx.query.get('lag');
@@ -38,7 +39,7 @@ export function healthStatusCode(ctx: ApiContext, doc: Record<string, unknown>):
   const cluster = backend.cachedCluster();
   const view = globalView(backend, cluster);
   const role = doc.role;
-  const xlog = (doc.xlog ?? {}) as Record<string, unknown>;
+  const xlog = isPlainObject(doc.xlog) ? doc.xlog : {};
 
   const maxLag = lagLimit(ctx);
   const leaderOptime = cluster?.lastLsn ?? 0;

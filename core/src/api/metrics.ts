@@ -6,6 +6,7 @@
 import { parseZonedTime } from '../model/timestamp.js';
 import type { ApiBackend } from './backend.js';
 import type { Histogram } from './ha-metrics.js';
+import { isPlainObject } from '../util/json.js';
 
 /** Patroni's PostgresqlState (value, enum name) in index order; indexes never change, dashboards depend on them. */
 const STATES: ReadonlyArray<readonly [string, string]> = [
@@ -71,7 +72,7 @@ export function label(key: string, value: string): string {
 export function renderMetrics(backend: ApiBackend, doc: Record<string, unknown>, monotonicNowMs: number): string {
   const out = new Exposition(`{${label('scope', backend.scope)},${label('name', backend.name)}}`);
   const metric = out.metric.bind(out);
-  const xlog = (doc.xlog ?? {}) as Record<string, unknown>;
+  const xlog = isPlainObject(doc.xlog) ? doc.xlog : {};
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const flag = (v: unknown) => (v ? 1 : 0);
   const role = doc.role;

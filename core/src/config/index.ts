@@ -24,6 +24,7 @@ export { lintConfig } from './lint.js';
 export { unimplementedKeys, unimplementedDynamicKeys, unimplementedWarning } from './unimplemented.js';
 export { staticConfigIssues, hostPortProblem } from './checks.js';
 export { planReload, type ReloadPlan } from './reload.js';
+export { configSection, type ConfigSection, type ConfigSectionName } from './section.js';
 export * from './logging.js';
 
 export interface LoadConfigOptions {

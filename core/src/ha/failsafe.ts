@@ -15,6 +15,7 @@ import { Cluster } from '../model/cluster.js';
 import { Member } from '../model/member.js';
 import { Leader } from '../model/values.js';
 import type { HaInput, Plan, Verdict } from './types.js';
+import { isPlainObject } from '../util/json.js';
 
 /** Patroni's POST /failsafe timeout and retries. */
 export const FAILSAFE_REQUEST_TIMEOUT_MS = 2000;
@@ -36,11 +37,9 @@ export function failsafeTopology(cluster: Cluster, me: string, myApiUrl: string)
  * (no usable `/failsafe` value, or it does not list this node). An empty list: a single-node cluster.
  */
 export function failsafePeers(topology: unknown, me: string): Array<{ name: string; url: string }> | null {
-  if (!topology || typeof topology !== 'object' || Array.isArray(topology)) return null;
-  const t = topology as Record<string, unknown>;
-  if (!Object.hasOwn(t, me)) return null;
+  if (!isPlainObject(topology) || !Object.hasOwn(topology, me)) return null;
   const peers: Array<{ name: string; url: string }> = [];
-  for (const [name, url] of Object.entries(t)) {
+  for (const [name, url] of Object.entries(topology)) {
     if (name === me) continue;
     // A member without a usable URL cannot confirm: asking nobody would be consent by default.
     peers.push({ name, url: typeof url === 'string' ? url : '' });
@@ -72,16 +71,16 @@ export function failsafeConsent(peers: readonly { name: string }[], answers: rea
 
 /** Parse a POST /failsafe body; a string is the reason it is refused (400). */
 export function parseFailsafePing(body: unknown): FailsafePing | string {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the request body must be a JSON object';
-  const b = body as Record<string, unknown>;
+  if (!isPlainObject(body)) return 'the request body must be a JSON object';
+  const b = body;
   for (const k of ['name', 'conn_url', 'api_url'] as const) {
     if (typeof b[k] !== 'string' || !b[k] || (b[k] as string).length > 1024) return `${k} must be a non-empty string`;
   }
   let slots: Record<string, number> | undefined;
   if (b.slots !== undefined && b.slots !== null) {
-    if (typeof b.slots !== 'object' || Array.isArray(b.slots)) return 'slots must be an object';
+    if (!isPlainObject(b.slots)) return 'slots must be an object';
     slots = {};
-    for (const [k, v] of Object.entries(b.slots as Record<string, unknown>).slice(0, 1000)) {
+    for (const [k, v] of Object.entries(b.slots).slice(0, 1000)) {
       if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) slots[k] = v;
     }
   }

@@ -65,7 +65,8 @@ export class ClusterConfig {
   get permanentSlots(): Record<string, unknown> {
     const d = this.data;
     for (const k of ['permanent_replication_slots', 'permanent_slots', 'slots']) {
-      if (isPlainObject(d[k]) && Object.keys(d[k] as object).length) return d[k] as Record<string, unknown>;
+      const v = d[k];
+      if (isPlainObject(v) && Object.keys(v).length) return v;
     }
     return {};
   }

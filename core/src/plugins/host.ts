@@ -145,15 +145,16 @@ export class PluginHost {
     let p = this.loaded.get(url);
     if (!p) {
       p = (async () => {
+        // A module namespace object: its exports by name.
         let mod: Record<string, unknown>;
         try {
-          mod = (await import(url)) as Record<string, unknown>;
+          mod = await import(url);
         } catch (e) {
           throw new PghaError(ErrorCodes.PLUGIN_INVALID, `${label}: import failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
         const manifest = mod.default ?? mod.plugin;
         // The API version first: a plugin for another API may fail the other checks for that reason alone.
-        const apiVersion = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>).apiVersion : undefined;
+        const apiVersion = isPlainObject(manifest) ? manifest.apiVersion : undefined;
         const incompatible = apiIncompatibility(label, apiVersion, PLUGIN_API_VERSION);
         if (incompatible) throw new PghaError(ErrorCodes.PLUGIN_INCOMPATIBLE, incompatible);
         const problems = manifestProblems(manifest);

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isPlainObject } from '../util/json.js';
 
 export interface PackageInfo {
   readonly name: string;
@@ -35,7 +36,8 @@ function nodeModulesDirs(roots: readonly string[]): string[] {
 
 export function readPackage(dir: string): PackageInfo | null {
   try {
-    const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const json: unknown = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    if (!isPlainObject(json)) return null;
     return { name: String(json.name ?? ''), version: String(json.version ?? '0.0.0'), dir, json };
   } catch {
     return null;
@@ -74,16 +76,15 @@ export function discoverPluginPackages(roots: readonly string[]): PackageInfo[] 
 
 /** The ESM entry of a package directory: exports["."] (import/default), then main, then index.js. */
 export function packageEntry(pkg: PackageInfo): string {
-  const exp = pkg.json.exports as unknown;
+  const exp = pkg.json.exports;
   let rel: unknown;
   if (typeof exp === 'string') rel = exp;
-  else if (exp && typeof exp === 'object') {
-    const dot = (exp as Record<string, unknown>)['.'] ?? exp;
+  else if (isPlainObject(exp)) {
+    const dot = exp['.'] ?? exp;
     if (typeof dot === 'string') rel = dot;
-    else if (dot && typeof dot === 'object') {
-      const d = dot as Record<string, unknown>;
-      rel = d.import ?? d.default ?? d.node;
-      if (rel && typeof rel === 'object') rel = (rel as Record<string, unknown>).default;
+    else if (isPlainObject(dot)) {
+      rel = dot.import ?? dot.default ?? dot.node;
+      if (isPlainObject(rel)) rel = rel.default;
     }
   }
   rel ??= pkg.json.main ?? 'index.js';

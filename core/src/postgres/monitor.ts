@@ -3,6 +3,7 @@
  * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication).
  */
 import pg from 'pg';
+import { isPlainObject } from '../util/json.js';
 
 export interface ConnectionParams {
   readonly host: string;
@@ -67,7 +68,7 @@ SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
 
 export function parseStatus(row: Record<string, unknown>): ServerStatus {
   const inRecovery = row.in_recovery === true;
-  const rows = Array.isArray(row.replication) ? (row.replication as Record<string, unknown>[]) : [];
+  const rows = Array.isArray(row.replication) ? row.replication.filter(isPlainObject) : [];
   return {
     inRecovery,
     role: inRecovery ? 'replica' : 'primary',

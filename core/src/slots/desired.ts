@@ -190,7 +190,7 @@ export function needsHotStandbyFeedback(cluster: Cluster, node: SlotNode, seen =
  * safe (Patroni writes it into postgresql.conf then): the primary must not remove catalog rows the
  * replica's copies still need.
  */
-export function withSlotRequirements(postgresql: Record<string, unknown>, enforceHotStandbyFeedback: boolean): Record<string, unknown> {
+export function withSlotRequirements<T extends Readonly<Record<string, unknown>>>(postgresql: T, enforceHotStandbyFeedback: boolean): T {
   if (!enforceHotStandbyFeedback) return postgresql;
   const params = isPlainObject(postgresql.parameters) ? postgresql.parameters : {};
   return { ...postgresql, parameters: { ...params, hot_standby_feedback: 'on' } };

@@ -101,7 +101,7 @@ export function runReplicaMethodConformance(label: string, target: ReplicaConfor
     const sql = async (p: number, text: string) => {
       const c = new pg.Client({ host: '127.0.0.1', port: p, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5000 });
       await c.connect();
-      try { return (await c.query(text)).rows as Record<string, unknown>[]; } finally { await c.end().catch(() => undefined); }
+      try { return (await c.query<Record<string, unknown>>(text)).rows; } finally { await c.end().catch(() => undefined); }
     };
     const source = (p: number): ReplicaSource => ({
       name: 'primary', connUrl: `postgres://127.0.0.1:${p}/postgres`,

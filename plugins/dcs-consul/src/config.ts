@@ -39,7 +39,7 @@ export const consulConfigSchema = z.looseObject({
   if (c.url !== undefined && !/^https?:\/\/[^/]+/i.test(c.url)) {
     ctx.addIssue({ code: 'custom', path: ['url'], message: `unsupported url ${c.url} (use http://host:port or https://host:port)` });
   }
-  if ((c as Record<string, unknown>).key_password !== undefined) {
+  if (c.key_password !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['key_password'], message: 'encrypted client keys are not supported by Consul clients (Patroni neither); decrypt the key file' });
   }
 });

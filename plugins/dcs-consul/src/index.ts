@@ -14,7 +14,7 @@ export { ConsulDriver, type ConsulDriverSettings } from './driver.js';
 /** Build a driver from a validated `consul:` section. Connects lazily: a Consul that is down is not an error here. */
 export function createConsulDriver(ctx: DcsContext, config: ConsulConfig, warn?: (msg: string) => void): ConsulDriver {
   const endpoint = resolveEndpoint(config);
-  const unknown = unknownKeys(config as Record<string, unknown>);
+  const unknown = unknownKeys(config);
   if (unknown.length) warn?.(`configuration keys not used by pgha's consul plugin: ${unknown.join(', ')}`);
   if (config.checks?.length) {
     warn?.(`consul.checks: Consul invalidates a session the moment one of its checks fails, so the leader key can vanish before `

@@ -40,7 +40,7 @@ export const etcd3ConfigSchema = z.looseObject({
     ctx.addIssue({ code: 'custom', path: ['key'], message: 'required when cert is set' });
   }
   for (const unsupported of ['srv', 'srv_suffix', 'proxy', 'key_password'] as const) {
-    if ((c as Record<string, unknown>)[unsupported] !== undefined) {
+    if (c[unsupported] !== undefined) {
       ctx.addIssue({ code: 'custom', path: [unsupported], message: UNSUPPORTED[unsupported] });
     }
   }

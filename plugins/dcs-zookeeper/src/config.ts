@@ -42,7 +42,7 @@ export const zookeeperConfigSchema = z.looseObject({
   auth_data: authData.optional(),
   connect_timeout: seconds.optional(),
 }).superRefine((c, ctx) => {
-  const raw = c as Record<string, unknown>;
+  const raw: Record<string, unknown> = c;
   if (c.use_ssl) {
     ctx.addIssue({ code: 'custom', path: ['use_ssl'], message: 'TLS is not supported by the zookeeper plugin (node-zookeeper-client speaks plain TCP); use a TLS tunnel or set use_ssl: false' });
   }

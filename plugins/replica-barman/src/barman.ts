@@ -172,7 +172,7 @@ function apiSettings(o: Record<string, unknown>): ApiSettings | string {
 export function createBarmanMethod(ctx: ReplicaMethodContext, section: BarmanSection): ReplicaMethod {
   if (section.command) {
     const argv = shlexSplit(section.command);
-    if (argv[0]?.split('/').pop() !== 'patroni_barman') return new CustomScriptReplicaMethod('barman', section as Record<string, unknown>, ctx);
+    if (argv[0]?.split('/').pop() !== 'patroni_barman') return new CustomScriptReplicaMethod('barman', section, ctx);
     // patroni_barman: options from the command line, then the section's keys (as Patroni appends them).
     const { subcommand, options } = parsePatroniBarmanArgv(argv);
     if (subcommand !== 'recover') throw new Error(`postgresql.barman.command: patroni_barman ${subcommand ?? ''} is not a replica method; use recover`);
@@ -183,7 +183,7 @@ export function createBarmanMethod(ctx: ReplicaMethodContext, section: BarmanSec
     return new BarmanApiMethod(ctx, section, api);
   }
   if (section['api-url']) {
-    const api = apiSettings(section as Record<string, unknown>);
+    const api = apiSettings(section);
     if (typeof api === 'string') throw new Error(`postgresql.barman: ${api}`);
     return new BarmanApiMethod(ctx, section, api);
   }

@@ -56,6 +56,6 @@ export class PgBackRestMethod implements ReplicaMethod {
 
 /** Patroni's form: the section's `command`, run exactly as Patroni runs a custom method (with progress). */
 export function createPgBackRestMethod(ctx: ReplicaMethodContext, section: PgBackRestSection): ReplicaMethod {
-  if (section.command) return new CustomScriptReplicaMethod('pgbackrest', section as Record<string, unknown>, ctx);
+  if (section.command) return new CustomScriptReplicaMethod('pgbackrest', section, ctx);
   return new PgBackRestMethod(ctx, section);
 }

@@ -57,10 +57,10 @@ export class Connection {
   /** The next message, for the handshake. */
   next(timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length) return resolve(this.queue.shift() as Record<string, unknown>);
+      if (this.queue.length) return resolve(fields(this.queue.shift()));
       if (this.closed) return reject(new Error('connection closed'));
       const t = setTimeout(() => { this.waiter = null; reject(new Error('handshake timed out')); }, timeoutMs);
-      this.waiter = (m) => { clearTimeout(t); this.waiter = null; resolve(m as Record<string, unknown>); };
+      this.waiter = (m) => { clearTimeout(t); this.waiter = null; resolve(fields(m)); };
       this.onClose(() => { clearTimeout(t); if (this.waiter) { this.waiter = null; reject(new Error('connection closed')); } });
     });
   }
@@ -94,6 +94,15 @@ export class Connection {
 
 function proof(password: string, ...parts: string[]): string {
   return createHmac('sha256', password).update(parts.join('\0')).digest('hex');
+}
+
+function isRecord(m: unknown): m is Record<string, unknown> {
+  return typeof m === 'object' && m !== null && !Array.isArray(m);
+}
+
+/** A peer's handshake message as fields; anything but a JSON object has none, so it fails the checks below. */
+function fields(m: unknown): Record<string, unknown> {
+  return isRecord(m) ? m : {};
 }
 
 function same(a: unknown, b: string): boolean {
