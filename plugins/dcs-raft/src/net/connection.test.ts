@@ -53,4 +53,14 @@ describe('raft connection handshake', () => {
     p.dialer.send(null);
     await expect(listening).rejects.toThrow('not a pgha raft hello');
   });
+
+  it('a peer that disconnects during a later handshake step fails the wait at once (no hang)', async () => {
+    const p = await pair();
+    open.push(p);
+    p.dialer.send({ step: 1 });
+    expect(await p.listener.next()).toEqual({ step: 1 });
+    const second = p.listener.next(60_000);
+    p.dialer.close();
+    await expect(second).rejects.toThrow('connection closed');
+  });
 });

@@ -59,9 +59,12 @@ export class Connection {
     return new Promise((resolve, reject) => {
       if (this.queue.length) return resolve(fields(this.queue.shift()));
       if (this.closed) return reject(new Error('connection closed'));
-      const t = setTimeout(() => { this.waiter = null; reject(new Error('handshake timed out')); }, timeoutMs);
-      this.waiter = (m) => { clearTimeout(t); this.waiter = null; resolve(fields(m)); };
-      this.onClose(() => { clearTimeout(t); if (this.waiter) { this.waiter = null; reject(new Error('connection closed')); } });
+      // Each call owns its waiter: the close handler of an earlier, answered call must not take a later one's.
+      const release = () => { if (this.waiter === waiter) this.waiter = null; };
+      const t = setTimeout(() => { release(); reject(new Error('handshake timed out')); }, timeoutMs);
+      const waiter = (m: unknown) => { clearTimeout(t); release(); resolve(fields(m)); };
+      this.waiter = waiter;
+      this.onClose(() => { if (this.waiter !== waiter) return; clearTimeout(t); release(); reject(new Error('connection closed')); });
     });
   }
 
