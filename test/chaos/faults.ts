@@ -7,11 +7,15 @@ import type { TestCluster, TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { descendants, nonPostgresTree, signalAll } from '../helpers/tree.js';
 import type { Rng } from '../fuzz/rng.js';
+import type { DcsPartition } from './partition.js';
+import type { Sample } from './probe.js';
 
 export const FAULT_KINDS = [
   'agent-kill', 'agent-stop', 'tree-kill', 'tree-stop', 'postmaster-kill', 'postmaster-stop',
-  'node-kill', 'node-stop', 'dcs-kill', 'dcs-stop', 'switchover',
+  'node-kill', 'node-stop', 'dcs-kill', 'dcs-stop', 'dcs-partition', 'switchover',
 ] as const;
+/** Kinds only etcd3 runs have: the Raft members live in the agents, partitions need the DCS proxies. */
+const ETCD3_ONLY: readonly FaultKind[] = ['dcs-partition'];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultPlan {
@@ -24,13 +28,24 @@ export interface FaultPlan {
   readonly holdMs: number;
 }
 
-/** The seeded story: kinds evenly spread, primaries hit more often than replicas. */
-export function planFault(rng: Rng, raft: boolean): FaultPlan {
-  const kind = rng.pick(FAULT_KINDS);
+/** The kinds a run draws from: `only` (all when absent), without the etcd3-only kinds on Raft. */
+export function faultKinds(raft: boolean, only?: readonly FaultKind[]): FaultKind[] {
+  return FAULT_KINDS.filter((k) => (!only || only.includes(k)) && !(raft && ETCD3_ONLY.includes(k)));
+}
+
+/**
+ * The seeded story: kinds evenly spread, primaries hit more often than replicas. A Raft run draws
+ * from the same kinds, in the same order, as before partitions existed, so its seeds tell the same story.
+ */
+export function planFault(rng: Rng, raft: boolean, only?: readonly FaultKind[]): FaultPlan {
+  const kinds = faultKinds(raft, only);
+  if (!kinds.length) throw new Error(`no fault kind to run${raft ? ' on raft' : ''} among ${only?.join(',')}`);
+  const kind = rng.pick(kinds);
   const stop = kind.endsWith('-stop');
-  // Long enough, often, for the leader key (ttl 20 s) to expire: failovers, not only restarts.
-  const holdMs = stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
-  if (kind.startsWith('dcs-') && !raft) return { kind, role: 'dcs', index: rng.int(0, 2), holdMs };
+  // Long enough, often, for the leader key (ttl 20 s) to expire: failovers, not only restarts. A
+  // partition is held at least retry_timeout (5 s), so the victim always loses the DCS for good.
+  const holdMs = kind === 'dcs-partition' ? rng.int(5, 35) * 1000 : stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
+  if (kind.startsWith('dcs-') && kind !== 'dcs-partition' && !raft) return { kind, role: 'dcs', index: rng.int(0, 2), holdMs };
   return { kind, role: rng.chance(0.6) ? 'primary' : 'replica', index: rng.int(0, 1), holdMs };
 }
 
@@ -65,6 +80,10 @@ export interface FaultContext {
   readonly cluster: TestCluster;
   readonly raft: boolean;
   readonly log: (line: string) => void;
+  /** The per-node DCS proxies (etcd3 runs): what a `dcs-partition` cuts. */
+  readonly partition?: DcsPartition;
+  /** The probe's samples, to say when the victim stopped and another node started acknowledging. */
+  readonly samples?: readonly Sample[];
 }
 
 /** The victim node for a plan, given the current leader. */
@@ -148,10 +167,41 @@ export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestN
       await etcd.waitHealthy(30_000).catch(() => undefined);
       return `etcd${plan.index} ${plan.kind === 'dcs-kill' ? 'killed' : 'stopped'} for ${plan.holdMs} ms`;
     }
+    case 'dcs-partition': {
+      const p = ctx.partition;
+      if (!p) return 'no DCS proxies (etcd3 only)';
+      const t0 = Date.now();
+      p.partition(n.name);
+      try {
+        await sleep(plan.holdMs);
+      } finally {
+        p.heal(n.name);
+      }
+      return `${n.name} cut off from the DCS for ${plan.holdMs} ms${partitionTimeline(ctx.samples, n.name, t0, Date.now())}`;
+    }
     case 'switchover': {
       const r = await leader.get('/switchover', { method: 'POST', body: JSON.stringify({ leader: leader.name }), headers: { 'content-type': 'application/json' } })
         .catch((e: unknown) => ({ status: 0, body: String(e) }));
       return `switchover from ${leader.name}: ${r.status} ${String(r.body).slice(0, 120)}`;
     }
   }
+}
+
+/**
+ * What the probe saw while a node was cut off: when the victim last acknowledged a commit and when
+ * another node first did (seconds after the cut), the orphan-primary story in one line.
+ */
+function partitionTimeline(samples: readonly Sample[] | undefined, victimName: string, from: number, to: number): string {
+  if (!samples) return '';
+  let lastVictim: number | null = null;
+  let firstOther: { t: number; name: string } | null = null;
+  for (const s of samples) {
+    if (s.t < from || s.t > to) continue;
+    if (s.writable.includes(victimName)) lastVictim = s.t;
+    const other = s.writable.find((w) => w !== victimName);
+    if (other && !firstOther) firstOther = { t: s.t, name: other };
+  }
+  const at = (t: number) => `+${((t - from) / 1000).toFixed(1)} s`;
+  return `; ${victimName} last acknowledged ${lastVictim === null ? 'never' : at(lastVictim)}, ` +
+    `${firstOther ? `${firstOther.name} first ${at(firstOther.t)}` : 'no other node acknowledged'} (probe, during the cut)`;
 }

@@ -7,7 +7,8 @@
 import { TestCluster, type TestNode } from '../helpers/cluster.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { Rng } from '../fuzz/rng.js';
-import { FAULT_KINDS, planFault, runFault, type FaultKind, type FaultPlan } from './faults.js';
+import { FAULT_KINDS, faultKinds, planFault, runFault, type FaultKind, type FaultPlan } from './faults.js';
+import { startDcsPartition } from './partition.js';
 import { createProbeTable, dualWindows, startProbe } from './probe.js';
 import { createLedger, missingWrites, startWriter } from './writer.js';
 
@@ -16,6 +17,8 @@ export interface ChaosOptions {
   readonly mode: 'on' | 'quorum';
   readonly dcs: 'etcd3' | 'raft';
   readonly seed: number;
+  /** Draw only these fault kinds (default: every kind the DCS allows). */
+  readonly kinds?: readonly FaultKind[];
   /** Stop starting new faults after this many minutes (the running one finishes). */
   readonly minutes?: number;
   readonly log?: (line: string) => void;
@@ -62,10 +65,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const rng = new Rng(o.seed);
   const raft = o.dcs === 'raft';
   const etcd = raft ? undefined : await startEtcd({ members: 3 });
+  // Every node reaches etcd through its own proxies, so one node can be cut off from the DCS alone.
+  const names = ['node1', 'node2', 'node3'];
+  const partition = etcd ? await startDcsPartition(names, etcd.endpoints) : undefined;
   const cluster = await TestCluster.start({
+    nodes: names.length,
     dcs: raft ? { kind: 'raft' } : { kind: 'etcd3', etcd },
+    ...(partition ? { etcdHostsFor: (name: string) => partition.hostsFor(name) } : {}),
     dynamic: { ttl: TTL, loop_wait: 1, retry_timeout: 5, synchronous_mode: o.mode === 'quorum' ? 'quorum' : true, maximum_lag_on_failover: 1 << 30 },
     local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }),
+  }).catch(async (e: unknown) => {
+    await partition?.close().catch(() => undefined);
+    await etcd?.stop().catch(() => undefined);
+    throw e;
   });
   const stats = Object.fromEntries(FAULT_KINDS.map((k) => [k, { count: 0, worstRecoveryMs: 0, lostWrites: 0, dualWindows: 0, failures: 0 }])) as Record<FaultKind, KindStats>;
   const failures: ChaosFailure[] = [];
@@ -80,9 +92,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     try {
       for (let i = 0; i < o.faults; i++) {
         if ((o.minutes && Date.now() - started > o.minutes * 60_000) || o.shouldStop?.()) break;
-        const plan = planFault(rng, raft);
+        const plan = planFault(rng, raft, o.kinds);
         const t0 = Date.now();
-        const note = await runFault({ cluster, raft, log }, plan, leader).catch((e: unknown) => `fault error: ${String(e)}`);
+        const note = await runFault({ cluster, raft, log, partition, samples: probe.samples }, plan, leader).catch((e: unknown) => `fault error: ${String(e)}`);
         const healed = Date.now();
         const next = await healthyLeader(cluster, HEALTHY_WITHIN_MS);
         const recovery = Date.now() - healed;
@@ -136,6 +148,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Keep the logs of a failed run (the failure line names the directory).
     if (failures.length) process.env.PGHA_KEEP_TEST_DIRS = '1';
     await cluster.stop().catch(() => undefined);
+    await partition?.close().catch(() => undefined);
     await etcd?.stop().catch(() => undefined);
   }
   return { options: o, stats, failures, faultsRun, ackedWrites, elapsedMs: Date.now() - started };
@@ -144,7 +157,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 /** The per-fault-kind table. */
 export function formatChaos(r: ChaosResult): string {
   const head = ['fault', 'count', 'worst recovery (s)', 'lost writes', 'dual-primary windows', 'failures'];
-  const rows = FAULT_KINDS.map((k) => {
+  const rows = faultKinds(r.options.dcs === 'raft', r.options.kinds).map((k) => {
     const s = r.stats[k];
     return [k, String(s.count), (s.worstRecoveryMs / 1000).toFixed(1), String(s.lostWrites), String(s.dualWindows), String(s.failures)];
   });

@@ -66,6 +66,8 @@ export interface ClusterOptions {
   readonly autostart?: (name: string) => boolean;
   /** Extra keys for one node's local `postgresql` section (after `postgresql`). */
   readonly postgresqlFor?: (name: string) => Record<string, unknown>;
+  /** One node's `etcd3.hosts` (etcd3 clusters; default: every member's client URL), e.g. its own proxies. */
+  readonly etcdHostsFor?: (name: string) => string;
 }
 
 export class TestNode {
@@ -231,7 +233,7 @@ export class TestCluster {
         scope, name, namespace: '/service',
         log: { type: 'plain', level: 'INFO' },
         restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}), ...(o.restapiTls ?? {}) },
-        ...(etcd ? { etcd3: { hosts: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
+        ...(etcd ? { etcd3: { hosts: o.etcdHostsFor?.(name) ?? etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
         ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
         ...(kube ? { kubernetes: { namespace: k8s!.namespace, labels: k8s!.labels, use_endpoints: !!kube.useEndpoints, pod_ip: '127.0.0.1', ports: [{ name: 'postgresql', port: pgPort }] } } : {}),
         ...(zookeeper ? { zookeeper: { hosts: [...zookeeper.hosts] } } : {}),
