@@ -214,6 +214,12 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     promotedBySwitchover = candidate;
 
     await patchConfig(main, { pause: null });
+    // Every agent must have seen the resume: a stop while an agent still thinks it is paused leaves
+    // PostgreSQL running, as in Patroni (the next test stops the leader).
+    await waitFor(async () => {
+      for (const n of main.nodes) if ((await n.get('/patroni')).body.pause === true) return false;
+      return true;
+    }, 20_000, 'every member resumed');
     await main.waitHealthy(2, 120_000);
   }, 240_000);
 
