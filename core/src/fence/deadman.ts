@@ -1,3 +1,5 @@
+import { NEXT_LINE_FN } from './next-line.js';
+
 /**
  * The deadman: a second, independent timer beside the fence, so that freezing the agent and the
  * fence together (SIGSTOP of both, a stuck Node runtime) still cannot leave a primary running past
@@ -43,18 +45,16 @@ fire() {
   kill -KILL "$PM" 2>/dev/null
   echo "$(date -u +%FT%TZ) pgha-deadman[$$]: deadline passed: killed PostgreSQL (postmaster $PM)" >&2
 }
-# The deadline is timed on the first character of a command only: "read -t" of a whole line keeps
-# what it read when the timer fires, and the rest of the line would be taken for the next command.
+${NEXT_LINE_FN}
+exec 3<&0
 while :; do
-  c=""; rest=""; rc=0
-  IFS= read -r \${T:+-t "$T"} -n 1 c || rc=$?
-  if [ -z "$c" ]; then
-    if [ "$rc" -gt 128 ]; then fire; T=""; continue; fi
-    [ "$rc" = 0 ] && continue
-    orphans; exit 0
-  fi
-  IFS= read -r rest
-  read -r cmd a b <<<"$c$rest"
+  next_line "$T"
+  case $? in
+    0) read -r cmd a b <<<"$line" ;;
+    1) orphans; exit 0 ;;
+    2) fire; T=""; continue ;;
+    *) continue ;;
+  esac
   case "$cmd" in
     arm) T=$a; PM=$b ;;
     disarm) T="" ;;

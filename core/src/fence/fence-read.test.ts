@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NEXT_LINE_FN } from './fence-script.js';
+import { NEXT_LINE_FN } from './next-line.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-fence-read-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

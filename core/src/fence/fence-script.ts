@@ -1,3 +1,5 @@
+import { NEXT_LINE_FN } from './next-line.js';
+
 /**
  * The fence: a small bash supervisor (about 4 MB; a Node process costs 45 MB) that starts and
  * parents PostgreSQL and guards it while it is a primary. It runs outside the agent's process tree
@@ -17,22 +19,6 @@
  * Timing uses /proc/uptime (monotonic): a wall-clock step never moves a deadline.
  * Usage: bash -c FENCE_SCRIPT pgha-fence BASE DATA_DIR   (env DEADMAN_SCRIPT)
  */
-/**
- * One command line from fd 3 into `line`, waiting at most $1 seconds (none: no limit). Returns 0
- * for a line, 1 at end of file, 2 when the wait ran out. Never "read -t" a whole line: when the timer
- * fires mid-line, bash keeps the part it read and the rest would be taken for the next command (a
- * lost command, a garbled one after it). One character is read with the timer; the agent writes each
- * line with a single write(), so the rest of it is already in the FIFO.
- */
-export const NEXT_LINE_FN = String.raw`
-next_line() {
-  local c="" rest="" rc=0
-  IFS= read -r ${"$"}{1:+-t "$1"} -n 1 -u 3 c || rc=$?
-  if [ -z "$c" ]; then line=""; [ "$rc" -le 128 ] && [ "$rc" != 0 ] && return 1; return 2; fi
-  IFS= read -r -u 3 rest
-  line=$c$rest
-}`;
-
 export const FENCE_SCRIPT = String.raw`
 set -u
 trap '' PIPE
