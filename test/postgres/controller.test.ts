@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReplica, PluginHost, PostgresController, replicaMethodResolver, type PostmasterExitEvent } from '@pgha/core';
 import { waitFor } from '../helpers/procs.js';
-import { childrenOf, freeze, processState } from '../../core/src/fence/postgres-processes.js';
+import { childrenOf, freeze, processState } from '../../core/src/postgres/processes.js';
 import { testUser } from '../helpers/user.js';
 import { cleanupNodes, follow, makeNode, startPrimary, type TestNode } from './pg-helpers.js';
 

@@ -15,7 +15,7 @@ import { availableGucs, knownParameters } from './available-gucs.js';
 import { beforeStop, prePromote } from './hooks.js';
 import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type RecoveryMode } from './config-files.js';
 import * as dd from './datadir.js';
-import { kill as killPostgres } from '../fence/postgres-processes.js';
+import { killPostmasterTree } from './processes.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
 import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
 import {
@@ -288,7 +288,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         if (abortAfter && mode === 'immediate' && !killed) {
           // primary_stop_timeout, as Patroni: an immediate stop that hangs too gets SIGKILL.
           this.logger.warn({ pid }, 'Sending SIGKILL to Postmaster and its children');
-          killPostgres(pid);
+          killPostmasterTree(pid);
           killed = true;
           deadline = Date.now() + 10_000;
           continue;

@@ -9,3 +9,4 @@ export * from './recovery.js';
 export * from './controller.js';
 export * from './rewind.js';
 export * from './controller-types.js';
+export { processState } from './processes.js';
