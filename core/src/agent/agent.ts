@@ -327,13 +327,11 @@ export class Agent implements ApiBackend {
       return;
     }
     const cluster = this.dcs.cluster ?? (await this.dcs.getCluster().catch(() => null));
-    const { sync, loopWait, primaryStopTimeout } = this.haSettings();
     const { name, dcs, deps: { pg, http, logger, sleep } } = this;
-    const announce = async (on: boolean) => { this.leaving = on; return this.touchMember().then(() => true, () => false); };
     await shutdownPostgres({
-      name, pg, dcs, http, logger, sleep, cluster, stopTimeoutMs: sync?.mode && primaryStopTimeout ? primaryStopTimeout * 1000 : undefined,
+      name, pg, dcs, http, logger, sleep, cluster, settings: this.haSettings(), nosync: this.tags.nosync,
+      announce: async (on) => { this.leaving = on; return this.touchMember().then(() => true, () => false); },
       onRelease: () => { this.lockSentAt = null; if (cluster?.leaderName === name) this.report({ type: 'leader_released' }); },
-      release: { name, sync, nosync: this.tags.nosync, loopWait, dcs, announce, logger, sleep },
     });
     await this.deps.guard?.close();
     // As Patroni's shutdown: publish the final state (`stopped`) once PostgreSQL is down.

@@ -6,7 +6,7 @@
  */
 import type { Dcs } from '../dcs/facade.js';
 import { DcsError, FatalError } from '../errors.js';
-import type { Action, DemoteMode, HaEvent, Plan } from '../ha/types.js';
+import type { Action, HaEvent, Plan } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { compactJson } from '../util/json.js';
@@ -201,7 +201,7 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       });
       return;
     case 'demote':
-      return demote(ctx, a.mode, a.stopTimeout ? a.stopTimeout * 1000 : undefined, a.syncOnly);
+      return demote(ctx, a);
     case 'start': {
       const label = a.role === 'primary' ? 'starting primary after failure' : 'starting';
       const leader = resolve(ctx, a.leader, a.remote);
@@ -278,8 +278,9 @@ export function reinitialize(ctx: Pick<ExecutorContext, 'long' | 'pg'>, source: 
   });
 }
 
-async function demote(ctx: ExecutorContext, mode: DemoteMode, stopTimeoutMs?: number, syncOnly?: boolean): Promise<void> {
+async function demote(ctx: ExecutorContext, { mode, stopTimeout, syncOnly }: Extract<Action, { type: 'demote' }>): Promise<void> {
   const { pg, dcs, cluster } = ctx;
+  const stopTimeoutMs = stopTimeout ? stopTimeout * 1000 : undefined;
   ctx.report({ type: 'demoted', mode });
   ctx.onRoleChange?.('demoted');
   if (mode === 'graceful' && cluster) {

@@ -8,7 +8,9 @@
  */
 import type { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
-import type { SyncSettings } from '../ha/types.js';
+import { syncModeActive } from '../ha/sync-race.js';
+import { primaryStopTimeout } from '../ha/decide.js';
+import type { HaSettings, SyncSettings } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
 import { stopHandingOver } from './handover.js';
@@ -62,28 +64,26 @@ export async function whileNotSyncStandby<T>(o: SyncReleaseOptions, fn: () => Pr
   }
 }
 
-export interface ShutdownOptions {
-  readonly name: string;
+export interface ShutdownOptions extends Omit<SyncReleaseOptions, 'sync' | 'loopWait' | 'dcs'> {
   readonly pg: PostgresPort;
   readonly dcs: Dcs;
   readonly http: HttpClient;
-  readonly logger: Logger;
-  readonly sleep?: (ms: number) => Promise<void>;
   readonly cluster: Cluster | null;
-  /** primary_stop_timeout in ms when synchronous mode is on and it is set; else undefined. */
-  readonly stopTimeoutMs?: number;
+  readonly settings: HaSettings;
+  /** The key is released (or found not ours): the fence must not be fed any more. */
   readonly onRelease: () => void;
-  readonly release: SyncReleaseOptions;
 }
 
 /** Stop PostgreSQL for good (the agent is exiting). */
 export async function shutdownPostgres(o: ShutdownOptions): Promise<void> {
-  const { cluster, pg } = o;
-  await whileNotSyncStandby(o.release, async () => {
-    if (!cluster) return pg.stop('fast', { checkpoint: true, stopTimeoutMs: o.stopTimeoutMs });
-    const syncOnly = !!o.release.sync?.mode && !cluster.sync.isEmpty;
+  const { cluster, pg, settings } = o;
+  const timeout = primaryStopTimeout(settings);
+  const stopTimeoutMs = timeout ? timeout * 1000 : undefined;
+  await whileNotSyncStandby({ ...o, sync: settings.sync, loopWait: settings.loopWait }, async () => {
+    if (!cluster) return pg.stop('fast', { checkpoint: true, stopTimeoutMs });
     return stopHandingOver(pg, {
-      name: o.name, dcs: o.dcs, http: o.http, logger: o.logger, cluster, sleep: o.sleep, onRelease: o.onRelease, syncOnly,
-    }, { stopTimeoutMs: o.stopTimeoutMs });
+      name: o.name, dcs: o.dcs, http: o.http, logger: o.logger, cluster, sleep: o.sleep, onRelease: o.onRelease,
+      syncOnly: syncModeActive(settings.sync, cluster),
+    }, { stopTimeoutMs });
   });
 }

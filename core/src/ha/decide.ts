@@ -9,8 +9,8 @@ import { follow, nodeToFollow, processHealthyCluster, processUnhealthyCluster, r
 import { standbyBootstrap, standbyRecover } from './standby.js';
 import { maintenance } from './maintenance.js';
 import { applyEvents } from './memory.js';
-import { syncRace } from './sync-race.js';
-import { LONG_ACTION_TEXT, plan, type Action, type AgentMemory, type Decision, type HaInput, type Plan } from './types.js';
+import { syncModeActive } from './sync-race.js';
+import { LONG_ACTION_TEXT, plan, type Action, type AgentMemory, type Decision, type HaInput, type HaSettings, type Plan } from './types.js';
 
 const isPrimary = (input: HaInput) => input.pg.running && input.pg.inRecovery === false;
 const validSysid = (s: string | null | undefined): s is string => !!s && /^\d+$/.test(s) && s !== '0';
@@ -45,15 +45,20 @@ function observe(input: HaInput, m: AgentMemory): AgentMemory {
   return next;
 }
 
+/** Patroni's primary_stop_timeout (s) when it applies: set above 0 and synchronous mode on. */
+export function primaryStopTimeout(settings: HaSettings): number | undefined {
+  const t = settings.primaryStopTimeout ?? 0;
+  return t > 0 && settings.sync?.mode ? t : undefined;
+}
+
 /**
  * Demotions in synchronous mode: Patroni's primary_stop_timeout bounds the stop (a stopping primary
  * may wait for standbys that are gone), and once `/sync` is in force only its members may take the
  * key over, so a graceful handover waits for one of them to have the shutdown checkpoint.
  */
 function withSyncDemotion(input: HaInput, p: Plan): Plan {
-  const t = input.settings.primaryStopTimeout ?? 0;
-  const stopTimeout = t > 0 && input.settings.sync?.mode ? t : undefined;
-  const syncOnly = input.cluster ? syncRace(input, input.cluster).active : false;
+  const stopTimeout = primaryStopTimeout(input.settings);
+  const syncOnly = input.cluster ? syncModeActive(input.settings.sync, input.cluster) : false;
   if (!stopTimeout && !syncOnly) return p;
   const extra = { ...(stopTimeout ? { stopTimeout } : {}), ...(syncOnly ? { syncOnly } : {}) };
   const bound = (x: Plan): Plan => ({

@@ -3,7 +3,7 @@
  * quorum_commit_mode_is_active): requested in the configuration, active once a leader wrote `/sync`.
  */
 import type { Cluster } from '../model/cluster.js';
-import type { HaInput } from './types.js';
+import type { HaInput, SyncSettings } from './types.js';
 
 export interface SyncRace {
   /** synchronous_mode is on (or quorum). */
@@ -17,10 +17,15 @@ export interface SyncRace {
   isVoter(name: string): boolean;
 }
 
+/** Synchronous (or quorum) mode is requested and a leader wrote `/sync`: only its members may take over. */
+export function syncModeActive(sync: SyncSettings | undefined, cluster: Cluster): boolean {
+  return (sync?.mode ?? false) !== false && !cluster.sync.isEmpty;
+}
+
 export function syncRace(input: HaInput, cluster: Cluster): SyncRace {
   const mode = input.settings.sync?.mode ?? false;
   const requested = mode !== false;
-  const active = requested && !cluster.sync.isEmpty;
+  const active = syncModeActive(input.settings.sync, cluster);
   // A `/sync` written in quorum mode (quorum > 0) is read by votes even after a switch to `on`,
   // until the leader rewrites it: its voters need not all hold every commit.
   const quorum = active && (mode === 'quorum' || cluster.sync.quorum > 0);
