@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/procs.js';
 import { MixedCluster, type MixedNode } from './mixed-cluster.js';
-import { SteadyWriter, longestGapIn } from './writer.js';
+import { SteadyWriter, longestGapIn, lostOn } from './writer.js';
 
 let c: MixedCluster;
 let writer: SteadyWriter;
@@ -64,9 +64,7 @@ describe('rolling migration in maintenance mode: the primary changes agent witho
     expect(swapGap).toBeLessThan(1000);
     const acked = writer.ackedIds;
     for (const n of c.nodes) {
-      await waitFor(async () => (await n.sql<{ lost: number }>(
-        'SELECT count(*)::int AS lost FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM migration_writes w WHERE w.id = a.id)', [acked]))[0]!.lost === 0,
-      30_000, `${n.name}: every acknowledged row`);
+      await waitFor(async () => (await lostOn(n, acked)) === 0, 30_000, `${n.name}: every acknowledged row`);
     }
     for (const n of c.nodes) expect(n.kind).toBe('pgha');
   }, 240_000);

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/procs.js';
 import { MixedCluster, type MixedNode } from './mixed-cluster.js';
-import { SteadyWriter, longestGapIn, type WriterReport } from './writer.js';
+import { SteadyWriter, longestGapIn, lostOn, type WriterReport } from './writer.js';
 
 let c: MixedCluster;
 let writer: SteadyWriter;
@@ -97,12 +97,10 @@ describe('rolling migration of a 3-node Patroni cluster to pgha under a steady w
     // Every acknowledged row, on every node (replicas caught up with the new leader).
     const acked = writer.ackedIds;
     const leaderRows = await primary!.sql<{ n: number; max: string }>('SELECT count(*)::int AS n, max(id)::text AS max FROM migration_writes');
-    const lostOn = async (n: MixedNode) => (await n.sql<{ lost: number }>(
-      'SELECT count(*)::int AS lost FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM migration_writes w WHERE w.id = a.id)', [acked]))[0]!.lost;
     for (const n of c.nodes) {
       // A replica may still be replaying the last writes: give it time, then count.
-      await waitFor(async () => (await lostOn(n)) === 0, 30_000, `${n.name}: every acknowledged row`).catch(() => undefined);
-      const lost = await lostOn(n);
+      await waitFor(async () => (await lostOn(n, acked)) === 0, 30_000, `${n.name}: every acknowledged row`).catch(() => undefined);
+      const lost = await lostOn(n, acked);
       console.log(`rolling migration: ${n.name} lost ${lost} of ${acked.length} acknowledged writes`);
       expect(lost).toBe(0);
     }

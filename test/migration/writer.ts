@@ -26,6 +26,13 @@ export function longestGapIn(ackTimes: readonly number[], from: number, to: numb
   return longest;
 }
 
+/** How many of the `acked` ids are missing from `node`'s copy of the writer's table. */
+export async function lostOn(node: { sql<T extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]> }, acked: readonly number[]): Promise<number> {
+  const rows = await node.sql<{ lost: number }>(
+    'SELECT count(*)::int AS lost FROM unnest($1::bigint[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM migration_writes w WHERE w.id = a.id)', [acked]);
+  return rows[0]!.lost;
+}
+
 export class SteadyWriter {
   private running = true;
   private done: Promise<void> | null = null;

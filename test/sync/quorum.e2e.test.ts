@@ -65,7 +65,8 @@ describe('synchronous_mode quorum', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout.match(/\| Quorum Standby \|/g)?.length).toBe(2);
     const replica = cluster.nodes.find((n) => n !== leader)!;
-    expect((await replica.get('/quorum')).status).toBe(200);
+    // The replica learns it is a quorum standby at its next HA cycle (its API answers from its own view).
+    await waitFor(async () => (await replica.get('/quorum')).status === 200 || null, 15_000, `${replica.name}'s /quorum check to answer 200`);
     expect((await replica.get('/read-only-quorum')).status).toBe(200);
     expect((await replica.get('/sync')).status).toBe(503);
     expect((await leader.get('/quorum')).status).toBe(503);
