@@ -46,6 +46,8 @@ async function connect(cluster: Cluster, o: QueryOptions, password: string | und
     host: kw.host as string, port: Number(kw.port ?? 5432), user: kw.user as string | undefined, password: kw.password as string | undefined,
     database: o.dbname, application_name: 'Patroni ctl', connectionTimeoutMillis: 5000, types: typeParsers,
   });
+  // A server that goes away fails the running query; without a listener it would also end the process.
+  client.on('error', () => undefined);
   await client.connect();
   const role = o.member !== undefined ? 'any' : o.role ?? 'leader';
   if (['any', 'leader'].includes(role)) return client;

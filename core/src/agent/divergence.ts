@@ -61,6 +61,8 @@ async function leaderTimeline(controller: PostgresController, source: ReplicaSou
     password: kw.password === undefined ? undefined : String(kw.password), database: 'postgres',
     replication: 'database', connectionTimeoutMillis: 5000,
   } as pg.ClientConfig);
+  // A leader that stops mid-check ends the connection; the error reaches the query, and must not end the agent.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const id = await client.query('IDENTIFY_SYSTEM');
