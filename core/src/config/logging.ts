@@ -8,11 +8,14 @@
  */
 import { closeSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino, type DestinationStream, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type LevelWithSilent, type LogFn } from 'pino';
+import { isPlainObject } from '../util/json.js';
 import type { Logger } from '../log.js';
 import type { Env } from './env.js';
-import { formatPlainLine } from './logging-plain.js';
+import { fdSink, type LineSink } from './log-queue.js';
+import { formatPlainLine, type PlainRecord } from './logging-plain.js';
 
+export { fdSink, queueingSink, DEFAULT_MAX_QUEUE_SIZE, type LineSink, type QueueingSink } from './log-queue.js';
 export { formatPlainLine, asctime, strftime, pythonLevelName, DEFAULT_PLAIN_FORMAT, type PlainRecord } from './logging-plain.js';
 
 export interface LogSettings {
@@ -25,11 +28,10 @@ export interface LogSettings {
   readonly file_size?: number;
   readonly file_num?: number;
   readonly mode?: number;
-}
-
-/** Where lines go; anything with a synchronous write(string). */
-export interface LineSink {
-  write(line: string): void;
+  /** Patroni's `traceback_level`: DEBUG shows stack traces only when `level` is DEBUG too. */
+  readonly traceback_level?: string;
+  /** Patroni's `max_queue_size`: records that may wait for a slow stderr reader. */
+  readonly max_queue_size?: number;
 }
 
 export interface PghaLogger extends Logger {
@@ -54,24 +56,6 @@ export function defaultLogFileMode(status = '/proc/self/status'): number {
     if (m) return 0o666 & ~parseInt(m[1]!, 8);
   } catch { /* not Linux */ }
   return 0o644;
-}
-
-/** stderr, as Python's logging.StreamHandler. */
-export function fdSink(fd = 2): LineSink {
-  const stream = fd === 1 ? process.stdout : process.stderr;
-  return {
-    write: (line) => {
-      try {
-        writeSync(fd, line);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        // A full non-blocking pipe (slow reader): queue it in Node's stream instead of dying.
-        if (code === 'EAGAIN') stream.write(line);
-        // EPIPE: nobody reads our output any more; logging must never take the agent down.
-        else if (code !== 'EPIPE') throw e;
-      }
-    },
-  };
 }
 
 /** A size-rotated file: `name`, `name.1` … `name.<keep>`, rotated before a write would exceed maxBytes. */
@@ -130,6 +114,25 @@ function plainDestination(sink: LineSink, opts: { format?: string; dateformat?: 
 }
 
 /**
+ * Patroni's `traceback_level`: at its default (ERROR) an error's stack trace is logged with it; at
+ * DEBUG the trace is shown only when the log level is DEBUG as well, and otherwise the message ends
+ * with `, DETAIL: '<error>'` instead, as Patroni's logger.exception does.
+ */
+export function tracebacksHidden(tracebackLevel: string | undefined, level: LevelWithSilent): boolean {
+  return (tracebackLevel ?? 'ERROR').toUpperCase() === 'DEBUG' && level !== 'debug' && level !== 'trace';
+}
+
+/** pino's logMethod hook: `{ err }` loses its stack and lends its message to the line. */
+function withoutTraceback(this: unknown, args: Parameters<LogFn>, method: LogFn): void {
+  const [first, msg, ...rest] = args as unknown[];
+  const err = first instanceof Error ? first : isPlainObject(first) && first.err instanceof Error ? first.err : null;
+  if (!err) return method.apply(this, args);
+  const fields = first instanceof Error ? {} : { ...(first as Record<string, unknown>), err: undefined };
+  const text = typeof msg === 'string' ? msg : err.message;
+  return (method as (...a: unknown[]) => void).apply(this, [fields, `${text}, DETAIL: '${err.message}'`, ...rest]);
+}
+
+/**
  * Build the logger from the `log` section. `env` lets PATRONI_LOG_LEVEL / PGHA_LOG_LEVEL override the
  * level; `sink` replaces stderr/the file (tests).
  */
@@ -143,11 +146,16 @@ export function createLogger(log: LogSettings | undefined = {}, opts: { env?: En
     file = new RotatingFileSink(join(log.dir, 'patroni.log'), log.file_size ?? 25_000_000, log.file_num ?? 4, log.mode ?? defaultLogFileMode());
     sink = file;
   }
-  sink ??= fdSink(2);
+  const plain = { format: typeof log.format === 'string' ? log.format : undefined, dateformat: log.dateformat };
+  const base = { pid: process.pid, ...(log.static_fields ?? {}) };
+  // The dropped-records warning is written by the sink itself, so it is rendered here in the log's format.
+  const warning = (msg: string): string => (log.type !== 'json'
+    ? formatPlainLine({ time: Date.now(), level: 40, msg, pid: process.pid } satisfies PlainRecord, plain)
+    : `${JSON.stringify({ level: 40, time: Date.now(), ...base, msg })}\n`);
+  sink ??= fdSink(2, { maxQueue: log.max_queue_size, lostLine: (n) => warning(`QueueHandler has lost ${n} log records`) });
   const out = sink;
-  const destination: DestinationStream = log.type !== 'json'
-    ? plainDestination(out, { format: typeof log.format === 'string' ? log.format : undefined, dateformat: log.dateformat })
-    : { write: (line: string) => out.write(line) };
-  const logger = pino({ level, base: { pid: process.pid, ...(log.static_fields ?? {}) } }, destination);
+  const destination: DestinationStream = log.type !== 'json' ? plainDestination(out, plain) : { write: (line: string) => out.write(line) };
+  const hooks = tracebacksHidden(log.traceback_level, level) ? { logMethod: withoutTraceback } : {};
+  const logger = pino({ level, base, hooks }, destination);
   return Object.assign(logger, { close() { file?.close(); } }) as unknown as PghaLogger;
 }

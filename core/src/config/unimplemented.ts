@@ -5,7 +5,7 @@
  *
  * The rule for a known key is value-aware: a key is reported when its value asks for behaviour pgha
  * does not have (`use_unix_socket_repl: true`, a watchdog driver other than `default`). Keys with no
- * effect at all in pgha (`citus`, `log.max_queue_size`...) are reported whenever present.
+ * effect at all in pgha (`citus`) are reported whenever present.
  *
  * Keep this table honest: remove a row in the commit that implements the key.
  */
@@ -23,10 +23,7 @@ const truthy: When = (v) => v === true || v === 'quorum' || (typeof v === 'strin
 
 /** Local keys (path from the root) pgha does not act on, and when. */
 const LOCAL: ReadonlyArray<readonly [string, When]> = [
-  ['log.traceback_level', always],
-  ['log.max_queue_size', always],
   ['postgresql.use_unix_socket_repl', truthy],
-  ['postgresql.krbsrvname', always],
   // Patroni has one real driver (`default`); `testing` is its test double.
   ['watchdog.driver', (v) => v !== 'default'],
   ['citus', always],

@@ -6,7 +6,7 @@ import { Member } from '../model/member.js';
 import { commandLineGucs, ConfigFiles, formatDsn, quoteGuc, writePgpass } from './config-files.js';
 import { shlexSplit } from './exec.js';
 import { standbyRecovery } from './recovery.js';
-import { parsePostgresSettings } from './settings.js';
+import { exportKrbsrvname, parsePostgresSettings } from './settings.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
@@ -34,6 +34,21 @@ describe('configuration files', () => {
       listen_addresses: '127.0.0.1', port: '6543', cluster_name: 'scope1', max_connections: '200', wal_level: 'logical',
       hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: '10', max_replication_slots: '10',
     });
+  });
+
+  it('krbsrvname reaches primary_conninfo and pg_rewind\'s connection, and PGKRBSRVNAME for the tools (as Patroni)', () => {
+    const s = parsePostgresSettings({ data_dir: tmp(), krbsrvname: 'pgkrb', authentication: { replication: { username: 'rep' } } });
+    const leader = Member.fromNode(1, 'leader', null, { conn_url: 'postgres://10.0.0.1:5433/postgres' });
+    const r = standbyRecovery(s, 'node-1', leader);
+    expect(r.kind === 'standby' && r.params.primary_conninfo).toBe('host=10.0.0.1 port=5433 krbsrvname=pgkrb user=rep application_name=node-1');
+    expect(s.rewind.extra).toEqual({ krbsrvname: 'pgkrb' });
+    const env: NodeJS.ProcessEnv = {};
+    exportKrbsrvname(s, env);
+    expect(env.PGKRBSRVNAME).toBe('pgkrb');
+    const none = parsePostgresSettings({ data_dir: tmp() });
+    exportKrbsrvname(none, env);
+    expect(none.replication.extra).toEqual({});
+    expect(env.PGKRBSRVNAME).toBe('pgkrb');
   });
 
   it('writes standby settings with standby.signal, and recovery.signal for targeted recovery', () => {

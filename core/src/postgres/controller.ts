@@ -26,7 +26,7 @@ import { standbyRecovery, type FollowOptions } from './recovery.js';
 import type {
   PostgresControllerOptions, PostmasterLauncher, PostgresState, PostmasterExitEvent, StartOptions, StopOptions,
 } from './controller-types.js';
-import { parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
+import { exportKrbsrvname, parsePostgresSettings, type BinName, type PostgresSettings } from './settings.js';
 
 const isSettings = (v: unknown): v is PostgresSettings => typeof v === 'object' && v !== null && 'binName' in v && 'dataDir' in v;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,6 +53,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   constructor(o: PostgresControllerOptions) {
     super();
     this.settings = isSettings(o.postgresql) ? o.postgresql : parsePostgresSettings(o.postgresql);
+    exportKrbsrvname(this.settings);
     this.scope = o.scope;
     this.name = o.name;
     this.runAs = o.uid !== undefined && o.gid !== undefined ? { uid: o.uid, gid: o.gid } : null;
@@ -72,6 +73,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
    */
   applySettings(postgresql: Readonly<Record<string, unknown>>, opts: { reload?: boolean } = {}): void {
     this.settings = parsePostgresSettings(postgresql);
+    exportKrbsrvname(this.settings);
     const syncNames = this.config.syncStandbyNames;
     this.config = this.configFiles();
     this.config.syncStandbyNames = syncNames;

@@ -37,6 +37,8 @@ export interface PostgresSettings {
   readonly replication: AuthSettings;
   /** Falls back to the superuser when `authentication.rewind` is absent. */
   readonly rewind: AuthSettings;
+  /** `krbsrvname`: also exported as PGKRBSRVNAME for the tools and scripts pgha runs (as Patroni). */
+  readonly krbsrvname: string | null;
   readonly useUnixSocket: boolean;
   readonly usePgRewind: boolean;
   readonly useSlots: boolean;
@@ -98,6 +100,10 @@ export function parsePostgresSettings(raw: Readonly<Record<string, unknown>>): P
   const binName = Object.fromEntries(BIN_NAMES.map((b) => [b, str(binNames[b]) ?? b])) as Record<BinName, string>;
   const auth = isPlainObject(raw.authentication) ? raw.authentication : {};
   const superuser = parseAuth(auth.superuser, 'postgres');
+  // krbsrvname (Kerberos service name): every libpq connection to another member carries it, as
+  // Patroni puts it in primary_conninfo (pg_basebackup and pg_rewind get it the same way).
+  const krbsrvname = str(raw.krbsrvname);
+  const withKrb = (a: AuthSettings): AuthSettings => (krbsrvname ? { ...a, extra: { ...a.extra, krbsrvname } } : a);
   const methods = raw.create_replica_methods ?? raw.create_replica_method;
   return {
     dataDir,
@@ -114,8 +120,9 @@ export function parsePostgresSettings(raw: Readonly<Record<string, unknown>>): P
     pgIdent: lines(raw.pg_ident),
     pgCtlTimeout: Number(raw.pg_ctl_timeout ?? 60),
     superuser,
-    replication: parseAuth(auth.replication, 'replicator'),
-    rewind: isPlainObject(auth.rewind) ? parseAuth(auth.rewind, superuser.username) : superuser,
+    replication: withKrb(parseAuth(auth.replication, 'replicator')),
+    rewind: withKrb(isPlainObject(auth.rewind) ? parseAuth(auth.rewind, superuser.username) : superuser),
+    krbsrvname,
     useUnixSocket: bool(raw.use_unix_socket, false),
     usePgRewind: bool(raw.use_pg_rewind, false),
     useSlots: bool(raw.use_slots, true),
@@ -127,4 +134,13 @@ export function parsePostgresSettings(raw: Readonly<Record<string, unknown>>): P
     removeDataDirectoryOnDivergedTimelines: bool(raw.remove_data_directory_on_diverged_timelines, false),
     raw,
   };
+}
+
+/**
+ * As Patroni: with `krbsrvname` set, PGKRBSRVNAME goes into the agent's environment, so every libpq
+ * tool and script it runs (and PostgreSQL it starts) uses that Kerberos service name. Never unset,
+ * as Patroni never unsets it either.
+ */
+export function exportKrbsrvname(s: Pick<PostgresSettings, 'krbsrvname'>, env: NodeJS.ProcessEnv = process.env): void {
+  if (s.krbsrvname) env.PGKRBSRVNAME = s.krbsrvname;
 }
