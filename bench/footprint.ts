@@ -28,7 +28,7 @@ const LOOP_WAIT = Number(values['loop-wait'] ?? 2);
 const RUNS = Number(values.runs ?? 1);
 const DYNAMIC = { ttl: 20, loop_wait: LOOP_WAIT, retry_timeout: Math.min(10, Math.floor((20 - LOOP_WAIT) / 2)) };
 
-interface Figures { system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number }>; etcd: EtcdRates | null }
+interface Figures { system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number }>; etcd: EtcdRates | null }
 
 async function pgha(etcd: EtcdCluster): Promise<Figures> {
   const t0 = performance.now();
@@ -40,7 +40,7 @@ async function pgha(etcd: EtcdCluster): Promise<Figures> {
     const idle = await measureIdle(cluster, IDLE, new Map());
     return {
       system: 'pgha', bootstrapS, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
-      perNode: idle.nodes.map((n, i) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, agentPssMb: pssMb(cluster.nodes[i]!.proc!.pid) ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0) })),
+      perNode: idle.nodes.map((n, i) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, agentPssMb: pssMb(cluster.nodes[i]!.proc!.pid) ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0), helpersCpuPct: n.helpersCpuPct ?? 0 })),
     };
   } finally {
     await cluster.stop();
@@ -94,6 +94,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
         node: n.name, agentMb: rssMb(pids[i]!) ?? NaN, agentPssMb: pssMb(pids[i]!) ?? NaN,
         helpersMb: agentTree(pids[i]!).helpers.reduce((s, h) => s + (rssMb(h.pid) ?? 0), 0),
         cpuPct: (100 * (ticks(pids[i]!) - before[i]!)) / CLK_TCK / dt,
+        helpersCpuPct: 0,
       })),
     };
   } finally {
@@ -110,12 +111,12 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
 
 function report(all: Figures[]): void {
   console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle (per node: agent + helpers; PostgreSQL excluded)`);
-  console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | agent PSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node) | etcd unary RPC/s | etcd msgs/s | by method |');
+  console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | agent PSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node; helpers in brackets) | etcd unary RPC/s | etcd msgs/s | by method |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const f of all) {
     const col = (g: (n: Figures['perNode'][number]) => number, d: number) => f.perNode.map((n) => g(n).toFixed(d)).join(' / ');
     const by = f.etcd ? Object.entries(f.etcd.byMethod).map(([m, v]) => `${m} ${v}`).join(', ') : 'n/a';
-    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${col((n) => n.cpuPct, 2)} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
+    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(2)} (${n.helpersCpuPct.toFixed(2)})`).join(' / ')} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
   }
 }
 

@@ -30,6 +30,8 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 [ -x /usr/bin/python3 ] || need+=(python3)
 # pgrep: the migration tests (test/migration) wait for a killed postmaster's children by PID.
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+# Real network partitions between nodes (test/chaos/netns.test.ts, npm run chaos -- --netns).
+[ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

@@ -7,15 +7,18 @@ import type { TestCluster, TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { descendants, nonPostgresTree, signalAll } from '../helpers/tree.js';
 import type { Rng } from '../fuzz/rng.js';
+import type { NodeNetworks } from '../helpers/netns.js';
 import type { DcsPartition } from './partition.js';
 import type { Sample } from './probe.js';
 
 export const FAULT_KINDS = [
   'agent-kill', 'agent-stop', 'tree-kill', 'tree-stop', 'postmaster-kill', 'postmaster-stop',
-  'node-kill', 'node-stop', 'dcs-kill', 'dcs-stop', 'dcs-partition', 'switchover',
+  'node-kill', 'node-stop', 'dcs-kill', 'dcs-stop', 'dcs-partition', 'switchover', 'peer-partition',
 ] as const;
 /** Kinds only etcd3 runs have: the Raft members live in the agents, partitions need the DCS proxies. */
 const ETCD3_ONLY: readonly FaultKind[] = ['dcs-partition'];
+/** Kinds that need each node in its own network namespace (`--netns`, root). */
+const NETNS_ONLY: readonly FaultKind[] = ['peer-partition'];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultPlan {
@@ -28,23 +31,26 @@ export interface FaultPlan {
   readonly holdMs: number;
 }
 
-/** The kinds a run draws from: `only` (all when absent), without the etcd3-only kinds on Raft. */
-export function faultKinds(raft: boolean, only?: readonly FaultKind[]): FaultKind[] {
-  return FAULT_KINDS.filter((k) => (!only || only.includes(k)) && !(raft && ETCD3_ONLY.includes(k)));
+/**
+ * The kinds a run draws from: `only` (all when absent), without the etcd3-only kinds on Raft and
+ * the namespace-only kinds without namespaces (so a seed tells the same story as before they existed).
+ */
+export function faultKinds(raft: boolean, only?: readonly FaultKind[], netns = false): FaultKind[] {
+  return FAULT_KINDS.filter((k) => (!only || only.includes(k)) && !(raft && ETCD3_ONLY.includes(k)) && (netns || !NETNS_ONLY.includes(k)));
 }
 
 /**
  * The seeded story: kinds evenly spread, primaries hit more often than replicas. A Raft run draws
  * from the same kinds, in the same order, as before partitions existed, so its seeds tell the same story.
  */
-export function planFault(rng: Rng, raft: boolean, only?: readonly FaultKind[]): FaultPlan {
-  const kinds = faultKinds(raft, only);
-  if (!kinds.length) throw new Error(`no fault kind to run${raft ? ' on raft' : ''} among ${only?.join(',')}`);
+export function planFault(rng: Rng, raft: boolean, only?: readonly FaultKind[], netns = false): FaultPlan {
+  const kinds = faultKinds(raft, only, netns);
+  if (!kinds.length) throw new Error(`no fault kind to run${raft ? ' on raft' : ''}${netns ? '' : ' without --netns'} among ${only?.join(',')}`);
   const kind = rng.pick(kinds);
   const stop = kind.endsWith('-stop');
   // Long enough, often, for the leader key (ttl 20 s) to expire: failovers, not only restarts. A
   // partition is held at least retry_timeout (5 s), so the victim always loses the DCS for good.
-  const holdMs = kind === 'dcs-partition' ? rng.int(5, 35) * 1000 : stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
+  const holdMs = kind.endsWith('-partition') ? rng.int(5, 35) * 1000 : stop ? rng.int(2, 28) * 1000 : rng.int(1, 35) * 1000;
   if (kind.startsWith('dcs-') && kind !== 'dcs-partition' && !raft) return { kind, role: 'dcs', index: rng.int(0, 2), holdMs };
   return { kind, role: rng.chance(0.6) ? 'primary' : 'replica', index: rng.int(0, 1), holdMs };
 }
@@ -80,8 +86,10 @@ export interface FaultContext {
   readonly cluster: TestCluster;
   readonly raft: boolean;
   readonly log: (line: string) => void;
-  /** The per-node DCS proxies (etcd3 runs): what a `dcs-partition` cuts. */
+  /** The per-node DCS proxies (etcd3 runs without namespaces): what a `dcs-partition` cuts. */
   readonly partition?: DcsPartition;
+  /** Per-node network namespaces (`--netns`): partitions are cut there. */
+  readonly net?: NodeNetworks;
   /** The probe's samples, to say when the victim stopped and another node started acknowledging. */
   readonly samples?: readonly Sample[];
 }
@@ -167,17 +175,21 @@ export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestN
       await etcd.waitHealthy(30_000).catch(() => undefined);
       return `etcd${plan.index} ${plan.kind === 'dcs-kill' ? 'killed' : 'stopped'} for ${plan.holdMs} ms`;
     }
-    case 'dcs-partition': {
-      const p = ctx.partition;
-      if (!p) return 'no DCS proxies (etcd3 only)';
+    case 'dcs-partition':
+    case 'peer-partition': {
+      const dcs = plan.kind === 'dcs-partition';
+      const index = Number(n.name.replace(/^node/, ''));
+      const cut = ctx.net ? () => (dcs ? ctx.net!.cutDcs(index) : ctx.net!.cutPeers(index)) : dcs && ctx.partition ? () => ctx.partition!.partition(n.name) : null;
+      const heal = ctx.net ? () => ctx.net!.heal(index) : () => ctx.partition?.heal(n.name);
+      if (!cut) return dcs ? 'no DCS proxies (etcd3 only)' : 'no network namespaces (--netns)';
       const t0 = Date.now();
-      p.partition(n.name);
+      cut();
       try {
         await sleep(plan.holdMs);
       } finally {
-        p.heal(n.name);
+        heal();
       }
-      return `${n.name} cut off from the DCS for ${plan.holdMs} ms${partitionTimeline(ctx.samples, n.name, t0, Date.now())}`;
+      return `${n.name} cut off from ${dcs ? 'the DCS' : 'the other nodes'} for ${plan.holdMs} ms${partitionTimeline(ctx.samples, n.name, t0, Date.now())}`;
     }
     case 'switchover': {
       const r = await leader.get('/switchover', { method: 'POST', body: JSON.stringify({ leader: leader.name }), headers: { 'content-type': 'application/json' } })

@@ -31,7 +31,7 @@ class NodeProbe {
   async writable(timeoutMs: number): Promise<boolean> {
     const attempt = (async () => {
       if (!this.client) {
-        const c = new pg.Client({ host: '127.0.0.1', port: this.n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: timeoutMs });
+        const c = new pg.Client({ host: this.n.host, port: this.n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: timeoutMs });
         c.on('error', () => undefined);
         this.client = c;
         await c.connect();

@@ -9,6 +9,7 @@ import { startEtcd } from '../helpers/etcd.js';
 import { Rng } from '../fuzz/rng.js';
 import { FAULT_KINDS, faultKinds, planFault, runFault, type FaultKind, type FaultPlan } from './faults.js';
 import { startDcsPartition } from './partition.js';
+import { inNamespace, type NodeNetworks } from '../helpers/netns.js';
 import { createProbeTable, dualWindows, startProbe } from './probe.js';
 import { createLedger, missingWrites, startWriter } from './writer.js';
 
@@ -22,6 +23,8 @@ export interface ChaosOptions {
   /** Stop starting new faults after this many minutes (the running one finishes). */
   readonly minutes?: number;
   readonly log?: (line: string) => void;
+  /** Each node in its own network namespace (this process runs in the hub): real partitions, `peer-partition`. */
+  readonly net?: NodeNetworks;
   /** Checked before each fault: true ends the run cleanly. */
   readonly shouldStop?: () => boolean;
 }
@@ -64,14 +67,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const started = Date.now();
   const rng = new Rng(o.seed);
   const raft = o.dcs === 'raft';
-  const etcd = raft ? undefined : await startEtcd({ members: 3 });
-  // Every node reaches etcd through its own proxies, so one node can be cut off from the DCS alone.
+  const net = o.net;
+  const etcd = raft ? undefined : await startEtcd({ members: 3, ...(net ? { host: net.hubAddr } : {}) });
+  // Without namespaces every node reaches etcd through its own proxies, so one node can be cut off
+  // from the DCS alone; with them the hub cuts the node's packets.
   const names = ['node1', 'node2', 'node3'];
-  const partition = etcd ? await startDcsPartition(names, etcd.endpoints) : undefined;
+  const partition = etcd && !net ? await startDcsPartition(names, etcd.endpoints) : undefined;
+  const index = (name: string) => Number(name.replace(/^node/, ''));
   const cluster = await TestCluster.start({
     nodes: names.length,
     dcs: raft ? { kind: 'raft' } : { kind: 'etcd3', etcd },
     ...(partition ? { etcdHostsFor: (name: string) => partition.hostsFor(name) } : {}),
+    ...(net ? { hostFor: (name: string) => net.addr(index(name)), wrapFor: (name: string) => inNamespace(net.ns(index(name))), peerNet: net.subnet } : {}),
     dynamic: { ttl: TTL, loop_wait: 1, retry_timeout: 5, synchronous_mode: o.mode === 'quorum' ? 'quorum' : true, maximum_lag_on_failover: 1 << 30 },
     local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }),
   }).catch(async (e: unknown) => {
@@ -92,9 +99,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     try {
       for (let i = 0; i < o.faults; i++) {
         if ((o.minutes && Date.now() - started > o.minutes * 60_000) || o.shouldStop?.()) break;
-        const plan = planFault(rng, raft, o.kinds);
+        const plan = planFault(rng, raft, o.kinds, !!net);
         const t0 = Date.now();
-        const note = await runFault({ cluster, raft, log, partition, samples: probe.samples }, plan, leader).catch((e: unknown) => `fault error: ${String(e)}`);
+        const note = await runFault({ cluster, raft, log, partition, net, samples: probe.samples }, plan, leader).catch((e: unknown) => `fault error: ${String(e)}`);
         const healed = Date.now();
         const next = await healthyLeader(cluster, HEALTHY_WITHIN_MS);
         const recovery = Date.now() - healed;
@@ -157,7 +164,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 /** The per-fault-kind table. */
 export function formatChaos(r: ChaosResult): string {
   const head = ['fault', 'count', 'worst recovery (s)', 'lost writes', 'dual-primary windows', 'failures'];
-  const rows = faultKinds(r.options.dcs === 'raft', r.options.kinds).map((k) => {
+  const rows = faultKinds(r.options.dcs === 'raft', r.options.kinds, !!r.options.net).map((k) => {
     const s = r.stats[k];
     return [k, String(s.count), (s.worstRecoveryMs / 1000).toFixed(1), String(s.lostWrites), String(s.dualWindows), String(s.failures)];
   });
@@ -167,7 +174,7 @@ export function formatChaos(r: ChaosResult): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const { mode, dcs, seed } = r.options;
   const out = [
-    `chaos: mode ${mode}, dcs ${dcs}, seed ${seed}: ${r.faultsRun} faults, ${r.ackedWrites} acknowledged writes, ${(r.elapsedMs / 60_000).toFixed(1)} min`,
+    `chaos: mode ${mode}, dcs ${dcs}${r.options.net ? ', nodes in network namespaces' : ''}, seed ${seed}: ${r.faultsRun} faults, ${r.ackedWrites} acknowledged writes, ${(r.elapsedMs / 60_000).toFixed(1)} min`,
     line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line),
   ];
   for (const f of r.failures) out.push(`FAILED: fault #${f.index} ${f.plan.kind} on ${f.plan.role}: ${f.what} — reproduce with --seed ${seed}`);

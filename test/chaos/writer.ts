@@ -24,7 +24,7 @@ export interface Writer {
 }
 
 async function connect(n: TestNode, timeoutMs: number): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: timeoutMs });
+  const c = new pg.Client({ host: n.host, port: n.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: timeoutMs });
   c.on('error', () => undefined);
   await c.connect();
   return c;

@@ -68,6 +68,12 @@ export interface ClusterOptions {
   readonly postgresqlFor?: (name: string) => Record<string, unknown>;
   /** One node's `etcd3.hosts` (etcd3 clusters; default: every member's client URL), e.g. its own proxies. */
   readonly etcdHostsFor?: (name: string) => string;
+  /** One node's address (default 127.0.0.1), e.g. in its own network namespace (helpers/netns.ts). */
+  readonly hostFor?: (name: string) => string;
+  /** A command prefix the node's agent runs under as root (`ip netns exec NS`); it then drops to the test user. */
+  readonly wrapFor?: (name: string) => string[];
+  /** Where other members connect from when nodes are not all on 127.0.0.1 (pg_hba). */
+  readonly peerNet?: string;
 }
 
 export class TestNode {
@@ -84,12 +90,14 @@ export class TestNode {
     readonly env: Record<string, string> = {},
     readonly scheme: 'http' | 'https' = 'http',
     readonly cli: string = CLI,
+    readonly host: string = '127.0.0.1',
+    readonly wrap: readonly string[] = [],
   ) {}
 
-  get raftAddr(): string | null { return this.raftPort === null ? null : `127.0.0.1:${this.raftPort}`; }
+  get raftAddr(): string | null { return this.raftPort === null ? null : `${this.host}:${this.raftPort}`; }
 
   get dataDir(): string { return join(this.dir, 'data'); }
-  get apiUrl(): string { return `${this.scheme}://127.0.0.1:${this.apiPort}`; }
+  get apiUrl(): string { return `${this.scheme}://${this.host}:${this.apiPort}`; }
   get logFile(): string { return join(this.dir, 'agent.log'); }
 
   /** Start `pgha run` for this node. */
@@ -97,7 +105,16 @@ export class TestNode {
     const extra = Object.keys(this.env).length ? { env: { ...process.env, ...(testUser() ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env } } : {};
     // PGHA_TEST_NODE_ARGS: Node flags for the agents (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
     const nodeArgs = process.env.PGHA_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    this.proc = startProc(process.execPath, [...nodeArgs, this.cli, 'run', this.configPath], { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
+    const argv = [process.execPath, ...nodeArgs, this.cli, 'run', this.configPath];
+    if (!this.wrap.length) {
+      this.proc = startProc(argv[0]!, argv.slice(1), { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
+      return;
+    }
+    // The wrapper needs root; the agent itself runs as the test user (setpriv execs, so the PID is the agent's).
+    const u = testUser();
+    const drop = u ? ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'] : [];
+    const env = { ...process.env, ...(u ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env };
+    this.proc = startProc(this.wrap[0]!, [...this.wrap.slice(1), ...drop, ...argv], { logFile: this.logFile, cwd: this.dir, env });
   }
 
   agentAlive(): boolean { return !!this.proc && isAlive(this.proc.pid); }
@@ -144,7 +161,7 @@ export class TestNode {
   }
 
   async sql<T extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]> {
-    const c = new pg.Client({ host: '127.0.0.1', port: this.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 3000 });
+    const c = new pg.Client({ host: this.host, port: this.pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', connectionTimeoutMillis: 3000 });
     await c.connect();
     try {
       return (await c.query(text, values)).rows as T[];
@@ -211,7 +228,8 @@ export class TestCluster {
     const zookeeper = zkOpt ? zkOpt.zookeeper ?? (await startZookeeper()) : null;
     const etcd = raft || consul || kube || zookeeper ? null : (o.dcs?.kind === 'etcd3' ? o.dcs.etcd : undefined) ?? (await startEtcd());
     const raftPorts = raft ? await freePorts(specs.length) : [];
-    const raftAddrs = raftPorts.map((p) => `127.0.0.1:${p}`);
+    const hostOf = (i: number) => o.hostFor?.(`node${i + 1}`) ?? '127.0.0.1';
+    const raftAddrs = raftPorts.map((p, i) => `${hostOf(i)}:${p}`);
     const root = userTempDir('e2e');
     const scope = `e2e${process.pid}${Math.random().toString(36).slice(2, 6)}`;
     const nodes: TestNode[] = [];
@@ -229,10 +247,12 @@ export class TestCluster {
       mkdirSync(dir, { recursive: true });
       o.prepare?.(dir, name);
       const [pgPort, apiPort] = [await freePort(), await freePort()];
+      const host = hostOf(i);
+      const peers = o.peerNet ? [`host replication replicator ${o.peerNet} md5`, `host all all ${o.peerNet} md5`] : [];
       const config = {
         scope, name, namespace: '/service',
         log: { type: 'plain', level: 'INFO' },
-        restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}), ...(o.restapiTls ?? {}) },
+        restapi: { listen: `${host}:${apiPort}`, connect_address: `${host}:${apiPort}`, ...(o.restapiAuth ? { authentication: o.restapiAuth } : {}), ...(o.restapiTls ?? {}) },
         ...(etcd ? { etcd3: { hosts: o.etcdHostsFor?.(name) ?? etcd.endpoints.map((e) => e.replace(/^https?:\/\//, '')).join(',') } } : {}),
         ...(consul ? { consul: { host: consul.hostPort, ...consulDcs!.section } } : {}),
         ...(kube ? { kubernetes: { namespace: k8s!.namespace, labels: k8s!.labels, use_endpoints: !!kube.useEndpoints, pod_ip: '127.0.0.1', ports: [{ name: 'postgresql', port: pgPort }] } } : {}),
@@ -247,11 +267,11 @@ export class TestCluster {
           initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
         },
         postgresql: {
-          listen: `127.0.0.1:${pgPort}`, connect_address: `127.0.0.1:${pgPort}`, data_dir: join(dir, 'data'), bin_dir: BIN_DIR,
+          listen: `${host}:${pgPort}`, connect_address: `${host}:${pgPort}`, data_dir: join(dir, 'data'), bin_dir: BIN_DIR,
           pgpass: join(dir, 'pgpass'),
           authentication: { superuser: SUPERUSER, replication: { username: 'replicator', password: 'rep-secret' }, rewind: { username: 'rewinder', password: 'rewind-secret' } },
           parameters: { unix_socket_directories: dir, logging_collector: 'off' },
-          pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5'],
+          pg_hba: ['local all all trust', 'host replication replicator 127.0.0.1/32 md5', 'host all all 127.0.0.1/32 md5', ...peers],
           ...o.postgresql,
           ...o.postgresqlFor?.(name),
         },
@@ -262,7 +282,7 @@ export class TestCluster {
       writeFileSync(configPath, stringify(config));
       const u = testUser();
       if (u) for (const p of [dir, configPath]) (await import('node:fs')).chownSync(p, u.uid, u.gid);
-      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}, o.restapiTls ? 'https' : 'http', o.cli ?? CLI));
+      nodes.push(new TestNode(name, dir, pgPort, apiPort, configPath, raft ? raftPorts[i]! : null, k8s ? { KUBECONFIG: k8s.kubeconfig } : {}, o.restapiTls ? 'https' : 'http', o.cli ?? CLI, host, o.wrapFor?.(name) ?? []));
     }
     const cluster = new TestCluster(scope, root, etcd, nodes, !!etcd && !(o.dcs?.kind === 'etcd3' && o.dcs.etcd),
       zookeeper, !!zookeeper && !zkOpt?.zookeeper);

@@ -64,7 +64,9 @@ async function healthy(clientUrl: string): Promise<boolean> {
   return body.health === 'true';
 }
 
-export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdCluster> {
+/** `host`: the address etcd listens on (default 127.0.0.1; the hub's address in helpers/netns.ts). */
+export async function startEtcd(opts: { members?: 1 | 3; host?: string } = {}): Promise<EtcdCluster> {
+  const host = opts.host ?? '127.0.0.1';
   const bin = etcdBinary();
   const n = opts.members ?? 1;
   const token = `pgha-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -72,7 +74,7 @@ export async function startEtcd(opts: { members?: 1 | 3 } = {}): Promise<EtcdClu
   for (let i = 0; i < n; i++) {
     const [client, peer] = [await freePort(), await freePort()];
     members.push({
-      name: `etcd${i}`, clientUrl: `http://127.0.0.1:${client}`, peerUrl: `http://127.0.0.1:${peer}`,
+      name: `etcd${i}`, clientUrl: `http://${host}:${client}`, peerUrl: `http://${host}:${peer}`,
       dataDir: mkdtempSync(join(dataRoot(), `pgha-etcd${i}-`)), proc: null,
     });
   }

@@ -9,6 +9,8 @@ import { parseLsn } from './lsn.js';
 
 /** True when the directory is missing or has nothing in it (a lost+found of a fresh mount counts as empty). */
 export function dataDirectoryEmpty(dataDir: string): boolean {
+  // Asked every HA cycle: one stat answers for an initialised directory, without listing it.
+  if (existsSync(join(dataDir, 'PG_VERSION'))) return false;
   if (!existsSync(dataDir)) return true;
   return readdirSync(dataDir).every((f) => f === 'lost+found' || f.startsWith('.'));
 }
