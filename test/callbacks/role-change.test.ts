@@ -64,6 +64,7 @@ describe('callbacks across a switchover and a failover', () => {
     const mark = new Map(cluster.nodes.map((n) => [n.name, records(n).length]));
 
     // Switchover: the candidate promotes, the old primary stops (before_stop) and comes back as a replica.
+    await cluster.waitCaughtUp(first, candidate.name);
     const res = await fetch(`${first.apiUrl}/switchover`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ leader: first.name, candidate: candidate.name }),
     });

@@ -312,6 +312,19 @@ export class TestCluster {
     return null;
   }
 
+  /**
+   * Wait until `GET /cluster` on `via` shows member `name` within `maxLag` bytes of the leader: a
+   * switchover to a replica further behind is refused with 412, as Patroni refuses it (the test
+   * clusters' maximum_lag_on_failover is 1 MB; a fresh cluster's first checkpoints can exceed it).
+   */
+  async waitCaughtUp(via: TestNode, name: string, maxLag = 1_048_576, timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => {
+      const members = (await via.get('/cluster').catch(() => ({ body: {} }))).body?.members as Array<{ name: string; lag?: unknown }> | undefined;
+      const lag = members?.find((m) => m.name === name)?.lag;
+      return typeof lag === 'number' && lag < maxLag ? true : null;
+    }, timeoutMs, `${name} within ${maxLag} bytes of the leader`);
+  }
+
   /** Wait for one leader whose /primary is 200 and `replicas` streaming replicas; returns the leader. */
   async waitHealthy(replicas: number, timeoutMs = 90_000): Promise<TestNode> {
     return waitFor(async () => {
