@@ -7,7 +7,7 @@ import type { TestCluster, TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
 import { descendants, nonPostgresTree, signalAll } from '../helpers/tree.js';
 import type { Rng } from '../fuzz/rng.js';
-import type { NodeNetworks } from '../helpers/netns.js';
+import { nodeIndex, type NodeNetworks } from '../helpers/netns.js';
 import type { DcsPartition } from './partition.js';
 import type { Sample } from './probe.js';
 
@@ -178,7 +178,7 @@ export async function runFault(ctx: FaultContext, plan: FaultPlan, leader: TestN
     case 'dcs-partition':
     case 'peer-partition': {
       const dcs = plan.kind === 'dcs-partition';
-      const index = Number(n.name.replace(/^node/, ''));
+      const index = nodeIndex(n.name);
       const cut = ctx.net ? () => (dcs ? ctx.net!.cutDcs(index) : ctx.net!.cutPeers(index)) : dcs && ctx.partition ? () => ctx.partition!.partition(n.name) : null;
       const heal = ctx.net ? () => ctx.net!.heal(index) : () => ctx.partition?.heal(n.name);
       if (!cut) return dcs ? 'no DCS proxies (etcd3 only)' : 'no network namespaces (--netns)';

@@ -9,7 +9,7 @@ import { startEtcd } from '../helpers/etcd.js';
 import { Rng } from '../fuzz/rng.js';
 import { FAULT_KINDS, faultKinds, planFault, runFault, type FaultKind, type FaultPlan } from './faults.js';
 import { startDcsPartition } from './partition.js';
-import { inNamespace, type NodeNetworks } from '../helpers/netns.js';
+import { inNamespace, nodeIndex, type NodeNetworks } from '../helpers/netns.js';
 import { createProbeTable, dualWindows, startProbe } from './probe.js';
 import { createLedger, missingWrites, startWriter } from './writer.js';
 
@@ -73,12 +73,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   // from the DCS alone; with them the hub cuts the node's packets.
   const names = ['node1', 'node2', 'node3'];
   const partition = etcd && !net ? await startDcsPartition(names, etcd.endpoints) : undefined;
-  const index = (name: string) => Number(name.replace(/^node/, ''));
   const cluster = await TestCluster.start({
     nodes: names.length,
     dcs: raft ? { kind: 'raft' } : { kind: 'etcd3', etcd },
     ...(partition ? { etcdHostsFor: (name: string) => partition.hostsFor(name) } : {}),
-    ...(net ? { hostFor: (name: string) => net.addr(index(name)), wrapFor: (name: string) => inNamespace(net.ns(index(name))), peerNet: net.subnet } : {}),
+    ...(net ? { hostFor: (name: string) => net.addr(nodeIndex(name)), wrapFor: (name: string) => inNamespace(net.ns(nodeIndex(name))), peerNet: net.subnet } : {}),
     dynamic: { ttl: TTL, loop_wait: 1, retry_timeout: 5, synchronous_mode: o.mode === 'quorum' ? 'quorum' : true, maximum_lag_on_failover: 1 << 30 },
     local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }),
   }).catch(async (e: unknown) => {

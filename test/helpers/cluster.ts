@@ -102,18 +102,17 @@ export class TestNode {
 
   /** Start `pgha run` for this node. */
   start(): void {
-    const extra = Object.keys(this.env).length ? { env: { ...process.env, ...(testUser() ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env } } : {};
+    const u = testUser();
+    const env = { ...process.env, ...(u ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env };
     // PGHA_TEST_NODE_ARGS: Node flags for the agents (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
     const nodeArgs = process.env.PGHA_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const argv = [process.execPath, ...nodeArgs, this.cli, 'run', this.configPath];
     if (!this.wrap.length) {
-      this.proc = startProc(argv[0]!, argv.slice(1), { asUser: true, logFile: this.logFile, cwd: this.dir, ...extra });
+      this.proc = startProc(argv[0]!, argv.slice(1), { asUser: true, logFile: this.logFile, cwd: this.dir, env });
       return;
     }
     // The wrapper needs root; the agent itself runs as the test user (setpriv execs, so the PID is the agent's).
-    const u = testUser();
     const drop = u ? ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', '--'] : [];
-    const env = { ...process.env, ...(u ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env };
     this.proc = startProc(this.wrap[0]!, [...this.wrap.slice(1), ...drop, ...argv], { logFile: this.logFile, cwd: this.dir, env });
   }
 

@@ -39,6 +39,9 @@ export interface NodeNetworks {
   destroy(): void;
 }
 
+/** Node `nodeN`'s number, as the namespaces and addresses count it (1-based). */
+export const nodeIndex = (name: string): number => Number(name.replace(/^node/, ''));
+
 /** The namespaces of a run started by `createNodeNetworks` (passed to the process it runs in the hub). */
 export const NETNS_ENV = 'PGHA_TEST_NETNS';
 
