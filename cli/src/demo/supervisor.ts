@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pidAlive, waitForPidExit } from '@pgha/core';
 import type { DemoNode } from './config.js';
 import type { RunAs } from './os-user.js';
+import { nodeFlagsOf } from '../node-flags.js';
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,7 +56,7 @@ export class Agent {
     const fd = openSync(this.logFile, 'a');
     try {
       this.exit = null;
-      const child = spawn(process.execPath, [this.cliBin, 'run', this.node.configPath], {
+      const child = spawn(process.execPath, [...nodeFlagsOf(this.cliBin), this.cliBin, 'run', this.node.configPath], {
         cwd: this.node.dir,
         env: agentEnv(this.runAs, this.node.dir),
         stdio: ['ignore', fd, fd],

@@ -116,6 +116,10 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       ctx.report({ type: 'lock', op: 'acquire', ok });
       ctx.report({ type: 'bootstrap_finished' });
       if (!a.standby) ctx.onRoleChange?.('primary');
+      // This cycle's view predates /config and /leader: run the next one now, so the members that
+      // wait to stream get their slots without a loop_wait's delay (their walreceiver retries only
+      // every wal_retrieve_retry_interval, 5 s, after finding no slot).
+      ctx.wakeup();
       return;
     }
     case 'bootstrap_standby_leader': {

@@ -9,12 +9,11 @@ import type { NodeStatus } from '../api/backend.js';
 import { Bootstrap } from '../bootstrap/bootstrap.js';
 import type { DemoteMode, PgFacts } from '../ha/types.js';
 import type { PostgresController } from '../postgres/controller.js';
-import { checkpointInfo, clusterState, systemIdentifier } from '../postgres/datadir.js';
+import { checkpointInfo, clusterState, systemIdentifier, type ControlData } from '../postgres/datadir.js';
 import type { ServerStatus } from '../postgres/monitor.js';
 import { rewind } from '../postgres/rewind.js';
 import { createReplica, type ReplicaMethodResolver } from '../replica/create.js';
 import type { CallbackAction, CallbackRunner } from './callbacks.js';
-import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
 import { checkDiverged, parseTimelineHistory } from './divergence.js';
 import type { FollowTarget, PostgresPort, StopPortOptions, SyncPgStatus } from './postgres-port.js';
 import { followSlot, hasConnection, standbyOverrides } from '../ha/standby-source.js';
@@ -44,6 +43,7 @@ export class ControllerPort implements PostgresPort {
   /** The dynamic `standby_cluster` section (null: not a standby cluster). */
   private standbySection: Readonly<Record<string, unknown>> | null = null;
   private memo = new Map<string, { at: number; value: Promise<unknown> }>();
+  private runningControl: { pid: number; cd: ControlData } | null = null;
 
   constructor(
     private readonly c: PostgresController,
@@ -96,7 +96,20 @@ export class ControllerPort implements PostgresPort {
 
   private serverStatus() { return this.cached('status', () => this.c.status()); }
   private controlData() { return this.cached('controldata', () => this.c.controlData()); }
-  private invalidate(): void { this.memo.clear(); }
+  private invalidate(): void { this.memo.clear(); this.runningControl = null; }
+
+  /**
+   * pg_controldata (a process spawned) once per running postmaster rather than every cycle: while a
+   * server answers, the status query says what the cycle needs, and the system identifier cannot
+   * change under it. A stop, crash or anything run through `changing` forgets it.
+   */
+  private async controlDataFor(st: ServerStatus | null): Promise<ControlData | null> {
+    const pid = st ? this.c.postmasterPid() : null;
+    if (pid !== null && this.runningControl?.pid === pid) return this.runningControl.cd;
+    const cd = await this.controlData().catch(() => null);
+    this.runningControl = pid !== null && cd ? { pid, cd } : null;
+    return cd;
+  }
 
   /** Run something that changes PostgreSQL's state; cached facts before and during it are stale. */
   private async changing<T>(fn: () => Promise<T>): Promise<T> {
@@ -113,12 +126,13 @@ export class ControllerPort implements PostgresPort {
       this.lastStatus = null;
       return { dataDirEmpty: true, sysid: null, controlState: null, running: this.c.isRunning(), starting: false, inRecovery: null, timeline: null, walPosition: null, recoveryConfigured: false };
     }
-    const cd = await this.controlData().catch(() => null);
     const running = this.c.isRunning();
     const st = running && this.c.state !== 'starting' ? await this.serverStatus() : null;
     this.lastStatus = st;
+    const cd = await this.controlDataFor(st);
     const recoveryConfigured = this.file('standby.signal') || this.file('recovery.signal');
-    let controlState = cd ? clusterState(cd) : null;
+    // A server that answers is in production or in archive recovery, as its pg_control says.
+    let controlState = st ? (st.inRecovery ? 'in archive recovery' : 'in production') : cd ? clusterState(cd) : null;
     // A fresh base backup carries the source's "in production" state but starts in archive recovery.
     if (recoveryConfigured && this.file('backup_label')) controlState = 'in archive recovery';
     const wal = st ? (st.inRecovery ? Math.max(num(st.receiveLsn) ?? 0, num(st.replayLsn) ?? 0) : num(st.writeLsn)) : null;
@@ -134,20 +148,16 @@ export class ControllerPort implements PostgresPort {
       recoveryConfigured,
       receiverStreaming: st?.inRecovery ? st.replicationState === 'streaming' : null,
       serverVersion: st?.serverVersion ?? null,
-      slots: st && this.c.state === 'running' ? await this.slots() : null,
+      slots: st && this.c.state === 'running' ? st.slots : null,
       replayLsn: st?.inRecovery ? num(st.replayLsn) : null,
     };
-  }
-
-  private slots() {
-    return this.cached('slots', () => this.c.query(SLOT_ROWS_SQL).then((rows) => rows.map(slotRow)).catch(() => null));
   }
 
   async nodeStatus(): Promise<NodeStatus> {
     const st = this.c.isRunning() && this.c.state !== 'starting' ? await this.serverStatus() : null;
     if (st) this.lastStatus = st;
-    const cd = await this.controlData().catch(() => null);
-    const pending = st ? await this.c.pendingRestart().catch(() => false) : false;
+    const cd = await this.controlDataFor(st);
+    const pending = st ? this.c.pendingRestart(st) : false;
     return {
       state: this.c.state,
       role: this.role(),

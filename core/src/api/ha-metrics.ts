@@ -52,11 +52,17 @@ const MAX_OPERATIONS = 64;
 export class HaMetrics {
   readonly loop = new Histogram(LOOP_BUCKETS);
   private readonly dcs = new Map<string, { duration: Histogram; errors: number }>();
+  /** Operation name -> label, so a call costs no regular expression after the first. */
+  private readonly labels = new Map<string, string>();
 
   observeLoop(seconds: number): void { this.loop.observe(seconds); }
 
   observeDcsCall(operation: string, seconds: number, ok: boolean): void {
-    const op = operationLabel(operation);
+    let op = this.labels.get(operation);
+    if (op === undefined) {
+      op = operationLabel(operation);
+      if (this.labels.size < MAX_OPERATIONS) this.labels.set(operation, op);
+    }
     let entry = this.dcs.get(op);
     if (!entry) {
       if (this.dcs.size >= MAX_OPERATIONS) return;

@@ -224,7 +224,7 @@ export class FenceClient {
 
   /**
    * Start PostgreSQL as the fence's child (the controller's launcher): it gets the parent-death
-   * signal, so it cannot outlive the fence. Its exit is watched by PID.
+   * signal, so it cannot outlive the fence. Its exit is watched by PID (adoptPostmaster).
    */
   async spawnPostmaster(o: SpawnPostmasterOptions): Promise<WatchedPostmaster> {
     closeSync(openSync(o.logFile, 'a', 0o600));
@@ -237,7 +237,7 @@ export class FenceClient {
       },
     });
     if (st.child === null) throw new Error('the fence did not start PostgreSQL');
-    return adoptPostmaster(st.child, 100);
+    return adoptPostmaster(st.child);
   }
 
   /** Detach without disarming (an armed fence then freezes PostgreSQL until a new agent feeds it). */

@@ -161,10 +161,9 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     }
   }
 
-  /** A setting changed that needs a restart: pg_settings.pending_restart or a command-line GUC differs. */
-  async pendingRestart(): Promise<boolean> {
-    const rows = await this.query<{ pending: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE pending_restart) AS pending');
-    if (rows[0]?.pending) return true;
+  /** A setting changed that needs a restart: pg_settings.pending_restart (from `status`) or a command-line GUC differs. */
+  pendingRestart(status: ServerStatus): boolean {
+    if (status.pendingRestart) return true;
     const running = this.startedGucs ?? this.gucsFromPostmasterOpts();
     const wanted = commandLineGucs(this.settings, this.scope);
     return Object.entries(wanted).some(([k, v]) => running[k] !== undefined && running[k] !== v);
@@ -245,6 +244,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     void w.exited.then(() => { dead = true; });
     const deadline = Date.now() + timeoutMs;
     while (!dead && Date.now() < deadline && !signal?.aborted) {
+      w.probe();
       const pf = readPostmasterPid(this.dataDir);
       if (pf?.pid === w.pid && (pf.status === 'ready' || pf.status === 'standby')) return true;
       await sleep(50);
@@ -302,6 +302,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
         deadline = Date.now() + (abortAfter ?? 10_000);
       }
       await Promise.race([w.exited, sleep(opts.onShutdown && !shutdownCalled ? 20 : 100)]);
+      w.probe();
     }
     if (!gone) {
       this.setState('stop failed');

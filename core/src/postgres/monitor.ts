@@ -1,8 +1,11 @@
 /**
  * SQL access to the local server with the `pg` package, and the one monitoring query the HA loop
- * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication).
+ * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication, slots, pending
+ * restart): one round trip, as Patroni's cluster_info_query.
  */
 import pg from 'pg';
+import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
+import type { SlotRow } from '../slots/plan.js';
 import { isPlainObject } from '../util/json.js';
 
 export interface ConnectionParams {
@@ -41,6 +44,10 @@ export interface ServerStatus {
   readonly replicationState: 'streaming' | 'in archive recovery' | null;
   readonly replication: readonly ReplicationRow[];
   readonly serverVersion: number;
+  /** Some setting in pg_settings waits for a restart. */
+  readonly pendingRestart: boolean;
+  /** The non-temporary replication slots (slots/rows.ts). */
+  readonly slots: readonly SlotRow[];
 }
 
 const lsnOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(String(v)));
@@ -64,7 +71,9 @@ SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
        pg_catalog.pg_wal_lsn_diff(write_lsn, '0/0')::bigint::text AS write_lsn,
        pg_catalog.pg_wal_lsn_diff(flush_lsn, '0/0')::bigint::text AS flush_lsn,
        pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
-     FROM pg_catalog.pg_stat_replication) r) AS replication`;
+     FROM pg_catalog.pg_stat_replication) r) AS replication,
+  (SELECT pg_catalog.bool_or(pending_restart) FROM pg_catalog.pg_settings) AS pending_restart,
+  (SELECT pg_catalog.json_agg(s) FROM (${SLOT_ROWS_SQL}) s) AS slots`;
 
 export function parseStatus(row: Record<string, unknown>): ServerStatus {
   const inRecovery = row.in_recovery === true;
@@ -80,6 +89,8 @@ export function parseStatus(row: Record<string, unknown>): ServerStatus {
     replayPaused: row.replay_paused === true,
     replicationState: inRecovery ? (row.receiver_status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
     serverVersion: Number(row.server_version),
+    pendingRestart: row.pending_restart === true,
+    slots: Array.isArray(row.slots) ? row.slots.filter(isPlainObject).map(slotRow) : [],
     replication: rows.map((r) => ({
       pid: Number(r.pid),
       usename: (r.usename as string | null) ?? null,

@@ -96,6 +96,12 @@ export interface WatchedPostmaster {
   readonly exited: Promise<PostmasterExit>;
   /** True when we spawned it (exit is reported by the kernel); false when adopted (PID probe). */
   readonly spawned: boolean;
+  /**
+   * Check now, and resolve `exited` if it is gone. Whoever waits for an exit (a stop, a start that
+   * may fail) probes on its own beat; the background probe is slow because it runs for the
+   * postmaster's whole life.
+   */
+  probe(): void;
   stopWatching(): void;
 }
 
@@ -139,22 +145,30 @@ export function spawnPostmaster(o: SpawnPostmasterOptions): WatchedPostmaster {
     child.once('error', () => resolve({ pid: child.pid ?? -1, code: -1, signal: null }));
     child.once('exit', (code, signal) => resolve({ pid: child.pid ?? -1, code, signal }));
   });
-  return { pid: child.pid ?? -1, exited, spawned: true, stopWatching() { /* the exit event costs nothing */ } };
+  return { pid: child.pid ?? -1, exited, spawned: true, probe() { /* the exit event comes by itself */ }, stopWatching() { /* the exit event costs nothing */ } };
 }
 
-/** Watch a postmaster we did not start by probing its PID every `intervalMs`. */
-export function adoptPostmaster(pid: number, intervalMs = 200): WatchedPostmaster {
+/**
+ * The background probe of an adopted postmaster. An idle agent's largest single cost was this
+ * probe at 100 ms (a fifth of its CPU); a crash found up to a second later is still well inside a
+ * loop_wait, and the waits that need an exit promptly call `probe()` themselves.
+ */
+export const ADOPTED_PROBE_MS = 1000;
+
+/** Watch a postmaster we did not start (or one the fence started) by probing its PID. */
+export function adoptPostmaster(pid: number, intervalMs = ADOPTED_PROBE_MS): WatchedPostmaster {
   let timer: NodeJS.Timeout | null = null;
-  const exited = new Promise<PostmasterExit>((resolve) => {
-    timer = setInterval(() => {
-      if (!pidAlive(pid)) {
-        clearInterval(timer!);
-        resolve({ pid, code: null, signal: null });
-      }
-    }, intervalMs);
-    timer.unref();
-  });
-  return { pid, exited, spawned: false, stopWatching() { if (timer) clearInterval(timer); } };
+  let resolveExit!: (e: PostmasterExit) => void;
+  const exited = new Promise<PostmasterExit>((resolve) => { resolveExit = resolve; });
+  const probe = () => {
+    if (timer === null || pidAlive(pid)) return;
+    clearInterval(timer);
+    timer = null;
+    resolveExit({ pid, code: null, signal: null });
+  };
+  timer = setInterval(probe, intervalMs);
+  timer.unref();
+  return { pid, exited, spawned: false, probe, stopWatching() { if (timer) clearInterval(timer); timer = null; } };
 }
 
 /** Resolves true when the PID is gone within `timeoutMs`. */
