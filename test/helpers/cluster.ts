@@ -15,7 +15,7 @@ import { freePort, freePorts } from './ports.js';
 import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from './procs.js';
 import { testUser, userTempDir } from './user.js';
 import { startEmulator, writeKubeconfig, type RunningEmulator } from '../kubernetes/harness.js';
-import { nodeFlagsOf } from '../../cli/src/node-flags.js';
+import { launchOf } from '../../cli/src/node-flags.js';
 
 /** The Kubernetes DCS: the API emulator (started here unless given), Pods created per node as a StatefulSet would. */
 export interface KubernetesDcsOptions {
@@ -104,10 +104,11 @@ export class TestNode {
   /** Start `pgha run` for this node. */
   start(): void {
     const u = testUser();
-    const env = { ...process.env, ...(u ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env };
+    const launch = launchOf(this.cli);
+    const env = { ...process.env, ...launch.env, ...(u ? { HOME: '/tmp', USER: process.env.PGHA_TEST_USER ?? 'pgha' } : {}), ...this.env };
     // PGHA_TEST_NODE_ARGS: Node flags for the agents (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
     const nodeArgs = process.env.PGHA_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const argv = [process.execPath, ...nodeFlagsOf(this.cli), ...nodeArgs, this.cli, 'run', this.configPath];
+    const argv = [process.execPath, ...launch.flags, ...nodeArgs, this.cli, 'run', this.configPath];
     if (!this.wrap.length) {
       this.proc = startProc(argv[0]!, argv.slice(1), { asUser: true, logFile: this.logFile, cwd: this.dir, env });
       return;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pidAlive, waitForPidExit } from '@pgha/core';
 import type { DemoNode } from './config.js';
 import type { RunAs } from './os-user.js';
-import { nodeFlagsOf } from '../node-flags.js';
+import { launchOf } from '../node-flags.js';
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,9 +56,10 @@ export class Agent {
     const fd = openSync(this.logFile, 'a');
     try {
       this.exit = null;
-      const child = spawn(process.execPath, [...nodeFlagsOf(this.cliBin), this.cliBin, 'run', this.node.configPath], {
+      const launch = launchOf(this.cliBin);
+      const child = spawn(process.execPath, [...launch.flags, this.cliBin, 'run', this.node.configPath], {
         cwd: this.node.dir,
-        env: agentEnv(this.runAs, this.node.dir),
+        env: { ...agentEnv(this.runAs, this.node.dir), ...launch.env },
         stdio: ['ignore', fd, fd],
         detached: true,
         ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
