@@ -20,9 +20,9 @@ export function sectionFor(e: ZkEnsemble): Record<string, unknown> {
   return { hosts: e.hosts.join(',') };
 }
 
-export function conformanceTarget(e: () => ZkEnsemble): ConformanceTarget {
+export function conformanceTarget(e: () => ZkEnsemble, ttl = TEST_TTL): ConformanceTarget {
   return {
-    ttl: TEST_TTL,
+    ttl,
     create: (ctx) => driverFor(ctx, sectionFor(e())),
     putRaw: async (ctx, key, value) => {
       const c = await e().rawClient();
