@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CLI, TestCluster, type TestNode } from '../helpers/cluster.js';
 import { isAlive, waitFor } from '../helpers/procs.js';
+import { pidAlive } from '@pgha/core';
 import { processState } from '../../core/src/postgres/processes.js';
 import { startEmulator, type RunningEmulator } from './harness.js';
 
@@ -164,10 +165,9 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
     expect(pmPid).toBeGreaterThan(0);
     process.kill(agentPid, 'SIGKILL');
     process.kill(pmPid!, 'SIGKILL');
-    // Gone or a zombie (dead, waiting for its parent to reap it). SIGKILL waits for a process in
+    // Gone or a zombie (pidAlive: dead, waiting for its parent to reap it). SIGKILL waits for a process in
     // uninterruptible I/O, which on the loaded CI machine once took longer than 10 s: the bound is generous.
-    const gone = (pid: number) => !isAlive(pid) || processState(pid) === 'Z';
-    await waitFor(() => gone(agentPid) && gone(pmPid!), 30_000,
+    await waitFor(() => !pidAlive(agentPid) && !pidAlive(pmPid!), 30_000,
       `the killed processes to be gone (agent ${agentPid} ${processState(agentPid) ?? 'gone'}, postmaster ${pmPid} ${processState(pmPid!) ?? 'gone'} when the wait began)`);
     await waitFor(async () => {
       try { await old.sql('SELECT 1'); return false; } catch { return true; }
