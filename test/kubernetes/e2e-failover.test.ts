@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CLI, TestCluster, type TestNode } from '../helpers/cluster.js';
-import { isAlive, waitFor } from '../helpers/procs.js';
+import { waitFor } from '../helpers/procs.js';
 import { pidAlive } from '@pgha/core';
 import { processState } from '../../core/src/postgres/processes.js';
 import { startEmulator, type RunningEmulator } from './harness.js';
