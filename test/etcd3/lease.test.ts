@@ -14,6 +14,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const env = useEtcd();
 
 const renewals = () => env.etcd().metric(0, 'etcd_debugging_lease_renewed_total');
+/** LeaseKeepAlive streams etcd has seen opened (go-grpc-prometheus counter). */
+const keepAliveStreams = () => env.etcd().metric(0, 'grpc_server_started_total\\{grpc_method="LeaseKeepAlive"[^}]*\\}');
 
 async function rawLease(key: string): Promise<string | null> {
   const res = await env.raw().kv.range({ key: Buffer.from(key) });
@@ -37,6 +39,28 @@ describe('etcd3 agent lease', () => {
       await sleep(1100);
       for (let i = 0; i < 3; i++) expect(await dcs.updateLeader(leader, null)).toBe(true);
       expect(await renewals()).toBe(r0 + 1);
+    } finally {
+      await dcs.close();
+    }
+  });
+
+  it('renewals go over one long-lived keep-alive stream, not a new call each', async () => {
+    const driver = driverFor(testContext('node1', uniqueScope('stream')), sectionFor(env.etcd()));
+    const dcs = new Dcs(driver, timings);
+    try {
+      await dcs.touchMember({ state: 'running' });
+      expect(await dcs.attemptToAcquireLeader()).toBe(true);
+      const leader = (await dcs.getCluster()).leader!;
+      const r0 = await renewals();
+      const s0 = await keepAliveStreams();
+      for (let i = 0; i < 3; i++) {
+        await sleep(1100);
+        expect(await dcs.updateLeader(leader, null)).toBe(true);
+      }
+      expect(await renewals()).toBe(r0 + 3);
+      // The first renewal may open the stream (the grant does not); the next two reuse it.
+      expect(await keepAliveStreams()).toBeLessThanOrEqual(s0 + 1);
+      expect(await keepAliveStreams()).toBeGreaterThan(0);
     } finally {
       await dcs.close();
     }

@@ -307,11 +307,17 @@ export class ControllerPort implements PostgresPort {
     return cp ? Number(cp.lsn) : null;
   }
 
+  /** Slot positions for `/status`, from this cycle's monitoring query (which reads the slots). */
   async replicationSlotLsns(): Promise<Record<string, number> | null> {
-    if (!this.c.isRunning() || this.c.state !== 'running' || (this.lastStatus?.serverVersion ?? 0) < 110000) return null;
-    const rows = await this.c.query<{ slot_name: string; lsn: string | null }>(
-      "SELECT slot_name, ((CASE WHEN slot_type = 'logical' THEN confirmed_flush_lsn ELSE restart_lsn END) - '0/0'::pg_lsn)::text AS lsn FROM pg_catalog.pg_replication_slots");
-    return Object.fromEntries(rows.filter((r) => r.lsn !== null).map((r) => [r.slot_name, Number(r.lsn)]));
+    if (!this.c.isRunning() || this.c.state !== 'running') return null;
+    const st = await this.serverStatus();
+    if (!st || st.serverVersion < 110000) return null;
+    const lsns: Record<string, number> = {};
+    for (const s of st.slots) {
+      const lsn = s.type === 'logical' ? s.confirmedFlushLsn : s.restartLsn;
+      if (lsn !== null) lsns[s.name] = lsn;
+    }
+    return lsns;
   }
 
   async checkpoint(): Promise<void> { await this.c.query('CHECKPOINT'); }

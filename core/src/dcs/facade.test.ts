@@ -45,6 +45,20 @@ describe('Dcs facade', () => {
     expect(writes).toHaveLength(3);
   });
 
+  it('reuses the Cluster built from the same node array; a new array is parsed again', async () => {
+    const { dcs, driver } = setup();
+    expect(await dcs.attemptToAcquireLeader()).toBe(true);
+    const nodes = await driver.loadCluster();
+    driver.loadCluster = async () => nodes; // a watch-fed copy that has not changed
+    const first = await dcs.getCluster();
+    expect(await dcs.getCluster()).toBe(first);
+    driver.loadCluster = async () => [...nodes.filter((n) => n.key !== 'leader')];
+    const next = await dcs.getCluster();
+    expect(next).not.toBe(first);
+    expect(first.leaderName).toBe('node1');
+    expect(next.leaderName).toBeNull();
+  });
+
   it('does not write status when the lock refresh fails', async () => {
     const { dcs, writes } = setup();
     const other = setup('node2');

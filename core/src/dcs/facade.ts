@@ -6,7 +6,7 @@ import { SyncState, type Leader } from '../model/values.js';
 import { sleep, systemClock, withDeadline, type Clock } from '../util/clock.js';
 import { compactJson, deepEqual } from '../util/json.js';
 import { buildCluster } from './cluster-builder.js';
-import type { DcsDriver } from './driver.js';
+import type { DcsDriver, DcsNode } from './driver.js';
 import { StatusSlots, memberSlotsTtlOf } from './status-slots.js';
 
 export interface DcsTimings {
@@ -22,6 +22,7 @@ export interface DcsTimings {
  */
 export class Dcs {
   private cached: Cluster | null = null;
+  private built: { readonly nodes: readonly DcsNode[]; readonly cluster: Cluster } | null = null;
   private cachedValidTill = 0;
   private _lastSeen = 0;
   private lastStatus: Record<string, unknown> = {};
@@ -69,7 +70,11 @@ export class Dcs {
   async getCluster(): Promise<Cluster> {
     let cluster: Cluster;
     try {
-      cluster = buildCluster(await this.call('load cluster', () => this.driver.loadCluster()));
+      const nodes = await this.call('load cluster', () => this.driver.loadCluster());
+      // A driver that hands back the very same array (a watch-fed copy that has not changed) gets
+      // the Cluster built from it last time: parsing every value again each cycle is an idle agent's work.
+      cluster = this.built?.nodes === nodes ? this.built.cluster : buildCluster(nodes);
+      this.built = { nodes, cluster };
     } catch (e) {
       this.resetCluster();
       throw e;

@@ -4,7 +4,7 @@
  * `stopPostmasterByPid` is standalone on purpose: a fencing supervisor can call it without a controller.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { chownTo, type RunAs } from './exec.js';
 
@@ -155,20 +155,58 @@ export function spawnPostmaster(o: SpawnPostmasterOptions): WatchedPostmaster {
  */
 export const ADOPTED_PROBE_MS = 1000;
 
+/**
+ * A liveness check of one process through a descriptor of its `/proc/PID/stat`, opened once: each
+ * check is one pread instead of kill(0) plus an open/read/close of the file (the probe runs every
+ * second for the postmaster's whole life). The descriptor stays tied to that process, so a reused
+ * PID cannot pass for it; once reaped the read fails (ESRCH). Without procfs: kill(0) and the file.
+ */
+export function pidChecker(pid: number): { alive(): boolean; close(): void } {
+  let fd: number | null = null;
+  try {
+    fd = openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return { alive: () => pidAlive(pid), close() { /* nothing open */ } };
+  }
+  const buf = Buffer.alloc(1024);
+  return {
+    alive() {
+      if (fd === null) return false;
+      let text: string;
+      try {
+        text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+      } catch {
+        return false;
+      }
+      const end = text.lastIndexOf(')');
+      return end > 0 && text.charAt(end + 2) !== 'Z';
+    },
+    close() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
+  };
+}
+
 /** Watch a postmaster we did not start (or one the fence started) by probing its PID. */
 export function adoptPostmaster(pid: number, intervalMs = ADOPTED_PROBE_MS): WatchedPostmaster {
   let timer: NodeJS.Timeout | null = null;
   let resolveExit!: (e: PostmasterExit) => void;
   const exited = new Promise<PostmasterExit>((resolve) => { resolveExit = resolve; });
-  const probe = () => {
-    if (timer === null || pidAlive(pid)) return;
-    clearInterval(timer);
+  const check = pidChecker(pid);
+  const stop = () => {
+    if (timer) clearInterval(timer);
     timer = null;
+    check.close();
+  };
+  const probe = () => {
+    if (timer === null || check.alive()) return;
+    stop();
     resolveExit({ pid, code: null, signal: null });
   };
   timer = setInterval(probe, intervalMs);
   timer.unref();
-  return { pid, exited, spawned: false, probe, stopWatching() { if (timer) clearInterval(timer); timer = null; } };
+  return { pid, exited, spawned: false, probe, stopWatching: stop };
 }
 
 /** Resolves true when the PID is gone within `timeoutMs`. */

@@ -24,6 +24,7 @@ const MAX_BACKOFF_MS = 3000;
 
 export class PrefixCache {
   private entries = new Map<string, CachedKey>();
+  private listed: DcsNode[] | null = null;
   private revision = 0;
   private watcher: Watcher | null = null;
   private connected = false;
@@ -57,8 +58,10 @@ export class PrefixCache {
     return this.entries.get(key);
   }
 
+  /** The copy as DCS nodes: the same array until the copy changes, so the core can reuse what it built from it. */
   nodes(): DcsNode[] {
-    return [...this.entries].map(([key, e]) => ({ key, value: e.value, version: e.modRevision, session: e.lease === '0' ? null : e.lease }));
+    this.listed ??= [...this.entries].map(([key, e]) => ({ key, value: e.value, version: e.modRevision, session: e.lease === '0' ? null : e.lease }));
+    return this.listed;
   }
 
   /** Listen for changed keys (relative to the prefix); returns the unsubscribe function. */
@@ -74,6 +77,7 @@ export class PrefixCache {
     for (const kv of kvs) next.set(this.relative(kv.key), toCached(kv));
     const old = this.entries;
     this.entries = next;
+    this.listed = null;
     this.revision = revision;
     for (const [k, e] of next) if (old.get(k)?.modRevision !== e.modRevision) this.changes.emit('change', k);
     for (const k of old.keys()) if (!next.has(k)) this.changes.emit('change', k);
@@ -100,6 +104,7 @@ export class PrefixCache {
     const key = this.relative(kv.key);
     if (type === 'put') this.entries.set(key, toCached(kv));
     else this.entries.delete(key);
+    this.listed = null;
     this.changes.emit('change', key);
   }
 

@@ -48,6 +48,10 @@ export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Et
       // (etcd refuses pings more often than every 5 s).
       'grpc.keepalive_time_ms': 6000,
       'grpc.keepalive_timeout_ms': 2000,
+      // Per-call bookkeeping an agent has no use for: channelz's call statistics and trace, and
+      // grpc-js's own retry layer (DeadlineCaller retries, within retry_timeout).
+      'grpc.enable_channelz': 0,
+      'grpc.enable_retries': 0,
     },
   };
   if (s.auth) opts.auth = { username: s.auth.username, password: s.auth.password };

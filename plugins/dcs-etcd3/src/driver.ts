@@ -316,6 +316,7 @@ export class Etcd3Driver implements DcsDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lease?.close();
     await this.cache?.close();
     this.client.close();
   }

@@ -9,6 +9,7 @@
  */
 import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import type { AttemptOptions, DeadlineCaller } from './client.js';
+import { KeepAliveChannel } from './keepalive-stream.js';
 
 export interface LeaseState {
   /** Lease id (an int64 as a decimal string). */
@@ -22,13 +23,16 @@ export class AgentLease {
   /** performance.now() ms until which the lease is certainly alive on the server. */
   private validUntil = 0;
   private lastSent = -Infinity;
+  private readonly channel: KeepAliveChannel;
 
   constructor(
     private readonly client: Etcd3,
     private readonly caller: DeadlineCaller,
     private ttl: number,
     private loopWait: number,
-  ) {}
+  ) {
+    this.channel = new KeepAliveChannel(client);
+  }
 
   /** The current lease id if it is still certainly valid, else null. */
   get current(): string | null {
@@ -123,25 +127,13 @@ export class AgentLease {
     return true;
   }
 
-  /** One keep-alive on a fresh stream; resolves the TTL etcd granted (0 = lease gone). */
-  private async keepAliveOnce(id: string, o: AttemptOptions, onSend: (t: number) => void): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive(o);
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        stream.cancel();
-        reject(Object.assign(new Error('lease keepalive timed out'), { transient: true }));
-      }, Math.max(0, o.deadline - Date.now()));
-      stream.on('data', (res) => {
-        clearTimeout(timer);
-        stream.end();
-        resolve(Number(res.TTL));
-      });
-      stream.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      onSend(performance.now());
-      stream.write({ ID: id });
-    });
+  /** One keep-alive on the agent's keep-alive stream; resolves the TTL etcd granted (0 = lease gone). */
+  private keepAliveOnce(id: string, o: AttemptOptions, onSend: (t: number) => void): Promise<number> {
+    return this.channel.renew(id, o.deadline, onSend);
+  }
+
+  /** Close the keep-alive stream (the lease itself just expires, as a dead agent's would). */
+  close(): void {
+    this.channel.close();
   }
 }
