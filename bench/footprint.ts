@@ -1,5 +1,5 @@
 /**
- * npm run bench:footprint [-- --idle 30 --loop-wait 2 --runs 1]
+ * npm run bench:footprint [-- --idle 30 --settle 10 --loop-wait 2 --runs 1]
  *
  * pgha and Debian's Patroni 3.0.2 side by side on the same settings (3 nodes, one etcd 3.4 each,
  * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
@@ -22,10 +22,13 @@ import { measureIdle } from './lib/idle.js';
 import { CLK_TCK, agentTree, cpuTicks, pssMb, rssMb } from './lib/proctree.js';
 
 process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '25';
-const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' } } });
+const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' }, settle: { type: 'string' } } });
 const IDLE = Number(values.idle ?? 30);
 const LOOP_WAIT = Number(values['loop-wait'] ?? 2);
 const RUNS = Number(values.runs ?? 1);
+/** Seconds between healthy and the idle period: 10 s catches the first minute (first checkpoints,
+ * slots, member keys, V8 compiling each code path on its first use); 60 s or more shows steady state. */
+const SETTLE = Number(values.settle ?? 10);
 const DYNAMIC = { ttl: 20, loop_wait: LOOP_WAIT, retry_timeout: Math.min(10, Math.floor((20 - LOOP_WAIT) / 2)) };
 
 interface Figures { system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number }>; etcd: EtcdRates | null }
@@ -36,7 +39,7 @@ async function pgha(etcd: EtcdCluster): Promise<Figures> {
   try {
     await cluster.waitHealthy(2, 120_000);
     const bootstrapS = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 10_000)); // settled: first checkpoints, slots, member keys
+    await new Promise((r) => setTimeout(r, SETTLE * 1000));
     const idle = await measureIdle(cluster, IDLE, new Map());
     return {
       system: 'pgha', bootstrapS, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
@@ -79,7 +82,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
       return null;
     }, 120_000, 'a Patroni leader with two streaming replicas', 50);
     const bootstrapS = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 10_000));
+    await new Promise((r) => setTimeout(r, SETTLE * 1000));
     const pids = nodes.map((n) => n.proc!.pid);
     const ticks = (pid: number) => [pid, ...agentTree(pid).helpers.map((h) => h.pid)].reduce((s, p) => s + (cpuTicks(p) ?? 0), 0);
     const before = pids.map(ticks);
@@ -110,7 +113,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
 }
 
 function report(all: Figures[]): void {
-  console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle (per node: agent + helpers; PostgreSQL excluded)`);
+  console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle from ${SETTLE} s after healthy (per node: agent + helpers; PostgreSQL excluded)`);
   console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | agent PSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node; helpers in brackets) | etcd unary RPC/s | etcd msgs/s | by method |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const f of all) {
