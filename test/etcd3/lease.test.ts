@@ -4,7 +4,7 @@
  * so a lease etcd never confirmed is given up after ttl and replaced, with the member key moved.
  */
 import { describe, expect, it } from 'vitest';
-import { Dcs, DcsError } from '@pgha/core';
+import { Dcs, DcsError, type Leader } from '@pgha/core';
 import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
 const RETRY_TIMEOUT = 2;
@@ -22,14 +22,21 @@ async function rawLease(key: string): Promise<string | null> {
   return res.kvs[0] ? String(res.kvs[0].lease) : null;
 }
 
+/** node1 holding the leader key in a new scope; `run` gets the facade and the leader, then it is closed. */
+async function asLeader(scope: string, run: (dcs: Dcs, leader: Leader) => Promise<void>): Promise<void> {
+  const dcs = new Dcs(driverFor(testContext('node1', uniqueScope(scope)), sectionFor(env.etcd())), timings);
+  try {
+    await dcs.touchMember({ state: 'running' });
+    expect(await dcs.attemptToAcquireLeader()).toBe(true);
+    await run(dcs, (await dcs.getCluster()).leader!);
+  } finally {
+    await dcs.close();
+  }
+}
+
 describe('etcd3 agent lease', () => {
   it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {
-    const driver = driverFor(testContext('node1', uniqueScope('rate')), sectionFor(env.etcd()));
-    const dcs = new Dcs(driver, timings);
-    try {
-      await dcs.touchMember({ state: 'running' });
-      expect(await dcs.attemptToAcquireLeader()).toBe(true);
-      const leader = (await dcs.getCluster()).leader!;
+    await asLeader('rate', async (dcs, leader) => {
       const r0 = await renewals();
       for (let i = 0; i < 5; i++) {
         await dcs.touchMember({ state: 'running' });
@@ -39,18 +46,11 @@ describe('etcd3 agent lease', () => {
       await sleep(1100);
       for (let i = 0; i < 3; i++) expect(await dcs.updateLeader(leader, null)).toBe(true);
       expect(await renewals()).toBe(r0 + 1);
-    } finally {
-      await dcs.close();
-    }
+    });
   });
 
   it('renewals go over one long-lived keep-alive stream, not a new call each', async () => {
-    const driver = driverFor(testContext('node1', uniqueScope('stream')), sectionFor(env.etcd()));
-    const dcs = new Dcs(driver, timings);
-    try {
-      await dcs.touchMember({ state: 'running' });
-      expect(await dcs.attemptToAcquireLeader()).toBe(true);
-      const leader = (await dcs.getCluster()).leader!;
+    await asLeader('stream', async (dcs, leader) => {
       const r0 = await renewals();
       const s0 = await keepAliveStreams();
       for (let i = 0; i < 3; i++) {
@@ -61,9 +61,7 @@ describe('etcd3 agent lease', () => {
       // The first renewal may open the stream (the grant does not); the next two reuse it.
       expect(await keepAliveStreams()).toBeLessThanOrEqual(s0 + 1);
       expect(await keepAliveStreams()).toBeGreaterThan(0);
-    } finally {
-      await dcs.close();
-    }
+    });
   });
 
   it('a hung etcd: DcsError within retry_timeout, lease given up after ttl, then replaced', async () => {
