@@ -84,6 +84,25 @@ describe('fence: a dead or frozen agent never leaves a writable primary behind',
     expect(await cluster.writablePrimaries()).toEqual([leader.name]);
   }, 60_000);
 
+  it('SIGSTOP while a lock refresh is out (etcd slow to answer): on waking the answer is read, nothing happens', async () => {
+    const leader = await cluster.waitHealthy(2);
+    const tl = (await leader.get('/patroni')).body.timeline;
+    const mark = leader.log().length;
+    // etcd stopped for longer than loop_wait: the leader's next refresh is certainly waiting on it.
+    await cluster.etcd.freeze(0, true);
+    await new Promise((r) => setTimeout(r, 1500));
+    leader.signalAgent('SIGSTOP');
+    await cluster.etcd.freeze(0, false); // etcd answers; the frozen agent cannot read it yet
+    await new Promise((r) => setTimeout(r, 6500)); // past retry_timeout: every deadline of that refresh is over
+    leader.signalAgent('SIGCONT');
+    await new Promise((r) => setTimeout(r, 3000));
+    const log = leader.log().slice(mark);
+    expect(log).not.toMatch(/failed to update leader lock|demoted self|cannot feed the fence/);
+    expect(await cluster.leaderName()).toBe(leader.name);
+    expect((await leader.get('/patroni')).body.timeline).toBe(tl);
+    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+  }, 60_000);
+
   it('agent restart (SIGKILL, then start at once) keeps the primary: no failover', async () => {
     const leader = await cluster.waitHealthy(2);
     const tl = (await leader.get('/patroni')).body.timeline;

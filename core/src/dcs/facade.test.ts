@@ -59,6 +59,38 @@ describe('Dcs facade', () => {
     expect(next.leaderName).toBeNull();
   });
 
+  it('a lock refresh that failed because this process stalled mid-call gets one more attempt; a plain failure does not', async () => {
+    const store = new MemoryStore();
+    const ctx: DcsContext = { name: 'node1', scope: 's', namespace: '/service', basePath: clusterBasePath('service', 's'), ttl: 30, loopWait: 10, retryTimeout: 1, ctl: false };
+    const driver = new MemoryDriver(store, ctx);
+    let mono = 0;
+    const clock = { now: () => Date.now(), monotonic: () => mono };
+    const dcs = new Dcs(driver, { ttl: 30, loopWait: 10, retryTimeout: 1 }, clock);
+    expect(await dcs.attemptToAcquireLeader()).toBe(true);
+    const leader = (await dcs.getCluster()).leader!;
+    const real = driver.updateLeader.bind(driver);
+    let calls = 0;
+    // Stopped for 3 s while the call was out: on waking its deadline had passed.
+    driver.updateLeader = async (l) => {
+      calls++;
+      if (calls === 1) {
+        mono += 3000;
+        throw new DcsError('update leader: no answer from DCS within 1s', { code: ErrorCodes.DCS_TIMEOUT });
+      }
+      return real(l);
+    };
+    expect(await dcs.updateLeader(leader, null)).toBe(true);
+    expect(calls).toBe(2);
+    // Failing within its deadline (the store refused): reported at once, no second attempt.
+    calls = 0;
+    driver.updateLeader = async () => {
+      calls++;
+      throw new DcsError('update leader: connection refused');
+    };
+    await expect(dcs.updateLeader(leader, null)).rejects.toBeInstanceOf(DcsError);
+    expect(calls).toBe(1);
+  });
+
   it('does not write status when the lock refresh fails', async () => {
     const { dcs, writes } = setup();
     const other = setup('node2');

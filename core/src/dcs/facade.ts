@@ -3,7 +3,7 @@ import type { Cluster } from '../model/cluster.js';
 import { compareVersions, type Version } from '../model/member.js';
 import { formatZonedTime, type ZonedTime } from '../model/timestamp.js';
 import { SyncState, type Leader } from '../model/values.js';
-import { sleep, systemClock, withDeadline, type Clock } from '../util/clock.js';
+import { sleep, STALL_GRACE_MS, STALL_MS, systemClock, withDeadline, type Clock } from '../util/clock.js';
 import { compactJson, deepEqual } from '../util/json.js';
 import { buildCluster } from './cluster-builder.js';
 import type { DcsDriver, DcsNode } from './driver.js';
@@ -52,8 +52,7 @@ export class Dcs {
   get lastSeen(): number { return this._lastSeen; }
 
   /** Run a driver call with a deadline of retry_timeout: a hung store becomes a DcsError in time. */
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const ms = this.timings.retryTimeout * 1000;
+  private call<T>(what: string, fn: () => Promise<T>, ms = this.timings.retryTimeout * 1000): Promise<T> {
     const started = this.clock.monotonic();
     const observe = (ok: boolean) => {
       try { this.onCall?.(what, (this.clock.monotonic() - started) / 1000, ok); } catch { /* metrics never fail a call */ }
@@ -66,11 +65,28 @@ export class Dcs {
       });
   }
 
+  /**
+   * `call` for what a false failure would turn into a demotion: reading the cluster, acquiring and
+   * refreshing the lock, the member key. A call that failed after running past its deadline by more
+   * than STALL_MS did not meet a slow store: this process was stopped (SIGSTOP, a paused VM) while it
+   * was in flight, and on waking its timers fired before the answer waiting in the socket was read.
+   * One more attempt, within STALL_GRACE_MS, before the failure stands.
+   */
+  private async callAfterStall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const started = this.clock.monotonic();
+    try {
+      return await this.call(what, fn);
+    } catch (e) {
+      if (!(e instanceof DcsError) || this.clock.monotonic() - started < this.timings.retryTimeout * 1000 + STALL_MS) throw e;
+      return this.call(what, fn, STALL_GRACE_MS);
+    }
+  }
+
   /** Fresh view from the DCS. On failure the cache is dropped and the DcsError propagates. */
   async getCluster(): Promise<Cluster> {
     let cluster: Cluster;
     try {
-      const nodes = await this.call('load cluster', () => this.driver.loadCluster());
+      const nodes = await this.callAfterStall('load cluster', () => this.driver.loadCluster());
       // A driver that hands back the very same array (a watch-fed copy that has not changed) gets
       // the Cluster built from it last time: parsing every value again each cycle is an idle agent's work.
       cluster = this.built?.nodes === nodes ? this.built.cluster : buildCluster(nodes);
@@ -102,14 +118,14 @@ export class Dcs {
 
   /** On success the retention of member slots named in `/status` restarts now (Patroni's acquire_leader_lock). */
   async attemptToAcquireLeader(): Promise<boolean> {
-    const ok = await this.call('acquire leader', () => this.driver.attemptToAcquireLeader());
+    const ok = await this.callAfterStall('acquire leader', () => this.driver.attemptToAcquireLeader());
     if (ok) this.statusSlots.reset(this.cached?.status.retainSlots ?? null, Math.floor(this.clock.now() / 1000));
     return ok;
   }
   takeLeader(): Promise<boolean> { return this.call('take leader', () => this.driver.takeLeader()); }
   initialize(createNew = true, sysid = ''): Promise<boolean> { return this.call('initialize', () => this.driver.initialize(createNew, sysid)); }
   cancelInitialization(): Promise<boolean> { return this.call('cancel initialization', () => this.driver.cancelInitialization()); }
-  touchMember(data: Record<string, unknown>): Promise<boolean> { return this.call('touch member', () => this.driver.touchMember(data)); }
+  touchMember(data: Record<string, unknown>): Promise<boolean> { return this.callAfterStall('touch member', () => this.driver.touchMember(data)); }
   setConfigValue(value: string, version?: Version | null): Promise<boolean> { return this.call('set config', () => this.driver.setConfigValue(value, version)); }
   setFailoverValue(value: string, version?: Version | null): Promise<boolean> { return this.call('set failover', () => this.driver.setFailoverValue(value, version)); }
   setHistoryValue(value: string): Promise<boolean> { return this.call('set history', () => this.driver.setHistoryValue(value)); }
@@ -123,7 +139,7 @@ export class Dcs {
    */
   async updateLeader(leader: Leader, lastLsn: number | null, slots?: Record<string, number> | null,
     failsafe?: Record<string, string> | null): Promise<boolean> {
-    const ok = await this.call('update leader', () => this.driver.updateLeader(leader));
+    const ok = await this.callAfterStall('update leader', () => this.driver.updateLeader(leader));
     if (ok && lastLsn) {
       const status: Record<string, unknown> = { optime: lastLsn };
       const cluster = this.cached;

@@ -17,6 +17,7 @@ import { adoptPostmaster, pidAlive, postmasterArgs, postmasterEnv, type SpawnPos
 import { DEADMAN_SCRIPT } from './deadman.js';
 import { FENCE_SCRIPT } from './fence-script.js';
 import type { FenceReply, FenceRequest, FenceState } from './protocol.js';
+import { deadlineTimer } from '../util/clock.js';
 
 /**
  * One fence per data directory. Its FIFOs, state and log live in a private directory of this OS
@@ -202,14 +203,15 @@ export class FenceClient {
       line = `${seq} spawn\n`;
     } else line = `${seq} ${req.cmd}\n`;
     const reply = await new Promise<FenceReply>((res) => {
-      const timer = setTimeout(() => { this.waiting.delete(seq); res({ ok: false, error: `no reply within ${REPLY_TIMEOUT_MS} ms` }); }, REPLY_TIMEOUT_MS);
-      this.waiting.set(seq, (r) => { clearTimeout(timer); res(r); });
+      // Stall-aware: an agent stopped while a request was out must read the reply before giving up.
+      const cancel = deadlineTimer(REPLY_TIMEOUT_MS, () => { this.waiting.delete(seq); res({ ok: false, error: `no reply within ${REPLY_TIMEOUT_MS} ms` }); });
+      this.waiting.set(seq, (r) => { cancel(); res(r); });
       try {
         writeSync(fd, line);
       } catch (e) {
         // EAGAIN: the fence has not read 64 KiB of requests — it is frozen or stuck.
         this.waiting.delete(seq);
-        clearTimeout(timer);
+        cancel();
         res({ ok: false, error: `cannot write to the fence: ${e instanceof Error ? e.message : String(e)}` });
       }
     });

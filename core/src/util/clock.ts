@@ -32,3 +32,35 @@ export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Erro
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A deadline timer that fires this much later than due means this process was not running (SIGSTOP,
+ * a paused VM, a blocked event loop), not that the other side was slow: its answer may be waiting,
+ * unread, in a socket or pipe. Node runs expired timers before it reads sockets, so on waking such a
+ * timer would otherwise beat the answer.
+ */
+export const STALL_MS = 500;
+/** How long a deadline that expired during a stall waits for answers already there. */
+export const STALL_GRACE_MS = 1000;
+
+/**
+ * setTimeout for deadlines: when it fires more than STALL_MS late, it waits STALL_GRACE_MS more
+ * (once), so an answer that arrived while this process was stopped is read first. Returns the
+ * function that cancels it.
+ */
+export function deadlineTimer(ms: number, onExpire: () => void): () => void {
+  let due = performance.now() + ms;
+  let graced = false;
+  const fire = () => {
+    const now = performance.now();
+    if (!graced && now - due > STALL_MS) {
+      graced = true;
+      due = now + STALL_GRACE_MS;
+      timer = setTimeout(fire, STALL_GRACE_MS);
+      return;
+    }
+    onExpire();
+  };
+  let timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+}

@@ -130,7 +130,7 @@ export class DeadlineCaller {
     for (let attempt = 0; ; attempt++) {
       const remaining = budgetMs - (performance.now() - start);
       if (remaining <= 0) {
-        throw new DcsError(`etcd3 ${what}: no answer within ${Math.round(budgetMs) / 1000}s` +
+        throw new DcsError(`etcd3 ${what}: no answer within ${Math.max(0, Math.round(budgetMs)) / 1000}s` +
           (lastError instanceof Error ? ` (${lastError.message})` : ''), { cause: lastError, code: ErrorCodes.DCS_TIMEOUT });
       }
       try {
