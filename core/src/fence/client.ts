@@ -12,12 +12,12 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../log.js';
+import { deadlineTimer } from '../util/clock.js';
 import { chownTo } from '../postgres/exec.js';
 import { adoptPostmaster, pidAlive, postmasterArgs, postmasterEnv, type SpawnPostmasterOptions, type WatchedPostmaster } from '../postgres/postmaster.js';
 import { DEADMAN_SCRIPT } from './deadman.js';
 import { FENCE_SCRIPT } from './fence-script.js';
 import type { FenceReply, FenceRequest, FenceState } from './protocol.js';
-import { deadlineTimer } from '../util/clock.js';
 
 /**
  * One fence per data directory. Its FIFOs, state and log live in a private directory of this OS

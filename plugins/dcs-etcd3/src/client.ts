@@ -82,6 +82,7 @@ function requireLeader(client: Etcd3): Etcd3 {
 /** Transient: worth another attempt (possibly on another endpoint) before the deadline. */
 export function isTransient(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
+  if ((e as { transient?: unknown }).transient === true) return true; // marked so by this plugin (keepalive-stream.ts)
   return isRecoverableError(e) || isBrokenCircuitError(e) || e instanceof EtcdInvalidAuthTokenError ||
     /no leader|leader changed|timed out|too many requests|not capable|connection/i.test(e.message);
 }

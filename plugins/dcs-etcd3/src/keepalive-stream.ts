@@ -1,8 +1,7 @@
 /**
  * The agent's lease keep-alives go over one long-lived LeaseKeepAlive stream, as etcd's own clientv3
  * keeps them: a renewal is one message on an open stream instead of a new gRPC call (call setup,
- * metadata, HTTP/2 headers and trailers each time), which is most of what an idle leader spends on
- * etcd.
+ * metadata, HTTP/2 headers and trailers each time).
  *
  * One renewal is in flight at a time (they are queued), so an answer belongs to the request before
  * it. A renewal that fails or runs out of time drops the stream: a late answer can never be taken
@@ -19,6 +18,7 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+/** Worth another attempt on a new stream (client.ts isTransient reads the mark). */
 const transient = (message: string) => Object.assign(new Error(message), { transient: true });
 
 export class KeepAliveChannel {

@@ -8,7 +8,7 @@
  * already have run out is treated as lost, so a leader never believes in a lease etcd dropped.
  */
 import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
-import type { AttemptOptions, DeadlineCaller } from './client.js';
+import type { DeadlineCaller } from './client.js';
 import { KeepAliveChannel } from './keepalive-stream.js';
 
 export interface LeaseState {
@@ -112,7 +112,7 @@ export class AgentLease {
     let sent = 0;
     let ttl: number;
     try {
-      ttl = await this.caller.run('lease keepalive', (o) => this.keepAliveOnce(id, o, (t) => { sent = t; }),
+      ttl = await this.caller.run('lease keepalive', (o) => this.channel.renew(id, o.deadline, (t) => { sent = t; }),
         Math.min(left(), before - performance.now()));
     } catch (e) {
       // Out of time before the lease could have run out: it may be gone, start over with a new one.
@@ -125,11 +125,6 @@ export class AgentLease {
     this.lastSent = sent;
     this.validUntil = sent + Math.min(ttl, this.ttl) * 1000;
     return true;
-  }
-
-  /** One keep-alive on the agent's keep-alive stream; resolves the TTL etcd granted (0 = lease gone). */
-  private keepAliveOnce(id: string, o: AttemptOptions, onSend: (t: number) => void): Promise<number> {
-    return this.channel.renew(id, o.deadline, onSend);
   }
 
   /** Close the keep-alive stream (the lease itself just expires, as a dead agent's would). */
