@@ -73,4 +73,26 @@ describe('etcd3 driver losing its etcd member', () => {
       await Promise.allSettled([leader.close(), replica.close()]);
     }
   });
+
+  it('refreshes the leader key within retry_timeout when the etcd leader dies (every member refuses until the election ends)', async () => {
+    for (let i = 0; i < etcd.members.length; i++) await etcd.restart(i);
+    await etcd.waitHealthy();
+    const scope = uniqueScope('election');
+    const leader = new Dcs(driverFor(testContext('node1', scope), sectionFor(etcd)), timings);
+    try {
+      await leader.touchMember({ state: 'running', role: 'primary' });
+      expect(await leader.attemptToAcquireLeader()).toBe(true);
+      const cur = (await leader.getCluster()).leader!;
+      // Every member has served this client (shuffled hosts), so each has a connection to drop.
+      for (let n = 0; n < 6; n++) await leader.touchMember({ state: 'running', role: 'primary', n });
+      await etcd.kill(await etcd.leaderIndex());
+
+      const refresh = await timed(() => leader.updateLeader(cur, 77));
+      expect(refresh.value).toBe(true);
+      expect(refresh.ms).toBeLessThan(RETRY_TIMEOUT * 1000 + SLACK_MS);
+      expect((await leader.getCluster()).lastLsn).toBe(77);
+    } finally {
+      await leader.close();
+    }
+  });
 });

@@ -1,16 +1,17 @@
 /**
  * The etcd3 client and the one way pgha calls it: every call gets a deadline within retry_timeout,
  * retries transient failures on another endpoint until then, and ends as a result or a DcsError.
- * The library's own retry and circuit breaking are switched off or bounded, because they would
- * otherwise keep retrying past our deadline and hide an etcd election from the HA loop.
+ * The library's own retry is switched off and its circuit breaker replaced (host-skip.ts), because
+ * they would otherwise keep retrying past our deadline or refuse every member during an election.
  */
 import { DcsError, ErrorCodes } from '@pgha/core';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, noop, type IBackoff } from 'cockatiel';
+import { ExponentialBackoff, isBrokenCircuitError, noop, type IBackoff } from 'cockatiel';
 import {
   Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError,
   GRPCUnauthenticatedError, isRecoverableError, type IOptions,
 } from 'etcd3';
 import type { Etcd3Endpoints, TlsFiles } from './config.js';
+import { HostSkipper } from './host-skip.js';
 
 export interface ClientSettings {
   readonly endpoints: Etcd3Endpoints;
@@ -27,6 +28,7 @@ const MIN_ATTEMPT_MS = 500;
 
 export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Etcd3 {
   const multi = s.endpoints.hosts.length > 1;
+  const skipper = new HostSkipper();
   const opts: IOptions = {
     hosts: s.endpoints.hosts,
     dialTimeout: 2000,
@@ -35,9 +37,8 @@ export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Et
     faultHandling: {
       // We retry ourselves, within retry_timeout.
       global: noop,
-      // With several endpoints, skip one that just failed for a second so the next attempt lands
-      // elsewhere; with one endpoint a breaker would only turn a recovered etcd into errors.
-      host: () => (multi ? circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(1) }) : noop),
+      // With several endpoints, the next attempt avoids one that just failed (host-skip.ts).
+      host: multi ? (h) => skipper.policyFor(h) : () => noop,
       // Typed as IBackoff but used as a factory (WatchManager calls .next() on it).
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>,
     },
