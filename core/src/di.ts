@@ -7,9 +7,10 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import type { PluginServices, ServiceName } from '@pgha/plugin-api';
 import { ErrorCodes, PghaError } from './errors.js';
+import type { HttpAnswer, HttpRequestInit } from './util/http-request.js';
 
-/** Minimal HTTP client (WHATWG fetch) used for peer status checks and REST calls. */
-export type HttpClient = typeof fetch;
+/** The agent's client for other members' REST APIs (fetch fits it; the agent's own is util/http-request.ts). */
+export type HttpClient = (url: string | URL, init?: HttpRequestInit) => Promise<HttpAnswer>;
 
 /** The services plugins may declare (defined by @pgha/plugin-api). */
 export type ServiceMap = PluginServices;

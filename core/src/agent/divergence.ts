@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import pg from '../postgres/pg-driver.js';
 import { runCommand } from '../postgres/exec.js';
 import type { PostgresController } from '../postgres/controller.js';
 import { checkpointInfo, clusterState, type ControlData } from '../postgres/datadir.js';

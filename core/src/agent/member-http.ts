@@ -6,11 +6,12 @@
  * from ctl.cacert / restapi.cafile is checked, but not the host name); client certificate from
  * ctl.certfile / keyfile / keyfile_password; Basic auth from ctl.authentication, else
  * restapi.authentication. Plain `fetch` could not reach a TLS REST API with a private CA at all,
- * so every peer looked unreachable.
+ * so every peer looked unreachable; it is not used for plain http either (util/http-request.ts).
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { HttpClient } from '../di.js';
+import { httpRequest } from '../util/http-request.js';
 import { isPlainObject } from '../util/json.js';
 
 const sectionOf = (c: Readonly<Record<string, unknown>>, k: string): Readonly<Record<string, unknown>> => {
@@ -45,13 +46,11 @@ export function memberHttpSettings(config: Readonly<Record<string, unknown>>): M
   };
 }
 
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
 /**
  * `config` is the local configuration, or a function returning the current one (a reload then
  * applies new certificates and credentials, as Patroni's request.reload_config does).
  */
-export function memberHttpClient(config: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>), plain: HttpClient = fetch): HttpClient {
+export function memberHttpClient(config: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>)): HttpClient {
   const current = typeof config === 'function' ? config : () => config;
   const read = (p: string | null) => (p ? readFileSync(p) : undefined);
   let cached: { key: string; s: MemberHttpSettings; agent: https.Agent | null } | null = null;
@@ -67,32 +66,32 @@ export function memberHttpClient(config: Readonly<Record<string, unknown>> | (()
     checkServerIdentity: () => undefined,
     ca: read(c.s.cacert), cert: read(c.s.certfile), key: read(c.s.keyfile ?? c.s.certfile), passphrase: c.s.keyfilePassword ?? undefined,
   }));
-  const client = async (input: Parameters<HttpClient>[0], init: Parameters<HttpClient>[1] = {}): Promise<Response> => {
+  return (url, init = {}) => {
     const c = settings();
-    const s = c.s;
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const headers = new Headers(init.headers);
-    if (s.authorization && !headers.has('authorization')) headers.set('authorization', s.authorization);
-    if (url.protocol !== 'https:') return plain(url, { ...init, headers });
-    const body = init.body === undefined || init.body === null ? null : typeof init.body === 'string' ? init.body : Buffer.from(await new Response(init.body).arrayBuffer());
-    return new Promise<Response>((resolve, reject) => {
-      const req = https.request(url, {
-        method: init.method ?? 'GET', headers: Object.fromEntries(headers.entries()), agent: tlsAgent(c), signal: init.signal ?? undefined,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const status = res.statusCode ?? 500;
-          const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-          resolve(new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), { status, headers: h }));
-        });
-      });
-      req.on('error', reject);
-      if (body !== null) req.write(body);
-      req.end();
-    });
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = v;
+    if (c.s.authorization && headers.authorization === undefined) headers.authorization = c.s.authorization;
+    const target = typeof url === 'string' ? new URL(url) : url;
+    return httpRequest(target, { ...init, headers }, target.protocol === 'https:' ? { tlsAgent: tlsAgent(c) } : {});
   };
-  return client as HttpClient;
 }
+
+/**
+ * The same client as WHATWG fetch, the `http` service plugins may declare (@pgha/plugin-api 1.0).
+ * fetch's Request, Headers and Response classes load only when a plugin makes a request.
+ */
+export function pluginFetch(client: HttpClient): typeof fetch {
+  return async (input, init = {}) => {
+    const req = input instanceof Request ? input : null;
+    const url = new URL(req ? req.url : String(input));
+    const headers = Object.fromEntries(new Headers(init.headers ?? req?.headers).entries());
+    const raw = init.body ?? (req && req.body ? await req.text() : undefined);
+    const body = raw === undefined || raw === null ? undefined : typeof raw === 'string' ? raw : await new Response(raw).text();
+    const res = await client(url, { method: init.method ?? req?.method ?? 'GET', headers, body, signal: init.signal ?? req?.signal ?? undefined });
+    const h = new Headers();
+    res.headers.forEach((v, k) => h.set(k, v));
+    return new Response(NULL_BODY.has(res.status) ? null : await res.text(), { status: res.status, headers: h });
+  };
+}
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);

@@ -17,7 +17,7 @@ import { replicaMethodResolver } from '../plugins/replica-resolver.js';
 import { PostgresController } from '../postgres/controller.js';
 import { systemClock } from '../util/clock.js';
 import { Agent } from './agent.js';
-import { memberHttpClient } from './member-http.js';
+import { memberHttpClient, pluginFetch } from './member-http.js';
 import type { HttpClient } from '../di.js';
 import { ControllerPort } from './postgres-adapter.js';
 import { FenceClient } from '../fence/client.js';
@@ -66,7 +66,7 @@ export class StartupRefused extends FatalError {}
 async function answers(http: HttpClient, apiUrl: string): Promise<boolean> {
   try {
     const res = await http(new URL('/liveness', apiUrl), { signal: AbortSignal.timeout(3000) });
-    await res.arrayBuffer().catch(() => undefined);
+    await res.text().catch(() => undefined);
     return true;
   } catch {
     return false;
@@ -105,7 +105,7 @@ export async function startAgent(o: StartAgentOptions): Promise<RunningAgent> {
 
   // Requests to other members go as Patroni's do (TLS without verification unless a client certificate is set).
   const http = memberHttpClient(() => (current ?? local).config);
-  const container = createContainer({ config: eff.config, logger, clock: systemClock, http });
+  const container = createContainer({ config: eff.config, logger, clock: systemClock, http: pluginFetch(http) });
   const host = new PluginHost({ config, baseDir: local.baseDir, services: serviceSource(container) });
   const ctx: DcsContext = {
     name, scope, namespace, basePath: clusterBasePath(namespace, scope),

@@ -7,6 +7,7 @@
  */
 import { isDcsError } from '../errors.js';
 import type { Cluster } from '../model/cluster.js';
+import { httpRequest } from '../util/http-request.js';
 import { isPlainObject } from '../util/json.js';
 import type { ApiBackend } from './backend.js';
 import { clusterAsJson } from './cluster-json.js';
@@ -54,10 +55,9 @@ async function peerStatus(apiUrl: string): Promise<Record<string, unknown> | nul
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(PEER_TIMEOUT_MS), headers: { accept: 'application/json' }, redirect: 'error' });
-    const text = await res.text();
-    if (text.length > MAX_PEER_BYTES) return null;
-    const body: unknown = JSON.parse(text);
+    // node:http follows no redirect: a 3xx is no status document and comes out as null below.
+    const res = await httpRequest(url, { signal: AbortSignal.timeout(PEER_TIMEOUT_MS), headers: { accept: 'application/json' } }, { maxBytes: MAX_PEER_BYTES });
+    const body: unknown = await res.json();
     return isPlainObject(body) ? body : null;
   } catch {
     return null;

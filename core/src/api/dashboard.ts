@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { httpRequest } from '../util/http-request.js';
 import { patchConfigEndpoint } from './config-endpoints.js';
 import { postReinitialize, postReload, postRestart } from './control-endpoints.js';
 import { dashboardState } from './dashboard-state.js';
@@ -127,7 +128,8 @@ async function forward(ctx: ApiContext, name: string, p: Plan): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (typeof ctx.req.headers.authorization === 'string') headers.authorization = ctx.req.headers.authorization;
   try {
-    const res = await fetch(url, { method: p.method, headers, body: JSON.stringify(p.body), redirect: 'error', signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
+    // node:http follows no redirect: a member's 3xx is passed back as it is.
+    const res = await httpRequest(url, { method: p.method, headers, body: JSON.stringify(p.body), signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) }, { maxBytes: 64 * 1024 });
     return textReply(res.status, (await res.text()).slice(0, 4096));
   } catch (e) {
     return errorReply(502, `${name} did not answer: ${e instanceof Error ? e.message : String(e)}`);

@@ -3,7 +3,7 @@
  * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication, slots, pending
  * restart): one round trip, as Patroni's cluster_info_query.
  */
-import pg from 'pg';
+import pg from './pg-driver.js';
 import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
 import type { SlotRow } from '../slots/plan.js';
 import { isPlainObject } from '../util/json.js';

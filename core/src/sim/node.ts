@@ -9,6 +9,7 @@ import type { PghaConfig } from '../config/schema/index.js';
 import { clusterBasePath, type DcsContext, type DcsDriver } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
+import type { HttpAnswer } from '../util/http-request.js';
 import { DcsError } from '../errors.js';
 import { fenceTiming } from '../fence/timing.js';
 import { silentLogger } from '../log.js';
@@ -181,7 +182,7 @@ export class SimNode {
       const xlog = st.walLocation !== null ? { location: st.walLocation }
         : st.receivedLocation !== null ? { received_location: st.receivedLocation, replayed_location: st.replayedLocation } : undefined;
       const body = { state: st.state, role: st.role, timeline: st.timeline, ...(xlog ? { xlog } : {}), tags: peer.tags, watchdog_failed: false };
-      return { ok: true, status: 200, json: async () => body } as unknown as Response;
+      return { ok: true, status: 200, json: async () => body } as unknown as HttpAnswer;
     }) as HttpClient;
   }
 }

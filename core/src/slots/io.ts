@@ -7,7 +7,7 @@
  */
 import { chownSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import pg from '../postgres/pg-driver.js';
 import type { RunAs } from '../postgres/exec.js';
 import type { AuthSettings } from '../postgres/settings.js';
 import type { ConnectionParams } from '../postgres/monitor.js';

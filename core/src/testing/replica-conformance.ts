@@ -20,7 +20,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PluginServices, ReplicaPlugin, ReplicaSource } from '@pgha/plugin-api';
-import pg from 'pg';
+import pg from '../postgres/pg-driver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
 import { apiIncompatibility, manifestProblems } from '../plugins/manifest.js';
