@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --single-threaded-gc --optimize-for-size
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --single-threaded-gc --optimize-for-size --no-opt
 // The agent idles between short cycles on a heap of about 20 MB (npm run bench:footprint):
 // - --single-threaded-gc: V8's parallel and concurrent GC threads cost more in hand-offs than they
 //   save there (idle CPU about halved);
@@ -6,6 +6,9 @@
 //   8 MB. Each cycle's short-lived objects that outlive a young collection pile up there; without
 //   it an idle agent's heap went from 25 to about 31 MB committed over 20 minutes and stayed,
 //   with it 26-27 MB, at no CPU cost we could measure (two 20-minute runs side by side);
+// - --no-opt: no optimizing compiler. Code that runs once per loop never gets hot enough to gain
+//   from it, while its compile jobs' scratch memory (heaptrack: up to 7 MB at once) stayed in
+//   glibc's heap: agents settled at 75-80 MB with it, 71-73 MB without, at the same idle CPU;
 // - MALLOC_ARENA_MAX=1: glibc gives every thread that allocates an arena of its own; one arena for
 //   the process keeps about 7 MB less resident (PostgreSQL and the scripts the agent starts inherit
 //   it; they are single-threaded, so it changes nothing for them).
