@@ -1,10 +1,9 @@
 /**
  * node-postgres, loaded so that it does not pull in fetch. At load, pg 8 tells Cloudflare Workers
  * apart by constructing `new Response(null, { cf })`; on Node 20 (no `navigator`) touching
- * `Response` loads undici, whose HTTP parser is WebAssembly: about 12 MB more resident in every
- * agent, and its background compiler's scratch memory stayed in glibc's heap (heaptrack showed a
- * 30 MB peak from it). With `Response` hidden for that moment pg takes its Node path, as it would
- * anyway. Every module of the agent imports pg from here.
+ * `Response` loads undici and compiles its WebAssembly HTTP parser (see util/http-request.ts for
+ * what that cost the agent). With `Response` hidden for that moment pg takes its Node path, as it
+ * would anyway. Every module of the agent imports pg from here.
  */
 import { createRequire } from 'node:module';
 import type * as Pg from 'pg';

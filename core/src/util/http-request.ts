@@ -1,10 +1,10 @@
 /**
  * One HTTP(S) request through node:http, for the agent's calls to other members' REST APIs.
  *
- * Not `fetch`: Node's fetch is undici, whose HTTP parser is WebAssembly. Loading it costs the agent
- * about 12 MB resident, and compiling its hot functions again in the background took up to 30 MB
- * of malloc'd compiler memory, which glibc kept (an agent that had made a few peer requests idled
- * near 88 MB where one that had not stayed near 78; measured with heaptrack and /proc/PID/smaps).
+ * Not `fetch`: Node's fetch is undici, whose HTTP parser is WebAssembly. In the agent, loading it
+ * made V8 compile that module in the background, a 30 MB peak of malloc'd compiler memory
+ * (heaptrack: the agent's malloc peak went from 34 MB to 11 MB without it), much of which glibc
+ * kept as heap; undici's own code was about 2 MB more resident (/proc/PID/smaps).
  */
 import http from 'node:http';
 import https from 'node:https';
