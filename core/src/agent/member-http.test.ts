@@ -37,6 +37,8 @@ describe("the plugin API's http service (WHATWG fetch over the agent's member cl
     expect(await res.json()).toEqual({ got: 'x' });
     expect(last).toMatchObject({ method: 'PUT', body: 'x' });
     expect(last.headers.authorization).toBe('Bearer mine'); // the caller's own credentials win
+    await f(`${base}/form`, { method: 'POST', body: new URLSearchParams({ a: '1' }) });
+    expect(last).toMatchObject({ body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' } });
     const empty = await f(new URL(`${base}/empty`));
     expect([empty.status, empty.body]).toEqual([204, null]);
   });

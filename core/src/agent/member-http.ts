@@ -86,7 +86,15 @@ export function pluginFetch(client: HttpClient): typeof fetch {
     const url = new URL(req ? req.url : String(input));
     const headers = Object.fromEntries(new Headers(init.headers ?? req?.headers).entries());
     const raw = init.body ?? (req && req.body ? await req.text() : undefined);
-    const body = raw === undefined || raw === null ? undefined : typeof raw === 'string' ? raw : await new Response(raw).text();
+    let body: string | undefined;
+    if (typeof raw === 'string') body = raw;
+    else if (raw !== undefined && raw !== null) {
+      // As fetch does: form data, search params and blobs bring their own content type.
+      const r = new Response(raw);
+      body = await r.text();
+      const type = r.headers.get('content-type');
+      if (type !== null && headers['content-type'] === undefined) headers['content-type'] = type;
+    }
     const res = await client(url, { method: init.method ?? req?.method ?? 'GET', headers, body, signal: init.signal ?? req?.signal ?? undefined });
     const h = new Headers();
     res.headers.forEach((v, k) => h.set(k, v));
