@@ -96,7 +96,8 @@ describe('callbacks across a switchover and a failover', () => {
     // Backoff is ttl (20 s) from the refusal.
     expect(Date.now() - refusedAt).toBeGreaterThan(10_000);
     expect(roleChanges(first, failMark.get(first.name))).toEqual(['pre_promote', 'pre_promote', 'on_role_change primary']);
-    expect((await first.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(false);
+    // As Patroni's, on_role_change runs once `pg_ctl promote` is sent; recovery ends a moment later.
+    await waitFor(async () => (await first.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r === false, 30_000, `${first.name} out of recovery`);
     expect(roleChanges(node3, failMark.get('node3'))).toEqual([]);
 
     // Every callback ran without the PATRONI_ variables, and so does PostgreSQL.
