@@ -22,19 +22,46 @@ async function rawLease(key: string): Promise<string | null> {
   return res.kvs[0] ? String(res.kvs[0].lease) : null;
 }
 
-/** node1 holding the leader key in a new scope; `run` gets the facade and the leader, then it is closed. */
-async function asLeader(scope: string, run: (dcs: Dcs, leader: Leader) => Promise<void>): Promise<void> {
-  const dcs = new Dcs(driverFor(testContext('node1', uniqueScope(scope)), sectionFor(env.etcd())), timings);
+/** node1 holding the leader key in a new scope; `run` gets the facade, the leader and the scope's path, then it is closed. */
+async function asLeader(scope: string, run: (dcs: Dcs, leader: Leader, basePath: string) => Promise<void>): Promise<void> {
+  const ctx = testContext('node1', uniqueScope(scope));
+  const dcs = new Dcs(driverFor(ctx, sectionFor(env.etcd())), timings);
   try {
     await dcs.touchMember({ state: 'running' });
     expect(await dcs.attemptToAcquireLeader()).toBe(true);
-    await run(dcs, (await dcs.getCluster()).leader!);
+    await run(dcs, (await dcs.getCluster()).leader!, ctx.basePath);
   } finally {
     await dcs.close();
   }
 }
 
+/** Unary Txn calls etcd has served. */
+const txns = () => env.etcd().metric(0, 'grpc_server_started_total\\{grpc_method="Txn"[^}]*\\}');
+
 describe('etcd3 agent lease', () => {
+  // First in the file: a test before it leaves leases whose keys expire, moving etcd's revision.
+  it('an idle leader refreshes without a transaction; a write the copy has not applied sends one', async () => {
+    await asLeader('quiet', async (dcs, leader, basePath) => {
+      const t0 = await txns();
+      const r0 = await renewals();
+      for (let i = 0; i < 3; i++) {
+        await sleep(1100);
+        expect(await dcs.updateLeader(leader, null)).toBe(true);
+      }
+      expect(await renewals()).toBe(r0 + 3);
+      expect(await txns()).toBe(t0);
+      // A write outside the scope moves etcd's revision past the copy's: the refresh checks by transaction.
+      await env.raw().put(`/elsewhere/${uniqueScope('other')}`).value('x');
+      await sleep(1100);
+      expect(await dcs.updateLeader(leader, null)).toBe(true);
+      expect(await txns()).toBe(t0 + 1);
+      // Another client takes the key: the refresh sent right after fails, whichever path it takes.
+      await sleep(1100);
+      await env.raw().put(`${basePath}/leader`).value('node2');
+      expect(await dcs.updateLeader(leader, null)).toBe(false);
+    });
+  });
+
   it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {
     await asLeader('rate', async (dcs, leader) => {
       const r0 = await renewals();

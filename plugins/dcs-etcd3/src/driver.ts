@@ -7,7 +7,7 @@ import type { Etcd3, ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3
 import { PrefixCache } from './cache.js';
 import { createEtcdClient, DeadlineCaller, type ClientSettings } from './client.js';
 import { prefixRange } from './keys.js';
-import { AgentLease } from './lease.js';
+import { AgentLease, type LeaseState } from './lease.js';
 
 /** How long loadCluster waits for the watch to deliver what the probe says exists. */
 const CATCH_UP_MS = 150;
@@ -134,17 +134,17 @@ export class Etcd3Driver implements DcsDriver {
     return { request_range: { key: this.key(k) } };
   }
 
-  /** Valid lease id; after a lost lease the member key moves to the new one. */
-  private async refreshLease(left: Left, forLeader = false): Promise<string> {
+  /** A valid lease; after a lost lease the member key moves to the new one. */
+  private async refreshLease(left: Left, forLeader = false): Promise<LeaseState> {
     const st = await this.lease!.refresh(left, forLeader);
     if (st.renewed && this.memberValue !== null) await this.put('put member', `members/${this.ctx.name}`, this.memberValue, left, st.id);
-    return st.id;
+    return st;
   }
 
   async attemptToAcquireLeader(): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    const lease = await this.refreshLease(left, true);
+    const lease = (await this.refreshLease(left, true)).id;
     const res = await this.txn('acquire leader', [this.absent('leader')], [this.putOp('leader', this.ctx.name, lease)], [this.getOp('leader')], left);
     if (res.succeeded) return this.held(true);
     // An earlier attempt of ours that timed out on the way back may have created it.
@@ -155,8 +155,10 @@ export class Etcd3Driver implements DcsDriver {
   async updateLeader(_leader: Leader): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    const lease = await this.refreshLease(left, true);
-    // Usual case, read-only: the key still holds my name on my lease, which the keep-alive renewed.
+    const st = await this.refreshLease(left, true);
+    const lease = st.id;
+    if (this.cachedLeaderIsMine(st)) return this.held(true);
+    // Read-only: the key still holds my name on my lease, which the keep-alive renewed.
     const res = await this.txn('update leader', [this.valueIs('leader', this.ctx.name), { key: this.key('leader'), target: 'Lease', result: 'Equal', lease }],
       [], [this.getOp('leader')], left);
     if (res.succeeded) return this.held(true);
@@ -165,6 +167,25 @@ export class Etcd3Driver implements DcsDriver {
     // Still my name but on an older lease (lease lost or ttl changed): move it to the current one.
     const rebind = await this.txn('rebind leader', [this.valueIs('leader', this.ctx.name)], [this.putOp('leader', this.ctx.name, lease)], [], left);
     return this.held(rebind.succeeded);
+  }
+
+  /**
+   * The usual refresh, without a transaction (a gRPC call is most of an idle leader's CPU): the
+   * keep-alive just renewed my lease, and the watch-fed copy shows the leader key with my name on that
+   * lease, the copy having applied everything up to the revision the keep-alive's answer carried and
+   * my own last write. A key on a live lease changes only by a write, and a write the answering
+   * member had applied is at or below that revision, so the copy has it. Anything else (a stale or
+   * lagging copy, the key on an older lease, writes elsewhere in etcd moving the revision past the
+   * copy's) takes the transaction. What this can miss: a write committed but not yet applied on the
+   * member that answered, for the milliseconds until it applies; then the watch wakes the loop, as
+   * for a write just after a transaction. Patroni trusts its watch cache with no check at all.
+   */
+  private cachedLeaderIsMine(st: LeaseState): boolean {
+    const cache = this.cache;
+    if (st.revision === null || st.renewed || !cache?.fresh) return false;
+    if (cache.at < st.revision || cache.at < this.wrote) return false;
+    const kv = cache.get('leader');
+    return kv !== undefined && kv.value === this.ctx.name && kv.lease === st.id;
   }
 
   /** The leader key lives on the agent's lease: its TTL runs from when the last keep-alive was sent. */
@@ -189,7 +210,7 @@ export class Etcd3Driver implements DcsDriver {
   async takeLeader(): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
-    await this.put('take leader', 'leader', this.ctx.name, left, await this.refreshLease(left, true));
+    await this.put('take leader', 'leader', this.ctx.name, left, (await this.refreshLease(left, true)).id);
     return this.held(true);
   }
 

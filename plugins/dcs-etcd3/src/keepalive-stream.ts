@@ -12,9 +12,17 @@ import type { Etcd3 } from 'etcd3';
 
 type KeepAliveStream = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>;
 
+/** What etcd answered to one renewal. */
+export interface Renewal {
+  /** The TTL granted, in seconds; 0 when the lease is gone. */
+  readonly ttl: number;
+  /** The store revision the answering member had applied when it took the request (its header). */
+  readonly revision: number;
+}
+
 interface Waiter {
   readonly id: string;
-  resolve(ttl: number): void;
+  resolve(r: Renewal): void;
   reject(e: unknown): void;
 }
 
@@ -31,16 +39,17 @@ export class KeepAliveChannel {
   constructor(private readonly client: Etcd3) {}
 
   /**
-   * Renew lease `id`; resolves the TTL etcd granted (0: the lease is gone). `onSend` gets the
-   * performance.now() at which the request was written, after any wait for an earlier one.
+   * Renew lease `id`; resolves the TTL etcd granted (0: the lease is gone) and the answer's revision.
+   * `onSend` gets the performance.now() at which the request was written, after any wait for an
+   * earlier one.
    */
-  renew(id: string, deadline: number, onSend: (t: number) => void): Promise<number> {
+  renew(id: string, deadline: number, onSend: (t: number) => void): Promise<Renewal> {
     const run = this.queue.then(() => this.renewNow(id, deadline, onSend));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async renewNow(id: string, deadline: number, onSend: (t: number) => void): Promise<number> {
+  private async renewNow(id: string, deadline: number, onSend: (t: number) => void): Promise<Renewal> {
     if (this.closed) throw new Error('lease keepalive: the client is closed');
     const left = () => Math.max(0, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;
@@ -52,7 +61,7 @@ export class KeepAliveChannel {
     });
     try {
       const stream = await Promise.race([this.open(), expired]);
-      return await Promise.race([expired, new Promise<number>((resolve, reject) => {
+      return await Promise.race([expired, new Promise<Renewal>((resolve, reject) => {
         this.waiter = { id, resolve, reject };
         onSend(performance.now());
         stream.write({ ID: id });
@@ -68,9 +77,9 @@ export class KeepAliveChannel {
     this.opening ??= (async () => {
       // No deadline: the stream lives across renewals; each renewal has its own timer.
       const s = await this.client.leaseClient.leaseKeepAlive();
-      s.on('data', (res: { ID: string; TTL: string }) => {
+      s.on('data', (res: { ID: string; TTL: string; header?: { revision?: string } }) => {
         const w = this.waiter;
-        if (this.stream === s && w && String(res.ID) === w.id) w.resolve(Number(res.TTL));
+        if (this.stream === s && w && String(res.ID) === w.id) w.resolve({ ttl: Number(res.TTL), revision: Number(res.header?.revision ?? 0) });
       });
       const ended = (e: unknown) => { if (this.stream === s) this.drop(e); };
       s.on('error', ended);

@@ -16,6 +16,11 @@ export interface LeaseState {
   readonly id: string;
   /** True when this call granted a new lease: keys bound to the old one must be put again. */
   readonly renewed: boolean;
+  /**
+   * The store revision etcd's answer carried when this call sent a keep-alive or a grant; null when
+   * the lease was renewed recently enough that no request went out.
+   */
+  readonly revision: number | null;
 }
 
 export class AgentLease {
@@ -74,10 +79,12 @@ export class AgentLease {
   async refresh(left: () => number = () => this.caller.budgetMs, forLeader = false): Promise<LeaseState> {
     const now = performance.now();
     if (this.id !== null && now < this.validUntil) {
-      if (now - this.lastSent < this.minGapMs(forLeader)) return { id: this.id, renewed: false };
-      if (await this.keepAlive(this.id, left)) return { id: this.id, renewed: false };
+      if (now - this.lastSent < this.minGapMs(forLeader)) return { id: this.id, renewed: false, revision: null };
+      const revision = await this.keepAlive(this.id, left);
+      if (revision !== null) return { id: this.id, renewed: false, revision };
     }
-    return { id: await this.grant(left), renewed: true };
+    const granted = await this.grant(left);
+    return { id: granted.id, renewed: true, revision: granted.revision };
   }
 
   /**
@@ -92,7 +99,7 @@ export class AgentLease {
     return forLeader ? Math.min(1000, this.loopWait * 1000) : Math.max(this.loopWait, this.ttl / 3) * 1000;
   }
 
-  private async grant(left: () => number): Promise<string> {
+  private async grant(left: () => number): Promise<{ id: string; revision: number }> {
     this.forget();
     let sent = 0;
     const res = await this.caller.run('lease grant', (o) => {
@@ -103,28 +110,32 @@ export class AgentLease {
     this.id = res.ID;
     this.lastSent = sent;
     this.validUntil = sent + ttl * 1000;
-    return res.ID;
+    return { id: res.ID, revision: Number(res.header?.revision ?? 0) };
   }
 
-  /** True when the lease was renewed in time; false when it is gone (expired, revoked or too late). */
-  private async keepAlive(id: string, left: () => number): Promise<boolean> {
+  /**
+   * The answer's revision when the lease was renewed in time; null when it is gone (expired, revoked
+   * or too late).
+   */
+  private async keepAlive(id: string, left: () => number): Promise<number | null> {
     const before = this.validUntil;
     let sent = 0;
     let ttl: number;
+    let revision: number;
     try {
-      ttl = await this.caller.run('lease keepalive', (o) => this.channel.renew(id, o.deadline, (t) => { sent = t; }),
-        Math.min(left(), before - performance.now()));
+      ({ ttl, revision } = await this.caller.run('lease keepalive', (o) => this.channel.renew(id, o.deadline, (t) => { sent = t; }),
+        Math.min(left(), before - performance.now())));
     } catch (e) {
       // Out of time before the lease could have run out: it may be gone, start over with a new one.
-      if (e instanceof EtcdLeaseInvalidError || (e as { cause?: unknown }).cause instanceof EtcdLeaseInvalidError) return false;
-      if (performance.now() >= before) return false;
+      if (e instanceof EtcdLeaseInvalidError || (e as { cause?: unknown }).cause instanceof EtcdLeaseInvalidError) return null;
+      if (performance.now() >= before) return null;
       throw e;
     }
     // etcd answers TTL 0 for an expired or revoked lease; an answer after `before` proves nothing.
-    if (ttl <= 0 || performance.now() >= before) return false;
+    if (ttl <= 0 || performance.now() >= before) return null;
     this.lastSent = sent;
     this.validUntil = sent + Math.min(ttl, this.ttl) * 1000;
-    return true;
+    return revision;
   }
 
   /** Close the keep-alive stream (the lease itself just expires, as a dead agent's would). */
