@@ -16,6 +16,7 @@ import { isAlive, startProc, waitFor, type Proc, postmasterPidOf } from './procs
 import { testUser, userTempDir } from './user.js';
 import { startEmulator, writeKubeconfig, type RunningEmulator } from '../kubernetes/harness.js';
 import { launchOf } from '../../cli/src/node-flags.js';
+import { diagnose } from './diagnose.js';
 
 /** The Kubernetes DCS: the API emulator (started here unless given), Pods created per node as a StatefulSet would. */
 export interface KubernetesDcsOptions {
@@ -338,7 +339,9 @@ export class TestCluster {
       const members = ((await leader.get('/cluster')).body.members as Array<{ name: string }>).map((m) => m.name);
       const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [members]);
       return rows.length >= replicas ? leader : null;
-    }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250);
+    }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await diagnose(this.nodes, (n) => join(n.dataDir, 'pgha.postmaster.log'))}`);
+    });
   }
 
   /** Nodes whose PostgreSQL accepts writes right now (pg_is_in_recovery() = false). */
