@@ -5,7 +5,7 @@
  * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
  * leader with two streaming replicas, then per node over an idle period the RSS of the agent and of
  * every helper it runs (pgha: the fence and the deadman, outside the agent's tree; PostgreSQL
- * excluded), CPU % (utime + stime), and etcd's request rate. Prints figures, asserts nothing.
+ * excluded), CPU % (time on a CPU, from schedstat), and etcd's request rate. Prints figures, asserts nothing.
  */
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { isAlive, waitFor } from '../test/helpers/procs.js';
 import { testUser, userTempDir } from '../test/helpers/user.js';
 import { etcdRates, type EtcdRates } from './lib/etcd-rates.js';
 import { measureIdle } from './lib/idle.js';
-import { CLK_TCK, agentTree, cpuTicks, pssMb, rssMb } from './lib/proctree.js';
+import { agentTree, cpuMs, pssMb, rssMb } from './lib/proctree.js';
 
 process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '25';
 const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' }, settle: { type: 'string' } } });
@@ -84,8 +84,8 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
     const bootstrapS = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, SETTLE * 1000));
     const pids = nodes.map((n) => n.proc!.pid);
-    const ticks = (pid: number) => [pid, ...agentTree(pid).helpers.map((h) => h.pid)].reduce((s, p) => s + (cpuTicks(p) ?? 0), 0);
-    const before = pids.map(ticks);
+    const used = (pid: number) => [pid, ...agentTree(pid).helpers.map((h) => h.pid)].reduce((s, p) => s + (cpuMs(p) ?? 0), 0);
+    const before = pids.map(used);
     const rates = etcdRates(etcd);
     const r0 = await rates.start();
     const s0 = performance.now();
@@ -96,7 +96,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
       perNode: nodes.map((n, i) => ({
         node: n.name, agentMb: rssMb(pids[i]!) ?? NaN, agentPssMb: pssMb(pids[i]!) ?? NaN,
         helpersMb: agentTree(pids[i]!).helpers.reduce((s, h) => s + (rssMb(h.pid) ?? 0), 0),
-        cpuPct: (100 * (ticks(pids[i]!) - before[i]!)) / CLK_TCK / dt,
+        cpuPct: (100 * (used(pids[i]!) - before[i]!)) / 1000 / dt,
         helpersCpuPct: 0,
       })),
     };
@@ -119,7 +119,7 @@ function report(all: Figures[]): void {
   for (const f of all) {
     const col = (g: (n: Figures['perNode'][number]) => number, d: number) => f.perNode.map((n) => g(n).toFixed(d)).join(' / ');
     const by = f.etcd ? Object.entries(f.etcd.byMethod).map(([m, v]) => `${m} ${v}`).join(', ') : 'n/a';
-    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(2)} (${n.helpersCpuPct.toFixed(2)})`).join(' / ')} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
+    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(3)} (${n.helpersCpuPct.toFixed(3)})`).join(' / ')} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
   }
 }
 

@@ -1,13 +1,13 @@
 /**
  * Cost at idle, on a settled cluster with no client load: RSS of every agent and of every helper in
- * its tree (PostgreSQL excluded), CPU % per node (agent + helpers, utime+stime from /proc over the
- * idle period) and the DCS request rate from etcd's /metrics counters before and after it.
+ * its tree (PostgreSQL excluded), CPU % per node (agent + helpers, time on a CPU from /proc's
+ * schedstat over the idle period) and the DCS request rate from etcd's /metrics counters before and after it.
  */
 import { FenceClient, fenceFiles, silentLogger } from '@pgha/core';
 import type { TestCluster, TestNode } from '../../test/helpers/cluster.js';
 import { testUser } from '../../test/helpers/user.js';
 import { etcdRates } from './etcd-rates.js';
-import { CLK_TCK, agentTree, cpuTicks, rssMb } from './proctree.js';
+import { agentTree, cpuMs, rssMb } from './proctree.js';
 
 export interface IdleNode {
   readonly node: string;
@@ -36,14 +36,14 @@ async function detachedHelpers(n: TestNode): Promise<number[]> {
   return st ? [st.pid, ...(st.deadman ? [st.deadman] : [])] : [];
 }
 
-function treeTicks(agentPid: number, detached: number[]): { agent: number | null; helpers: Map<number, number> } {
+function treeCpuMs(agentPid: number, detached: number[]): { agent: number | null; helpers: Map<number, number> } {
   const t = agentTree(agentPid, detached);
-  return { agent: t.agent ? t.agent.cpuTicks : null, helpers: new Map(t.helpers.map((h) => [h.pid, h.cpuTicks])) };
+  return { agent: t.agent ? t.agent.cpuMs : null, helpers: new Map(t.helpers.map((h) => [h.pid, h.cpuMs])) };
 }
 
 export async function measureIdle(cluster: TestCluster, seconds: number, roles: Map<string, string>): Promise<IdleReport> {
   const agents = await Promise.all(cluster.nodes.map(async (n) => ({ n, pid: n.proc?.pid ?? -1, detached: await detachedHelpers(n) })));
-  const before = agents.map((a) => treeTicks(a.pid, a.detached));
+  const before = agents.map((a) => treeCpuMs(a.pid, a.detached));
   const rates = etcdRates(cluster.etcd);
   const dcs0 = await rates.start();
   const t0 = Date.now();
@@ -53,20 +53,20 @@ export async function measureIdle(cluster: TestCluster, seconds: number, roles: 
   const nodes = agents.map(({ n, pid, detached }, i) => {
     const tree = agentTree(pid, detached);
     const b = before[i]!;
-    const agentNow = cpuTicks(pid);
-    const pct = (ticks: number) => +((100 * ticks) / CLK_TCK / dt).toFixed(2);
-    let helperTicks = 0;
+    const agentNow = cpuMs(pid);
+    const pct = (ms: number) => +((100 * ms) / 1000 / dt).toFixed(3);
+    let helperMs = 0;
     let helperSeen = false;
     for (const h of tree.helpers) {
       const was = b.helpers.get(h.pid);
-      if (was !== undefined) { helperTicks += h.cpuTicks - was; helperSeen = true; }
+      if (was !== undefined) { helperMs += h.cpuMs - was; helperSeen = true; }
     }
     return {
       node: n.name, role: roles.get(n.name) ?? '?',
       agentRssMb: rssMb(pid),
       helpers: tree.helpers.map((h) => ({ name: h.name, pid: h.pid, rssMb: rssMb(h.pid) })),
       agentCpuPct: agentNow !== null && b.agent !== null ? pct(agentNow - b.agent) : null,
-      helpersCpuPct: helperSeen ? pct(helperTicks) : null,
+      helpersCpuPct: helperSeen ? pct(helperMs) : null,
     };
   });
   return { seconds: +dt.toFixed(1), nodes, dcsUnaryPerS: dcs.unaryPerS, dcsMsgsPerS: dcs.msgsPerS, dcsByMethod: dcs.byMethod };

@@ -13,13 +13,13 @@ export interface ProcInfo {
   readonly ppid: number;
   readonly name: string;
   readonly state: string;
-  /** utime + stime in clock ticks. */
-  readonly cpuTicks: number;
+  /** CPU time used so far in ms (cpuMs). */
+  readonly cpuMs: number;
   readonly postgres: boolean;
 }
 
 /** Clock ticks per second for /proc/PID/stat (sysconf(_SC_CLK_TCK); 100 on every Linux we run). */
-export const CLK_TCK = 100;
+const CLK_TCK = 100;
 
 function readStat(pid: number): { ppid: number; state: string; comm: string; cpuTicks: number } | null {
   try {
@@ -56,7 +56,7 @@ function describe(pid: number): ProcInfo | null {
   // node's argv[1] is the script: name helpers by it (fence-process.js) rather than "node".
   const script = argv.find((a, i) => i > 0 && /\.(js|ts|mjs)$/.test(a));
   const name = pgProc ? 'postgres' : script ? basename(script) : basename(argv[0] ?? st.comm);
-  return { pid, ppid: st.ppid, name, state: st.state, cpuTicks: st.cpuTicks, postgres: pgProc };
+  return { pid, ppid: st.ppid, name, state: st.state, cpuMs: cpuMs(pid) ?? 0, postgres: pgProc };
 }
 
 /** Every live process's ppid, read once. */
@@ -141,8 +141,23 @@ export function rssMb(pid: number): number | null {
   }
 }
 
-export function cpuTicks(pid: number): number | null {
-  return readStat(pid)?.cpuTicks ?? null;
+/**
+ * CPU time `pid` has used, in ms: the sum over its threads of /proc/PID/task/TID/schedstat's time on
+ * a CPU (nanoseconds). utime + stime count in 10 ms ticks, a sixth of an idle agent's 30 s at
+ * 0.2 %, too coarse to compare. Threads that exited are missing from the sum, which is why a window
+ * is measured between two reads of long-lived processes. Falls back to ticks without schedstat.
+ */
+export function cpuMs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* exited */ }
+    }
+    return ns / 1e6;
+  } catch {
+    const st = readStat(pid);
+    return st ? (st.cpuTicks * 1000) / CLK_TCK : null;
+  }
 }
 
 export function isStopped(pid: number): boolean {
