@@ -123,4 +123,25 @@ describe('permanent logical slot across a failover (PostgreSQL 15, etcd)', () =>
     const newPos = (await slotRow(next, 'cdc'))!.lsn;
     await waitFor(async () => ((await slotRow(other, 'cdc'))?.lsn ?? 0n) >= newPos, 60_000, `${other.name}'s copy to follow the new primary`);
   }, 300_000);
+
+  it('a replica whose copy needs WAL it never had copies the slot again instead of failing to advance it for ever', async () => {
+    const leader = await cluster.waitHealthy(1, 60_000);
+    const other = cluster.nodes.find((n) => n !== leader && n.agentAlive())!;
+    // Nobody consumes while WAL moves on by several segments: the slot's restart_lsn stays behind them.
+    for (let i = 0; i < 4; i++) {
+      await insert(leader, 61 + i * 5, 65 + i * 5);
+      await leader.sql('SELECT pg_catalog.pg_switch_wal()');
+    }
+    await leader.sql('CHECKPOINT');
+    // Rebuilt from a base backup that starts past that WAL: its new copy's restart_lsn is WAL this replica never had.
+    const mark = other.log().length;
+    const r = await other.get('/reinitialize', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(r.status).toBe(200);
+    await waitFor(() => other.log().slice(mark).includes('copied logical replication slots cdc'), 120_000, `${other.name} rebuilt, with a copy of cdc`);
+    // The consumer reads on: advancing the copy to the published position needs the missing WAL.
+    expect(await consume(leader)).toEqual(Array.from({ length: 20 }, (_, i) => i + 61));
+    const consumed = (await slotRow(leader, 'cdc'))!.lsn;
+    await waitFor(async () => ((await slotRow(other, 'cdc'))?.lsn ?? 0n) >= consumed, 120_000, `${other.name}'s copy of cdc to reach the consumer's position again`);
+    expect(other.log().slice(mark)).toMatch(/replication slot 'cdc': the copy cannot be advanced; copying it from the primary again/);
+  }, 300_000);
 });

@@ -207,6 +207,8 @@ export class Agent implements ApiBackend {
     let pg: PgFacts;
     try {
       pg = await this.deps.pg.facts();
+      const lost = this.slots?.lostCopies();
+      if (lost?.length) pg = { ...pg, lostSlotCopies: lost };
     } catch (e) {
       return this.finish(`Error communicating with PostgreSQL. Will try again later (${e instanceof Error ? e.message : String(e)})`, null, cluster);
     }

@@ -46,6 +46,8 @@ export interface PgFacts {
   readonly slots?: readonly SlotRow[] | null;
   /** A replica's replay position (bytes): logical slot copies are never advanced past it. */
   readonly replayLsn?: number | null;
+  /** Logical slot copies whose last advance failed for good (WAL gone, slot invalidated): copy them again. */
+  readonly lostSlotCopies?: readonly string[];
 }
 
 /** A peer's answer to `GET /patroni` during the leader race (null when unreachable). */

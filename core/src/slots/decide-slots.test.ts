@@ -33,6 +33,19 @@ describe('sync_slots in the plan', () => {
     expect(a).toEqual({ type: 'sync_slots', ops: [{ op: 'advance_physical', name: 'node1', lsn: 3000 }], copy: ['cdc'], errors: [] });
   });
 
+  it('a replica copies again a logical copy whose advance failed for good (PgFacts.lostSlotCopies)', () => {
+    const cdcRow = row('cdc', { type: 'logical', database: 'app', plugin: 'test_decoding', active: false, restartLsn: 100, confirmedFlushLsn: 100, catalogXmin: '700' });
+    const pg = { ...replica, slots: [...replica.slots, cdcRow] };
+    const at = (facts: typeof pg & { lostSlotCopies?: string[] }) => {
+      const s = scenario({ me: 'node2', pg: facts, config: CDC });
+      const cluster = s.cluster!;
+      return decide({ ...s, cluster: Object.assign(Object.create(Object.getPrototypeOf(cluster)), cluster, { status: { ...cluster.status, slots: { cdc: 4000 }, retainSlots: null, lastLsn: 5000 } }) })
+        .plan.actions.find((x) => x.type === 'sync_slots');
+    };
+    expect(at(pg)).toMatchObject({ ops: [{ op: 'advance_logical', name: 'cdc', database: 'app', lsn: 4000 }], copy: [] });
+    expect(at({ ...pg, lostSlotCopies: ['cdc'] })).toMatchObject({ ops: [], copy: ['cdc'] });
+  });
+
   it('configuration problems are reported through the action', () => {
     expect(slotAction({ pg: primary, config: { slots: { 'Bad-Name': null } } })?.errors).toEqual([expect.stringContaining("Invalid permanent replication slot name 'Bad-Name'")]);
   });

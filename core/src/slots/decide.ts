@@ -31,6 +31,7 @@ export function slotsAction(input: HaInput, cluster: Cluster): Action | null {
     ignore: cluster.config.ignoreSlotsMatchers, majorVersion: pg.serverVersion, replayLsn: pg.replayLsn ?? null,
     // Stale-xmin copies are dropped only with a leader, and not by a lock holder still in recovery.
     cleanInactivePhysical: !!cluster.leaderName && (cluster.leaderName !== input.name || pg.inRecovery === false),
+    lostCopies: pg.lostSlotCopies ?? [],
   });
   // The copy needs a leader to copy from, and is never done by the leader itself.
   const copy = cluster.leaderName && cluster.leaderName !== input.name ? plan.copy : [];

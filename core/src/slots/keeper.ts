@@ -15,6 +15,9 @@ import type { SlotsIO } from './io.js';
 import { readyLogicalSlots, type Xid } from './readiness.js';
 import { sameSlot, type SlotOp, type SlotRow } from './plan.js';
 
+/** SQLSTATEs of an advance that can never succeed: undefined_file (WAL removed), object_not_in_prerequisite_state (invalidated). */
+const LOST_COPY_CODES = new Set(['58P01', '55000']);
+
 export interface SlotSettings {
   readonly node: Omit<SlotNode, 'role' | 'majorVersion'>;
 }
@@ -25,6 +28,8 @@ export class SlotKeeper {
   private pending = new Map<string, Xid>();
   /** As Patroni after a start: every existing logical slot is checked once. */
   private checkAll = true;
+  /** Logical copies whose advance found their WAL gone or the slot invalidated: only a new copy helps. */
+  private lost = new Set<string>();
 
   constructor(private readonly io: SlotsIO, private readonly logger: Logger, private readonly settings: () => SlotSettings) {}
 
@@ -63,12 +68,22 @@ export class SlotKeeper {
           return;
         case 'advance_logical':
           await this.io.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2)', [op.name, formatLsn(BigInt(op.lsn))], op.database);
+          this.lost.delete(op.name);
           return;
       }
     } catch (e) {
       this.logger.error(`replication slot '${op.name}': ${op.op} failed: ${e instanceof Error ? e.message : String(e)}`);
+      // As Patroni: the WAL file is gone (58P01) or the slot was invalidated (55000). Advancing again
+      // fails for ever; the next cycle copies the slot from the primary again instead.
+      if (op.op === 'advance_logical' && LOST_COPY_CODES.has((e as { code?: unknown }).code as string)) {
+        if (!this.lost.has(op.name)) this.logger.warn(`replication slot '${op.name}': the copy cannot be advanced; copying it from the primary again`);
+        this.lost.add(op.name);
+      }
     }
   }
+
+  /** Logical copies to copy again from the primary (their advance failed for good); reported in PgFacts. */
+  lostCopies(): string[] { return [...this.lost]; }
 
   private advanceInBackground(ops: SlotOp[]): void {
     if (this.advancing) return; // the next cycle schedules the newest positions
@@ -146,7 +161,10 @@ export class SlotKeeper {
   /** Install fetched slot files (PostgreSQL stopped). */
   install(files: ReadonlyArray<{ name: string; state: Buffer }>): void {
     this.io.writeSlotFiles(files);
-    for (const f of files) this.pending.set(f.name, null);
+    for (const f of files) {
+      this.pending.set(f.name, null);
+      this.lost.delete(f.name);
+    }
   }
 }
 

@@ -58,6 +58,13 @@ describe('planSlots', () => {
     expect(changed.copy).toEqual(['cdc']);
     expect(planSlots(input({ isPrimary: true, desired: { cdc: cdc(5) } })).copy).toEqual([]);
   });
+
+  it('replica: a copy that can no longer be advanced (WAL gone, invalidated) is copied again, not advanced', () => {
+    const lost = planSlots(input({ isPrimary: false, replayLsn: 4000, desired: { cdc: cdc(1000) }, existing: [logi('cdc')], lostCopies: ['cdc'] }));
+    expect(lost).toEqual({ ops: [], copy: ['cdc'] });
+    // Without a published position there is nothing to copy it from.
+    expect(planSlots(input({ isPrimary: false, replayLsn: 4000, desired: { cdc: cdc() }, existing: [logi('cdc')], lostCopies: ['cdc'] }))).toEqual({ ops: [], copy: [] });
+  });
 });
 
 describe('ignore_slots matches on any subset of name, type, database and plugin', () => {

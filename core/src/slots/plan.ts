@@ -10,7 +10,8 @@
  *  3. logical on the primary: create missing ones in their database;
  *  4. logical on a replica: advance existing ones to the published position (never past what this
  *     replica replayed); missing ones that the primary publishes a position for are copied from it
- *     (their state files; PostgreSQL 15 cannot create a logical slot during recovery).
+ *     (their state files; PostgreSQL 15 cannot create a logical slot during recovery), and so are
+ *     copies whose advance failed for good (their WAL is gone, or they were invalidated).
  */
 import { canAdvanceSlots, type DesiredSlot } from './desired.js';
 
@@ -51,6 +52,8 @@ export interface SlotPlanInput {
   readonly replayLsn: number | null;
   /** Physical copies with a stale xmin may be dropped: the cluster has a leader, and it is not us still in recovery. */
   readonly cleanInactivePhysical: boolean;
+  /** Logical copies on a replica that can no longer be advanced (WAL gone, invalidated): copied again. */
+  readonly lostCopies?: readonly string[];
 }
 
 export interface SlotPlan {
@@ -117,7 +120,9 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
       continue;
     }
     // 4. Logical on a replica.
-    if (row) {
+    if (row && want.lsn !== undefined && input.lostCopies?.includes(name)) {
+      copy.push(name);
+    } else if (row) {
       if (want.lsn !== undefined) {
         const target = input.replayLsn === null ? 0 : Math.min(want.lsn, input.replayLsn);
         if ((row.confirmedFlushLsn ?? 0) < target) ops.push({ op: 'advance_logical', name, database: want.database, lsn: target });
