@@ -178,7 +178,7 @@ export class Etcd3Driver implements DcsDriver {
    * lagging copy, the key on an older lease, writes elsewhere in etcd moving the revision past the
    * copy's) takes the transaction. What this can miss: a write committed but not yet applied on the
    * member that answered, for the milliseconds until it applies; then the watch wakes the loop, as
-   * for a write just after a transaction. Patroni trusts its watch cache with no check at all.
+   * for a write just after a transaction. Patroni trusts its watch cache with no revision check.
    */
   private cachedLeaderIsMine(st: LeaseState): boolean {
     const cache = this.cache;
