@@ -2,7 +2,7 @@
  * The plugin seam: the apiVersion rule, errors recognised across two copies of @pgha/plugin-api,
  * manifests' `uses`, and the host handing each plugin exactly the services it declared.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,7 +56,11 @@ describe('errors from a second copy of @pgha/plugin-api', () => {
       writeFileSync(join(dir, 'dist', f), readFileSync(join(apiDist, f), 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, ''));
     }
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-    return (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as typeof import('@pgha/plugin-api');
+    try {
+      return (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as typeof import('@pgha/plugin-api');
+    } finally {
+      rmSync(dir, { recursive: true, force: true }); // loaded: the files are no longer needed
+    }
   }
 
   it('are a distinct class, yet instanceof and isDcsError recognise them by brand and code', async () => {
