@@ -1,7 +1,7 @@
 /**
  * What a timed-out wait on a test cluster prints, so a failure seen only in CI (where the test's
  * directory is removed) still says what each node was doing: its agent's view (GET /patroni), the
- * primary's pg_stat_replication, and the last lines of the agent's and the fence's (PostgreSQL's) logs.
+ * primary's pg_stat_replication, and the last lines of the agent's and PostgreSQL's logs.
  */
 import { readFileSync } from 'node:fs';
 import type { TestNode } from './cluster.js';
@@ -35,11 +35,11 @@ async function nodeState(n: TestNode): Promise<string> {
 }
 
 /** Every node's state and log tails, as one block of text. */
-export async function diagnose(nodes: readonly TestNode[], fenceLog: (n: TestNode) => string): Promise<string> {
+export async function diagnose(nodes: readonly TestNode[], postgresLog: (n: TestNode) => string): Promise<string> {
   const parts = await Promise.all(nodes.map(async (n) => [
     `===== ${n.name} =====`, await nodeState(n),
     `--- agent log (${n.logFile}) ---`, tail(n.logFile),
-    `--- PostgreSQL log (${fenceLog(n)}) ---`, tail(fenceLog(n)),
+    `--- PostgreSQL log (${postgresLog(n)}) ---`, tail(postgresLog(n)),
   ].join('\n')));
   return parts.join('\n');
 }

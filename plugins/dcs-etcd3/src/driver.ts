@@ -182,7 +182,8 @@ export class Etcd3Driver implements DcsDriver {
    */
   private cachedLeaderIsMine(st: LeaseState): boolean {
     const cache = this.cache;
-    if (st.revision === null || st.renewed || !cache?.fresh) return false;
+    // No revision (none sent, a new lease, or an answer without a header): nothing to compare with.
+    if (!st.revision || !cache?.fresh) return false;
     if (cache.at < st.revision || cache.at < this.wrote) return false;
     const kv = cache.get('leader');
     return kv !== undefined && kv.value === this.ctx.name && kv.lease === st.id;

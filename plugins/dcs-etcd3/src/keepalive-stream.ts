@@ -16,7 +16,7 @@ type KeepAliveStream = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']
 export interface Renewal {
   /** The TTL granted, in seconds; 0 when the lease is gone. */
   readonly ttl: number;
-  /** The store revision the answering member had applied when it took the request (its header). */
+  /** The store revision the answering member had applied when it took the request (its header; 0 if none). */
   readonly revision: number;
 }
 

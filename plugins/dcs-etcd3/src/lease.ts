@@ -17,8 +17,8 @@ export interface LeaseState {
   /** True when this call granted a new lease: keys bound to the old one must be put again. */
   readonly renewed: boolean;
   /**
-   * The store revision etcd's answer carried when this call sent a keep-alive or a grant; null when
-   * the lease was renewed recently enough that no request went out.
+   * The store revision etcd's answer carried when this call kept the lease alive; null when no
+   * keep-alive went out (renewed recently enough) or a new lease was granted.
    */
   readonly revision: number | null;
 }
@@ -83,8 +83,7 @@ export class AgentLease {
       const revision = await this.keepAlive(this.id, left);
       if (revision !== null) return { id: this.id, renewed: false, revision };
     }
-    const granted = await this.grant(left);
-    return { id: granted.id, renewed: true, revision: granted.revision };
+    return { id: await this.grant(left), renewed: true, revision: null };
   }
 
   /**
@@ -99,7 +98,7 @@ export class AgentLease {
     return forLeader ? Math.min(1000, this.loopWait * 1000) : Math.max(this.loopWait, this.ttl / 3) * 1000;
   }
 
-  private async grant(left: () => number): Promise<{ id: string; revision: number }> {
+  private async grant(left: () => number): Promise<string> {
     this.forget();
     let sent = 0;
     const res = await this.caller.run('lease grant', (o) => {
@@ -110,7 +109,7 @@ export class AgentLease {
     this.id = res.ID;
     this.lastSent = sent;
     this.validUntil = sent + ttl * 1000;
-    return { id: res.ID, revision: Number(res.header?.revision ?? 0) };
+    return res.ID;
   }
 
   /**
