@@ -5,7 +5,9 @@
  *    parent-death signal and no write is accepted afterwards;
  *  - the fence frozen together with its agent: the deadman (outside their process tree) kills
  *    PostgreSQL at the deadline;
- *  - the deadman killed alone: the fence still fires on its own.
+ *  - the deadman killed alone: the fence still fires on its own;
+ *  - between requests the agent writes its deadlines to a file: the fence and the deadman carry on
+ *    to the last deadline written, and not past it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -111,6 +113,46 @@ describe('PostgreSQL as the fence\'s child', () => {
       const took = Date.now() - t0;
       expect(took).toBeGreaterThanOrEqual(1500);
       expect(took).toBeLessThan(4000);
+      expect(await canWrite(node)).toBe(false);
+    } finally {
+      process.kill(st.pid, 'SIGCONT');
+    }
+  }, 60_000);
+
+  it('a feed the agent only wrote to the deadline file carries the fence past its own deadline, and no further', async () => {
+    const { node, fence } = await fencedPrimary('parent6');
+    const t0 = Date.now();
+    const first = await fence.feed(3000);
+    const own = () => JSON.parse(readFileSync(`${node.dir}/fence.state`, 'utf8')) as { deadlineAt: number };
+    expect(own().deadlineAt).toBe(first.deadlineAt);
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = await fence.feed(3000); // more than half the fence's own deadline left: no request
+    expect(own().deadlineAt).toBe(first.deadlineAt);
+    expect(second.deadlineAt!).toBeGreaterThan(first.deadlineAt! + 800);
+    expect((await fence.existing())!.deadlineAt).toBe(second.deadlineAt);
+    const pm = node.pg.postmasterPid()!;
+    await waitFor(() => Date.now() - t0 > 3400 || null, 5000, 'the fence\'s own deadline to pass', 20);
+    expect(isAlive(pm)).toBe(true);
+    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3800);
+    expect(Date.now() - t0).toBeLessThan(5500);
+  }, 60_000);
+
+  it('the fence frozen after a feed written only to the file: the deadman waits for that deadline, then kills', async () => {
+    const { node, fence } = await fencedPrimary('parent7');
+    const t0 = Date.now();
+    const st = await fence.feed(3000);
+    await waitFor(async () => (await fence.status()).deadman, 2000, 'the deadman to run');
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() - t0)));
+    await fence.feed(3000);
+    const pm = node.pg.postmasterPid()!;
+    process.kill(st.pid, 'SIGSTOP');
+    try {
+      await waitFor(() => Date.now() - t0 > 3400 || null, 5000, 'the first deadline to pass', 20);
+      expect(isAlive(pm) && processState(pm) !== 'Z').toBe(true);
+      await waitFor(() => !isAlive(pm) || processState(pm) === 'Z', 5000, 'the deadman to kill the postmaster', 20);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(3800);
+      expect(Date.now() - t0).toBeLessThan(5500);
       expect(await canWrite(node)).toBe(false);
     } finally {
       process.kill(st.pid, 'SIGCONT');

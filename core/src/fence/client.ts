@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,6 +50,23 @@ function runningFence(base: string): number | null {
   }
 }
 
+/** Time since boot in ms, counted exactly as the fence counts it (/proc/uptime, 10 ms steps). */
+export function uptimeMs(): number {
+  const up = readFileSync('/proc/uptime', 'latin1');
+  const [s, cs] = up.slice(0, up.indexOf(' ')).split('.');
+  return (Number(s) * 100 + Number(cs)) * 10;
+}
+
+/** The deadline the agent last wrote for the fence (uptime in ms), or null. */
+function writtenDeadline(base: string): number | null {
+  try {
+    const d = Number(readFileSync(`${base}.deadline`, 'latin1').trim());
+    return Number.isSafeInteger(d) && d > 0 ? d : null;
+  } catch {
+    return null;
+  }
+}
+
 export class FenceClient {
   private cmdFd: number | null = null;
   private reply: Socket | null = null;
@@ -59,6 +76,12 @@ export class FenceClient {
   private ready: (() => void) | null = null;
   private lostHandlers: Array<() => void> = [];
   private closing = false;
+  /**
+   * Feeds between requests: the deadline the fence itself last got (uptime ms) and the reply, the
+   * deadline last written to `<base>.deadline`. Null: the next feed is a request (see feed()).
+   */
+  private fed: { until: number; state: FenceState } | null = null;
+  private written: number | null = null;
 
   readonly base: string;
   readonly logFile: string;
@@ -104,6 +127,7 @@ export class FenceClient {
   private onClose(s: Socket): void {
     if (this.reply !== s) return;
     this.reply = null;
+    this.fed = null;
     if (this.cmdFd !== null) try { closeSync(this.cmdFd); } catch { /* closed */ }
     this.cmdFd = null;
     for (const w of this.waiting.values()) w({ ok: false, error: 'the fence exited' });
@@ -113,6 +137,7 @@ export class FenceClient {
 
   private attach(): void {
     this.closing = false;
+    this.fed = null;
     this.openReply();
     // Read-write and non-blocking: opening never waits, and a frozen fence can never block the agent.
     this.cmdFd = openSync(`${this.base}.cmd`, constants.O_RDWR | constants.O_NONBLOCK);
@@ -177,12 +202,17 @@ export class FenceClient {
   async existing(): Promise<FenceState | null> {
     const pid = runningFence(this.base);
     if (pid === null) return null;
+    let st: FenceState;
     try {
-      const st = JSON.parse(readFileSync(`${this.base}.state`, 'utf8')) as FenceState;
-      return st.pid === pid ? st : null;
+      st = JSON.parse(readFileSync(`${this.base}.state`, 'utf8')) as FenceState;
     } catch {
       return null;
     }
+    if (st.pid !== pid) return null;
+    if (!st.armed || typeof st.deadlineAt !== 'number') return st;
+    // It fires at its own deadline unless the agent wrote a later one since (fence-script.ts).
+    const at = Math.max(st.deadlineAt, writtenDeadline(this.base) ?? 0);
+    return { ...st, deadlineAt: at, deadlineLeftMs: Math.max(0, at - uptimeMs()) };
   }
 
   async request(req: FenceRequest): Promise<FenceState> {
@@ -219,9 +249,48 @@ export class FenceClient {
     return reply.state;
   }
 
-  feed(deadlineMs: number): Promise<FenceState> { return this.request({ cmd: 'feed', deadlineMs }); }
-  disarm(): Promise<FenceState> { return this.request({ cmd: 'disarm' }); }
-  fire(): Promise<FenceState> { return this.request({ cmd: 'fire' }); }
+  /**
+   * Set the deadline `deadlineMs` from now. Every deadline is written to `<base>.deadline`, which
+   * the fence and the deadman read when their own deadline comes; a request goes out only to arm,
+   * to shorten the deadline, or once the fence's own deadline is less than half this one away —
+   * so the fence wakes once every few cycles instead of every cycle, and still never fires before
+   * the last deadline written, nor after it.
+   */
+  async feed(deadlineMs: number): Promise<FenceState> {
+    const ms = Math.max(1, Math.round(deadlineMs));
+    const now = uptimeMs();
+    const at = now + ms;
+    const inFile = this.writeDeadline(at);
+    const fed = this.fed;
+    // A fence started by an older pgha reports no deadlineAt and does not read the file.
+    const readsFile = typeof fed?.state.deadlineAt === 'number';
+    if (inFile && fed && readsFile && this.written !== null && at >= this.written && fed.until - now >= ms / 2) {
+      this.written = at;
+      return { ...fed.state, deadlineLeftMs: ms, deadlineAt: at };
+    }
+    this.fed = null;
+    const state = await this.request({ cmd: 'feed', deadlineMs: ms });
+    this.written = inFile ? at : null;
+    if (this.cmdFd !== null) this.fed = { until: at, state };
+    return state;
+  }
+
+  /** Replaced by rename, so a reader sees the old deadline or the new one. Unwritable: removed. */
+  private writeDeadline(at: number): boolean {
+    const file = `${this.base}.deadline`;
+    try {
+      writeFileSync(`${file}.tmp`, `${at}\n`, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      return true;
+    } catch (e) {
+      this.logger.warn(`cannot write ${file}; feeding the fence by request: ${e instanceof Error ? e.message : String(e)}`);
+      try { rmSync(file, { force: true }); } catch { /* the fence reads its own deadline then */ }
+      return false;
+    }
+  }
+
+  disarm(): Promise<FenceState> { this.fed = null; return this.request({ cmd: 'disarm' }); }
+  fire(): Promise<FenceState> { this.fed = null; return this.request({ cmd: 'fire' }); }
   status(): Promise<FenceState> { return this.request({ cmd: 'status' }); }
 
   /**
@@ -245,6 +314,7 @@ export class FenceClient {
   /** Detach without disarming (an armed fence then freezes PostgreSQL until a new agent feeds it). */
   close(): void {
     this.closing = true;
+    this.fed = null;
     if (this.cmdFd !== null) try { closeSync(this.cmdFd); } catch { /* closed */ }
     this.cmdFd = null;
     this.reply?.destroy();

@@ -5,7 +5,9 @@ import { NEXT_LINE_FN } from './next-line.js';
  * fence together (SIGSTOP of both, a stuck Node runtime) still cannot leave a primary running past
  * its deadline. It is a few lines of bash (about 3 MB, no Node runtime to stall) reading commands on
  * stdin from the fence (fence-script.ts starts it, detached, and writes to it only while it runs):
- *   `arm <seconds> <postmaster pid>`  fire unless another command arrives within <seconds>
+ *   `arm <seconds> <postmaster pid>`  fire unless another command arrives within <seconds>, or
+ *                                     DEADLINE_FILE (uptime in ms, written by the agent) then
+ *                                     holds a later deadline: wait for that one instead
  *   `disarm`                          wait without a deadline
  * When the deadline passes it stops the postmaster and every child (SIGSTOP, then SIGKILL), by PID.
  * When its stdin closes (the fence died) it exits: the postmaster the fence started gets the
@@ -16,6 +18,15 @@ export const DEADMAN_SCRIPT = `
 set -u
 DATADIR=\${DATADIR:-}
 T=""; PM=""
+# The deadline the agent last wrote, when still ahead: the seconds left into T.
+later() {
+  [ -n "\${DEADLINE_FILE:-}" ] || return 1
+  { read -r d < "$DEADLINE_FILE"; } 2>/dev/null || return 1
+  [[ \${d:-} =~ ^[0-9]{1,15}$ ]] || return 1
+  read -r up _ < /proc/uptime; up=\${up/./}; now=$(( 10#$up * 10 ))
+  [ "$d" -gt "$now" ] || return 1
+  printf -v T '%d.%03d' $(( (d - now) / 1000 )) $(( (d - now) % 1000 ))
+}
 children() {
   for s in /proc/[0-9]*/stat; do
     { read -r line < "$s"; } 2>/dev/null || continue
@@ -52,7 +63,7 @@ while :; do
   case $? in
     0) read -r cmd a b <<<"$line" ;;
     1) orphans; exit 0 ;;
-    2) fire; T=""; continue ;;
+    2) later && continue; fire; T=""; continue ;;
     *) continue ;;
   esac
   case "$cmd" in

@@ -10,12 +10,17 @@ import { NEXT_LINE_FN } from './next-line.js';
  *    armed: freeze PostgreSQL (SIGSTOP) so no write is acknowledged; a new agent that still holds
  *    the lock feeds it and it thaws, with no failover;
  *  - the deadline passes (agent dead or frozen): kill PostgreSQL. The agent sets the deadline to
- *    `ttl - safety_margin` after the lease renewal that keeps its lock alive was sent;
+ *    `ttl - safety_margin` after the lease renewal that keeps its lock alive was sent. It writes
+ *    every deadline to `BASE.deadline` (uptime in ms, replaced by rename) and sends a `feed` only
+ *    to arm, to shorten, or once the fence's own deadline is half spent: when its deadline comes,
+ *    the fence (and the deadman) read that file and carry on to the later deadline it holds, so a
+ *    cycle costs the fence nothing and no deadline is ever later than the agent set it;
  *  - the fence itself frozen with the agent: the deadman (DEADMAN_SCRIPT), fed with every deadline,
  *    kills PostgreSQL when it passes.
  * Protocol (FIFOs `BASE.cmd`, agent -> fence, and `BASE.reply`): `<seq> feed <ms>`, `<seq> disarm`,
  * `<seq> fire`, `<seq> status`, `<seq> spawn` (the request in `BASE.spawn`); each gets one line
- * `<seq> <json reply>`. The state is also written to `BASE.state` for anyone else to read.
+ * `<seq> <json reply>`. The state is also written to `BASE.state` for anyone else to read (its
+ * `deadlineAt`, uptime in ms, is the fence's own; `BASE.deadline` may hold a later one).
  * Timing uses /proc/uptime (monotonic): a wall-clock step never moves a deadline.
  * Usage: bash -c FENCE_SCRIPT pgha-fence BASE DATA_DIR   (env DEADMAN_SCRIPT)
  */
@@ -26,6 +31,11 @@ BASE=$1; DATADIR=$2
 armed=0; deadline=0; frozen=""; fired=0; child=""; dm=""; attached=0; pm=""; st=""
 log() { printf '%(%Y-%m-%dT%H:%M:%S)TZ pgha-fence[%d]: %s\n' -1 "$$" "$1" >&2; }
 clock() { local up; read -r up _ < /proc/uptime; up=${"$"}{up/./}; now=$(( 10#$up * 10 )); }
+later() { # the deadline the agent last wrote, when it is still ahead: into deadline
+  local d; { read -r d < "$BASE.deadline"; } 2>/dev/null || return 1
+  [[ ${"$"}{d:-} =~ ^[0-9]{1,15}$ ]] && [ "$d" -gt "$now" ] || return 1
+  deadline=$d
+}
 pm_of() {
   pm=""; local p c
   { read -r p < "$DATADIR/postmaster.pid"; } 2>/dev/null || return 1
@@ -95,7 +105,7 @@ dm_send() { # never block on a deadman that does not read: write only while it r
     [ "$1" = arm ] || return 0
     rm -f "$BASE.deadman"; mkfifo -m 600 "$BASE.deadman" || return 0
     exec 6<>"$BASE.deadman"
-    ( ( DATADIR="$DATADIR" exec setsid bash -c "$DEADMAN_SCRIPT" <"$BASE.deadman" >/dev/null 3<&- 4<&- 6<&- ) & echo $! >"$BASE.dmpid" ) 3<&- 4<&-
+    ( ( DATADIR="$DATADIR" DEADLINE_FILE="$BASE.deadline" exec setsid bash -c "$DEADMAN_SCRIPT" <"$BASE.deadman" >/dev/null 3<&- 4<&- 6<&- ) & echo $! >"$BASE.dmpid" ) 3<&- 4<&-
     read -r dm < "$BASE.dmpid" || dm=""
     dm_alive || return 0
   fi
@@ -110,18 +120,18 @@ fire() {
   if [ -n "$pm" ]; then kill_pg "$pm"; fired=$((fired+1)); log "$1: killed PostgreSQL (postmaster $pm)"; else log "$1: PostgreSQL is not running"; fi
 }
 state() {
-  local left=null c=null d=null a=false f=false
-  if [ "$armed" = 1 ]; then a=true; clock; left=$((deadline-now)); [ "$left" -ge 0 ] || left=0; fi
+  local left=null at=null c=null d=null a=false f=false
+  if [ "$armed" = 1 ]; then a=true; clock; left=$((deadline-now)); [ "$left" -ge 0 ] || left=0; at=$deadline; fi
   [ -z "$frozen" ] || f=true
   child_alive && c=$child
   dm_alive && d=$dm
-  printf -v st '{"armed":%s,"frozen":%s,"fired":%d,"deadlineLeftMs":%s,"pid":%d,"child":%s,"deadman":%s}' "$a" "$f" "$fired" "$left" "$$" "$c" "$d"
+  printf -v st '{"armed":%s,"frozen":%s,"fired":%d,"deadlineLeftMs":%s,"deadlineAt":%s,"pid":%d,"child":%s,"deadman":%s}' "$a" "$f" "$fired" "$left" "$at" "$$" "$c" "$d"
   # Rewritten in place at one padded size: truncating it first (>) was about a fifth of a feed's cost.
   printf '%-255s\n' "$st" 1<>"$BASE.state"
 }
 finish() {
   exec 6>&- 2>/dev/null; [ -z "$dm" ] || kill -KILL "$dm" 2>/dev/null
-  rm -f "$BASE.cmd" "$BASE.reply" "$BASE.deadman" "$BASE.dmpid" "$BASE.spawn" "$BASE.state" "$BASE.pid"
+  rm -f "$BASE.cmd" "$BASE.reply" "$BASE.deadman" "$BASE.dmpid" "$BASE.spawn" "$BASE.state" "$BASE.pid" "$BASE.deadline"
   exit 0
 }
 maybe_exit() { [ "$armed" = 0 ] && [ -z "$frozen" ] && [ "$attached" = 0 ] && ! child_alive && finish; }
@@ -172,7 +182,11 @@ echo "0 ready" >&4
 while :; do
   if [ "$armed" = 1 ]; then
     clock; left=$((deadline-now))
-    if [ "$left" -le 0 ]; then fire "feed deadline passed"; state; maybe_exit; continue; fi
+    if [ "$left" -le 0 ]; then
+      # The agent wrote a later deadline since its last feed: carry on to it (and tell the deadman).
+      if later; then pm_of && { secs $((deadline-now)); dm_send arm "$secs" "$pm"; }; state; continue; fi
+      fire "feed deadline passed"; state; maybe_exit; continue
+    fi
     secs "$left"; t=$secs
   elif [ "$attached" = 0 ]; then t=10
   else t=""; fi

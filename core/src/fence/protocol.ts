@@ -3,7 +3,10 @@
  * gets one reply with the fence's state.
  */
 export type FenceRequest =
-  /** Arm (or keep armed) and set the deadline: fire when not fed again within `deadlineMs`. */
+  /**
+   * Arm (or keep armed) and set the deadline: fire when not fed again within `deadlineMs` (unless
+   * `<base>.deadline` then holds a later one, see fence-script.ts).
+   */
   | { readonly cmd: 'feed'; readonly deadlineMs: number }
   /** Stop guarding (PostgreSQL is a replica or stopped); thaws a frozen PostgreSQL. */
   | { readonly cmd: 'disarm' }
@@ -36,6 +39,11 @@ export interface FenceState {
   readonly fired: number;
   /** ms until it fires, when armed. */
   readonly deadlineLeftMs: number | null;
+  /**
+   * When it fires (uptime in ms, as /proc/uptime counts), when armed: the fence's own deadline, or
+   * the later one the agent wrote to `<base>.deadline` since (`FenceClient.existing` reports that).
+   */
+  readonly deadlineAt: number | null;
   readonly pid: number;
   /** The postmaster the fence started and still parents, if any. */
   readonly child: number | null;
