@@ -18,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 [ -f /usr/share/java/slf4j-simple.jar ] || need+=(libslf4j-java)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+# python-etcd for Patroni's etcd3 module: bench:footprint runs Patroni beside pgha on etcd.
+/usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || need+=(python3-etcd)
 # Kazoo for Debian's patronictl: the ZooKeeper compatibility test reads pgha's cluster with it.
 /usr/bin/python3 -c 'import kazoo' >/dev/null 2>&1 || need+=(python3-kazoo)
 # The dashboard's browser test drives Debian's headless Chromium.

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { deadlineTimer } from '../util/clock.js';
 import { chownTo } from '../postgres/exec.js';
 import { adoptPostmaster, pidAlive, postmasterArgs, postmasterEnv, type SpawnPostmasterOptions, type WatchedPostmaster } from '../postgres/postmaster.js';
+import { DeadlineFile, UptimeClock, uptimeMs } from './deadline-file.js';
 import { DEADMAN_SCRIPT } from './deadman.js';
 import { FENCE_SCRIPT } from './fence-script.js';
 import type { FenceReply, FenceRequest, FenceState } from './protocol.js';
@@ -50,23 +51,6 @@ function runningFence(base: string): number | null {
   }
 }
 
-/** Time since boot in ms, counted exactly as the fence counts it (/proc/uptime, 10 ms steps). */
-export function uptimeMs(): number {
-  const up = readFileSync('/proc/uptime', 'latin1');
-  const [s, cs] = up.slice(0, up.indexOf(' ')).split('.');
-  return (Number(s) * 100 + Number(cs)) * 10;
-}
-
-/** The deadline the agent last wrote for the fence (uptime in ms), or null. */
-function writtenDeadline(base: string): number | null {
-  try {
-    const d = Number(readFileSync(`${base}.deadline`, 'latin1').trim());
-    return Number.isSafeInteger(d) && d > 0 ? d : null;
-  } catch {
-    return null;
-  }
-}
-
 export class FenceClient {
   private cmdFd: number | null = null;
   private reply: Socket | null = null;
@@ -82,6 +66,8 @@ export class FenceClient {
    */
   private fed: { until: number; state: FenceState } | null = null;
   private written: number | null = null;
+  private readonly deadlineFile: DeadlineFile;
+  private readonly uptime = new UptimeClock();
 
   readonly base: string;
   readonly logFile: string;
@@ -90,6 +76,7 @@ export class FenceClient {
     const files = fenceFiles(dataDir);
     this.base = base ?? files.base;
     this.logFile = logFile ?? files.log;
+    this.deadlineFile = new DeadlineFile(`${this.base}.deadline`);
     if (!base || !logFile) mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   }
 
@@ -211,7 +198,7 @@ export class FenceClient {
     if (st.pid !== pid) return null;
     if (!st.armed || typeof st.deadlineAt !== 'number') return st;
     // It fires at its own deadline unless the agent wrote a later one since (fence-script.ts).
-    const at = Math.max(st.deadlineAt, writtenDeadline(this.base) ?? 0);
+    const at = Math.max(st.deadlineAt, DeadlineFile.read(this.deadlineFile.path) ?? 0);
     return { ...st, deadlineAt: at, deadlineLeftMs: Math.max(0, at - uptimeMs()) };
   }
 
@@ -258,10 +245,12 @@ export class FenceClient {
    */
   async feed(deadlineMs: number): Promise<FenceState> {
     const ms = Math.max(1, Math.round(deadlineMs));
-    const now = uptimeMs();
-    const at = now + ms;
-    const inFile = this.writeDeadline(at);
     const fed = this.fed;
+    // A request re-reads the clock's offset and reopens the file (a new fence starts without one).
+    if (!fed) this.uptime.sync();
+    const now = this.uptime.now();
+    const at = now + ms;
+    const inFile = this.writeDeadline(at, !fed);
     // A fence started by an older pgha reports no deadlineAt and does not read the file.
     const readsFile = typeof fed?.state.deadlineAt === 'number';
     if (inFile && fed && readsFile && this.written !== null && at >= this.written && fed.until - now >= ms / 2) {
@@ -275,16 +264,17 @@ export class FenceClient {
     return state;
   }
 
-  /** Replaced by rename, so a reader sees the old deadline or the new one. Unwritable: removed. */
-  private writeDeadline(at: number): boolean {
-    const file = `${this.base}.deadline`;
+  /** Unwritable: removed (the fence keeps to its own deadline), and fed by requests meanwhile. */
+  private writeDeadline(at: number, reopen: boolean): boolean {
+    const f = this.deadlineFile;
     try {
-      writeFileSync(`${file}.tmp`, `${at}\n`, { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
+      if (reopen) f.reopen();
+      f.write(at);
       return true;
     } catch (e) {
-      this.logger.warn(`cannot write ${file}; feeding the fence by request: ${e instanceof Error ? e.message : String(e)}`);
-      try { rmSync(file, { force: true }); } catch { /* the fence reads its own deadline then */ }
+      this.logger.warn(`cannot write ${f.path}; feeding the fence by request: ${e instanceof Error ? e.message : String(e)}`);
+      f.close();
+      try { rmSync(f.path, { force: true }); } catch { /* the fence reads its own deadline then */ }
       return false;
     }
   }
@@ -315,6 +305,7 @@ export class FenceClient {
   close(): void {
     this.closing = true;
     this.fed = null;
+    this.deadlineFile.close();
     if (this.cmdFd !== null) try { closeSync(this.cmdFd); } catch { /* closed */ }
     this.cmdFd = null;
     this.reply?.destroy();

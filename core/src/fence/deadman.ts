@@ -18,11 +18,16 @@ export const DEADMAN_SCRIPT = `
 set -u
 DATADIR=\${DATADIR:-}
 T=""; PM=""
-# The deadline the agent last wrote, when still ahead: the seconds left into T.
+# The deadline the agent last wrote (deadline-file.ts), when still ahead: the seconds left into T.
 later() {
   [ -n "\${DEADLINE_FILE:-}" ] || return 1
-  { read -r d < "$DEADLINE_FILE"; } 2>/dev/null || return 1
-  [[ \${d:-} =~ ^[0-9]{1,15}$ ]] || return 1
+  d=""; e=""
+  for i in 1 2 3; do # two different numbers: a write was half done, read again
+    { read -r d e _ < "$DEADLINE_FILE"; } 2>/dev/null || return 1
+    [ "$d" = "$e" ] && break
+    sleep 0.01
+  done
+  [[ $d =~ ^[0-9]{1,15}$ ]] && [ "$d" = "$e" ] || return 1
   read -r up _ < /proc/uptime; up=\${up/./}; now=$(( 10#$up * 10 ))
   [ "$d" -gt "$now" ] || return 1
   printf -v T '%d.%03d' $(( (d - now) / 1000 )) $(( (d - now) % 1000 ))
