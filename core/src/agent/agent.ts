@@ -132,7 +132,8 @@ export class Agent implements ApiBackend {
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
-  get tags(): Tags { return new Tags(publishedTags({ ...this.s.tags })); }
+  get tags(): Tags { return (this.tagsOf?.from === this.s.tags ? this.tagsOf : (this.tagsOf = { from: this.s.tags, tags: new Tags(publishedTags({ ...this.s.tags })) })).tags; }
+  private tagsOf: { from: unknown; tags: Tags } | null = null; // one per settings snapshot
 
   get settings() {
     const { ttl, loopWait, pause: paused, failsafeMode, synchronousMode } = this.eff.cluster;
@@ -145,6 +146,7 @@ export class Agent implements ApiBackend {
     return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
   }
 
+  private dynamicSaved: unknown = null;
   private dynamicSeen: { local: LoadedConfig; config: string | null; hotStandbyFeedback: boolean } | null = null;
 
   /**
@@ -258,7 +260,8 @@ export class Agent implements ApiBackend {
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.role() !== 'uninitialized' && !this.long.running) {
       const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
-      this.deps.dynamicCache?.save(patroniCachedDynamic(raw));
+      // The same value as last cycle (the same object: the view is rebuilt only on a change) is written already.
+      if (raw !== this.dynamicSaved && this.deps.dynamicCache?.save(patroniCachedDynamic(raw)) !== false) this.dynamicSaved = raw;
     }
     return result;
   }

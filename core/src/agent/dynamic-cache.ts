@@ -73,11 +73,12 @@ export class DynamicConfigCache {
   /**
    * Write `config` when it differs from what was last written. Only into an initialized data
    * directory (PG_VERSION present): an empty one is about to receive initdb or a base backup, which
-   * need it empty.
+   * need it empty. True when the file holds it.
    */
-  save(config: Readonly<Record<string, unknown>>): void {
+  save(config: Readonly<Record<string, unknown>>): boolean {
     const text = pythonJsonDumps(config);
-    if (text === this.saved || !existsSync(join(this.dataDir, 'PG_VERSION'))) return;
+    if (text === this.saved) return true;
+    if (!existsSync(join(this.dataDir, 'PG_VERSION'))) return false;
     const tmp = join(this.dataDir, `${DYNAMIC_CACHE_FILE}${randomBytes(4).toString('hex')}`);
     try {
       // 0600, or 0640 when the data directory allows group access (as pg_perm does).
@@ -88,9 +89,11 @@ export class DynamicConfigCache {
       chmodSync(tmp, mode);
       renameSync(tmp, this.path);
       this.saved = text;
+      return true;
     } catch (e) {
       this.logger.error(`Exception when saving file: ${this.path}: ${e instanceof Error ? e.message : String(e)}`);
       rmSync(tmp, { force: true });
+      return false;
     }
   }
 }

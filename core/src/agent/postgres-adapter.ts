@@ -264,12 +264,22 @@ export class ControllerPort implements PostgresPort {
     await this.c.stop({ mode: mode === 'immediate' || mode === 'immediate-nolock' ? 'immediate' : 'fast', abortAfterMs: stopTimeoutMs });
   }
 
+  /** The last follow's answer: a replica follows the same leader, with the same settings, every cycle. */
+  private followSeen: { leader: FollowTarget; section: unknown; settings: unknown; recovery: RecoveryMode; json: string; applied: RecoveryMode | null; appliedJson: string | null } | null = null;
+
   async follow(leader: FollowTarget): Promise<'unchanged' | 'reloaded' | 'restart_needed'> {
     if (!this.c.isRunning()) return 'unchanged';
-    const recovery = this.recovery(leader);
+    let seen = this.followSeen;
+    if (!seen || seen.leader !== leader || seen.section !== this.standbySection || seen.settings !== this.c.settings) {
+      const recovery = this.recovery(leader);
+      seen = { leader, section: this.standbySection, settings: this.c.settings, recovery, json: JSON.stringify(recovery), applied: null, appliedJson: null };
+    }
     // What the files say now (also after new settings rewrote them): reload only on a difference.
     const applied = this.c.appliedRecovery;
-    if (applied && JSON.stringify(applied) === JSON.stringify(recovery)) return 'unchanged';
+    if (applied !== seen.applied) seen = { ...seen, applied, appliedJson: applied && JSON.stringify(applied) };
+    this.followSeen = seen;
+    const recovery = seen.recovery;
+    if (applied && seen.appliedJson === seen.json) return 'unchanged';
     // PostgreSQL >= 13 applies primary_conninfo and primary_slot_name on reload.
     this.invalidate();
     this.c.reload(recovery);

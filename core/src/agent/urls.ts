@@ -10,7 +10,18 @@ function hostPort(addr: unknown, fallback: string): [string, string] {
   return i > 0 ? [s.slice(0, i).replace(/^\[|\]$/g, ''), s.slice(i + 1)] : [s, ''];
 }
 
-export function memberUrls(config: Record<string, unknown>): { connUrl: string; apiUrl: string; proxyUrl: string | null } {
+type MemberUrls = { connUrl: string; apiUrl: string; proxyUrl: string | null };
+
+/** Per configuration object (a reload brings a new one): the member key is written every cycle. */
+const known = new WeakMap<object, MemberUrls>();
+
+export function memberUrls(config: Record<string, unknown>): MemberUrls {
+  let urls = known.get(config);
+  if (!urls) known.set(config, (urls = buildMemberUrls(config)));
+  return urls;
+}
+
+function buildMemberUrls(config: Record<string, unknown>): MemberUrls {
   const pg = isPlainObject(config.postgresql) ? config.postgresql : {};
   const [h, p] = hostPort(pg.connect_address ?? pg.listen, '127.0.0.1:5432');
   const proxy = typeof pg.proxy_address === 'string' && pg.proxy_address ? hostPort(pg.proxy_address, '') : null;

@@ -61,7 +61,11 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.logger = (o.logger ?? silentLogger).child({ component: 'postgres' });
     this.config = this.configFiles();
     this.config.syncStandbyNames = this.config.writtenSyncStandbyNames();
-    this.conn = new LocalConnection(() => this.localConnectionParams());
+    // A backend exits as soon as its postmaster dies: the connection's end is the first sign of a
+    // crash. The postmaster may still be exiting then: look again shortly after.
+    this.conn = new LocalConnection(() => this.localConnectionParams(), 5000, () => {
+      for (const ms of [0, 50, 200, 500]) setTimeout(() => this.watched?.probe(), ms).unref();
+    });
     this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
     if (pf) this.watch(adoptPostmaster(pf.pid), 'running');

@@ -8,9 +8,13 @@ import { chownTo, runCommand, type RunAs } from './exec.js';
 import { parseLsn } from './lsn.js';
 
 /** True when the directory is missing or has nothing in it (a lost+found of a fresh mount counts as empty). */
+let versionFile = { dataDir: '', path: '' };
+
 export function dataDirectoryEmpty(dataDir: string): boolean {
-  // Asked every HA cycle: one stat answers for an initialised directory, without listing it.
-  if (existsSync(join(dataDir, 'PG_VERSION'))) return false;
+  // Asked several times every HA cycle: one stat answers for an initialised directory, without
+  // listing it (and without building its path again).
+  if (versionFile.dataDir !== dataDir) versionFile = { dataDir, path: join(dataDir, 'PG_VERSION') };
+  if (existsSync(versionFile.path)) return false;
   if (!existsSync(dataDir)) return true;
   return readdirSync(dataDir).every((f) => f === 'lost+found' || f.startsWith('.'));
 }

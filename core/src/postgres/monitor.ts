@@ -111,7 +111,8 @@ export class LocalConnection {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
 
-  constructor(private readonly params: () => ConnectionParams, private readonly timeoutMs = 5000) {}
+  /** `onLost`: the open connection ended without close() (the server went away, or was killed). */
+  constructor(private readonly params: () => ConnectionParams, private readonly timeoutMs = 5000, private readonly onLost?: () => void) {}
 
   private async get(): Promise<pg.Client> {
     if (this.client) return this.client;
@@ -133,8 +134,10 @@ export class LocalConnection {
   }
 
   private drop(c: pg.Client): void {
-    if (this.client === c) this.client = null;
+    const current = this.client === c;
+    if (current) this.client = null;
     c.end().catch(() => undefined);
+    if (current) this.onLost?.();
   }
 
   async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]> {

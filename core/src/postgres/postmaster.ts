@@ -149,11 +149,12 @@ export function spawnPostmaster(o: SpawnPostmasterOptions): WatchedPostmaster {
 }
 
 /**
- * The background probe of an adopted postmaster. An idle agent's largest single cost was this
- * probe at 100 ms (a fifth of its CPU); a crash found up to a second later is still well inside a
- * loop_wait, and the waits that need an exit promptly call `probe()` themselves.
+ * The background probe of an adopted postmaster: a backstop. An idle agent's largest single cost
+ * was this probe at 100 ms (a fifth of its CPU), still a twentieth at 1 s. A crash is found at once
+ * without it: the agent's own connection ends when its backend sees the postmaster die, and that
+ * probes (controller.ts); the waits that need an exit promptly call `probe()` themselves.
  */
-export const ADOPTED_PROBE_MS = 1000;
+export const ADOPTED_PROBE_MS = 5000;
 
 /**
  * A liveness check of one process through a descriptor of its `/proc/PID/stat`, opened once: each

@@ -138,8 +138,30 @@ function memberSlots(cluster: Cluster, node: SlotNode, errors: string[]): Record
   return out;
 }
 
+/**
+ * Answers per Cluster (an immutable view, rebuilt only when the DCS content changed) and node: an
+ * idle agent asks the same question several times a cycle, every cycle.
+ */
+const answers = new WeakMap<Cluster, Map<string, { slots: Readonly<Record<string, DesiredSlot>>; errors: readonly string[] }>>();
+
+const nodeKey = (n: SlotNode) => JSON.stringify([n.name, n.role, n.nofailover, !!n.nostream, n.replicatefrom ?? null, n.majorVersion, n.memberSlotsTtl, !!n.isStandbyCluster]);
+
 /** Every slot this node must have. `errors` collects configuration problems (logged by the caller). */
 export function desiredSlots(cluster: Cluster, node: SlotNode, errors: string[] = []): Record<string, DesiredSlot> {
+  let byNode = answers.get(cluster);
+  if (!byNode) answers.set(cluster, (byNode = new Map()));
+  const key = nodeKey(node);
+  let hit = byNode.get(key);
+  if (!hit) {
+    const errs: string[] = [];
+    hit = { slots: computeDesiredSlots(cluster, node, errs), errors: errs };
+    byNode.set(key, hit);
+  }
+  errors.push(...hit.errors);
+  return { ...hit.slots };
+}
+
+function computeDesiredSlots(cluster: Cluster, node: SlotNode, errors: string[]): Record<string, DesiredSlot> {
   const slots: Record<string, DesiredSlot> = memberSlots(cluster, node, errors);
   const mine = slotNameFromMemberName(node.name);
   const topology = new Map(cluster.members.map((m) => [slotNameFromMemberName(m.name), m.replicatefrom ? slotNameFromMemberName(m.replicatefrom) : null]));
