@@ -3,6 +3,7 @@
  * away, thaws it when a new agent feeds it, kills it when the feed deadline passes, and is
  * restarted and re-armed when it is itself killed.
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bootstrap, FenceClient, PrimaryGuard, KernelWatchdog, fenceTiming, processState, silentLogger, ConfigError } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
@@ -65,6 +66,19 @@ describe('fence', () => {
     const t0 = Date.now();
     await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1300);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    expect((await a.status()).fired).toBe(1);
+  }, 60_000);
+
+  it('a deadline file caught half written (two different numbers) extends nothing: it fires at its own deadline', async () => {
+    const node = await runningPrimary('fence6');
+    const a = client(node);
+    const st = await a.feed(1500);
+    const later = st.deadlineAt! + 5000;
+    writeFileSync(`${node.dir}/fence.deadline`, `${later} ${later + 10}\n`);
+    const pm = node.pg.postmasterPid()!;
+    const t0 = Date.now();
+    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
     expect(Date.now() - t0).toBeLessThan(2500);
     expect((await a.status()).fired).toBe(1);
   }, 60_000);
