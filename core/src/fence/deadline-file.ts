@@ -30,6 +30,25 @@ export class UptimeClock {
   }
 }
 
+/**
+ * The readers' side, in bash, for the fence and the deadman: `clock` sets `now` to the uptime in ms
+ * (as uptimeMs() counts it); `written_deadline FILE` sets `wd` to the deadline FILE holds, reading
+ * again (up to three times, 10 ms apart) when it meets two different numbers, and fails when there
+ * is none.
+ */
+export const DEADLINE_FNS = String.raw`
+clock() { local up; read -r up _ < /proc/uptime; up=${"$"}{up/./}; now=$(( 10#$up * 10 )); }
+written_deadline() {
+  local d="" e="" i
+  for i in 1 2 3; do
+    { read -r d e _ < "$1"; } 2>/dev/null || return 1
+    [ "$d" = "$e" ] && break
+    sleep 0.01
+  done
+  [[ $d =~ ^[0-9]{1,15}$ ]] && [ "$d" = "$e" ] || return 1
+  wd=$d
+}`;
+
 const WIDTH = 40;
 
 /** The writer (the agent). One open descriptor, rewritten in place with one write per deadline. */

@@ -1,3 +1,4 @@
+import { DEADLINE_FNS } from './deadline-file.js';
 import { NEXT_LINE_FN } from './next-line.js';
 
 /**
@@ -18,19 +19,12 @@ export const DEADMAN_SCRIPT = `
 set -u
 DATADIR=\${DATADIR:-}
 T=""; PM=""
-# The deadline the agent last wrote (deadline-file.ts), when still ahead: the seconds left into T.
+${DEADLINE_FNS}
+# The deadline the agent last wrote, when still ahead: the seconds left into T.
 later() {
-  [ -n "\${DEADLINE_FILE:-}" ] || return 1
-  d=""; e=""
-  for i in 1 2 3; do # two different numbers: a write was half done, read again
-    { read -r d e _ < "$DEADLINE_FILE"; } 2>/dev/null || return 1
-    [ "$d" = "$e" ] && break
-    sleep 0.01
-  done
-  [[ $d =~ ^[0-9]{1,15}$ ]] && [ "$d" = "$e" ] || return 1
-  read -r up _ < /proc/uptime; up=\${up/./}; now=$(( 10#$up * 10 ))
-  [ "$d" -gt "$now" ] || return 1
-  printf -v T '%d.%03d' $(( (d - now) / 1000 )) $(( (d - now) % 1000 ))
+  [ -n "\${DEADLINE_FILE:-}" ] && written_deadline "$DEADLINE_FILE" || return 1
+  clock; [ "$wd" -gt "$now" ] || return 1
+  printf -v T '%d.%03d' $(( (wd - now) / 1000 )) $(( (wd - now) % 1000 ))
 }
 children() {
   for s in /proc/[0-9]*/stat; do

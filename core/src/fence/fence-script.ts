@@ -1,3 +1,4 @@
+import { DEADLINE_FNS } from './deadline-file.js';
 import { NEXT_LINE_FN } from './next-line.js';
 
 /**
@@ -11,10 +12,10 @@ import { NEXT_LINE_FN } from './next-line.js';
  *    the lock feeds it and it thaws, with no failover;
  *  - the deadline passes (agent dead or frozen): kill PostgreSQL. The agent sets the deadline to
  *    `ttl - safety_margin` after the lease renewal that keeps its lock alive was sent. It writes
- *    every deadline to `BASE.deadline` (uptime in ms, replaced by rename) and sends a `feed` only
- *    to arm, to shorten, or once the fence's own deadline is half spent (deadline-file.ts): when its deadline comes,
- *    the fence (and the deadman) read that file and carry on to the later deadline it holds, so a
- *    cycle costs the fence nothing and no deadline is ever later than the agent set it;
+ *    every deadline to `BASE.deadline` (deadline-file.ts) and sends a `feed` only to arm, to
+ *    shorten, or once the fence's own deadline is half spent: when its deadline comes, the fence
+ *    (and the deadman) read that file and carry on to the later deadline it holds, so a cycle
+ *    costs the fence nothing and no deadline is ever later than the agent set it;
  *  - the fence itself frozen with the agent: the deadman (DEADMAN_SCRIPT), fed with every deadline,
  *    kills PostgreSQL when it passes.
  * Protocol (FIFOs `BASE.cmd`, agent -> fence, and `BASE.reply`): `<seq> feed <ms>`, `<seq> disarm`,
@@ -30,16 +31,10 @@ trap '' PIPE
 BASE=$1; DATADIR=$2
 armed=0; deadline=0; frozen=""; fired=0; child=""; dm=""; attached=0; pm=""; st=""
 log() { printf '%(%Y-%m-%dT%H:%M:%S)TZ pgha-fence[%d]: %s\n' -1 "$$" "$1" >&2; }
-clock() { local up; read -r up _ < /proc/uptime; up=${"$"}{up/./}; now=$(( 10#$up * 10 )); }
-later() { # the deadline the agent last wrote (deadline-file.ts), when it is still ahead: into deadline
-  local d="" e="" i
-  for i in 1 2 3; do # two different numbers: a write was half done, read again
-    { read -r d e _ < "$BASE.deadline"; } 2>/dev/null || return 1
-    [ "$d" = "$e" ] && break
-    sleep 0.01
-  done
-  [[ $d =~ ^[0-9]{1,15}$ ]] && [ "$d" = "$e" ] && [ "$d" -gt "$now" ] || return 1
-  deadline=$d
+${DEADLINE_FNS}
+later() { # the deadline the agent last wrote, when it is still ahead: into deadline
+  written_deadline "$BASE.deadline" && [ "$wd" -gt "$now" ] || return 1
+  deadline=$wd
 }
 pm_of() {
   pm=""; local p c
