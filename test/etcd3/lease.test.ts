@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Dcs, DcsError, type Leader } from '@pgha/core';
+import { KeepAliveChannel } from '../../plugins/dcs-etcd3/src/keepalive-stream.js';
 import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
 const RETRY_TIMEOUT = 2;
@@ -60,6 +61,25 @@ describe('etcd3 agent lease', () => {
       await env.raw().put(`${basePath}/leader`).value('node2');
       expect(await dcs.updateLeader(leader, null)).toBe(false);
     });
+  });
+
+  it('the keep-alive stream reads what etcd answers: the TTL and revision of a live lease, TTL 0 once it is revoked', async () => {
+    const raw = env.raw();
+    const channel = new KeepAliveChannel(raw);
+    try {
+      const { ID } = await raw.leaseClient.leaseGrant({ TTL: 30 });
+      await raw.put(`/elsewhere/${uniqueScope('rev')}`).value('x');
+      const { header } = await raw.leaseClient.leaseTimeToLive({ ID });
+      let sentAt = 0;
+      const live = await channel.renew(String(ID), Date.now() + 5000, (t) => { sentAt = t; });
+      expect(live.ttl).toBe(30);
+      expect(live.revision).toBeGreaterThanOrEqual(Number(header.revision));
+      expect(sentAt).toBeGreaterThan(0);
+      await raw.leaseClient.leaseRevoke({ ID });
+      expect((await channel.renew(String(ID), Date.now() + 5000, () => undefined)).ttl).toBe(0);
+    } finally {
+      channel.close();
+    }
   });
 
   it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {

@@ -128,7 +128,7 @@ export class Agent implements ApiBackend {
    * shutdown is `demoted` at once), over what the running server says. Nothing is kept.
    */
   private role(): string {
-    return publishedRole(this.pendingMemory(), this.deps.pg.liveRole, this.deps.pg.dataDirEmpty());
+    return publishedRole(this.pendingMemory(), this.deps.pg.liveRole, () => this.deps.pg.dataDirEmpty());
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */

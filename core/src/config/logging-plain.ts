@@ -40,7 +40,15 @@ export function strftime(fmt: string, d: Date): string {
 export function asctime(time: number, dateformat?: string): string {
   const d = new Date(time);
   if (dateformat) return strftime(dateformat, d);
-  return `${strftime('%Y-%m-%d %H:%M:%S', d)},${pad(d.getMilliseconds(), 3)}`;
+  return `${secondsText(time, d)},${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** The `%Y-%m-%d %H:%M:%S` part, formatted once per second (the agent logs a line every cycle). */
+let lastSecond: { at: number; text: string } = { at: NaN, text: '' };
+function secondsText(time: number, d: Date): string {
+  const at = Math.floor(time / 1000);
+  if (lastSecond.at !== at) lastSecond = { at, text: strftime('%Y-%m-%d %H:%M:%S', d) };
+  return lastSecond.text;
 }
 
 export interface PlainRecord {
@@ -52,22 +60,47 @@ export interface PlainRecord {
   readonly err?: { readonly stack?: string; readonly message?: string };
 }
 
+type Part = string | { readonly key: string; readonly left: boolean; readonly width: number };
+
+/** A format split once into literal text and `%(key)…` fields. */
+const compiled = new Map<string, readonly Part[]>();
+function parts(format: string): readonly Part[] {
+  let hit = compiled.get(format);
+  if (!hit) {
+    const out: Part[] = [];
+    let last = 0;
+    for (const m of format.matchAll(/%\((\w+)\)(-?)(\d*)[sdf]/g)) {
+      out.push(format.slice(last, m.index), { key: m[1]!, left: m[2] === '-', width: Number(m[3] || 0) });
+      last = m.index! + m[0].length;
+    }
+    out.push(format.slice(last));
+    if (compiled.size < 16) compiled.set(format, out);
+    hit = out;
+  }
+  return hit;
+}
+
+function field(key: string, rec: PlainRecord, dateformat: string | undefined): string {
+  switch (key) {
+    case 'asctime': return asctime(rec.time, dateformat);
+    case 'levelname': return pythonLevelName(rec.level);
+    case 'message': return rec.msg ?? '';
+    case 'name': return rec.name ?? 'pgha';
+    case 'process': return String(rec.pid ?? process.pid);
+    case 'created': return String(rec.time / 1000);
+    case 'levelno': return String(Math.max(rec.level - 10, 0));
+    default: return '';
+  }
+}
+
 /** One record as a line (with a trailing newline); an error's stack follows like a traceback. */
 export function formatPlainLine(rec: PlainRecord, opts: { format?: string; dateformat?: string } = {}): string {
-  const fields: Record<string, string | number> = {
-    asctime: asctime(rec.time, opts.dateformat),
-    levelname: pythonLevelName(rec.level),
-    message: rec.msg ?? '',
-    name: rec.name ?? 'pgha',
-    process: rec.pid ?? process.pid,
-    created: rec.time / 1000,
-    levelno: Math.max(rec.level - 10, 0),
-  };
-  const line = (opts.format ?? DEFAULT_PLAIN_FORMAT).replace(/%\((\w+)\)(-?)(\d*)[sdf]/g, (_, key: string, left: string, width: string) => {
-    const v = String(fields[key] ?? '');
-    const w = Number(width || 0);
-    return left ? v.padEnd(w) : v.padStart(w);
-  });
+  let line = '';
+  for (const p of parts(opts.format ?? DEFAULT_PLAIN_FORMAT)) {
+    if (typeof p === 'string') { line += p; continue; }
+    const v = field(p.key, rec, opts.dateformat);
+    line += p.left ? v.padEnd(p.width) : v.padStart(p.width);
+  }
   const trace = rec.err?.stack ? `\n${rec.err.stack}` : '';
   return `${line}${trace}\n`;
 }

@@ -67,11 +67,11 @@ export function applyEvents(m: AgentMemory, events: readonly HaEvent[] | undefin
  * server says (`live`: primary/replica from pg_is_in_recovery, null when not queryable); else the
  * last role it ran in; else replica (or uninitialized without data).
  */
-export function publishedRole(m: AgentMemory, live: 'primary' | 'replica' | null, dataDirEmpty: boolean): string {
+export function publishedRole(m: AgentMemory, live: 'primary' | 'replica' | null, dataDirEmpty: boolean | (() => boolean)): string {
   if (m.role === 'demoted') return 'demoted';
   // The running server cannot tell a standby leader from a replica: memory can.
   if (live === 'replica' && m.role === 'standby_leader') return 'standby_leader';
   if (live) return live;
   if (m.role) return m.role;
-  return dataDirEmpty ? 'uninitialized' : 'replica';
+  return (typeof dataDirEmpty === 'function' ? dataDirEmpty() : dataDirEmpty) ? 'uninitialized' : 'replica';
 }

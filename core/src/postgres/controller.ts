@@ -18,6 +18,7 @@ import * as dd from './datadir.js';
 import { killPostmasterTree } from './processes.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
 import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
+import { isPlainObject } from '../util/json.js';
 import {
   adoptPostmaster, runningPostmaster, readPostmasterPid, signalPostmaster, spawnPostmaster,
   type ShutdownMode, type WatchedPostmaster,
@@ -157,8 +158,8 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   /** Role, timeline, LSNs, replication state and pg_stat_replication; null when the server does not answer. */
   async status(): Promise<ServerStatus | null> {
     try {
-      const rows = await this.query(MONITOR_SQL);
-      return rows[0] ? parseStatus(rows[0]) : null;
+      const row = (await this.query(MONITOR_SQL))[0]?.status;
+      return isPlainObject(row) ? parseStatus(row) : null;
     } catch (e) {
       this.logger.debug({ err: String(e) }, 'monitoring query failed');
       return null;
@@ -169,9 +170,12 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   pendingRestart(status: ServerStatus): boolean {
     if (status.pendingRestart) return true;
     const running = this.startedGucs ?? this.gucsFromPostmasterOpts();
-    const wanted = commandLineGucs(this.settings, this.scope);
-    return Object.entries(wanted).some(([k, v]) => running[k] !== undefined && running[k] !== v);
+    if (this.wanted?.from !== this.settings) this.wanted = { from: this.settings, gucs: Object.entries(commandLineGucs(this.settings, this.scope)) };
+    return this.wanted.gucs.some(([k, v]) => running[k] !== undefined && running[k] !== v);
   }
+
+  /** The command-line GUCs of the current settings object (asked every cycle, changed by `apply` only). */
+  private wanted: { from: PostgresSettings; gucs: Array<[string, string]> } | null = null;
 
   private gucsFromPostmasterOpts(): Record<string, string> {
     const out: Record<string, string> = {};

@@ -52,7 +52,13 @@ export interface ServerStatus {
 
 const lsnOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(String(v)));
 
+/**
+ * The row comes back as one json value (`row_to_json`), not thirteen columns: the driver then
+ * parses one field with JSON.parse instead of describing and converting each column every cycle.
+ * The keys and JSON types are those of the columns (text stays a string, json nests).
+ */
 export const MONITOR_SQL = `
+SELECT pg_catalog.row_to_json(m) AS status FROM (
 SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
   EXTRACT(EPOCH FROM pg_catalog.pg_postmaster_start_time())::float8 AS start_time,
   CASE WHEN pg_catalog.pg_is_in_recovery()
@@ -73,7 +79,7 @@ SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
        pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
      FROM pg_catalog.pg_stat_replication) r) AS replication,
   (SELECT pg_catalog.bool_or(pending_restart) FROM pg_catalog.pg_settings) AS pending_restart,
-  (SELECT pg_catalog.json_agg(s) FROM (${SLOT_ROWS_SQL}) s) AS slots`;
+  (SELECT pg_catalog.json_agg(s) FROM (${SLOT_ROWS_SQL}) s) AS slots) m`;
 
 export function parseStatus(row: Record<string, unknown>): ServerStatus {
   const inRecovery = row.in_recovery === true;
