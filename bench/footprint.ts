@@ -5,14 +5,18 @@
  * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
  * leader with two streaming replicas, then per node over an idle period the RSS of the agent and of
  * every helper it runs (pgha: the fence and the deadman, outside the agent's tree; PostgreSQL
- * excluded), CPU % (time on a CPU, from schedstat), and etcd's request rate. Prints figures, asserts nothing.
+ * excluded), CPU % (time on a CPU, from schedstat), and etcd's request rate. Beside pgha runs the
+ * floor (bench/lib/floor-process.mjs): the same libraries doing only the query, renewal and log line
+ * a primary cannot skip, so the table shows how much of the agent's CPU is its own. Prints figures, asserts nothing.
  */
+import { spawn } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { PatroniNode, patroniConfig, requirePatroni } from '../test/consul/patroni.js';
-import { TestCluster } from '../test/helpers/cluster.js';
+import { launchOf } from '../cli/src/node-flags.js';
+import { CLI, TestCluster } from '../test/helpers/cluster.js';
 import { startEtcd, type EtcdCluster } from '../test/helpers/etcd.js';
 import { freePort } from '../test/helpers/ports.js';
 import { isAlive, waitFor } from '../test/helpers/procs.js';
@@ -31,18 +35,54 @@ const RUNS = Number(values.runs ?? 1);
 const SETTLE = Number(values.settle ?? 10);
 const DYNAMIC = { ttl: 20, loop_wait: LOOP_WAIT, retry_timeout: Math.min(10, Math.floor((20 - LOOP_WAIT) / 2)) };
 
-interface Figures { system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number }>; etcd: EtcdRates | null }
+interface Figures {
+  system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number }>; etcd: EtcdRates | null;
+  /** bench/lib/floor-process.mjs over the same idle period: CPU % and RSS MB. */
+  floor?: { cpuPct: number; rssMb: number };
+}
+
+/**
+ * The floor process (bench/lib/floor-process.mjs) beside the cluster from healthy on, with an etcd of
+ * its own so that the cluster's request counts stay the agents' own.
+ */
+async function startFloor(pgPort: number): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const etcd = await startEtcd();
+  const dir = userTempDir('pgha-floor');
+  // With the agent's own Node flags and environment (its command file's #! line).
+  const launch = launchOf(CLI);
+  const proc = spawn(process.execPath, [...launch.flags, join(import.meta.dirname, 'lib', 'floor-process.mjs'), String(pgPort), etcd.endpoints[0]!.replace(/^https?:\/\//, ''), String(LOOP_WAIT), join(dir, 'floor.log')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...launch.env } });
+  const exited = new Promise((r) => proc.once('exit', r));
+  return {
+    pid: proc.pid!,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await etcd.stop();
+    },
+  };
+}
 
 async function pgha(etcd: EtcdCluster): Promise<Figures> {
   const t0 = performance.now();
   const cluster = await TestCluster.start({ nodes: 3, dcs: { kind: 'etcd3', etcd }, dynamic: DYNAMIC, local: () => ({ watchdog: { mode: 'off', safety_margin: 5 } }) });
   try {
-    await cluster.waitHealthy(2, 120_000);
+    const leader = await cluster.waitHealthy(2, 120_000);
     const bootstrapS = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, SETTLE * 1000));
-    const idle = await measureIdle(cluster, IDLE, new Map());
+    const floor = await startFloor(leader.pgPort);
+    let floorCpu: { cpuPct: number; rssMb: number };
+    let idle: Awaited<ReturnType<typeof measureIdle>>;
+    try {
+      await new Promise((r) => setTimeout(r, SETTLE * 1000));
+      const f0 = cpuMs(floor.pid) ?? NaN;
+      const s0 = performance.now();
+      idle = await measureIdle(cluster, IDLE, new Map());
+      floorCpu = { cpuPct: (100 * ((cpuMs(floor.pid) ?? NaN) - f0)) / (performance.now() - s0), rssMb: rssMb(floor.pid) ?? NaN };
+    } finally {
+      await floor.stop();
+    }
     return {
-      system: 'pgha', bootstrapS, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
+      system: 'pgha', bootstrapS, floor: floorCpu, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
       perNode: idle.nodes.map((n, i) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, agentPssMb: pssMb(cluster.nodes[i]!.proc!.pid) ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0), helpersCpuPct: n.helpersCpuPct ?? 0 })),
     };
   } finally {
@@ -120,6 +160,7 @@ function report(all: Figures[]): void {
     const col = (g: (n: Figures['perNode'][number]) => number, d: number) => f.perNode.map((n) => g(n).toFixed(d)).join(' / ');
     const by = f.etcd ? Object.entries(f.etcd.byMethod).map(([m, v]) => `${m} ${v}`).join(', ') : 'n/a';
     console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(3)} (${n.helpersCpuPct.toFixed(3)})`).join(' / ')} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
+    if (f.floor) console.log(`| floor (bench/lib/floor-process.mjs) | – | ${f.floor.rssMb.toFixed(1)} | – | – | ${f.floor.cpuPct.toFixed(3)} | – | – | one monitoring query, one lease keep-alive and one log line per loop_wait, nothing else |`);
   }
 }
 
