@@ -10,7 +10,7 @@
  * a primary cannot skip, so the table shows how much of the agent's CPU is its own. Prints figures, asserts nothing.
  */
 import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
@@ -47,7 +47,7 @@ interface Figures {
  */
 async function startFloor(pgPort: number): Promise<{ pid: number; stop: () => Promise<void> }> {
   const etcd = await startEtcd();
-  const dir = userTempDir('pgha-floor');
+  const dir = userTempDir('floor');
   // With the agent's own Node flags and environment (its command file's #! line).
   const launch = launchOf(CLI);
   const proc = spawn(process.execPath, [...launch.flags, join(import.meta.dirname, 'lib', 'floor-process.mjs'), String(pgPort), etcd.endpoints[0]!.replace(/^https?:\/\//, ''), String(LOOP_WAIT), join(dir, 'floor.log')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...launch.env } });
@@ -59,6 +59,7 @@ async function startFloor(pgPort: number): Promise<{ pid: number; stop: () => Pr
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
       await etcd.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
