@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { PatroniNode, patroniConfig, requirePatroni } from '../test/consul/patroni.js';
 import { launchOf } from '../cli/src/node-flags.js';
-import { CLI, TestCluster } from '../test/helpers/cluster.js';
+import { CLI, SUPERUSER, TestCluster } from '../test/helpers/cluster.js';
 import { startEtcd, type EtcdCluster } from '../test/helpers/etcd.js';
 import { freePort } from '../test/helpers/ports.js';
 import { isAlive, waitFor } from '../test/helpers/procs.js';
@@ -50,7 +50,7 @@ async function startFloor(pgPort: number): Promise<{ pid: number; stop: () => Pr
   const dir = userTempDir('floor');
   // With the agent's own Node flags and environment (its command file's #! line).
   const launch = launchOf(CLI);
-  const proc = spawn(process.execPath, [...launch.flags, join(import.meta.dirname, 'lib', 'floor-process.mjs'), String(pgPort), etcd.endpoints[0]!.replace(/^https?:\/\//, ''), String(LOOP_WAIT), join(dir, 'floor.log')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...launch.env } });
+  const proc = spawn(process.execPath, [...launch.flags, join(import.meta.dirname, 'lib', 'floor-process.mjs'), String(pgPort), etcd.endpoints[0]!.replace(/^https?:\/\//, ''), String(LOOP_WAIT), join(dir, 'floor.log')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...launch.env, PGUSER: SUPERUSER.username, PGPASSWORD: SUPERUSER.password } });
   const exited = new Promise((r) => proc.once('exit', r));
   return {
     pid: proc.pid!,

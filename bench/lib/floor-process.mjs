@@ -3,14 +3,14 @@
 // LeaseKeepAlive stream (etcd3, gRPC keep-alive pings every 6 s as the agent's client), one log line
 // (pino, to a file). No HA logic. bench/footprint.ts runs it beside the agents and prints its CPU.
 // Plain JavaScript run by plain node, as the agent is (no TypeScript loader in the process).
-// argv: <pg port> <etcd host:port> <loop_wait s> <log file>
+// argv: <pg port> <etcd host:port> <loop_wait s> <log file>; the superuser in PGUSER and PGPASSWORD (pg reads them).
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import pg from '../../core/dist/postgres/pg-driver.js';
 import { MONITOR_SQL } from '../../core/dist/postgres/monitor.js';
 
 const [pgPort, etcdHost, loopWait, logFile] = process.argv.slice(2);
-const db = new pg.Client({ host: '127.0.0.1', port: Number(pgPort), user: 'postgres', password: 'su-secret', database: 'postgres' });
+const db = new pg.Client({ host: '127.0.0.1', port: Number(pgPort), database: 'postgres' });
 await db.connect();
 const etcd = new Etcd3({ hosts: etcdHost, grpcOptions: { 'grpc.keepalive_time_ms': 6000, 'grpc.keepalive_timeout_ms': 2000 } });
 const { ID } = await etcd.leaseClient.leaseGrant({ TTL: 30 });
