@@ -140,7 +140,16 @@ export class Agent implements ApiBackend {
     return { ttl, loopWait, paused, failsafeMode, synchronousMode: synchronousMode !== false };
   }
 
-  private haSettings(): HaSettings { return { ...this.s.ha, sync: syncSettings(this.eff), watchdogUnavailable: this.deps.guard?.unavailable ?? false }; }
+  /** The decision's settings, built again only when the snapshot, the effective config or the watchdog changed. */
+  private haSettings(): HaSettings {
+    const watchdogUnavailable = this.deps.guard?.unavailable ?? false;
+    const was = this.haOf;
+    if (was && was.s === this.s && was.eff === this.eff && was.settings.watchdogUnavailable === watchdogUnavailable) return was.settings;
+    const settings = { ...this.s.ha, sync: syncSettings(this.eff), watchdogUnavailable };
+    this.haOf = { s: this.s, eff: this.eff, settings };
+    return settings;
+  }
+  private haOf: { s: AgentSettings; eff: EffectiveConfig; settings: HaSettings } | null = null;
 
   private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
     return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
@@ -154,8 +163,7 @@ export class Agent implements ApiBackend {
    * configuration, or whether logical slot copies need hot_standby_feedback changed.
    */
   private applyDynamic(cluster: Cluster | null): void {
-    const node = { ...this.slotNode(), role: 'replica' as const, majorVersion: this.lastStatus?.serverVersion ?? 150000 };
-    if (cluster && this.slots) this.enforceHotStandbyFeedback = needsHotStandbyFeedback(cluster, node);
+    if (cluster && this.slots) this.enforceHotStandbyFeedback = this.hotStandbyFeedbackNeeded(cluster);
     const seen = { local: this.local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null, hotStandbyFeedback: this.enforceHotStandbyFeedback };
     const was = this.dynamicSeen;
     if (was && was.local === seen.local && was.config === seen.config && was.hotStandbyFeedback === seen.hotStandbyFeedback) return;
@@ -172,6 +180,22 @@ export class Agent implements ApiBackend {
       this.deps.logger.error(`cannot apply the new configuration: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+
+  /**
+   * needsHotStandbyFeedback for this node, computed again only when its inputs changed: the cluster
+   * view (rebuilt only when the DCS changed), the settings snapshot (tags, member_slots_ttl) or the
+   * server's major version.
+   */
+  private hotStandbyFeedbackNeeded(cluster: Cluster): boolean {
+    const majorVersion = this.lastStatus?.serverVersion ?? 150000;
+    const ttl = this.eff.cluster.memberSlotsTtl;
+    const was = this.hsf;
+    if (was && was.cluster === cluster && was.s === this.s && was.ttl === ttl && was.majorVersion === majorVersion) return was.value;
+    const value = needsHotStandbyFeedback(cluster, { ...this.slotNode(ttl), role: 'replica', majorVersion });
+    this.hsf = { cluster, s: this.s, ttl, majorVersion, value };
+    return value;
+  }
+  private hsf: { cluster: Cluster; s: AgentSettings; ttl: number; majorVersion: number; value: boolean } | null = null;
 
   /** The one place a new settings snapshot reaches its consumers: the DCS timings, the fence, PostgreSQL. */
   private apply(next: AgentSettings): void {

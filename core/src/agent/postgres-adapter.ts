@@ -83,7 +83,18 @@ export class ControllerPort implements PostgresPort {
     return this.roleView?.() ?? this.liveRole ?? (this.c.dataDirectoryEmpty() ? 'uninitialized' : 'replica');
   }
 
-  private file(name: string): boolean { return existsSync(join(this.c.dataDir, name)); }
+  /** Whether `name` exists in the data directory (its path built once: asked every cycle). */
+  private file(name: string): boolean {
+    if (this.pathsOf !== this.c.dataDir) {
+      this.paths.clear();
+      this.pathsOf = this.c.dataDir;
+    }
+    let path = this.paths.get(name);
+    if (path === undefined) this.paths.set(name, (path = join(this.c.dataDir, name)));
+    return existsSync(path);
+  }
+  private readonly paths = new Map<string, string>();
+  private pathsOf = '';
 
   /** One in-flight or recent result per key; cleared by anything that changes PostgreSQL's state. */
   private cached<T>(key: string, fn: () => Promise<T>): Promise<T> {

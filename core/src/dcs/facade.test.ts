@@ -168,6 +168,22 @@ describe('Dcs facade', () => {
     expect(Date.now() - t0).toBeLessThan(500);
   });
 
+  it('a nap runs its time out unless woken; wakeup() ends it at once, before or during it', async () => {
+    const { dcs } = setup();
+    let t0 = Date.now();
+    expect(await dcs.nap(0.2)).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    t0 = Date.now();
+    setTimeout(() => dcs.wakeup(), 50);
+    expect(await dcs.nap(5)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    dcs.wakeup();
+    t0 = Date.now();
+    expect(await dcs.nap(5)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(await dcs.nap(0.05)).toBe(false); // the early wake was used up
+  });
+
   it('reloadConfig passes new timings to the driver', async () => {
     const { dcs, driver } = setup();
     await dcs.reloadConfig({ ttl: 20, loopWait: 5, retryTimeout: 7 });

@@ -29,7 +29,8 @@ export class Dcs {
   private lastFailsafe: Record<string, string> | null = null;
   private lastLegacyLsn = 0;
   private readonly statusSlots = new StatusSlots();
-  private wake: AbortController | null = null;
+  /** Ends the current watch or nap early (set while one runs). */
+  private wake: (() => void) | null = null;
   private wakePending = false;
   private timings: DcsTimings;
 
@@ -241,7 +242,7 @@ export class Dcs {
       return true;
     }
     const ac = new AbortController();
-    this.wake = ac;
+    this.wake = () => ac.abort();
     const started = this.clock.monotonic();
     try {
       const changed = await this.driver.watch(leaderVersion, Math.max(0, timeoutS * 1000), ac.signal);
@@ -262,11 +263,14 @@ export class Dcs {
       this.wakePending = false;
       return true;
     }
-    const ac = new AbortController();
-    this.wake = ac;
+    // A timer and a resolver (no AbortController): a leader naps every cycle.
+    let woken = false;
     try {
-      await sleep(Math.max(0, timeoutS * 1000), ac.signal);
-      return ac.signal.aborted;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, timeoutS * 1000));
+        this.wake = () => { woken = true; clearTimeout(timer); resolve(); };
+      });
+      return woken;
     } finally {
       this.wake = null;
       this.wakePending = false;
@@ -275,7 +279,7 @@ export class Dcs {
 
   /** Cut the current (or next) watch short. */
   wakeup(): void {
-    if (this.wake) this.wake.abort();
+    if (this.wake) this.wake();
     else this.wakePending = true;
   }
 

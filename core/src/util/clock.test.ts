@@ -1,6 +1,6 @@
 /** deadlineTimer: on time it expires on time; fired late (this process stalled) it waits a grace first. */
 import { describe, expect, it } from 'vitest';
-import { deadlineTimer, STALL_GRACE_MS, STALL_MS } from './clock.js';
+import { deadlineTimer, STALL_GRACE_MS, STALL_MS, withDeadline } from './clock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,5 +43,15 @@ describe('deadlineTimer', () => {
     cancel();
     await sleep(STALL_GRACE_MS + 100);
     expect(fired).toBe(0);
+  });
+});
+
+describe('withDeadline', () => {
+  it('passes on a value or an error that comes in time, and rejects with onTimeout() when none does', async () => {
+    expect(await withDeadline(Promise.resolve(7), 1000, () => new Error('late'))).toBe(7);
+    await expect(withDeadline(Promise.reject(new Error('refused')), 1000, () => new Error('late'))).rejects.toThrow('refused');
+    const t0 = performance.now();
+    await expect(withDeadline(new Promise(() => undefined), 50, () => new Error('late'))).rejects.toThrow('late');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
   });
 });

@@ -26,11 +26,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Reject with `onTimeout()` when `p` does not settle within `ms`. */
 export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
+  // One promise and one timer per call (not race + finally): the HA loop makes a few of these every cycle.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    p.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
   });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -70,8 +70,8 @@ export class Etcd3Driver implements DcsDriver {
    */
   async loadCluster(): Promise<DcsNode[]> {
     const left = this.deadline();
-    const range = prefixRange(this.base);
     if (this.cache?.fresh && await this.cacheReaches(this.wrote)) return this.cache.nodes();
+    const range = prefixRange(this.base);
     const res = await this.caller.run('load cluster', (o) => this.client.kv.range(range, o), left());
     this.cache?.applySnapshot(res.kvs, Number(res.header.revision));
     return res.kvs.map((kv) => this.toNode(kv));
