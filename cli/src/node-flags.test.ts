@@ -22,7 +22,7 @@ describe('launchOf', () => {
   });
   it("reads this package's own command file: what the agent runs with", () => {
     const own = launchOf(new URL('../bin/pgha.js', import.meta.url).pathname);
-    expect(own.flags).toEqual(['--single-threaded-gc', '--optimize-for-size', '--no-opt']);
+    expect(own.flags).toEqual(['--single-threaded-gc', '--optimize-for-size', '--no-opt', '--always-sparkplug']);
     expect(own.env).toEqual({ MALLOC_ARENA_MAX: '1' });
   });
 });
