@@ -126,7 +126,7 @@ describe('PostgreSQL as the fence\'s child', () => {
     const own = () => JSON.parse(readFileSync(`${node.dir}/fence.state`, 'utf8')) as { deadlineAt: number };
     expect(own().deadlineAt).toBe(first.deadlineAt);
     await new Promise((r) => setTimeout(r, 1000));
-    const second = await fence.feed(3000); // more than half the fence's own deadline left: no request
+    const second = await fence.feed(3000); // more than a quarter of the fence's own deadline left: no request
     expect(own().deadlineAt).toBe(first.deadlineAt);
     expect(second.deadlineAt!).toBeGreaterThan(first.deadlineAt! + 800);
     expect((await fence.existing())!.deadlineAt).toBe(second.deadlineAt);

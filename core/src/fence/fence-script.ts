@@ -13,7 +13,7 @@ import { NEXT_LINE_FN } from './next-line.js';
  *  - the deadline passes (agent dead or frozen): kill PostgreSQL. The agent sets the deadline to
  *    `ttl - safety_margin` after the lease renewal that keeps its lock alive was sent. It writes
  *    every deadline to `BASE.deadline` (deadline-file.ts) and sends a `feed` only to arm, to
- *    shorten, or once the fence's own deadline is half spent: when its deadline comes, the fence
+ *    shorten, or once the fence's own deadline is three quarters spent: when its deadline comes, the fence
  *    (and the deadman) read that file and carry on to the later deadline it holds, so a cycle
  *    costs the fence nothing and no deadline is ever later than the agent set it;
  *  - the fence itself frozen with the agent: the deadman (DEADMAN_SCRIPT), fed with every deadline,
