@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bootstrap, FenceClient, PrimaryGuard, KernelWatchdog, fenceTiming, processState, silentLogger, ConfigError } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
-import { isAlive, waitFor } from '../helpers/procs.js';
+import { hasExited, isAlive, waitFor } from '../helpers/procs.js';
 import { acceptsWrites } from '../helpers/writable.js';
 
 const clients: FenceClient[] = [];
@@ -64,7 +64,7 @@ describe('fence', () => {
     await a.feed(1500);
     const pm = node.pg.postmasterPid()!;
     const t0 = Date.now();
-    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
+    await waitFor(() => hasExited(pm), 5000, 'the fence to kill the postmaster', 20);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1300);
     expect(Date.now() - t0).toBeLessThan(2500);
     expect((await a.status()).fired).toBe(1);
@@ -78,7 +78,7 @@ describe('fence', () => {
     writeFileSync(`${node.dir}/fence.deadline`, `${later} ${later + 10}\n`);
     const pm = node.pg.postmasterPid()!;
     const t0 = Date.now();
-    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
+    await waitFor(() => hasExited(pm), 5000, 'the fence to kill the postmaster', 20);
     expect(Date.now() - t0).toBeLessThan(2500);
     expect((await a.status()).fired).toBe(1);
   }, 60_000);
@@ -117,7 +117,7 @@ describe('fence', () => {
     await a.feed(60_000);
     const pm = node.pg.postmasterPid()!;
     await a.fire();
-    await waitFor(() => !isAlive(pm), 2000, 'the postmaster to die');
+    await waitFor(() => hasExited(pm), 2000, 'the postmaster to die');
   }, 60_000);
 });
 

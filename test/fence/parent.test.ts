@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Bootstrap, FenceClient, processState, silentLogger } from '@pgha/core';
 import { cleanupNodes, makeNode, PASSWORDS, type TestNode } from '../postgres/pg-helpers.js';
-import { isAlive, waitFor } from '../helpers/procs.js';
+import { hasExited, isAlive, waitFor } from '../helpers/procs.js';
 import { acceptsWrites } from '../helpers/writable.js';
 
 const fences: FenceClient[] = [];
@@ -67,7 +67,7 @@ describe('PostgreSQL as the fence\'s child', () => {
     process.kill(st.pid, 'SIGKILL');
     fence.close();
     const t0 = Date.now();
-    await waitFor(() => !isAlive(pm), 2000, 'the postmaster to die with its parent', 10);
+    await waitFor(() => hasExited(pm), 2000, 'the postmaster to die with its parent', 10);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(await canWrite(node)).toBe(false);
   }, 60_000);
@@ -81,7 +81,7 @@ describe('PostgreSQL as the fence\'s child', () => {
     fence.close(); // the agent dies: the fence freezes PostgreSQL
     await waitFor(() => processState(pm) === 'T', 2000, 'PostgreSQL frozen');
     process.kill(st.pid, 'SIGKILL'); // then the fence: the postmaster gets its parent-death signal
-    await waitFor(() => !isAlive(pm) || null, 2000, 'the postmaster to die', 20);
+    await waitFor(() => hasExited(pm) || null, 2000, 'the postmaster to die', 20);
     // Its children were stopped and can never notice: the deadman (outside the tree) kills them.
     await waitFor(() => kids.every((k) => !isAlive(k) || processState(k) === 'Z') || null, 5000, 'no frozen orphan left', 50);
     expect(await canWrite(node)).toBe(false);
@@ -133,7 +133,7 @@ describe('PostgreSQL as the fence\'s child', () => {
     const pm = node.pg.postmasterPid()!;
     await waitFor(() => Date.now() - t0 > 3400 || null, 5000, 'the fence\'s own deadline to pass', 20);
     expect(isAlive(pm)).toBe(true);
-    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
+    await waitFor(() => hasExited(pm), 5000, 'the fence to kill the postmaster', 20);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(3800);
     expect(Date.now() - t0).toBeLessThan(5500);
   }, 60_000);
@@ -169,7 +169,7 @@ describe('PostgreSQL as the fence\'s child', () => {
     await fence.feed(1500);
     const second = await waitFor(async () => (await fence.status()).deadman, 2000, 'a new deadman');
     expect(second).not.toBe(first);
-    await waitFor(() => !isAlive(pm), 5000, 'the fence to kill the postmaster', 20);
+    await waitFor(() => hasExited(pm), 5000, 'the fence to kill the postmaster', 20);
     expect((await fence.status()).fired).toBe(1);
   }, 60_000);
 });

@@ -28,6 +28,21 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a process has ended: gone, or a zombie. A killed orphan stays a zombie until PID 1 reaps it,
+ * and this project's machines' PID 1 (firecracker's process_api) reaps only every 1-2 s: a bound
+ * tighter than that on `!isAlive` measures the init, not what killed the process.
+ */
+export function hasExited(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+}
+
 export function startProc(cmd: string, args: string[], opts: SpawnOptions & { asUser?: boolean; logFile?: string } = {}): Proc {
   const { asUser = false, logFile, ...spawnOpts } = opts;
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(asUser ? runAsOptions() : {}), ...spawnOpts });
