@@ -241,7 +241,7 @@ export class FenceClient {
    * the fence and the deadman read when their own deadline comes; a request goes out only to arm,
    * to shorten the deadline, or once the fence's own deadline is less than a quarter of this one
    * away — so the fence (and the deadman it tells) wakes once every several cycles instead of every
-   * cycle (with ttl 20, loop_wait 2: every 11 s rather than every 7.5 s at a half), and still never
+   * cycle (with ttl 20, loop_wait 2: every sixth cycle; at a half it was every fourth), and still never
    * fires before the last deadline written, nor after it: should its own deadline come first, it
    * reads the file then.
    */
