@@ -12,7 +12,9 @@
 // - --always-sparkplug: functions go to V8's baseline (non-optimizing, single-pass) compiler when
 //   first compiled, instead of the bytecode interpreter until a call budget runs out, which a
 //   function called once per loop takes many minutes to spend. Idle CPU 4-7 % lower on every node
-//   (three rounds side by side), for about 4 MB more resident and 0.05 s more to start a command;
+//   in the first minutes after a start (three rounds side by side, 30 s after healthy), the same once
+//   settled (one round 10 minutes after healthy), and rarely run paths (failover, REST) run compiled
+//   on their first call; for about 4 MB more resident and 0.05 s more to start a command;
 // - MALLOC_ARENA_MAX=1: glibc gives every thread that allocates an arena of its own; one arena for
 //   the process keeps about 7 MB less resident (PostgreSQL and the scripts the agent starts inherit
 //   it; they are single-threaded, so it changes nothing for them).
