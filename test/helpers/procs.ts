@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processState } from '@pgha/core';
 import { runAsOptions } from './user.js';
 
 export interface Proc {
@@ -34,13 +35,8 @@ export function isAlive(pid: number): boolean {
  * tighter than that on `!isAlive` measures the init, not what killed the process.
  */
 export function hasExited(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return true;
-  }
-  return stat.charAt(stat.lastIndexOf(')') + 2) === 'Z';
+  const state = processState(pid);
+  return state === null || state === 'Z';
 }
 
 export function startProc(cmd: string, args: string[], opts: SpawnOptions & { asUser?: boolean; logFile?: string } = {}): Proc {
