@@ -3,12 +3,12 @@
  * `cacert`, `verify`, and client certificates (`cert`/`key`) when the server verifies clients.
  * A certificate problem is a DcsError at once (DCS_AUTH), not a retry until retry_timeout.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DcsError, ErrorCodes, type DcsDriver } from '@pgha/core';
+import { makeTestCerts } from '../helpers/certs.js';
 import { startConsulEmulator, type EmulatorProcess } from './emulator/process.js';
 import { driverFor, testContext, uniqueScope } from './harness.js';
 
@@ -17,24 +17,9 @@ let serverOnly: EmulatorProcess;
 let mutual: EmulatorProcess;
 const opened: DcsDriver[] = [];
 
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-function makeCerts(): void {
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pgha test CA']);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, ext] of [['server', ['-extfile', 'san.ext']], ['client', []]] as const) {
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', ...ext]);
-  }
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pgha-consul-tls-'));
-  makeCerts();
-  const server = { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+  const { server } = makeTestCerts(dir);
   [serverOnly, mutual] = await Promise.all([startConsulEmulator({ tls: server }), startConsulEmulator({ tls: { ...server, ca: join(dir, 'ca.pem') } })]);
 });
 afterAll(async () => {

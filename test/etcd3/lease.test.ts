@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Dcs, DcsError, type Leader } from '@pgha/core';
+import { keepAliveTarget } from '../../plugins/dcs-etcd3/src/client.js';
 import { KeepAliveChannel } from '../../plugins/dcs-etcd3/src/keepalive-stream.js';
 import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
@@ -65,7 +66,7 @@ describe('etcd3 agent lease', () => {
 
   it('the keep-alive stream reads what etcd answers: the TTL and revision of a live lease, TTL 0 once it is revoked', async () => {
     const raw = env.raw();
-    const channel = new KeepAliveChannel(raw);
+    const channel = new KeepAliveChannel(keepAliveTarget(raw, { endpoints: { hosts: [...env.etcd().endpoints], secure: false } }));
     try {
       const { ID } = await raw.leaseClient.leaseGrant({ TTL: 30 });
       await raw.put(`/elsewhere/${uniqueScope('rev')}`).value('x');

@@ -14,6 +14,8 @@ import { startProc, waitFor, type Proc } from './procs.js';
 export interface EtcdMember {
   readonly name: string;
   readonly clientUrl: string;
+  /** Plain-HTTP /health and /metrics (the client URL when it is plain HTTP itself). */
+  readonly metricsUrl: string;
   readonly peerUrl: string;
   readonly dataDir: string;
   proc: Proc | null;
@@ -64,17 +66,25 @@ async function healthy(clientUrl: string): Promise<boolean> {
   return body.health === 'true';
 }
 
+/** Serve clients over HTTPS with this certificate; with `ca`, require client certificates signed by it. */
+export interface EtcdTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
 /** `host`: the address etcd listens on (default 127.0.0.1; the hub's address in helpers/netns.ts). */
-export async function startEtcd(opts: { members?: 1 | 3; host?: string } = {}): Promise<EtcdCluster> {
+export async function startEtcd(opts: { members?: 1 | 3; host?: string; tls?: EtcdTls } = {}): Promise<EtcdCluster> {
   const host = opts.host ?? '127.0.0.1';
   const bin = etcdBinary();
   const n = opts.members ?? 1;
   const token = `pgha-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const members: EtcdMember[] = [];
   for (let i = 0; i < n; i++) {
-    const [client, peer] = [await freePort(), await freePort()];
+    const [client, peer, metrics] = [await freePort(), await freePort(), opts.tls ? await freePort() : 0];
+    const clientUrl = `${opts.tls ? 'https' : 'http'}://${host}:${client}`;
     members.push({
-      name: `etcd${i}`, clientUrl: `http://${host}:${client}`, peerUrl: `http://${host}:${peer}`,
+      name: `etcd${i}`, clientUrl, metricsUrl: opts.tls ? `http://${host}:${metrics}` : clientUrl, peerUrl: `http://${host}:${peer}`,
       dataDir: mkdtempSync(join(dataRoot(), `pgha-etcd${i}-`)), proc: null,
     });
   }
@@ -87,6 +97,10 @@ export async function startEtcd(opts: { members?: 1 | 3; host?: string } = {}): 
     // Quick elections so a killed leader is replaced well within a test's retry_timeout.
     '--heartbeat-interval', '50', '--election-timeout', '500',
     '--logger', 'zap', '--log-level', 'warn',
+    ...(opts.tls ? [
+      '--cert-file', opts.tls.cert, '--key-file', opts.tls.key, '--listen-metrics-urls', m.metricsUrl,
+      ...(opts.tls.ca ? ['--trusted-ca-file', opts.tls.ca, '--client-cert-auth'] : []),
+    ] : []),
     // etcd 3.4 refuses to start on arm64 unless told it may.
   ], process.arch === 'arm64' ? { env: { ...process.env, ETCD_UNSUPPORTED_ARCH: 'arm64' } } : {});
   for (const m of members) m.proc = launch(m);
@@ -120,7 +134,7 @@ export async function startEtcd(opts: { members?: 1 | 3; host?: string } = {}): 
       return leader.index;
     },
     async metric(index, name) {
-      const text = await (await fetch(`${members[index]!.clientUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      const text = await (await fetch(`${members[index]!.metricsUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
       const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text);
       return m ? Number(m[1]) : 0;
     },
@@ -137,7 +151,7 @@ export async function startEtcd(opts: { members?: 1 | 3; host?: string } = {}): 
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor(async () => {
-        for (const m of live()) if (!(await healthy(m.clientUrl))) return false;
+        for (const m of live()) if (!(await healthy(m.metricsUrl))) return false;
         return true;
       }, timeoutMs, `etcd members healthy (${live().map((m) => m.clientUrl).join(', ')})${outputs()}`, 100);
     },

@@ -12,6 +12,7 @@ import {
 } from 'etcd3';
 import type { Etcd3Endpoints, TlsFiles } from './config.js';
 import { HostSkipper } from './host-skip.js';
+import type { KeepAliveTarget } from './keepalive-stream.js';
 
 export interface ClientSettings {
   readonly endpoints: Etcd3Endpoints;
@@ -60,7 +61,16 @@ export function createEtcdClient(s: ClientSettings, attemptMs: () => number): Et
   return requireLeader(new Etcd3(opts));
 }
 
-interface MetadataSource { getMetadata(): Promise<{ clone(): { set(k: string, v: string): void } }> }
+interface Metadata { clone(): Metadata; set(k: string, v: string): void; getMap(): Record<string, unknown> }
+interface MetadataSource { getMetadata(): Promise<Metadata>; invalidateMetadata(): void }
+
+function authenticator(client: Etcd3): MetadataSource {
+  const auth = (client as unknown as { pool?: { authenticator?: MetadataSource } }).pool?.authenticator;
+  if (!auth || typeof auth.getMetadata !== 'function' || typeof auth.invalidateMetadata !== 'function') {
+    throw new Error('etcd3 client internals changed: cannot reach its call metadata');
+  }
+  return auth;
+}
 
 /**
  * Every call, the watch stream included, carries etcd's require-leader flag (`hasleader: true`, as
@@ -69,15 +79,32 @@ interface MetadataSource { getMetadata(): Promise<{ clone(): { set(k: string, v:
  * no option for call metadata, so its authenticator's metadata (auth token, if any) is extended.
  */
 function requireLeader(client: Etcd3): Etcd3 {
-  const auth = (client as unknown as { pool?: { authenticator?: MetadataSource } }).pool?.authenticator;
-  if (!auth || typeof auth.getMetadata !== 'function') throw new Error('etcd3 client internals changed: cannot set the require-leader flag');
+  const auth = authenticator(client);
   const original = auth.getMetadata.bind(auth);
   auth.getMetadata = async () => {
     const meta = (await original()).clone();
     meta.set('hasleader', 'true');
-    return meta as never;
+    return meta;
   };
   return client;
+}
+
+/**
+ * Where the lease keep-alive stream (keepalive-stream.ts) connects, with the same endpoints, TLS
+ * files and call metadata (token, require-leader flag) as the client's own calls.
+ */
+export function keepAliveTarget(client: Etcd3, s: ClientSettings): KeepAliveTarget {
+  const auth = authenticator(client);
+  return {
+    hosts: s.endpoints.hosts,
+    tls: s.tls,
+    headers: async () => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries((await auth.getMetadata()).getMap())) out[k.toLowerCase()] = String(v);
+      return out;
+    },
+    invalidateToken: () => auth.invalidateMetadata(),
+  };
 }
 
 /** Transient: worth another attempt (possibly on another endpoint) before the deadline. */

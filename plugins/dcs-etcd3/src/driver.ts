@@ -5,7 +5,7 @@
 import { sleep, type DcsContext, type DcsDriver, type DcsNode, type Leader, type Version } from '@pgha/core';
 import type { Etcd3, ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
 import { PrefixCache } from './cache.js';
-import { createEtcdClient, DeadlineCaller, type ClientSettings } from './client.js';
+import { createEtcdClient, DeadlineCaller, keepAliveTarget, type ClientSettings } from './client.js';
 import { prefixRange } from './keys.js';
 import { AgentLease, type LeaseState } from './lease.js';
 
@@ -31,7 +31,7 @@ export class Etcd3Driver implements DcsDriver {
     this.caller = new DeadlineCaller(ctx.retryTimeout, settings.endpoints.hosts.length);
     this.client = createEtcdClient(settings, () => this.caller.attemptMs());
     // ctl mode (patronictl): no lease, no cache, every read linearizable.
-    this.lease = ctx.ctl ? null : new AgentLease(this.client, this.caller, ctx.ttl, ctx.loopWait);
+    this.lease = ctx.ctl ? null : new AgentLease(this.client, this.caller, ctx.ttl, ctx.loopWait, keepAliveTarget(this.client, settings));
     this.cache = ctx.ctl ? null : new PrefixCache(this.client, this.caller, this.base);
     this.cache?.start();
   }

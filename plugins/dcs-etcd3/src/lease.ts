@@ -9,7 +9,7 @@
  */
 import { EtcdLeaseInvalidError, type Etcd3 } from 'etcd3';
 import type { DeadlineCaller } from './client.js';
-import { KeepAliveChannel } from './keepalive-stream.js';
+import { KeepAliveChannel, type KeepAliveTarget } from './keepalive-stream.js';
 
 export interface LeaseState {
   /** Lease id (an int64 as a decimal string). */
@@ -35,8 +35,9 @@ export class AgentLease {
     private readonly caller: DeadlineCaller,
     private ttl: number,
     private loopWait: number,
+    target: KeepAliveTarget,
   ) {
-    this.channel = new KeepAliveChannel(client);
+    this.channel = new KeepAliveChannel(target);
   }
 
   /** The current lease id if it is still certainly valid, else null. */
