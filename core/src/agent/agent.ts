@@ -5,8 +5,7 @@
  */
 import type { ApiBackend, NodeStatus, RestartRequest } from '../api/backend.js';
 import { HaMetrics } from '../api/ha-metrics.js';
-import { agentSettings, type AgentSettings } from '../config/agent-settings.js';
-import { effectiveConfig, type EffectiveConfig, type LoadedConfig } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
 import type { Dcs } from '../dcs/facade.js';
 import type { HttpClient } from '../di.js';
 import { DcsError, FatalError } from '../errors.js';
@@ -16,11 +15,11 @@ import { applyEvents, publishedRole } from '../ha/memory.js';
 import { freshMemory, type AgentMemory, type HaEvent, type HaInput, type HaSettings, type PgFacts } from '../ha/types.js';
 import type { Logger } from '../log.js';
 import type { Cluster } from '../model/cluster.js';
-import { Tags } from '../model/member.js';
+import type { Tags } from '../model/member.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { executePlan } from './executor.js';
 import { LongActionRunner } from './long-action.js';
-import { memberData, publishedTags } from './member-data.js';
+import { memberData } from './member-data.js';
 import { contradictoryTagWarnings } from './tag-warnings.js';
 import { patroniCachedDynamic, type DynamicConfigCache } from './dynamic-cache.js';
 import { fetchPeerStatuses } from './peers.js';
@@ -32,8 +31,9 @@ import { FailsafeSide } from './failsafe-peers.js';
 import { applySettings } from './apply-settings.js';
 import { shutdownPostgres } from './shutdown.js';
 import { reinitializeNow, restartNow, restartScheduled, scheduledDue, scheduledRestartData, type RestartContext } from './restart.js';
-import { SlotKeeper, needsHotStandbyFeedback, slotNameOnPrimary, withSlotRequirements, type SlotNode, type SlotsIO } from '../slots/index.js';
-import { SyncRunner, syncSettings } from './sync-runner.js';
+import { SlotKeeper, slotNameOnPrimary, type SlotsIO } from '../slots/index.js';
+import { SyncRunner } from './sync-runner.js';
+import { RunningConfig } from './running-config.js';
 
 /** What the agent uses of the fence (PrimaryGuard; a simulation passes its own). */
 export type AgentGuard = Pick<PrimaryGuard, 'lockRefreshed' | 'standDown' | 'unavailable' | 'isArmed' | 'fireAfter' | 'retime' | 'close'>
@@ -66,10 +66,8 @@ export class Agent implements ApiBackend {
   readonly scope: string;
   readonly version: string;
   readonly dcs: Dcs;
-  private local: LoadedConfig;
-  private eff: EffectiveConfig;
-  /** The settings snapshot in force (see `apply`). */
-  private s: AgentSettings;
+  /** The local file, the effective configuration and the settings snapshot in force. */
+  private readonly cfg: RunningConfig;
   /** Memory as the last decision returned it; only `decide` changes it. */
   private memory: AgentMemory = freshMemory;
   /** What happened since the last decision (executor, long actions, shutdown): the next input's events. */
@@ -87,14 +85,14 @@ export class Agent implements ApiBackend {
   private stopping = false;
   private loopDone: Promise<void> | null = null;
   private lastStatus: NodeStatus | null = null;
+  /** The `/config` value last written to patroni.dynamic.json. */
+  private dynamicSaved: unknown = null;
   /** HA cycle and DCS call durations, for GET /metrics. */
   readonly metrics = new HaMetrics();
   private readonly slots: SlotKeeper | undefined;
-  private enforceHotStandbyFeedback = false; // logical slot copies need it (kept while the DCS cannot be read)
   private readonly sync: SyncRunner; // synchronous_standby_names and `/sync` upkeep while this node leads
 
   constructor(private readonly deps: AgentDeps) {
-    this.local = deps.local;
     this.name = String(deps.local.config.name);
     this.scope = String(deps.local.config.scope);
     this.version = deps.version;
@@ -102,14 +100,17 @@ export class Agent implements ApiBackend {
     this.clock = deps.clock ?? systemClock;
     this.dcs.onCall = (op, seconds, ok) => this.metrics.observeDcsCall(op, seconds, ok);
     // As Patroni: the cached /config stands in until the DCS has one (and restores it if it was wiped).
-    this.eff = effectiveConfig(this.local.config, deps.dynamicCache?.load?.() ?? null);
-    this.s = agentSettings(this.local.config, this.eff);
+    this.cfg = new RunningConfig(this.name, deps.local, deps.dynamicCache?.load?.() ?? null, {
+      logger: deps.logger,
+      onEffective: (eff) => deps.pg.setStandbyCluster?.(isStandbySection(eff.cluster.standbyCluster) ? eff.cluster.standbyCluster : null),
+      onSettings: (prev, next) => applySettings(prev, next, { dcs: this.dcs, guard: deps.guard, pg: deps.pg, logger: deps.logger }),
+    });
     this.sync = new SyncRunner(this.name, deps.pg, deps.dcs, deps.logger);
-    this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.eff.cluster.ttl,
-      urls: () => memberUrls(this.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.memory.prevWalPosition ?? null,
+    this.failsafe = new FailsafeSide({ name: this.name, http: deps.http, logger: deps.logger, monotonic: () => this.clock.monotonic(), ttl: () => this.cfg.eff.cluster.ttl,
+      urls: () => memberUrls(this.cfg.local.config), topology: () => this.dcs.failsafe, pg: deps.pg, lastWal: () => this.memory.prevWalPosition ?? null,
       onConfirmed: async (sentAt) => { this.lockSentAt = sentAt; await this.deps.guard?.failsafeConfirmed?.(sentAt); } });
     this.long = new LongActionRunner(deps.logger, () => this.dcs.wakeup(), () => this.clock.monotonic(), this.report);
-    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.slotNode() }));
+    this.slots = deps.slotsIO && new SlotKeeper(deps.slotsIO, deps.logger, () => ({ node: this.cfg.slotNode() }));
     deps.pg.useRole(() => this.role());
     deps.pg.onPostmasterExit(() => {
       deps.logger.warn('postmaster exited unexpectedly');
@@ -132,76 +133,18 @@ export class Agent implements ApiBackend {
   }
 
   /** The configured tags as Patroni filters them (GET /patroni, the member key and the decisions see the same). */
-  get tags(): Tags { return (this.tagsOf?.from === this.s.tags ? this.tagsOf : (this.tagsOf = { from: this.s.tags, tags: new Tags(publishedTags({ ...this.s.tags })) })).tags; }
-  private tagsOf: { from: unknown; tags: Tags } | null = null; // one per settings snapshot
+  get tags(): Tags { return this.cfg.tags; }
 
   get settings() {
-    const { ttl, loopWait, pause: paused, failsafeMode, synchronousMode } = this.eff.cluster;
+    const { ttl, loopWait, pause: paused, failsafeMode, synchronousMode } = this.cfg.eff.cluster;
     return { ttl, loopWait, paused, failsafeMode, synchronousMode: synchronousMode !== false };
   }
 
-  /** The decision's settings, built again only when the snapshot, the effective config or the watchdog changed. */
-  private haSettings(): HaSettings {
-    const watchdogUnavailable = this.deps.guard?.unavailable ?? false;
-    const was = this.haOf;
-    if (was && was.s === this.s && was.eff === this.eff && was.settings.watchdogUnavailable === watchdogUnavailable) return was.settings;
-    const settings = { ...this.s.ha, sync: syncSettings(this.eff), watchdogUnavailable };
-    this.haOf = { s: this.s, eff: this.eff, settings };
-    return settings;
-  }
-  private haOf: { s: AgentSettings; eff: EffectiveConfig; settings: HaSettings } | null = null;
+  private haSettings(): HaSettings { return this.cfg.haSettings(this.deps.guard?.unavailable ?? false); }
 
-  private slotNode(ttl = this.eff.cluster.memberSlotsTtl): Omit<SlotNode, 'role' | 'majorVersion'> {
-    return { name: this.name, nofailover: this.tags.nofailover, nostream: this.tags.nostream, replicatefrom: this.tags.replicatefrom, memberSlotsTtl: ttl };
-  }
-
-  private dynamicSaved: unknown = null;
-  private dynamicSeen: { local: LoadedConfig; config: string | null; hotStandbyFeedback: boolean } | null = null;
-
-  /**
-   * Recompute the effective configuration and the settings snapshot when `/config`, the local
-   * configuration, or whether logical slot copies need hot_standby_feedback changed.
-   */
+  /** Take in a new `/config` or local file (RunningConfig.apply); slots need the server's major version. */
   private applyDynamic(cluster: Cluster | null): void {
-    if (cluster && this.slots) this.enforceHotStandbyFeedback = this.hotStandbyFeedbackNeeded(cluster);
-    const seen = { local: this.local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null, hotStandbyFeedback: this.enforceHotStandbyFeedback };
-    const was = this.dynamicSeen;
-    if (was && was.local === seen.local && was.config === seen.config && was.hotStandbyFeedback === seen.hotStandbyFeedback) return;
-    this.dynamicSeen = seen;
-    const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;
-    const next = effectiveConfig(this.local.config, dynamic ?? (this.eff.dynamicSource === 'dcs' ? this.eff.dynamic : null));
-    if (next.config.postgresql) next.config.postgresql = withSlotRequirements(next.config.postgresql, this.enforceHotStandbyFeedback);
-    for (const w of next.warnings) if (!this.eff.warnings.includes(w)) this.deps.logger.warn(w);
-    this.eff = next;
-    this.deps.pg.setStandbyCluster?.(isStandbySection(next.cluster.standbyCluster) ? next.cluster.standbyCluster : null);
-    try {
-      this.apply(agentSettings(this.local.config, next));
-    } catch (e) {
-      this.deps.logger.error(`cannot apply the new configuration: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  /**
-   * needsHotStandbyFeedback for this node, computed again only when its inputs changed: the cluster
-   * view (rebuilt only when the DCS changed), the settings snapshot (tags, member_slots_ttl) or the
-   * server's major version.
-   */
-  private hotStandbyFeedbackNeeded(cluster: Cluster): boolean {
-    const majorVersion = this.lastStatus?.serverVersion ?? 150000;
-    const ttl = this.eff.cluster.memberSlotsTtl;
-    const was = this.hsf;
-    if (was && was.cluster === cluster && was.s === this.s && was.ttl === ttl && was.majorVersion === majorVersion) return was.value;
-    const value = needsHotStandbyFeedback(cluster, { ...this.slotNode(ttl), role: 'replica', majorVersion });
-    this.hsf = { cluster, s: this.s, ttl, majorVersion, value };
-    return value;
-  }
-  private hsf: { cluster: Cluster; s: AgentSettings; ttl: number; majorVersion: number; value: boolean } | null = null;
-
-  /** The one place a new settings snapshot reaches its consumers: the DCS timings, the fence, PostgreSQL. */
-  private apply(next: AgentSettings): void {
-    const prev = this.s;
-    this.s = next;
-    applySettings(prev, next, { dcs: this.dcs, guard: this.deps.guard, pg: this.deps.pg, logger: this.deps.logger });
+    this.cfg.apply(cluster, this.slots ? this.lastStatus?.serverVersion ?? 150000 : null);
   }
 
   /** One HA cycle. Returns the status message (also logged). */
@@ -225,7 +168,7 @@ export class Agent implements ApiBackend {
       cluster = await this.dcs.getCluster();
       if (cluster.leader) this.oldCluster = cluster;
       this.applyDynamic(cluster);
-      if (this.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster); // a primary that pinged us leads
+      if (this.cfg.eff.cluster.failsafeMode && cluster.isUnlocked()) cluster = this.failsafe.view(cluster); // a primary that pinged us leads
     } catch (e) {
       if (!(e instanceof DcsError)) throw e;
       log.error(`Error communicating with DCS: ${e.message}`);
@@ -250,13 +193,13 @@ export class Agent implements ApiBackend {
     let dcsLost = false;
     const ctx = {
       name: this.name, dcs: this.dcs, pg: this.deps.pg, logger: log, http: this.deps.http, long: this.long, cluster,
-      dynamicConfig: () => this.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
+      dynamicConfig: () => this.cfg.eff.dynamic, monotonic: () => this.clock.monotonic(), wall: () => this.clock.now(),
       report: this.report,
       lockSentAt: async (t: number | null) => {
         this.lockSentAt = t;
-        if (!this.eff.cluster.pause && !isStandbySection(this.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t); // a standby leader is no primary
+        if (!this.cfg.eff.cluster.pause && !isStandbySection(this.cfg.eff.cluster.standbyCluster)) await this.deps.guard?.lockRefreshed(t); // a standby leader is no primary
       },
-      ...this.failsafe.executorHooks(() => this.eff.cluster, cluster), onDcsLost: () => { dcsLost = true; },
+      ...this.failsafe.executorHooks(() => this.cfg.eff.cluster, cluster), onDcsLost: () => { dcsLost = true; },
       wakeup: () => this.dcs.wakeup(),
       guard: this.deps.guard,
       sleep: this.deps.sleep,
@@ -283,7 +226,7 @@ export class Agent implements ApiBackend {
     const result = await this.finish(message, plan.reason ?? null, dcsLost ? null : cluster);
     // As Patroni after each cycle: cache the dynamic configuration once PostgreSQL is initialized.
     if (this.role() !== 'uninitialized' && !this.long.running) {
-      const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.eff.dynamic;
+      const raw = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : this.cfg.eff.dynamic;
       // The same value as last cycle (the same object: the view is rebuilt only on a change) is written already.
       if (raw !== this.dynamicSaved && this.deps.dynamicCache?.save(patroniCachedDynamic(raw)) !== false) this.dynamicSaved = raw;
     }
@@ -292,7 +235,7 @@ export class Agent implements ApiBackend {
 
   private async finish(message: string, reason: string | null, cluster: Cluster | null): Promise<string> {
     // log.deduplicate_heartbeat_logs: a cycle message equal to the previous one is not repeated at INFO.
-    const repeat = this.local.config.log?.deduplicate_heartbeat_logs === true && message === this.decision.message;
+    const repeat = this.cfg.local.config.log?.deduplicate_heartbeat_logs === true && message === this.decision.message;
     this.decision = { message, reason };
     if (repeat) this.deps.logger.debug(message);
     else this.deps.logger.info(message);
@@ -303,11 +246,11 @@ export class Agent implements ApiBackend {
   private async touchMember(): Promise<void> {
     const status = await this.deps.pg.nodeStatus().catch(() => null);
     this.lastStatus = status;
-    const urls = memberUrls(this.local.config);
+    const urls = memberUrls(this.cfg.local.config);
     const data = memberData({
       // Leaving in synchronous mode: the leader is asked to drop us from /sync first (shutdown.ts).
       ...urls, version: this.version, state: this.deps.pg.state, role: this.role(), tags: { ...this.tags.tags, ...(this.leaving ? { nosync: true, sync_priority: 0 } : {}) },
-      status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.eff.cluster.pause,
+      status, checkpointAfterPromotePending: false, scheduledRestart: this.scheduled, paused: this.cfg.eff.cluster.pause,
       reason: this.decision.reason,
     });
     await this.dcs.touchMember(data);
@@ -326,10 +269,10 @@ export class Agent implements ApiBackend {
         });
         this.metrics.observeLoop((this.clock.monotonic() - started) / 1000);
         if (this.stopping) break;
-        let left = Math.max(0, this.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
+        let left = Math.max(0, this.cfg.eff.cluster.loopWait - (this.clock.monotonic() - started) / 1000);
         // Wake when the primary_race_backoff ends rather than a whole loop_wait later.
         const since = this.memory.raceBackoffSince ?? 0;
-        const backoffLeft = since ? (since + this.eff.cluster.primaryRaceBackoff * 1000 - this.clock.monotonic()) / 1000 : 0;
+        const backoffLeft = since ? (since + this.cfg.eff.cluster.primaryRaceBackoff * 1000 - this.clock.monotonic()) / 1000 : 0;
         if (backoffLeft > 0 && backoffLeft < left) left = backoffLeft;
         const cluster = this.dcs.cluster;
         if (cluster && cluster.leaderName && cluster.leaderName !== this.name) await this.dcs.watch(cluster.leader!.version, left);
@@ -350,7 +293,7 @@ export class Agent implements ApiBackend {
     await this.loopDone?.catch(() => undefined);
     this.long.cancel();
     await this.long.wait();
-    if (this.eff.cluster.pause) {
+    if (this.cfg.eff.cluster.pause) {
       // In pause PostgreSQL keeps running unmanaged; the fence was already disarmed.
       await this.deps.guard?.close();
       return;
@@ -372,7 +315,7 @@ export class Agent implements ApiBackend {
 
   // ---- ApiBackend ----
   nodeStatus(): Promise<NodeStatus> { return this.deps.pg.nodeStatus(); }
-  isLeader(): boolean { return this.lockSentAt !== null && this.clock.monotonic() - this.lockSentAt < this.eff.cluster.ttl * 1000; }
+  isLeader(): boolean { return this.lockSentAt !== null && this.clock.monotonic() - this.lockSentAt < this.cfg.eff.cluster.ttl * 1000; }
   cachedCluster(): Cluster | null { return this.dcs.cluster; }
   lastCycleStartedAt(): number { return this.cycleStartedAt; }
   lastDecision() { return this.decision; }
@@ -384,8 +327,8 @@ export class Agent implements ApiBackend {
 
   async reloadConfig(): Promise<void> {
     if (!this.deps.reloadLocal) return;
-    this.local = await this.deps.reloadLocal();
-    for (const w of contradictoryTagWarnings(this.local.config.tags)) this.deps.logger.warn(w);
+    this.cfg.setLocal(await this.deps.reloadLocal());
+    for (const w of contradictoryTagWarnings(this.cfg.local.config.tags)) this.deps.logger.warn(w);
     this.applyDynamic(this.dcs.cluster);
     await this.deps.pg.reload().catch(() => undefined);
     this.dcs.wakeup();
@@ -396,7 +339,7 @@ export class Agent implements ApiBackend {
   }
 
   private restartContext(): RestartContext {
-    return { long: this.long, pg: this.deps.pg, logger: this.deps.logger, report: this.report, monotonic: () => this.clock.monotonic(), primaryStartTimeout: this.eff.cluster.primaryStartTimeout };
+    return { long: this.long, pg: this.deps.pg, logger: this.deps.logger, report: this.report, monotonic: () => this.clock.monotonic(), primaryStartTimeout: this.cfg.eff.cluster.primaryStartTimeout };
   }
 
   scheduleRestart(req: RestartRequest): boolean {
