@@ -125,13 +125,19 @@ export class KeepAliveChannel {
     const host = this.target.hosts[this.hostIndex % this.target.hosts.length]!;
     const tls = this.target.tls;
     const session = connect(host, tls ? { ca: tls.rootCertificate, cert: tls.certChain, key: tls.privateKey } : {});
-    const stream = session.request({
-      ...headers,
-      [constants.HTTP2_HEADER_METHOD]: 'POST',
-      [constants.HTTP2_HEADER_PATH]: '/etcdserverpb.Lease/LeaseKeepAlive',
-      [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-      [constants.HTTP2_HEADER_TE]: 'trailers',
-    });
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request({
+        ...headers,
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/etcdserverpb.Lease/LeaseKeepAlive',
+        [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+        [constants.HTTP2_HEADER_TE]: 'trailers',
+      });
+    } catch (e) {
+      session.destroy(); // e.g. a header value HTTP/2 refuses: no connection left behind
+      throw e;
+    }
     const s: OpenStream = { session, stream, dead: false };
     const reader = new GrpcMessageReader();
     const fail = (e: unknown, rotate: boolean) => { if (!s.dead) this.drop(e, rotate, s); };
