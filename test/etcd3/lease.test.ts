@@ -83,6 +83,28 @@ describe('etcd3 agent lease', () => {
     }
   });
 
+  it('a leader whose lease etcd dropped puts its vanished key back if nobody took it; a key deleted while the lease lived stays gone', async () => {
+    await asLeader('recreate', async (dcs, leader, basePath) => {
+      const key = `${basePath}/leader`;
+      const lease = await rawLease(key);
+      expect(lease).not.toBeNull();
+      // As after an outage longer than ttl: etcd drops the lease and the key with it.
+      await env.raw().leaseClient.leaseRevoke({ ID: lease! });
+      expect(await rawLease(key)).toBeNull();
+      await sleep(1100);
+      expect(await dcs.updateLeader(leader, null)).toBe(true);
+      const relet = await rawLease(key);
+      expect(relet).not.toBeNull();
+      expect(relet).not.toBe(lease);
+      expect(await env.raw().get(key).string()).toBe('node1');
+      // Deleted by someone while my lease is alive: released on purpose, not put back.
+      await env.raw().delete().key(key);
+      await sleep(1100);
+      expect(await dcs.updateLeader(leader, null)).toBe(false);
+      expect(await rawLease(key)).toBeNull();
+    });
+  });
+
   it('sends at most one keep-alive per loop_wait, however often the loop calls', async () => {
     await asLeader('rate', async (dcs, leader) => {
       const r0 = await renewals();

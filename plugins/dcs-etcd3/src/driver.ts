@@ -163,7 +163,16 @@ export class Etcd3Driver implements DcsDriver {
       [], [this.getOp('leader')], left);
     if (res.succeeded) return this.held(true);
     const kv = res.responses[0]?.response_range?.kvs[0];
-    if (!kv || kv.value.toString() !== this.ctx.name) return this.held(false);
+    if (!kv) {
+      // Gone with a lease etcd dropped (an outage longer than ttl, as failsafe mode rides out): take
+      // it again if nobody has, as Patroni's etcd3 driver does when its lease was replaced. Whether
+      // the loop then sees the key vanish first (and acquires) or refreshes first must not matter.
+      // A key deleted while my lease lived was released on purpose, and is not put back.
+      if (!st.renewed) return this.held(false);
+      const create = await this.txn('recreate leader', [this.absent('leader')], [this.putOp('leader', this.ctx.name, lease)], [], left);
+      return this.held(create.succeeded);
+    }
+    if (kv.value.toString() !== this.ctx.name) return this.held(false);
     // Still my name but on an older lease (lease lost or ttl changed): move it to the current one.
     const rebind = await this.txn('rebind leader', [this.valueIs('leader', this.ctx.name)], [this.putOp('leader', this.ctx.name, lease)], [], left);
     return this.held(rebind.succeeded);
