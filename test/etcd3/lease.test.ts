@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Dcs, DcsError, type Leader } from '@pgha/core';
 import { keepAliveTarget } from '../../plugins/dcs-etcd3/src/client.js';
 import { KeepAliveChannel } from '../../plugins/dcs-etcd3/src/keepalive-stream.js';
+import { waitFor } from '../helpers/procs.js';
 import { driverFor, sectionFor, useEtcd, testContext, TEST_TTL, uniqueScope } from './harness.js';
 
 const RETRY_TIMEOUT = 2;
@@ -83,24 +84,41 @@ describe('etcd3 agent lease', () => {
     }
   });
 
-  it('a leader whose lease etcd dropped puts its vanished key back if nobody took it; a key deleted while the lease lived stays gone', async () => {
+  it('a leader whose lease etcd dropped puts its vanished key back if nobody took it; a key deleted while its lease lived stays gone', async () => {
     await asLeader('recreate', async (dcs, leader, basePath) => {
       const key = `${basePath}/leader`;
-      const lease = await rawLease(key);
-      expect(lease).not.toBeNull();
-      // As after an outage longer than ttl: etcd drops the lease and the key with it.
-      await env.raw().leaseClient.leaseRevoke({ ID: lease! });
+      /** The loop's view once it shows the key on `lease`. */
+      const viewOn = (lease: string | null) => waitFor(async () => {
+        const l = (await dcs.getCluster()).leader;
+        return l && String(l.session) === lease ? l : null;
+      }, 5000, `the view to show the key on lease ${lease}`);
+      const l1 = await rawLease(key);
+      expect(l1).not.toBeNull();
+      // As after an outage longer than ttl: etcd drops the lease and the key with it. The refresh
+      // finds the lease gone, gets a new one and puts the key back on it.
+      await env.raw().leaseClient.leaseRevoke({ ID: l1! });
       expect(await rawLease(key)).toBeNull();
       await sleep(1100);
       expect(await dcs.updateLeader(leader, null)).toBe(true);
-      const relet = await rawLease(key);
-      expect(relet).not.toBeNull();
-      expect(relet).not.toBe(lease);
+      const l2 = await rawLease(key);
+      expect(l2).not.toBeNull();
+      expect(l2).not.toBe(l1);
       expect(await env.raw().get(key).string()).toBe('node1');
-      // Deleted by someone while my lease is alive: released on purpose, not put back.
+      // The same when the member touch replaced the lease first: the view's key is on a lease that
+      // is no longer mine.
+      const onL2 = await viewOn(l2);
+      await env.raw().leaseClient.leaseRevoke({ ID: l2! });
+      await sleep(1100);
+      expect(await dcs.touchMember({ state: 'running' })).toBe(true);
+      expect(await dcs.updateLeader(onL2, null)).toBe(true);
+      const l3 = await rawLease(key);
+      expect(l3).not.toBeNull();
+      expect(l3).not.toBe(l2);
+      // Deleted by someone while the lease it was on (mine) is alive: released on purpose, not put back.
+      const onL3 = await viewOn(l3);
       await env.raw().delete().key(key);
       await sleep(1100);
-      expect(await dcs.updateLeader(leader, null)).toBe(false);
+      expect(await dcs.updateLeader(onL3, null)).toBe(false);
       expect(await rawLease(key)).toBeNull();
     });
   });

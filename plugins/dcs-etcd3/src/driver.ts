@@ -152,7 +152,7 @@ export class Etcd3Driver implements DcsDriver {
     return this.held(!!kv && kv.value.toString() === this.ctx.name && String(kv.lease) === lease);
   }
 
-  async updateLeader(_leader: Leader): Promise<boolean> {
+  async updateLeader(leader: Leader): Promise<boolean> {
     if (!this.lease) return false;
     const left = this.deadline();
     const st = await this.refreshLease(left, true);
@@ -165,10 +165,12 @@ export class Etcd3Driver implements DcsDriver {
     const kv = res.responses[0]?.response_range?.kvs[0];
     if (!kv) {
       // Gone with a lease etcd dropped (an outage longer than ttl, as failsafe mode rides out): take
-      // it again if nobody has, as Patroni's etcd3 driver does when its lease was replaced. Whether
-      // the loop then sees the key vanish first (and acquires) or refreshes first must not matter.
-      // A key deleted while my lease lived was released on purpose, and is not put back.
-      if (!st.renewed) return this.held(false);
+      // it again if nobody has, as Patroni's etcd3 driver does when the key it last saw was on
+      // another lease than its current one. Whether the loop sees the key vanish first (and
+      // acquires) or refreshes first must not matter. A key deleted while the lease it was on (my
+      // current one) lived was released on purpose, and is not put back.
+      const leaseReplaced = st.renewed || (leader.session !== null && String(leader.session) !== lease);
+      if (!leaseReplaced) return this.held(false);
       const create = await this.txn('recreate leader', [this.absent('leader')], [this.putOp('leader', this.ctx.name, lease)], [], left);
       return this.held(create.succeeded);
     }
