@@ -128,6 +128,20 @@ describe('KeepAliveChannel', () => {
     }
   });
 
+  it('a grpc-message that is not valid percent-encoding is shown as it came, not thrown out of the handler', async () => {
+    const srv = await server((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'bad %E0%A4%A escape' }, { endStream: true });
+    });
+    const channel = new KeepAliveChannel(target([srv.url]));
+    try {
+      const err = await channel.renew(ID, soon(), () => undefined).catch((e: unknown) => e);
+      expect((err as Error).message).toContain('bad %E0%A4%A escape');
+      expect(isTransient(err)).toBe(true);
+    } finally {
+      channel.close();
+    }
+  });
+
   it('a dead endpoint fails the renewal at once, and the next renewal goes to the next endpoint', async () => {
     const dead = await server(answering(20));
     await new Promise((r) => servers.pop()!.close(r));

@@ -65,6 +65,16 @@ function statusError(code: number, message: string): Error {
   return castGrpcError(Object.assign(new Error(text), { code }));
 }
 
+/** grpc-message is percent-encoded; one that is not validly so is shown as it came (never a throw). */
+function grpcMessage(raw: unknown): string {
+  const text = String(raw ?? '');
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export class KeepAliveChannel {
   private current: OpenStream | null = null;
   private opening: Promise<OpenStream> | null = null;
@@ -146,7 +156,7 @@ export class KeepAliveChannel {
       const code = h['grpc-status'] === undefined ? null : Number(h['grpc-status']);
       if (code === null && !ended) return;
       if (code === null || code === 0) return fail(transient('lease keepalive stream ended'), true);
-      const e = statusError(code, decodeURIComponent(String(h['grpc-message'] ?? '')));
+      const e = statusError(code, grpcMessage(h['grpc-message']));
       if (e instanceof EtcdInvalidAuthTokenError) this.target.invalidateToken();
       fail(e, true);
     };
