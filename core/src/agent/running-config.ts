@@ -37,7 +37,7 @@ export class RunningConfig {
   /** `cachedDynamic`: the cached `/config` (patroni.dynamic.json), which stands in until the DCS has one. */
   constructor(private readonly name: string, local: LoadedConfig, cachedDynamic: unknown, private readonly hooks: RunningConfigHooks) {
     this._local = local;
-    this._eff = effectiveConfig(local.config, cachedDynamic as never ?? null);
+    this._eff = effectiveConfig(local.config, cachedDynamic ?? null);
     this._s = agentSettings(local.config, this._eff);
   }
 
