@@ -5,7 +5,8 @@
  * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
  * leader with two streaming replicas, then per node over an idle period the RSS of the agent and of
  * every helper it runs (pgha: the fence and the deadman, outside the agent's tree; PostgreSQL
- * excluded), CPU % (time on a CPU, from schedstat), and etcd's request rate. Beside pgha runs the
+ * excluded), CPU % (time on a CPU, from schedstat), the CPU % of the PostgreSQL backends serving
+ * the agent's own connections (found by application_name), and etcd's request rate. Beside pgha runs the
  * floor (bench/lib/floor-process.mjs): the same libraries doing only the query, renewal and log line
  * a primary cannot skip, so the table shows how much of the agent's CPU is its own. Prints figures, asserts nothing.
  */
@@ -23,6 +24,7 @@ import { isAlive, waitFor } from '../test/helpers/procs.js';
 import { testUser, userTempDir } from '../test/helpers/user.js';
 import { etcdRates, type EtcdRates } from './lib/etcd-rates.js';
 import { measureIdle } from './lib/idle.js';
+import { agentBackends, backendsCpu, backendsPct } from './lib/backends.js';
 import { agentTree, cpuMs, pssMb, rssMb } from './lib/proctree.js';
 
 process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '25';
@@ -36,7 +38,7 @@ const SETTLE = Number(values.settle ?? 10);
 const DYNAMIC = { ttl: 20, loop_wait: LOOP_WAIT, retry_timeout: Math.min(10, Math.floor((20 - LOOP_WAIT) / 2)) };
 
 interface Figures {
-  system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number }>; etcd: EtcdRates | null;
+  system: string; bootstrapS: number; perNode: Array<{ node: string; agentMb: number; agentPssMb: number; helpersMb: number; cpuPct: number; helpersCpuPct: number; backendPct: number }>; etcd: EtcdRates | null;
   /** bench/lib/floor-process.mjs over the same idle period: CPU % and RSS MB. */
   floor?: { cpuPct: number; rssMb: number };
 }
@@ -73,18 +75,22 @@ async function pgha(etcd: EtcdCluster): Promise<Figures> {
     const floor = await startFloor(leader.pgPort);
     let floorCpu: { cpuPct: number; rssMb: number };
     let idle: Awaited<ReturnType<typeof measureIdle>>;
+    let backendPct: number[];
     try {
       await new Promise((r) => setTimeout(r, SETTLE * 1000));
       const f0 = cpuMs(floor.pid) ?? NaN;
+      const backends = await Promise.all(cluster.nodes.map((n) => agentBackends(n.pgPort, 'pgha')));
+      const b0 = backends.map(backendsCpu);
       const s0 = performance.now();
       idle = await measureIdle(cluster, IDLE, new Map());
+      backendPct = backends.map((pids, i) => backendsPct(b0[i]!, backendsCpu(pids), (performance.now() - s0) / 1000));
       floorCpu = { cpuPct: (100 * ((cpuMs(floor.pid) ?? NaN) - f0)) / (performance.now() - s0), rssMb: rssMb(floor.pid) ?? NaN };
     } finally {
       await floor.stop();
     }
     return {
       system: 'pgha', bootstrapS, floor: floorCpu, etcd: { unaryPerS: idle.dcsUnaryPerS, msgsPerS: idle.dcsMsgsPerS, byMethod: idle.dcsByMethod },
-      perNode: idle.nodes.map((n, i) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, agentPssMb: pssMb(cluster.nodes[i]!.proc!.pid) ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0), helpersCpuPct: n.helpersCpuPct ?? 0 })),
+      perNode: idle.nodes.map((n, i) => ({ node: n.node, agentMb: n.agentRssMb ?? NaN, agentPssMb: pssMb(cluster.nodes[i]!.proc!.pid) ?? NaN, helpersMb: n.helpers.reduce((s, h) => s + (h.rssMb ?? 0), 0), cpuPct: (n.agentCpuPct ?? 0) + (n.helpersCpuPct ?? 0), helpersCpuPct: n.helpersCpuPct ?? 0, backendPct: backendPct[i]! })),
     };
   } finally {
     await cluster.stop();
@@ -127,11 +133,14 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
     const pids = nodes.map((n) => n.proc!.pid);
     const used = (pid: number) => [pid, ...agentTree(pid).helpers.map((h) => h.pid)].reduce((s, p) => s + (cpuMs(p) ?? 0), 0);
     const before = pids.map(used);
+    const backends = await Promise.all(nodes.map((n) => agentBackends(n.pgPort, 'Patroni%')));
+    const b0 = backends.map(backendsCpu);
     const rates = etcdRates(etcd);
     const r0 = await rates.start();
     const s0 = performance.now();
     await new Promise((r) => setTimeout(r, IDLE * 1000));
     const dt = (performance.now() - s0) / 1000;
+    const b1 = backends.map(backendsCpu);
     return {
       system: 'Patroni 3.0.2', bootstrapS, etcd: await rates.stop(r0),
       perNode: nodes.map((n, i) => ({
@@ -139,6 +148,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
         helpersMb: agentTree(pids[i]!).helpers.reduce((s, h) => s + (rssMb(h.pid) ?? 0), 0),
         cpuPct: (100 * (used(pids[i]!) - before[i]!)) / 1000 / dt,
         helpersCpuPct: 0,
+        backendPct: backendsPct(b0[i]!, b1[i]!, dt),
       })),
     };
   } finally {
@@ -154,14 +164,14 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
 }
 
 function report(all: Figures[]): void {
-  console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle from ${SETTLE} s after healthy (per node: agent + helpers; PostgreSQL excluded)`);
-  console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | agent PSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node; helpers in brackets) | etcd unary RPC/s | etcd msgs/s | by method |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log(`\n3 nodes, etcd 3.4, ttl 20, loop_wait ${LOOP_WAIT}, ${IDLE} s idle from ${SETTLE} s after healthy (per node: agent + helpers; PostgreSQL excluded but for the backends of the agent's own connections, in their column)`);
+  console.log('| system | bootstrap to healthy s | agent RSS MB (per node) | agent PSS MB (per node) | helpers RSS MB (per node) | agent+helpers CPU % (per node; helpers in brackets) | CPU % of the agent\'s PostgreSQL backends (per node) | etcd unary RPC/s | etcd msgs/s | by method |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const f of all) {
     const col = (g: (n: Figures['perNode'][number]) => number, d: number) => f.perNode.map((n) => g(n).toFixed(d)).join(' / ');
     const by = f.etcd ? Object.entries(f.etcd.byMethod).map(([m, v]) => `${m} ${v}`).join(', ') : 'n/a';
-    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(3)} (${n.helpersCpuPct.toFixed(3)})`).join(' / ')} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
-    if (f.floor) console.log(`| floor (bench/lib/floor-process.mjs) | – | ${f.floor.rssMb.toFixed(1)} | – | – | ${f.floor.cpuPct.toFixed(3)} | – | – | one monitoring query, one lease keep-alive and one log line per loop_wait, nothing else |`);
+    console.log(`| ${f.system} | ${f.bootstrapS.toFixed(1)} | ${col((n) => n.agentMb, 1)} | ${col((n) => n.agentPssMb, 1)} | ${col((n) => n.helpersMb, 1)} | ${f.perNode.map((n) => `${n.cpuPct.toFixed(3)} (${n.helpersCpuPct.toFixed(3)})`).join(' / ')} | ${col((n) => n.backendPct, 3)} | ${f.etcd?.unaryPerS ?? 'n/a'} | ${f.etcd?.msgsPerS ?? 'n/a'} | ${by} |`);
+    if (f.floor) console.log(`| floor (bench/lib/floor-process.mjs) | – | ${f.floor.rssMb.toFixed(1)} | – | – | ${f.floor.cpuPct.toFixed(3)} | – | – | – | one monitoring query, one lease keep-alive and one log line per loop_wait, nothing else |`);
   }
 }
 

@@ -8,7 +8,7 @@
 import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import pg from '../../core/dist/postgres/pg-driver.js';
-import { MONITOR_SQL } from '../../core/dist/postgres/monitor.js';
+import { MONITOR_QUERY } from '../../core/dist/postgres/monitor.js';
 import { keepAliveTarget } from '../../plugins/dcs-etcd3/dist/client.js';
 import { KeepAliveChannel } from '../../plugins/dcs-etcd3/dist/keepalive-stream.js';
 
@@ -22,7 +22,7 @@ const channel = new KeepAliveChannel(keepAliveTarget(etcd, { endpoints: { hosts:
 const log = pino({ base: null }, pino.destination({ dest: logFile, sync: true }));
 
 setInterval(async () => {
-  await db.query(MONITOR_SQL);
+  await db.query(MONITOR_QUERY);
   await channel.renew(String(ID), Date.now() + 5000, () => undefined);
   log.info('no action. I am (node1), the leader with the lock');
 }, Number(loopWait) * 1000);

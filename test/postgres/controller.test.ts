@@ -33,7 +33,7 @@ afterAll(cleanupNodes);
 
 describe('PostgresController and the agent\'s port over it', () => {
   it('reports pending restart for a changed restart-only setting; a restart applies it', async () => {
-    // From the one monitoring query of the cycle (with pg_settings.pending_restart in it).
+    // pg_settings.pending_restart, read again when the monitoring query shows a new pg_conf_load_time().
     const pending = async () => a.pg.pendingRestart((await a.pg.status())!);
     expect(await pending()).toBe(false);
     await a.pg.query('ALTER SYSTEM SET max_files_per_process = 1500');

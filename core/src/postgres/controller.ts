@@ -17,7 +17,7 @@ import { commandLineGucs, ConfigFiles, writePgpass, type PgpassEntry, type Recov
 import * as dd from './datadir.js';
 import { killPostmasterTree } from './processes.js';
 import { runCommand, shlexSplit, userCommandCwd, type RunAs, type RunResult } from './exec.js';
-import { LocalConnection, parseStatus, MONITOR_SQL, type ConnectionParams, type ServerStatus } from './monitor.js';
+import { LocalConnection, parseStatus, MONITOR_QUERY, PendingSettings, type ConnectionParams, type ServerStatus } from './monitor.js';
 import { isPlainObject } from '../util/json.js';
 import {
   adoptPostmaster, runningPostmaster, readPostmasterPid, signalPostmaster, spawnPostmaster,
@@ -49,6 +49,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   private recoveryWritten = false;
   private startedGucs: Record<string, string> | null = null;
   private readonly conn: LocalConnection;
+  private readonly settingsPending: PendingSettings;
   private readonly launch: PostmasterLauncher;
 
   constructor(o: PostgresControllerOptions) {
@@ -67,6 +68,7 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
     this.conn = new LocalConnection(() => this.localConnectionParams(), 5000, () => {
       for (const ms of [0, 50, 200, 500]) setTimeout(() => this.watched?.probe(), ms).unref();
     });
+    this.settingsPending = new PendingSettings((q) => this.conn.query(q));
     this.launch = o.launch ?? ((so) => Promise.resolve(spawnPostmaster(so)));
     const pf = runningPostmaster(this.settings.dataDir);
     if (pf) this.watch(adoptPostmaster(pf.pid), 'running');
@@ -158,8 +160,10 @@ export class PostgresController extends EventEmitter<{ 'postmaster-exit': [Postm
   /** Role, timeline, LSNs, replication state and pg_stat_replication; null when the server does not answer. */
   async status(): Promise<ServerStatus | null> {
     try {
-      const row = (await this.query(MONITOR_SQL))[0]?.status;
-      return isPlainObject(row) ? parseStatus(row) : null;
+      const row = (await this.conn.query(MONITOR_QUERY))[0]?.status;
+      if (!isPlainObject(row)) return null;
+      const loadTime = typeof row.conf_load_time === 'string' ? row.conf_load_time : null;
+      return parseStatus(row, await this.settingsPending.pending(loadTime));
     } catch (e) {
       this.logger.debug({ err: String(e) }, 'monitoring query failed');
       return null;

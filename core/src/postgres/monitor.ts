@@ -1,7 +1,7 @@
 /**
  * SQL access to the local server with the `pg` package, and the one monitoring query the HA loop
- * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication, slots, pending
- * restart): one round trip, as Patroni's cluster_info_query.
+ * runs every cycle (role, timeline, LSNs, replication state, pg_stat_replication, slots, when the
+ * configuration was loaded): one round trip, as Patroni's cluster_info_query.
  */
 import pg from './pg-driver.js';
 import { SLOT_ROWS_SQL, slotRow } from '../slots/rows.js';
@@ -44,8 +44,10 @@ export interface ServerStatus {
   readonly replicationState: 'streaming' | 'in archive recovery' | null;
   readonly replication: readonly ReplicationRow[];
   readonly serverVersion: number;
-  /** Some setting in pg_settings waits for a restart. */
+  /** Some setting in pg_settings waits for a restart (PendingSettings). */
   readonly pendingRestart: boolean;
+  /** `pg_conf_load_time()` as text: when this backend last (re)loaded the configuration files. */
+  readonly confLoadTime: string | null;
   /** The non-temporary replication slots (slots/rows.ts). */
   readonly slots: readonly SlotRow[];
 }
@@ -56,6 +58,8 @@ const lsnOrNull = (v: unknown): bigint | null => (v === null || v === undefined 
  * The row comes back as one json value (`row_to_json`), not thirteen columns: the driver then
  * parses one field with JSON.parse instead of describing and converting each column every cycle.
  * The keys and JSON types are those of the columns (text stays a string, json nests).
+ * It runs as a named (prepared) statement: parsing and planning this text cost the server more than
+ * running it (PostgreSQL 15, backend CPU per execution: 3.7 ms as a simple query, 0.8 ms prepared).
  */
 export const MONITOR_SQL = `
 SELECT pg_catalog.row_to_json(m) AS status FROM (
@@ -78,10 +82,16 @@ SELECT pg_catalog.pg_is_in_recovery() AS in_recovery,
        pg_catalog.pg_wal_lsn_diff(flush_lsn, '0/0')::bigint::text AS flush_lsn,
        pg_catalog.pg_wal_lsn_diff(replay_lsn, '0/0')::bigint::text AS replay_lsn
      FROM pg_catalog.pg_stat_replication) r) AS replication,
-  (SELECT pg_catalog.bool_or(pending_restart) FROM pg_catalog.pg_settings) AS pending_restart,
+  pg_catalog.pg_conf_load_time()::text AS conf_load_time,
   (SELECT pg_catalog.json_agg(s) FROM (${SLOT_ROWS_SQL}) s) AS slots) m`;
 
-export function parseStatus(row: Record<string, unknown>): ServerStatus {
+export const MONITOR_QUERY: NamedQuery = { name: 'pgha_monitor', text: MONITOR_SQL };
+
+/** A statement the connection prepares once and then only binds and executes. */
+export interface NamedQuery { readonly name: string; readonly text: string }
+
+/** `pendingRestart`: from PendingSettings, which the row's conf_load_time keys. */
+export function parseStatus(row: Record<string, unknown>, pendingRestart = false): ServerStatus {
   const inRecovery = row.in_recovery === true;
   const rows = Array.isArray(row.replication) ? row.replication.filter(isPlainObject) : [];
   return {
@@ -95,7 +105,8 @@ export function parseStatus(row: Record<string, unknown>): ServerStatus {
     replayPaused: row.replay_paused === true,
     replicationState: inRecovery ? (row.receiver_status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
     serverVersion: Number(row.server_version),
-    pendingRestart: row.pending_restart === true,
+    pendingRestart,
+    confLoadTime: typeof row.conf_load_time === 'string' ? row.conf_load_time : null,
     slots: Array.isArray(row.slots) ? row.slots.filter(isPlainObject).map(slotRow) : [],
     replication: rows.map((r) => ({
       pid: Number(r.pid),
@@ -146,10 +157,10 @@ export class LocalConnection {
     if (current) this.onLost?.();
   }
 
-  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]> {
+  async query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string | NamedQuery, values?: unknown[]): Promise<R[]> {
     const c = await this.get();
     try {
-      return (await c.query<R>(sql, values)).rows;
+      return (await (typeof sql === 'string' ? c.query<R>(sql, values) : c.query<R>({ name: sql.name, text: sql.text, values }))).rows;
     } catch (e) {
       // A server-side error leaves the connection usable; anything else (socket gone) does not.
       if (!(e instanceof Error && 'severity' in e)) this.drop(c);
@@ -170,6 +181,35 @@ export class LocalConnection {
     clearTimeout(timer);
     // pg.Client has no public way to drop its socket without the server's reply.
     if (!ended) (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+}
+
+export const PENDING_RESTART_QUERY: NamedQuery = {
+  name: 'pgha_pending_restart', text: 'SELECT pg_catalog.bool_or(pending_restart) AS pending FROM pg_catalog.pg_settings',
+};
+
+/**
+ * pg_settings.pending_restart, asked only when the configuration the backend runs with was loaded
+ * anew. The flag changes only when a backend (re)loads the configuration files (at its start, which
+ * a new connection's inherited load time tells, or on SIGHUP), and each load moves
+ * pg_conf_load_time(); building pg_settings cost the backend 1.7 ms per cycle when it was part of
+ * the monitoring query, more than the rest of it.
+ */
+export class PendingSettings {
+  private known: { loadTime: string; pending: boolean } | null = null;
+
+  constructor(private readonly query: (q: NamedQuery) => Promise<Array<Record<string, unknown>>>) {}
+
+  /** A failed read leaves the last answer standing (false before any) and asks again next time. */
+  async pending(loadTime: string | null): Promise<boolean> {
+    if (loadTime !== null && this.known?.loadTime === loadTime) return this.known.pending;
+    try {
+      const pending = (await this.query(PENDING_RESTART_QUERY))[0]?.pending === true;
+      this.known = loadTime === null ? null : { loadTime, pending };
+      return pending;
+    } catch {
+      return this.known?.pending ?? false;
+    }
   }
 }
 
