@@ -3,6 +3,8 @@
  *  - leaderLeaseSentAt() = T such that the leader key cannot vanish before T + ttl, checked against
  *    the instant the key really disappears when Consul expires sessions at their earliest (TTL) and
  *    when the server raises the session TTL to its session_ttl_min;
+ *  - a refresh puts back a leader key that vanished with its session, as Patroni (never one deleted
+ *    on purpose or taken by another member);
  *  - an unreachable or frozen Consul gives DcsError within retry_timeout; a refused token DCS_AUTH.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,8 +67,11 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     const gone = await leaderGoneAt(earliest, scope, 10_000);
     expect(gone).toBeGreaterThanOrEqual(t2 + 4000);
     expect(gone).toBeLessThan(t2 + 4000 + 1500);
-    expect(await a.updateLeader({} as never)).toBe(false);
-    expect(a.leaderLeaseSentAt()).toBeNull();
+    // Gone with its session: the refresh puts the key back on a new one, and the bound starts again.
+    const sessionBefore = a.sessionId;
+    expect(await a.updateLeader({} as never)).toBe(true);
+    expect(a.sessionId).not.toBe(sessionBefore);
+    expect(a.leaderLeaseSentAt()!).toBeGreaterThan(gone - 2000);
   });
 
   it('follows the server minimum when ttl/2 is below session_ttl_min (session TTL raised to 3 s)', async () => {
@@ -93,8 +98,37 @@ describe('consul leader lease (leaderLeaseSentAt)', () => {
     expect(await a.touchMember({ state: 'running', role: 'primary' })).toBe(true);
     expect(a.sessionId).not.toBe(old);
     expect(a.leaderLeaseSentAt()).toBeNull();
-    expect(await a.updateLeader({} as never)).toBe(false);
+  });
+
+  it('a refresh puts back a leader key that vanished with its session if nobody took it (Patroni); not one deleted on purpose, not one taken', async () => {
+    const scope = uniqueScope('vanished');
+    const get = async () => {
+      const res = await fetch(`${earliest.url}/v1/kv/service/${scope}/leader`);
+      return res.status === 404 ? null : ((await res.json()) as any[])[0];
+    };
+    const a = await open(earliest, 'a', scope);
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const old = a.sessionId!;
+    // The session ends (an outage longer than ttl) and the key goes with it (behavior delete).
+    await fetch(`${earliest.url}/v1/session/destroy/${old}`, { method: 'PUT' });
+    expect(await get()).toBeNull();
+    expect(await a.updateLeader({ session: old } as never)).toBe(true);
+    expect(a.sessionId).not.toBe(old);
+    expect((await get()).Session).toBe(a.sessionId);
+    expect(a.leaderLeaseSentAt()).not.toBeNull();
+    // Deleted while the session that held it lives: released on purpose, not put back.
+    await fetch(`${earliest.url}/v1/kv/service/${scope}/leader`, { method: 'DELETE' });
+    expect(await a.updateLeader({ session: a.sessionId } as never)).toBe(false);
+    expect(await get()).toBeNull();
     expect(a.leaderLeaseSentAt()).toBeNull();
+    // Gone with the session, but another member took it first: left alone.
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const before = a.sessionId!;
+    await fetch(`${earliest.url}/v1/session/destroy/${before}`, { method: 'PUT' });
+    const b = await open(earliest, 'b', scope);
+    expect(await b.attemptToAcquireLeader()).toBe(true);
+    expect(await a.updateLeader({ session: before } as never)).toBe(false);
+    expect((await get()).Session).toBe(b.sessionId);
   });
 
   it('a ttl change moves the leader key to the new session without ever deleting it', async () => {

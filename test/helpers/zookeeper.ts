@@ -102,6 +102,9 @@ export const zk = {
       c.setData(path, Buffer.from(value), -1, (e2) => (e2 ? reject(e2) : resolve()));
     });
   }),
+  remove: (c: Client, path: string) => new Promise<void>((resolve, reject) => {
+    c.remove(path, -1, (e) => (e ? reject(e) : resolve()));
+  }),
   close: (c: Client) => new Promise<void>((resolve) => {
     const t = setTimeout(resolve, 1000);
     c.once('disconnected', () => { clearTimeout(t); resolve(); });

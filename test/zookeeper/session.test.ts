@@ -129,6 +129,34 @@ describe('session expiry', () => {
     expect((await zk.getData(raw, `/service/${scope}/leader`))!.data).toBe('node2');
   }, 40_000);
 
+  it('a leader whose session expired with its znode puts the znode back on its new session if nobody took it (Patroni); one deleted while its session lived stays deleted', async () => {
+    const scope = uniqueScope('vanished');
+    const path = `/service/${scope}/leader`;
+    const a = await driver(testContext('node1', scope, { ttl: 3 }));
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const oldSession = a.sessionId;
+    // The loop's last view: the key with my name on the old session. Then an outage longer than ttl.
+    const seen = { session: oldSession } as never;
+    await waitFor(async () => (await zk.getData(raw, path)) === null, 15_000, 'the leader znode expired with its session');
+    expect(await waitFor(async () => (await a.updateLeader(seen).catch(() => null)) === true, 10_000, 'the refresh put the znode back')).toBe(true);
+    expect(a.sessionId).not.toBe(oldSession);
+    expect(await zk.getData(raw, path)).toMatchObject({ data: 'node1', ephemeralOwner: a.sessionId });
+    expect(a.leaderLeaseSentAt()).not.toBeNull();
+    // Now deleted on purpose while the session that holds it lives: the refresh fails and leaves it gone.
+    await zk.remove(raw, path);
+    expect(await a.updateLeader({ session: a.sessionId } as never)).toBe(false);
+    expect(a.leaderLeaseSentAt()).toBeNull();
+    expect(await zk.getData(raw, path)).toBeNull();
+    // Gone with an expired session but taken by another member meanwhile: not touched.
+    const b = await driver(testContext('node2', scope, { ttl: 3 }));
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    const before = a.sessionId;
+    await waitFor(async () => (await zk.getData(raw, path)) === null, 15_000, 'the leader znode expired again');
+    expect(await b.attemptToAcquireLeader()).toBe(true);
+    expect(await waitFor(async () => (await a.updateLeader({ session: before } as never).catch(() => null)) === false, 10_000, 'refresh refused')).toBe(true);
+    expect(await zk.getData(raw, path)).toMatchObject({ data: 'node2', ephemeralOwner: b.sessionId });
+  }, 60_000);
+
   it('a ttl change moves the leader znode to a new session without a gap', async () => {
     const scope = uniqueScope('setttl');
     const a = await driver(testContext('node1', scope, { ttl: 3 }));

@@ -94,10 +94,12 @@ export class MemoryDriver implements DcsDriver {
 
   /** The store's clock starts the TTL as the call runs: that instant is the lease's send time. */
   private leaderSentAt: number | null = null;
+  private released = false;
   leaderLeaseSentAt(): number | null { return this.leaderSentAt; }
   private renewed(): true {
     this.store.keepAlive(this.session, this.ttlMs);
     this.leaderSentAt = this.store.clock.monotonic();
+    this.released = false;
     return true;
   }
 
@@ -111,6 +113,9 @@ export class MemoryDriver implements DcsDriver {
   async updateLeader(_leader: Leader): Promise<boolean> {
     this.check();
     const cur = this.store.get(this.k('leader'));
+    // Gone when it may have expired (ttl since the last renewal; not released by us): set it again,
+    // as the contract asks. Gone sooner: deleted on purpose.
+    if (!cur && (this.leaderSentAt === null ? !this.released : this.store.clock.monotonic() - this.leaderSentAt >= this.ttlMs)) return this.attemptToAcquireLeader();
     if (!cur || cur.value !== this.ctx.name) return false;
     if (cur.session !== this.session) this.store.put(this.k('leader'), this.ctx.name, this.session, this.ttlMs);
     return this.renewed();
@@ -121,6 +126,7 @@ export class MemoryDriver implements DcsDriver {
     const cur = this.store.get(this.k('leader'));
     if (!cur || cur.value !== this.ctx.name) return false;
     this.leaderSentAt = null;
+    this.released = true;
     return this.store.delete(this.k('leader'));
   }
 

@@ -37,7 +37,15 @@ export interface DcsDriver {
   loadCluster(): Promise<DcsNode[]>;
   /** Atomically create `/leader` = my name bound to my lease/TTL. False if it exists. Within retry_timeout. */
   attemptToAcquireLeader(): Promise<boolean>;
-  /** Refresh the leader key/lease, conditioned on the value being my name. Within retry_timeout. */
+  /**
+   * Refresh the leader key/lease, conditioned on the value being my name. Within retry_timeout.
+   * `leader` is the key as the loop last saw it (with my name). When the key is gone because the
+   * lease/session/TTL that carried it ran out (a store outage longer than ttl, which failsafe mode
+   * rides out), create it again on the current lease if it is still absent, and return true, as
+   * Patroni's drivers do: the loop must not demote only because its refresh came before the view that
+   * shows the key gone. A key deleted while the lease that carried it was alive was released on
+   * purpose: return false and leave it absent. A key someone else holds: false, left alone.
+   */
   updateLeader(leader: LeaderKey): Promise<boolean>;
   /**
    * When the renewal that keeps my leader key alive was sent: a `performance.now()` instant T such

@@ -138,20 +138,33 @@ export class ConsulDriver implements DcsDriver {
     return this.holding(!!cur && cur.Session === res.session && (cur.Value ?? '') === this.ctx.name ? res.session : null);
   }
 
-  async updateLeader(_leader: Leader): Promise<boolean> {
+  async updateLeader(leader: Leader): Promise<boolean> {
     if (!this.session) return false;
     const left = this.deadline();
     // The leader renews every cycle: this renewal is what keeps the leader key (and its lease) alive.
     // Should it fail, the last successful one still bounds the key's life (leaderLeaseSentAt keeps it).
     const st = await this.session.refresh(left, true);
     if (st.created) await this.rewriteMember(left);
+    const value = Buffer.from(this.ctx.name).toString('base64');
     const cur = await this.getKey('leader', left);
-    if (!cur || (cur.Value ?? '') !== this.ctx.name) return this.holding(null);
+    if (!cur) {
+      // Gone with the session that held it (invalidated in an outage longer than ttl, as failsafe
+      // mode rides out): take it again on the current session if nobody has, as Patroni does when
+      // its session changed. Whether the loop sees the key vanish first (and acquires) or refreshes
+      // first must not matter. A key deleted while that session lived was released on purpose.
+      const heldBy = this.leaderSession ?? leader.session;
+      if (heldBy === st.id) return this.holding(null);
+      const taken = await this.txn('recreate vanished leader', [
+        { KV: { Verb: 'check-not-exists', Key: this.k('leader') } },
+        { KV: { Verb: 'lock', Key: this.k('leader'), Value: value, Session: st.id } },
+      ], left);
+      return this.holding(taken ? st.id : null);
+    }
+    if ((cur.Value ?? '') !== this.ctx.name) return this.holding(null);
     if (cur.Session === st.id) return this.holding(st.id);
     // My name under another (older) session of mine (ttl changed): move it to the current one in one
     // transaction. Patroni deletes and re-acquires, which leaves a moment with no leader key.
     this.holding(null);
-    const value = Buffer.from(this.ctx.name).toString('base64');
     const moved = await this.txn('rebind leader', [
       { KV: { Verb: 'check-index', Key: this.k('leader'), Index: cur.ModifyIndex } },
       { KV: { Verb: 'unlock', Key: this.k('leader'), Value: value, Session: cur.Session ?? '' } },

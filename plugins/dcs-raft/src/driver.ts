@@ -12,6 +12,8 @@ export class RaftDriver implements DcsDriver {
   private retryTimeout: number;
   private readonly base: string;
   private leaderSentAt: number | null = null;
+  /** The last leader-key write of ours was a delete (a release): nothing of ours can expire. */
+  private released = false;
 
   /** `onClose` releases what the driver owns (a local member, or a client connection). */
   constructor(private readonly kv: KvApi, private readonly ctx: DcsContext, private readonly onClose: () => Promise<void> = () => kv.close()) {
@@ -55,7 +57,10 @@ export class RaftDriver implements DcsDriver {
   private async setLeader(cmd: KvCommand): Promise<boolean> {
     const sent = performance.now();
     const ok = await this.ok(cmd);
-    if (ok) this.leaderSentAt = sent;
+    if (ok) {
+      this.leaderSentAt = sent;
+      this.released = false;
+    }
     return ok;
   }
 
@@ -65,13 +70,27 @@ export class RaftDriver implements DcsDriver {
     return this.setLeader({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, ifAbsent: true });
   }
 
-  updateLeader(_leader: Leader): Promise<boolean> {
-    return this.setLeader({ op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs, prevValue: this.ctx.name });
+  /**
+   * A key that is gone when it may have expired is set again if still absent, as Patroni's Raft
+   * driver does (an outage longer than ttl, which failsafe mode rides out): whether the loop sees
+   * the key vanish first (and acquires) or refreshes first must not matter. The Raft leader expires
+   * a key no earlier than ttl after it applied our last write of it, so a key gone sooner than that
+   * after the write was sent was deleted on purpose and stays deleted, as one we released.
+   */
+  async updateLeader(_leader: Leader): Promise<boolean> {
+    const write = { op: 'set', key: this.k('leader'), value: this.ctx.name, ttlMs: this.ttlMs } as const;
+    const asked = performance.now();
+    if (await this.setLeader({ ...write, prevValue: this.ctx.name })) return true;
+    const mayHaveExpired = this.leaderSentAt === null ? !this.released : asked - this.leaderSentAt >= this.ttlMs;
+    return mayHaveExpired && this.setLeader({ ...write, ifAbsent: true });
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
     const ok = await this.ok({ op: 'del', key: this.k('leader'), prevValue: this.ctx.name });
-    if (ok) this.leaderSentAt = null;
+    if (ok) {
+      this.leaderSentAt = null;
+      this.released = true;
+    }
     return ok;
   }
 

@@ -197,12 +197,23 @@ export class ZookeeperDriver implements DcsDriver {
    * Nothing to write while the znode is ours: the request itself keeps the session alive. A znode
    * with our name owned by another session (a ttl change, or our previous incarnation) moves to the
    * current session in one transaction conditioned on its version, as Patroni recreates it.
+   * A znode that is gone with the session that held it (expired in an outage longer than ttl, as
+   * failsafe mode rides out) is created again on the current session if nobody has taken it, as
+   * Patroni does when its session changed: whether the loop sees the key vanish first (and
+   * acquires) or refreshes first must not matter. One deleted while that session lived was released
+   * on purpose and stays deleted; unlike Patroni, a znode someone else holds is never removed.
    */
-  async updateLeader(_leader: Leader): Promise<boolean> {
+  async updateLeader(leader: Leader): Promise<boolean> {
     if (this.ctx.ctl) return false;
     const left = deadline(this.retryMs);
     const session = this.live();
     const cur = await this.z.getData('update leader', 'leader', left, session);
+    if (!cur.ok && cur.code === Codes.NO_NODE && this.expiredWithSession(leader)) {
+      const r = await this.z.create('recreate vanished leader', 'leader', this.ctx.name, CreateMode.EPHEMERAL, left, session);
+      this.leaderSession = r.ok ? session : null;
+      if (r.ok) this.retire();
+      return r.ok;
+    }
     if (!cur.ok || cur.value.data?.toString() !== this.ctx.name) {
       this.leaderSession = null;
       return false;
@@ -220,6 +231,16 @@ export class ZookeeperDriver implements DcsDriver {
     this.leaderSession = moved.ok ? session : null;
     if (moved.ok) this.retire();
     return moved.ok;
+  }
+
+  /**
+   * Whether the session that held the leader znode the loop last saw is gone: the one this driver
+   * recorded no longer usable (expired), or, with no record (a key from before this process), the
+   * owner the loop saw is not the current session.
+   */
+  private expiredWithSession(leader: Leader): boolean {
+    if (this.leaderSession) return !this.leaderSession.usable;
+    return leader.session === null || leader.session === undefined || leader.session !== this.session.id;
   }
 
   async deleteLeader(_leader: Leader | null): Promise<boolean> {
