@@ -1,5 +1,5 @@
 /**
- * npm run bench:footprint [-- --idle 30 --settle 10 --loop-wait 2 --runs 1]
+ * npm run bench:footprint [-- --idle 30 --settle 10 --loop-wait 2 --runs 1 --systems pgha,patroni]
  *
  * pgha and Debian's Patroni 3.0.2 side by side on the same settings (3 nodes, one etcd 3.4 each,
  * ttl 20, loop_wait 2, retry_timeout 9, PostgreSQL 15): time from starting the three agents to a
@@ -28,7 +28,9 @@ import { agentBackends, backendsCpu, backendsPct } from './lib/backends.js';
 import { agentTree, cpuMs, pssMb, rssMb } from './lib/proctree.js';
 
 process.env.VITEST_POOL_ID = process.env.BENCH_PORT_POOL ?? '25';
-const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' }, settle: { type: 'string' } } });
+const { values } = parseArgs({ options: { idle: { type: 'string' }, 'loop-wait': { type: 'string' }, runs: { type: 'string' }, settle: { type: 'string' }, systems: { type: 'string' } } });
+/** `--systems pgha` (or `patroni`) runs one side only, e.g. to compare two builds of pgha in one period. */
+const SYSTEMS = new Set((values.systems ?? 'pgha,patroni').split(','));
 const IDLE = Number(values.idle ?? 30);
 const LOOP_WAIT = Number(values['loop-wait'] ?? 2);
 const RUNS = Number(values.runs ?? 1);
@@ -178,6 +180,7 @@ function report(all: Figures[]): void {
 const results: Figures[] = [];
 for (let run = 1; run <= RUNS; run++) {
   for (const [label, fn] of [['pgha', pgha], ['patroni', patroni]] as const) {
+    if (!SYSTEMS.has(label)) continue;
     const etcd = await startEtcd();
     try {
       console.log(`[run ${run}] ${label}...`);
