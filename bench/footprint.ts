@@ -162,6 +162,7 @@ async function patroni(etcd: EtcdCluster): Promise<Figures> {
         await waitFor(() => !isAlive(pid), 10_000, `postmaster ${pid}`).catch(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
       }
     }
+    rmSync(root, { recursive: true, force: true });
   }
 }
 
