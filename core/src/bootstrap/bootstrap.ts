@@ -144,7 +144,6 @@ export class Bootstrap {
     return true;
   }
 
-  /** Superuser password, post_bootstrap script, replication and rewind roles, then the configured pg_hba. */
   /**
    * An immediate checkpoint before the cluster is announced (not something Patroni does). The
    * members waiting to clone start their base backups the moment it is, and pg_basebackup asks
@@ -161,6 +160,7 @@ export class Bootstrap {
     }
   }
 
+  /** Superuser password, post_bootstrap script, replication and rewind roles, the configured pg_hba, then a checkpoint. */
   async postBootstrap(signal?: AbortSignal): Promise<boolean> {
     const pg = this.pg;
     const q = (sql: string) => pg.query(sql);

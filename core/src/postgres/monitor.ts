@@ -44,10 +44,8 @@ export interface ServerStatus {
   readonly replicationState: 'streaming' | 'in archive recovery' | null;
   readonly replication: readonly ReplicationRow[];
   readonly serverVersion: number;
-  /** Some setting in pg_settings waits for a restart (PendingSettings). */
+  /** Some setting in pg_settings waits for a restart (PendingSettings, keyed by the row's conf_load_time). */
   readonly pendingRestart: boolean;
-  /** `pg_conf_load_time()` as text: when this backend last (re)loaded the configuration files. */
-  readonly confLoadTime: string | null;
   /** The non-temporary replication slots (slots/rows.ts). */
   readonly slots: readonly SlotRow[];
 }
@@ -106,7 +104,6 @@ export function parseStatus(row: Record<string, unknown>, pendingRestart = false
     replicationState: inRecovery ? (row.receiver_status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
     serverVersion: Number(row.server_version),
     pendingRestart,
-    confLoadTime: typeof row.conf_load_time === 'string' ? row.conf_load_time : null,
     slots: Array.isArray(row.slots) ? row.slots.filter(isPlainObject).map(slotRow) : [],
     replication: rows.map((r) => ({
       pid: Number(r.pid),
