@@ -32,7 +32,7 @@ describe('pgha plugin init', () => {
   afterAll(() => { if (root && !process.env.PGHA_KEEP_TEST_DIRS) rmSync(root, { recursive: true, force: true }); });
 
   it.each([
-    ['dcs', 'my-store', 13],
+    ['dcs', 'my-store', 14],
     ['replica', 'fastclone', 4],
   ] as const)('--kind %s writes a package that builds and passes its conformance test unchanged', (kind, name, tests) => {
     if (kind === 'replica') requirePostgresBinaries();
