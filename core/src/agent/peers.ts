@@ -33,12 +33,18 @@ const unreachable = (name: string): PeerStatus => ({
 
 export async function fetchPeerStatus(http: HttpClient, member: Member, timeoutMs = 2000): Promise<PeerStatus> {
   if (!member.apiUrl) return unreachable(member.name);
+  // A timer cleared once answered (AbortSignal.timeout's would fire anyway, seconds later, and build
+  // an exception nobody reads: the race asks every peer, every cycle it runs).
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const res = await http(member.apiUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    const res = await http(member.apiUrl, { signal: abort.signal, headers: { accept: 'application/json' } });
     const body: unknown = await res.json();
     return peerStatusFromJson(member.name, body);
   } catch {
     return unreachable(member.name);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -61,11 +61,17 @@ describe('RunningConfig', () => {
     expect(cfg.haSettings(false)).not.toBe(ha);
   });
 
-  it('an unreadable DCS keeps the /config last seen', () => {
-    const { cfg } = running();
+  it('an unreadable DCS keeps the /config last seen, without building anything again', () => {
+    const { cfg, seen } = running();
     cfg.apply(withConfig(1, { ttl: 40 }), null);
+    const eff = cfg.eff;
     cfg.apply(null, null);
     expect(cfg.eff.cluster.ttl).toBe(40);
+    expect(cfg.eff).toBe(eff);
+    expect(seen.effective).toBe(1);
+    cfg.apply(withConfig(1, { ttl: 40 }), null); // readable again, /config unchanged
+    expect(cfg.eff).toBe(eff);
+    expect(seen.settings).toHaveLength(1);
   });
 
   it('a re-read local file is taken in at the next apply, new tags included', () => {

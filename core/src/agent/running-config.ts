@@ -78,8 +78,10 @@ export class RunningConfig {
    */
   apply(cluster: Cluster | null, majorVersion: number | null): void {
     if (cluster && majorVersion !== null) this.enforceHotStandbyFeedback = this.hotStandbyFeedbackNeeded(cluster, majorVersion);
-    const seen = { local: this._local, config: cluster?.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null, hotStandbyFeedback: this.enforceHotStandbyFeedback };
     const was = this.seen;
+    // No view (the DCS cannot be read): `/config` is as last seen, and what it gave stays in force.
+    const config = !cluster ? was?.config ?? null : cluster.config ? `${String(cluster.config.version)}/${String(cluster.config.modifyVersion)}` : null;
+    const seen = { local: this._local, config, hotStandbyFeedback: this.enforceHotStandbyFeedback };
     if (was && was.local === seen.local && was.config === seen.config && was.hotStandbyFeedback === seen.hotStandbyFeedback) return;
     this.seen = seen;
     const dynamic = cluster?.config && Object.keys(cluster.config.data).length ? cluster.config.data : null;

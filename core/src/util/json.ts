@@ -18,11 +18,21 @@ export interface JsonLimits {
 
 export type BoundedJson = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
+/** Occurrences of `ch` in `text`, counting no further than `max`. */
+function countUpTo(text: string, ch: string, max: number): number {
+  let n = 0;
+  for (let i = text.indexOf(ch); i !== -1 && n < max; i = text.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
 /**
  * Nesting depth of JSON text, counting brackets outside strings; stops as soon as `limit` is passed.
  * O(n) and allocation-free, so a hostile 60 KB `{"a":{"a":...` is refused before JSON.parse builds it.
  */
 export function jsonTextDepthExceeds(text: string, limit: number): boolean {
+  // Nesting needs an opening bracket per level: text with no more than `limit` of them, as every
+  // value pgha itself writes, is within bounds without the character-by-character walk.
+  if (countUpTo(text, '{', limit + 1) + countUpTo(text, '[', limit + 1) <= limit) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
