@@ -44,37 +44,48 @@ const NETWORK_OPS = new Set(['loadCluster', 'attemptToAcquireLeader', 'updateLea
 interface Life { alive: boolean }
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
-/** Calls from a dead process never happen (they hang, as the process is gone). */
-function mortal<T extends object>(target: T, life: Life): T {
+type Method = (...a: unknown[]) => unknown;
+
+/**
+ * A proxy whose methods are `wrap(method, name)`, made once per method (the agent reads these
+ * objects' members thousands of times a run); other members read through.
+ */
+function wrapMethods<T extends object>(target: T, wrap: (method: Method, prop: string | symbol) => Method): T {
+  const made = new Map<string | symbol, { method: Method; wrapped: Method }>();
   return new Proxy(target, {
     get(t, prop, receiver) {
       const v = Reflect.get(t, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => (life.alive ? (v as (...a: unknown[]) => unknown).apply(t, args) : never());
+      const was = made.get(prop);
+      if (was?.method === v) return was.wrapped;
+      const wrapped = wrap(v as Method, prop);
+      made.set(prop, { method: v as Method, wrapped });
+      return wrapped;
     },
   });
 }
 
+/** Calls from a dead process never happen (they hang, as the process is gone). */
+function mortal<T extends object>(target: T, life: Life): T {
+  return wrapMethods(target, (v) => (...args: unknown[]) => (life.alive ? v.apply(target, args) : never()));
+}
+
 /** A driver whose calls take simulated time and fail with DcsError while the link to the DCS is down. */
 function linkedDriver(inner: MemoryDriver, name: string, env: NodeEnv, life: Life): DcsDriver {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function') return v;
-      if (!NETWORK_OPS.has(String(prop))) return v.bind(target);
-      return async (...args: unknown[]) => {
-        if (!life.alive) return never();
-        const owner = `agent:${name}`;
-        const there = env.latency(name);
-        if (there > 0) await env.clock.sleep(owner, there);
-        if (!env.reachable(name, 'dcs')) throw new DcsError(`${name} cannot reach the DCS`);
-        if (!life.alive) return never();
-        const r = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        const back = env.latency(name);
-        if (back > 0) await env.clock.sleep(owner, back);
-        return r;
-      };
-    },
+  const owner = `agent:${name}`;
+  return wrapMethods(inner, (v, prop) => {
+    if (!NETWORK_OPS.has(String(prop))) return v.bind(inner);
+    return async (...args: unknown[]) => {
+      if (!life.alive) return never();
+      const there = env.latency(name);
+      if (there > 0) await env.clock.sleep(owner, there);
+      if (!env.reachable(name, 'dcs')) throw new DcsError(`${name} cannot reach the DCS`);
+      if (!life.alive) return never();
+      const r = await (v.apply(inner, args) as Promise<unknown>);
+      const back = env.latency(name);
+      if (back > 0) await env.clock.sleep(owner, back);
+      return r;
+    };
   }) as DcsDriver;
 }
 
