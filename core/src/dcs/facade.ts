@@ -58,7 +58,7 @@ export class Dcs {
     const observe = (ok: boolean) => {
       try { this.onCall?.(what, (this.clock.monotonic() - started) / 1000, ok); } catch { /* metrics never fail a call */ }
     };
-    return withDeadline(fn(), ms, () => new DcsError(`${what}: no answer from DCS within ${this.timings.retryTimeout}s`, { code: ErrorCodes.DCS_TIMEOUT }))
+    return withDeadline(fn(), ms, () => new DcsError(`${what}: no answer from DCS within ${this.timings.retryTimeout}s`, { code: ErrorCodes.DCS_TIMEOUT }), this.clock)
       .then((v) => { observe(true); return v; }, (e: unknown) => {
         observe(false);
         if (e instanceof DcsError) throw e;

@@ -28,6 +28,11 @@ export class SimClock implements Clock {
     return () => { this.timers = this.timers.filter((x) => x !== timer); };
   }
 
+  /** This clock as `owner` sees it: its timers (deadlines) are the owner's, frozen with it. */
+  of(owner: string): Clock {
+    return { now: () => this.now(), monotonic: () => this.monotonic(), timer: (ms, fire) => this.at(owner, this.t + Math.max(0, ms), fire) };
+  }
+
   freeze(owner: string): void { this.frozen.add(owner); }
   thaw(owner: string): void { this.frozen.delete(owner); }
   isFrozen(owner: string): boolean { return this.frozen.has(owner); }

@@ -85,7 +85,7 @@ export class SimCluster implements SimWorld {
       this.lag.set(node.name, o.lagMs ? o.lagMs(node.name) : Math.floor(this.random() * 400));
     }
     const ctx: DcsContext = { name: 'ctl', scope: 'sim', namespace: '/service', basePath: clusterBasePath('/service', 'sim'), ...this.timings, ctl: true };
-    this.ctl = new Dcs(new MemoryDriver(this.store, ctx), this.timings, this.clock);
+    this.ctl = new Dcs(new MemoryDriver(this.store, ctx), this.timings, this.clock.of('ctl'));
     // Non-leaders watch the leader key: a change (or expiry) wakes them.
     const leaderKey = `${ctx.basePath}/leader`;
     this.store.events.on('change', (key: string) => {

@@ -158,7 +158,7 @@ export class SimNode {
     const ctx: DcsContext = { name, scope: 'sim', namespace: '/service', basePath: clusterBasePath('/service', 'sim'), ...t, ctl: false };
     const life: Life = { alive: true };
     this.life = life;
-    const dcs = new Dcs(linkedDriver(new MemoryDriver(env.store, ctx), name, env, life), t, env.clock);
+    const dcs = new Dcs(linkedDriver(new MemoryDriver(env.store, ctx), name, env, life), t, env.clock.of(`agent:${name}`));
     dcs.wakeup = () => env.wake(name);
     this.dcs = dcs;
     this.fence = new SimFence(name, env, this.pg);

@@ -55,3 +55,22 @@ describe('withDeadline', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
   });
 });
+
+describe('withDeadline on a clock with its own timers', () => {
+  it('runs out on the clock, not on setTimeout, and a settled call cancels its timer', async () => {
+    const timers = new Map<number, () => void>();
+    let seq = 0;
+    const clock = { now: () => 0, monotonic: () => 0, timer: (_ms: number, fire: () => void) => { const id = ++seq; timers.set(id, fire); return () => timers.delete(id); } };
+    const answered = withDeadline(Promise.resolve('yes'), 10, () => new Error('late'), clock);
+    await expect(answered).resolves.toBe('yes');
+    expect(timers.size).toBe(0);
+    const hung = withDeadline(new Promise<string>(() => undefined), 10, () => new Error('no answer'), clock);
+    expect(timers.size).toBe(1);
+    let settled = false;
+    hung.then(() => { settled = true; }, () => { settled = true; });
+    await sleep(30); // real time past the deadline: nothing happens until the clock's timer fires
+    expect(settled).toBe(false);
+    [...timers.values()][0]!();
+    await expect(hung).rejects.toThrow('no answer');
+  });
+});

@@ -4,12 +4,22 @@ export interface Clock {
   now(): number;
   /** Monotonic ms (for timeouts, TTL bookkeeping): never jumps with NTP. */
   monotonic(): number;
+  /**
+   * Call `fire` after `ms` on this clock; returns what cancels it. Optional: deadlines fall back to
+   * setTimeout (a simulated clock gives its own, so a simulated slow call runs out of time too).
+   */
+  timer?(ms: number, fire: () => void): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
 };
+
+function realTimer(ms: number, fire: () => void): () => void {
+  const t = setTimeout(fire, ms);
+  return () => clearTimeout(t);
+}
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -24,12 +34,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Reject with `onTimeout()` when `p` does not settle within `ms`. */
-export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/** Reject with `onTimeout()` when `p` does not settle within `ms` (on `clock`'s timers when it has them). */
+export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error, clock?: Clock): Promise<T> {
   // One promise and one timer per call (not race + finally): the HA loop makes a few of these every cycle.
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    p.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
+    const cancel = (clock?.timer?.bind(clock) ?? realTimer)(ms, () => reject(onTimeout()));
+    p.then((v) => { cancel(); resolve(v); }, (e: unknown) => { cancel(); reject(e); });
   });
 }
 
