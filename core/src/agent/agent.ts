@@ -118,24 +118,11 @@ export class Agent implements ApiBackend {
     });
   }
 
-  private readonly report = (e: HaEvent): void => { this.reported++; this.events.push(e); };
-  private reported = 0;
+  private readonly report = (e: HaEvent): void => { this.events.push(e); };
   /** Events the running cycle took for its decision (not yet in `memory`). */
   private inFlight: HaEvent[] = [];
-  private pending: { memory: AgentMemory; inFlight: HaEvent[]; taken: number; left: number; reported: number; value: AgentMemory } | null = null;
-  /**
-   * Memory with every event not yet decided on (not kept as memory). Asked several times a cycle
-   * (the role to publish, the decision's input), so the answer is reused until memory or an event
-   * list changed: events are only ever reported (counted), taken by a cycle or put back.
-   */
-  private pendingMemory(): AgentMemory {
-    const p = this.pending;
-    if (p && p.memory === this.memory && p.inFlight === this.inFlight && p.taken === this.inFlight.length
-      && p.left === this.events.length && p.reported === this.reported) return p.value;
-    const value = applyEvents(applyEvents(this.memory, this.inFlight), this.events);
-    this.pending = { memory: this.memory, inFlight: this.inFlight, taken: this.inFlight.length, left: this.events.length, reported: this.reported, value };
-    return value;
-  }
+  /** Memory with every event not yet decided on (nothing is kept). */
+  private pendingMemory(): AgentMemory { return applyEvents(applyEvents(this.memory, this.inFlight), this.events); }
 
   /**
    * The role to publish now: memory with the events not yet decided on (a key handed over during a

@@ -46,8 +46,6 @@ export class SimFailure extends Error {}
 
 const TICK_MS = 1000;
 const WRITE_MS = 200;
-/** How long a cluster with every fault over must stay converged before a run may end early. */
-const STABLE_MS = 30_000;
 
 export class SimCluster implements SimWorld {
   readonly clock = new SimClock();
@@ -322,12 +320,12 @@ export class SimCluster implements SimWorld {
    * Run to the end; throws SimFailure naming the seed when an invariant breaks. The end: the quiet
    * period is over, or sooner, once every fault has ended (none left to inject, every crashed or
    * stopped agent, frozen process, partition and DCS loss back) and the cluster has stayed converged
-   * for STABLE_MS, longer than ttl: a leader key that is not being refreshed has expired by then.
+   * for ttl + 2 loop_waits: a leader key that is not being refreshed has expired by then.
    */
   async run(): Promise<void> {
     const faultsEnd = this.o.faults ? Math.max(0, ...this.o.faults.map((f) => f.at)) : this.o.faultsUntil ?? 70_000;
     const end = faultsEnd + 30_000 + (this.o.quietMs ?? 60_000);
-    const stableMs = Math.max(STABLE_MS, (this.timings.ttl + 2 * this.timings.loopWait) * 1000);
+    const stableMs = (this.timings.ttl + 2 * this.timings.loopWait) * 1000;
     let convergedSince: number | null = null;
     while (this.now < end) {
       await this.step(end);

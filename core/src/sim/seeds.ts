@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SimCluster } from './cluster.js';
 
@@ -50,7 +51,7 @@ export async function runSeedsInThreads(first: number, count: number, threads: n
   const module = import.meta.url; // this module, as loaded here (sources through tsx, or the build)
   const shares = Array.from({ length: Math.min(threads, count) }, (_, i) => new Promise<string[]>((resolve, reject) => {
     const range: SeedRange = { first: first + i, count: count - i, stride: threads };
-    const w = new Worker(WORKER, { eval: true, workerData: { tsx: new URL(`file://${tsx}`).href, module, range } });
+    const w = new Worker(WORKER, { eval: true, workerData: { tsx: pathToFileURL(tsx).href, module, range } });
     w.once('message', (failures: string[]) => { resolve(failures); void w.terminate(); });
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`simulation thread ${i} exited (${code}) before reporting`)));
