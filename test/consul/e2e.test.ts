@@ -107,7 +107,7 @@ describe('pgha on Consul (emulator), PostgreSQL 15', () => {
     }, 30_000, 'patronictl to show the new leader');
     expect(rows.filter((r) => r.Role === 'Leader')).toHaveLength(1);
     expect((await pghaList()).find((r) => r.Role === 'Leader')?.Member).toBe(next.name);
-    expect(await cluster.writablePrimaries()).toEqual([next.name]);
+    await cluster.expectWritablePrimaries([next.name]);
     // The old primary comes back and rejoins as a replica.
     leader.start();
     expect((await cluster.waitHealthy(2, 120_000)).name).toBe(next.name);

@@ -32,7 +32,7 @@ describe('HA agent end to end (etcd, PostgreSQL 15)', () => {
 
   it('bootstraps one leader and two streaming replicas; writes reach the replicas', async () => {
     const leader = await cluster.waitHealthy(2);
-    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await cluster.expectWritablePrimaries([leader.name]);
     await write(leader, 'bootstrap');
     await replicasHave(leader, 'bootstrap');
     // Members publish `streaming` with their next member-key write, a cycle after pg_stat_replication shows it.
@@ -125,7 +125,7 @@ describe('HA agent end to end (etcd, PostgreSQL 15)', () => {
     const healthy = await cluster.waitHealthy(2, 120_000);
     expect(healthy.name).toBe(newLeader.name);
     await replicasHave(newLeader, 'after-crash');
-    expect(await cluster.writablePrimaries()).toEqual([newLeader.name]);
+    await cluster.expectWritablePrimaries([newLeader.name]);
   }, 240_000);
 
   it('in pause a killed postmaster is not restarted and nothing fails over', async () => {

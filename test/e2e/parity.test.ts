@@ -107,7 +107,7 @@ describe('Patroni parity (issue 21): etcd, PostgreSQL 15, TLS REST API', () => {
     const node = solo.node('node1');
     await solo.waitHealthy(0, 120_000);
     expect(readFileSync(join(node.dir, 'bootstrap-ran-in'), 'utf8').trim()).toBe(node.dir);
-    expect(await solo.writablePrimaries()).toEqual(['node1']);
+    await solo.expectWritablePrimaries(['node1']);
   }, 150_000);
 
   it('(3) POST /reinitialize on the leader of a one-node cluster: 503 I am the leader, can not reinitialize', async () => {

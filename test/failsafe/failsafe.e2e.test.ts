@@ -107,7 +107,7 @@ describe('failsafe mode: a DCS outage longer than ttl (etcd, PostgreSQL 15)', ()
     expect(back.name).toBe(leader.name);
     expect(leader.postmasterPid()).toBe(pid);
     await waitFor(async () => (await leader.get('/patroni')).body.failsafe_mode_is_active === undefined, 30_000, 'failsafe mode to end');
-    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await cluster.expectWritablePrimaries([leader.name]);
   }, 150_000);
 
   it('a /failsafe member that does not answer: the primary demotes', async () => {
@@ -120,7 +120,7 @@ describe('failsafe mode: a DCS outage longer than ttl (etcd, PostgreSQL 15)', ()
       await waitFor(async () => !(await writes(leader, 1000)), 30_000, 'the primary to stop accepting writes');
       // Demoted by its own decision (retry_timeout 5 + a failed round of POST /failsafe), before ttl.
       expect(Date.now() - frozenAt).toBeLessThan(20_000);
-      expect(await cluster.writablePrimaries()).toEqual([]);
+      await cluster.expectWritablePrimaries([]);
       await waitFor(() => leader.log().includes('failsafe: no confirmation from ' + silent.name), 10_000, 'the missing confirmation in the log');
     } finally {
       await cluster.etcd.freeze(0, false);
@@ -140,7 +140,7 @@ describe('failsafe mode: a DCS outage longer than ttl (etcd, PostgreSQL 15)', ()
     try {
       await waitFor(async () => !(await writes(leader, 1000)), 30_000, 'the primary to stop accepting writes');
       expect(Date.now() - frozenAt).toBeLessThan(20_000);
-      expect(await cluster.writablePrimaries()).toEqual([]);
+      await cluster.expectWritablePrimaries([]);
     } finally {
       await cluster.etcd.freeze(0, false);
     }

@@ -22,7 +22,7 @@ const key = (k: string) => `/service/${cluster.scope}/${k}`;
 /** Both agents alive, exactly `leader` writable, and it still holds the leader key. */
 async function unchanged(leader: TestNode, pmPid: number | null): Promise<void> {
   for (const n of cluster.nodes) expect(n.agentAlive(), `${n.name} agent alive; log:\n${n.log().slice(-3000)}`).toBe(true);
-  expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+  await cluster.expectWritablePrimaries([leader.name]);
   expect(await cluster.leaderName()).toBe(leader.name);
   if (pmPid !== null) expect(leader.postmasterPid()).toBe(pmPid);
 }

@@ -340,20 +340,43 @@ export class TestCluster {
       const rows = await leader.sql<{ state: string }>("SELECT state FROM pg_stat_replication WHERE state = 'streaming' AND application_name = ANY($1)", [members]);
       return rows.length >= replicas ? leader : null;
     }, timeoutMs, `a leader with ${replicas} streaming replicas (logs: ${this.root})`, 250).catch(async (e: Error) => {
-      throw new Error(`${e.message}\n${await diagnose(this.nodes, (n) => join(n.dataDir, 'pgha.postmaster.log'))}`);
+      throw new Error(`${e.message}\n${await this.diagnose()}`);
     });
   }
 
-  /** Nodes whose PostgreSQL accepts writes right now (pg_is_in_recovery() = false). */
+  /**
+   * Nodes whose PostgreSQL accepts writes right now (pg_is_in_recovery() = false). A node that
+   * refuses the connection, or answers that it is starting or stopping, is not writable; one whose
+   * connection timed out (a loaded CI machine) is asked again, so a slow answer is not mistaken
+   * for "not a primary".
+   */
   async writablePrimaries(): Promise<string[]> {
     const out: string[] = [];
     await Promise.all(this.nodes.map(async (n) => {
-      try {
-        const rows = await n.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-        if (rows[0]?.r === false) out.push(n.name);
-      } catch { /* not reachable */ }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const rows = await n.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+          if (rows[0]?.r === false) out.push(n.name);
+          return;
+        } catch (e) {
+          if (attempt >= 3 || !/timeout/i.test((e as Error).message)) return;
+        }
+      }
     }));
     return out.sort();
+  }
+
+  /** Assert which nodes accept writes; on a mismatch the error carries every node's state and log tails. */
+  async expectWritablePrimaries(expected: readonly string[]): Promise<void> {
+    const got = await this.writablePrimaries();
+    const want = [...expected].sort();
+    if (JSON.stringify(got) === JSON.stringify(want)) return;
+    throw new Error(`writable primaries: ${JSON.stringify(got)}, expected ${JSON.stringify(want)}\n${await this.diagnose()}`);
+  }
+
+  /** Every node's state and the tails of its agent's and PostgreSQL's logs. */
+  diagnose(): Promise<string> {
+    return diagnose(this.nodes, (n) => join(n.dataDir, 'pgha.postmaster.log'));
   }
 
   /** Stop every agent, then any postmaster still alive (by PID), the DCS if we started it, and remove files. */

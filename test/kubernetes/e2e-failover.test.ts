@@ -203,7 +203,7 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
 
   it('a hung API server (SIGSTOP): the primary stops taking writes within ttl; after SIGCONT one primary again', async () => {
     const before = await cluster.waitHealthy(2, 120_000);
-    expect(await cluster.writablePrimaries()).toEqual([before.name]);
+    await cluster.expectWritablePrimaries([before.name]);
     const t0 = Date.now();
     process.kill(emu.proc.pid, 'SIGSTOP');
     try {
@@ -211,12 +211,12 @@ describe('pgha on the Kubernetes DCS (emulator, Endpoints mode, RBAC of the exam
       await waitFor(async () => (await cluster.writablePrimaries()).length === 0, 30_000, 'the primary to stop accepting writes while the API hangs');
       expect(Date.now() - t0).toBeLessThan(20_000);
       await new Promise((r) => setTimeout(r, 3000));
-      expect(await cluster.writablePrimaries()).toEqual([]);
+      await cluster.expectWritablePrimaries([]);
     } finally {
       process.kill(emu.proc.pid, 'SIGCONT');
     }
     const after = await cluster.waitHealthy(2, 120_000);
-    expect(await cluster.writablePrimaries()).toEqual([after.name]);
+    await cluster.expectWritablePrimaries([after.name]);
     await waitFor(async () => (await podRoles())[after.name] === 'primary', 30_000, 'the primary labelled again');
   }, 240_000);
 });

@@ -42,7 +42,7 @@ describe('pgha on the raft DCS', () => {
       expect(ms.filter((m) => m.role === 'leader').map((m) => m.name)).toEqual([leader.name]);
       expect((await n.get('/patroni')).body.role).toBe(n === leader ? 'primary' : 'replica');
     }
-    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await cluster.expectWritablePrimaries([leader.name]);
     // Data written on the primary reaches both replicas.
     await leader.sql('CREATE TABLE raft_e2e (id int PRIMARY KEY, note text)');
     await leader.sql("INSERT INTO raft_e2e VALUES (1, 'before failover')");
@@ -88,7 +88,7 @@ describe('pgha on the raft DCS', () => {
     }, 90_000, `${other.name} to stream from ${newLeader.name}`);
     expect((await other.sql<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
     expect((await other.get('/replica')).status).toBe(200);
-    expect(await cluster.writablePrimaries()).toEqual([newLeader.name]);
+    await cluster.expectWritablePrimaries([newLeader.name]);
 
     // The promotion moved to a new timeline and kept the data; new writes replicate to the follower.
     // The member key carries the new timeline from the cycle after the promotion finished.

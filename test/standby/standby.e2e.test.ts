@@ -150,7 +150,7 @@ describe('standby cluster (etcd, PostgreSQL 15)', () => {
     expect(demote.code, `${demote.stdout}\n${demote.stderr}`).toBe(0);
     expect(demote.stdout).toContain('cluster is successfully demoted');
     const aStandby = await standbyHealthy(a, 2, 150_000);
-    expect(await a.writablePrimaries()).toEqual([]);
+    await a.expectWritablePrimaries([]);
     await bLeader.sql("INSERT INTO dc VALUES ('written-on-b')");
     for (const n of a.nodes) await waitFor(() => has(n, 'written-on-b'), 60_000, `${n.name} of A to replay B's write`);
     expect((await aStandby.get('/patroni')).body.role).toBe('standby_leader');

@@ -62,7 +62,7 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
 
   it('bootstraps one leader and two streaming replicas', async () => {
     const leader = await cluster.waitHealthy(2);
-    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await cluster.expectWritablePrimaries([leader.name]);
     await write(leader, 'bootstrap');
     await waitFor(async () => {
       const b = (await leader.get('/cluster')).body;
@@ -139,7 +139,7 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     await new Promise((r) => setTimeout(r, 8000));
     const after = await waitFor(() => zk.getData(raw, `${base()}/leader`).catch(() => null), 15_000, 'the leader znode through the survivors');
     expect(after).toMatchObject({ data: leader.name, ephemeralOwner: lock.ephemeralOwner });
-    expect(await cluster.writablePrimaries()).toEqual([leader.name]);
+    await cluster.expectWritablePrimaries([leader.name]);
     await write(leader, 'after-zk-leader-death');
     expect((await cluster.waitHealthy(2)).name).toBe(leader.name);
   }, 90_000);
@@ -199,7 +199,7 @@ describe('HA agents end to end on ZooKeeper (PostgreSQL 15)', () => {
     // Thawed, the old primary finds its session gone and someone else leading: it rejoins as a replica.
     const healthy = await cluster.waitHealthy(2, 120_000);
     expect(healthy.name).not.toBe(leader.name);
-    expect(await cluster.writablePrimaries()).toEqual([healthy.name]);
+    await cluster.expectWritablePrimaries([healthy.name]);
     const rows = await patroniList();
     expect(rows.filter((r) => r.Role === 'Leader').map((r) => r.Member)).toEqual([healthy.name]);
   }, 240_000);
