@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { clusterBasePath, type DcsContext } from '../dcs/driver.js';
 import { Dcs } from '../dcs/facade.js';
 import { decide } from '../ha/decide.js';
-import { scenario } from '../ha/scenario.js';
+import { runningPrimary, scenario, SYSID } from '../ha/scenario.js';
+import type { HaEvent } from '../ha/types.js';
 import { silentLogger } from '../log.js';
 import { MemoryDriver, MemoryStore } from '../testing/memory-driver.js';
 import { executePlan, type ExecutorContext } from './executor.js';
@@ -14,9 +15,9 @@ import { LongActionRunner } from './long-action.js';
 import type { PostgresPort } from './postgres-port.js';
 
 /** A PostgresPort that records calls and answers the few the executor awaits. */
-function recordingPort(): { port: PostgresPort; calls: string[] } {
+function recordingPort(extra: Record<string, unknown> = {}): { port: PostgresPort; calls: string[] } {
   const calls: string[] = [];
-  const answers: Record<string, unknown> = { lastLsn: 1000, demote: undefined, stop: true, follow: 'unchanged' };
+  const answers: Record<string, unknown> = { lastLsn: 1000, demote: undefined, stop: true, follow: 'unchanged', ...extra };
   const port = new Proxy({}, {
     get: (_t, prop: string) => (...args: unknown[]) => {
       calls.push(prop === 'demote' ? `demote:${String(args[0])}` : prop);
@@ -100,5 +101,59 @@ describe('executor: refreshing the leader lock', () => {
     await executePlan(ectx, plan);
     const c = await new Dcs(new MemoryDriver(store, { name: 'x', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: true }), { ttl: 30, loopWait: 10, retryTimeout: 10 }).getCluster();
     expect(c.failsafe).toEqual({ node1: 'http://n1/patroni', node2: 'http://n2/patroni' });
+  });
+});
+
+describe('executor: finishing a bootstrap', () => {
+  /** node1 finished initdb and post_bootstrap under the race key (''); `leader`: who holds the key now. */
+  async function finishing(leader: 'node1' | 'node2' | null) {
+    const store = new MemoryStore();
+    const ctx: DcsContext = { name: 'node1', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
+    const dcs = new Dcs(new MemoryDriver(store, ctx), { ttl: 30, loopWait: 10, retryTimeout: 10 });
+    expect(await dcs.initialize(true, '')).toBe(true);
+    const other = new Dcs(new MemoryDriver(store, { ...ctx, name: 'node2' }), { ttl: 30, loopWait: 10, retryTimeout: 10 });
+    if (leader === 'node2') {
+      // The race key was cleared as abandoned and node2 bootstrapped meanwhile.
+      expect(await other.attemptToAcquireLeader()).toBe(true);
+      await other.initialize(false, '6000000000000000001');
+      await other.setConfigValue('{"ttl":30}');
+    }
+    const cluster = await dcs.getCluster();
+    if (leader === 'node1') expect(await dcs.attemptToAcquireLeader()).toBe(true); // an earlier try whose answer was lost
+    const { port, calls } = recordingPort({ facts: { sysid: SYSID }, moveDataDirAside: '/data/pg.failed' });
+    const events: HaEvent[] = [];
+    const ectx: ExecutorContext = {
+      name: 'node1', dcs, pg: port, logger: silentLogger, http: fetch, long: new LongActionRunner(silentLogger, () => undefined, () => 0), cluster,
+      dynamicConfig: () => ({ ttl: 30, loop_wait: 10 }), monotonic: () => performance.now(), wall: () => Date.now(),
+      report: (e) => { events.push(e); }, lockSentAt: () => undefined, wakeup: () => undefined,
+    };
+    const { plan } = decide(scenario({ leader: null, initialize: '', pg: runningPrimary, memory: { bootstrap: 'post_done' } }));
+    await executePlan(ectx, plan);
+    return { calls, events: events.map((e) => e.type), after: await other.getCluster() };
+  }
+
+  it('takes the leader key, then stamps the cluster with its system ID and configuration', async () => {
+    const { calls, events, after } = await finishing(null);
+    expect(after.leaderName).toBe('node1');
+    expect(after.initialize).toBe(SYSID);
+    expect(after.config?.data).toMatchObject({ ttl: 30, loop_wait: 10 });
+    expect(events).toEqual(['lock', 'bootstrap_finished']);
+    expect(calls).not.toContain('stop');
+  });
+
+  it('a key it already holds (an earlier attempt whose answer was lost) counts as its own', async () => {
+    const { events, after } = await finishing('node1');
+    expect(after.leaderName).toBe('node1');
+    expect(after.initialize).toBe(SYSID);
+    expect(events).toEqual(['lock', 'bootstrap_finished']);
+  });
+
+  it('another leader: nothing of that cluster is touched; this server stops and its data goes aside', async () => {
+    const { calls, events, after } = await finishing('node2');
+    expect(after.leaderName).toBe('node2');
+    expect(after.initialize).toBe('6000000000000000001');
+    expect(after.config?.data).toEqual({ ttl: 30 });
+    expect(calls).toEqual(['stop', 'moveDataDirAside']);
+    expect(events).toEqual(['bootstrap_lost']);
   });
 });

@@ -99,7 +99,13 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
   const { dcs, pg, long, cluster } = ctx;
   switch (a.type) {
     case 'race_initialize':
-      return dcs.initialize(true, '');
+      try {
+        return await dcs.initialize(true, '');
+      } catch (e) {
+        // The create may have committed with its answer lost: only this node can know to look again.
+        if (e instanceof DcsError) ctx.report({ type: 'race_unanswered' });
+        throw e;
+      }
     case 'bootstrap':
       void long.run('bootstrap', 'bootstrap', (s) => pg.bootstrap(s))?.then((r) => r !== true && ctx.logger.error(`bootstrap failed: ${pg.lastError ?? String(r)}`));
       return;
@@ -107,13 +113,24 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       void long.run('post_bootstrap', 'post-bootstrap', (s) => pg.postBootstrap(s))?.then((r) => r !== true && ctx.logger.error(`post_bootstrap failed: ${pg.lastError ?? String(r)}`));
       return;
     case 'finish_bootstrap': {
+      // The leader key before the cluster's identity and configuration, and by compare-and-create
+      // (Patroni writes /initialize and /config, then takes the key unconditionally): a bootstrap
+      // that finishes after its race key was cleared as abandoned (its agent frozen past ttl) must
+      // not take over, or stamp its system ID on, a cluster another node bootstrapped since.
+      const sent = ctx.monotonic();
+      if (!(await dcs.attemptToAcquireLeader())) {
+        const now = await dcs.getCluster();
+        // Nobody holds it (it expired meanwhile): try again next cycle.
+        if (!now.leaderName) return;
+        // A leader other than me: this bootstrap lost (the plan's onFail abandons it). Mine: an
+        // earlier attempt whose answer was lost.
+        if (now.leaderName !== ctx.name) return false;
+      }
+      await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
+      ctx.report({ type: 'lock', op: 'acquire', ok: true });
       const facts = await pg.facts();
       await dcs.initialize(cluster?.initialize === null, facts.sysid ?? '');
       await dcs.setConfigValue(compactJson(ctx.dynamicConfig()));
-      const sent = ctx.monotonic();
-      const ok = await dcs.takeLeader();
-      if (ok) await ctx.lockSentAt(dcs.leaderLeaseSentAt(sent));
-      ctx.report({ type: 'lock', op: 'acquire', ok });
       ctx.report({ type: 'bootstrap_finished' });
       if (!a.standby) ctx.onRoleChange?.('primary');
       // This cycle's view predates /config and /leader: run the next one now, so the members that
@@ -132,6 +149,11 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
     }
     case 'failsafe_confirm':
       return ctx.confirmFailsafe ? ctx.confirmFailsafe() : false;
+    case 'clear_initialize':
+      await dcs.cancelInitialization();
+      return;
+    case 'abandon_bootstrap':
+      return bootstrapLost(ctx);
     case 'cancel_initialization': {
       await dcs.cancelInitialization().catch((e: unknown) => ctx.logger.error(`failed to delete the initialize key: ${String(e)}`));
       await pg.stop('immediate').catch(() => false);
@@ -270,6 +292,18 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
     case 'fatal':
       throw new FatalError(a.message);
   }
+}
+
+/**
+ * Another node leads a cluster this node's finished bootstrap was racing for: stop the new server and
+ * keep its data directory aside (nothing is deleted); with PGDATA empty the next cycle clones the leader.
+ */
+async function bootstrapLost(ctx: ExecutorContext): Promise<void> {
+  ctx.logger.error('another node leads the cluster this node had bootstrapped for: stopping PostgreSQL to join it as a replica');
+  await ctx.pg.stop('immediate').catch(() => false);
+  const movedTo = await ctx.pg.moveDataDirAside();
+  if (movedTo) ctx.logger.error(`the data directory of the bootstrap that lost was moved to ${movedTo}`);
+  ctx.report({ type: 'bootstrap_lost' });
 }
 
 /** Re-create PGDATA from `source` (the plan's reinitialize and POST /reinitialize). Null when something runs. */

@@ -13,6 +13,8 @@ const situations: Array<ScenarioOpts | HaInput> = [
   { leader: null, initialize: null, pg: emptyPg },
   { leader: null, pg: runningPrimary, memory: { bootstrap: 'started' } },
   { leader: null, pg: emptyPg, memory: { bootstrap: 'failed' } },
+  { leader: null, initialize: '', pg: emptyPg, members: [['node2', { role: 'uninitialized', state: 'stopped' }]], memory: { raceUnanswered: true, abandonedRaceSince: 0 } },
+  { leader: 'node2', pg: runningPrimary, memory: { bootstrap: 'post_done' } },
   { me: 'node2', pg: emptyPg },
   { leader: null, pg: runningPrimary, memory: { bootstrap: 'post_done' } },
   { initialize: null },

@@ -22,6 +22,9 @@ const kinds = (p: Plan) => p.actions.filter((a) => a.type !== 'sync_slots').map(
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 const iso = (ms: number) => new Date(NOW + ms).toISOString();
 
+/** A member without data that waits, as Patroni and pgha publish it. */
+const WAITING = (name: string): [string, Record<string, unknown>] => [name, { role: 'uninitialized', state: 'stopped' }];
+
 /** node1 (the leader) promoted to timeline 2; the replicas are on timeline 1. */
 const NEW_TL: Array<string | [string, Record<string, unknown>]> = [['node1', { timeline: 2 }], 'node2', 'node3'];
 
@@ -122,6 +125,12 @@ const rows: Row[] = [
   { name: 'node without bootstrap section waits', s: { leader: null, initialize: null, members: [], pg: emptyPg, settings: { canBootstrap: false } }, message: 'waiting for leader to bootstrap' },
   { name: 'nofailover node does not bootstrap', s: { leader: null, initialize: null, members: [], pg: emptyPg, tags: { nofailover: true } }, message: 'waiting for leader to bootstrap' },
   { name: 'initialize in progress: wait', s: { leader: null, initialize: '', members: [], pg: emptyPg }, message: 'waiting for leader to bootstrap' },
+  { name: 'race key nobody runs: wait ttl from the first sight', s: { leader: null, initialize: '', members: [WAITING('node2'), WAITING('node3')], pg: emptyPg, memory: { raceUnanswered: true, abandonedRaceSince: 1_000_000 - 29_000 } }, message: 'waiting for leader to bootstrap' },
+  { name: 'race key nobody runs for ttl: removed for a new race', s: { leader: null, initialize: '', members: [WAITING('node2'), WAITING('node3')], pg: emptyPg, memory: { raceUnanswered: true, abandonedRaceSince: 1_000_000 - 31_000 } }, message: 'removing the initialize key: nobody has bootstrapped the cluster for 31 seconds since my race for it went unanswered', actions: ['clear_initialize'], reason: /abandoned bootstrap race/ },
+  { name: 'race key nobody runs, my race was answered: wait for the winner (Patroni)', s: { leader: null, initialize: '', members: [WAITING('node2'), WAITING('node3')], pg: emptyPg, memory: { abandonedRaceSince: 1_000_000 - 300_000 } }, message: 'waiting for leader to bootstrap', actions: [] },
+  { name: 'race key while a member runs initdb: wait', s: { leader: null, initialize: '', members: [['node2', { role: 'uninitialized', state: 'initializing new cluster' }], WAITING('node3')], pg: emptyPg, memory: { raceUnanswered: true, abandonedRaceSince: 1_000_000 - 300_000 } }, message: 'waiting for leader to bootstrap' },
+  { name: 'race key while a member runs post_bootstrap (a primary, no leader key yet): wait', s: { leader: null, initialize: '', members: [['node2', { role: 'primary', state: 'running' }], WAITING('node3')], pg: emptyPg, memory: { raceUnanswered: true, abandonedRaceSince: 1_000_000 - 300_000 } }, message: 'waiting for leader to bootstrap' },
+  { name: 'race key while a member has data: wait (it adopts its own)', s: { leader: null, initialize: '', members: [['node2', { role: 'replica', state: 'stopped' }], WAITING('node3')], pg: emptyPg, memory: { raceUnanswered: true, abandonedRaceSince: 1_000_000 - 300_000 } }, message: 'waiting for leader to bootstrap' },
   { name: 'empty node clones from the leader', s: { me: 'node3', pg: emptyPg }, message: "trying to bootstrap from leader 'node1'", actions: ['clone'] },
   { name: 'empty node clones from a clonefrom replica', s: { me: 'node3', pg: emptyPg, members: ['node1', ['node2', { tags: { clonefrom: true } }], 'node3'] }, message: "trying to bootstrap from replica 'node2'", actions: ['clone'] },
   { name: 'no leader but a no_leader method: clone without leader', s: { me: 'node3', leader: null, pg: emptyPg, settings: { hasNoLeaderReplicaMethod: true } }, message: 'trying to bootstrap (without leader)', actions: ['clone'] },
@@ -133,7 +142,9 @@ const rows: Row[] = [
   { name: 'bootstrapped PG died cancels initialization', s: { leader: null, pg: crashedPrimary, memory: { bootstrap: 'started' } }, message: /removing initialize key/, actions: ['cancel_initialization'] },
   { name: 'waiting for end of recovery after custom bootstrap', s: { leader: null, pg: runningReplica, memory: { bootstrap: 'started' } }, message: 'waiting for end of recovery after bootstrap' },
   { name: 'post_bootstrap once primary', s: { leader: null, pg: runningPrimary, memory: { bootstrap: 'started' } }, message: 'running post_bootstrap', actions: ['post_bootstrap'] },
-  { name: 'publish the new cluster', s: { leader: null, pg: runningPrimary, memory: { bootstrap: 'post_done' } }, message: 'initialized a new cluster', actions: ['finish_bootstrap'] },
+  { name: 'publish the new cluster', s: { leader: null, pg: runningPrimary, memory: { bootstrap: 'post_done' } }, message: 'initialized a new cluster', actions: ['finish_bootstrap'], fail: 'another node leads the cluster: abandoning this node\'s bootstrap', failActions: ['abandon_bootstrap'] },
+  { name: 'another leader after my bootstrap: abandon it', s: { leader: 'node2', pg: runningPrimary, memory: { bootstrap: 'post_done' } }, message: "node2 leads the cluster: abandoning this node's bootstrap", actions: ['abandon_bootstrap'] },
+  { name: 'another leader while post_bootstrap is due: abandon it', s: { leader: 'node2', pg: runningPrimary, memory: { bootstrap: 'started' } }, message: /node2 leads the cluster/, actions: ['abandon_bootstrap'] },
 
   // --- existing data ---
   { name: 'invalid sysid suggests reinitialize', s: { me: 'node2', pg: { ...runningReplica, sysid: null } }, message: 'data dir for the cluster is not empty, but system ID is invalid; consider doing reinitialize' },
@@ -241,6 +252,22 @@ describe('decide() details', () => {
   it('write_initialize carries my sysid', () => {
     const p = decide(scenario({ initialize: '' })).plan;
     expect(p.actions[0]).toEqual({ type: 'write_initialize', sysid: SYSID, createNew: false });
+  });
+  it('an unanswered race is timed from the first cycle that sees it abandoned, and forgotten once someone bootstraps', () => {
+    const waiting = { leader: null, initialize: '', members: [WAITING('node2')], pg: emptyPg, memory: { raceUnanswered: true } } as const;
+    const first = decide(scenario(waiting));
+    expect(first.plan.actions).toEqual([]);
+    expect(first.memory.abandonedRaceSince).toBe(1_000_000);
+    // The same memory on the next cycle keeps the first sighting.
+    expect(decide({ ...scenario(waiting), memory: first.memory, monotonic: 1_010_000 }).memory.abandonedRaceSince).toBe(1_000_000);
+    const busy = decide({ ...scenario({ ...waiting, members: [['node2', { role: 'uninitialized', state: 'initializing new cluster' }]] }), memory: first.memory });
+    expect(busy.memory.abandonedRaceSince).toBeNull();
+    const later = decide({ ...scenario(waiting), memory: first.memory, monotonic: 1_030_000 });
+    expect(later.plan.actions.map((a) => a.type)).toEqual(['clear_initialize']);
+    expect(later.memory.abandonedRaceSince).toBeNull();
+    expect(later.memory.raceUnanswered).toBe(false);
+    // A leader settles it: the unanswered race is forgotten.
+    expect(decide({ ...scenario({ me: 'node3', pg: emptyPg }), memory: first.memory }).memory.raceUnanswered).toBe(false);
   });
   it('asks for peer statuses only when a race or handover is possible', () => {
     expect(needsPeerStatuses(scenario({ leader: null }))).toBe(true);

@@ -116,7 +116,7 @@ function decideCycle(input: HaInput, cluster: Cluster, hasLock: boolean): Plan {
   if (pg.starting && !settings.paused && hasLock) return startingPrimary(input, cluster);
 
   // 7. We won the initialize race: finish bootstrapping.
-  if (memory.bootstrap !== 'none') return postBootstrap(input);
+  if (memory.bootstrap !== 'none') return postBootstrap(input, cluster);
 
   // 8. The previous cycle tried to start PostgreSQL.
   if (memory.recovering && !pg.running) {
@@ -203,8 +203,12 @@ function startingPrimary(input: HaInput, cluster: Cluster): Plan {
   return { message: `PostgreSQL is still starting up, ${Math.round(left)} seconds until timeout`, actions: [{ type: 'update_lock' }], onFail: lost };
 }
 
-function postBootstrap(input: HaInput): Plan {
-  const { memory, pg } = input;
+function postBootstrap(input: HaInput, cluster: Cluster): Plan {
+  const { memory, pg, name } = input;
+  // Another node leads: its bootstrap ran after this one's race key was cleared as abandoned (this
+  // agent frozen past ttl). This cluster was never published; keep its data aside and join that one.
+  const lost: Plan = { message: `${cluster.leaderName ?? 'another node'} leads the cluster: abandoning this node's bootstrap`, actions: [{ type: 'abandon_bootstrap' }], reason: 'another node bootstrapped the cluster' };
+  if (memory.bootstrap !== 'running' && cluster.leaderName && cluster.leaderName !== name) return lost;
   if (memory.bootstrap === 'failed' || (memory.bootstrap !== 'running' && !pg.running)) {
     return { message: 'removing initialize key after failed attempt to bootstrap the cluster', actions: [{ type: 'cancel_initialization' }], reason: 'bootstrap failed' };
   }
@@ -215,10 +219,17 @@ function postBootstrap(input: HaInput): Plan {
     if (pg.inRecovery !== false) return plan('waiting for end of recovery after bootstrap');
     return plan('running post_bootstrap', { type: 'post_bootstrap' });
   }
-  return plan('initialized a new cluster', { type: 'finish_bootstrap' });
+  return { ...plan('initialized a new cluster', { type: 'finish_bootstrap' }), onFail: lost };
 }
 
 function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
+  const p = bootstrapOrCloneInner(input, cluster);
+  // The race this node could not get an answer for is settled once the key moved on or a leader exists.
+  const settled = input.memory.raceUnanswered && (cluster.initialize !== '' || !cluster.isUnlocked());
+  return settled ? { ...p, remember: { ...p.remember, raceUnanswered: false, abandonedRaceSince: null } } : p;
+}
+
+function bootstrapOrCloneInner(input: HaInput, cluster: Cluster): Plan {
   const { settings, tags, name } = input;
   const standby = settings.standbyCluster ? standbyBootstrap(input, cluster) : null;
   if (standby) return standby;
@@ -237,7 +248,35 @@ function bootstrapOrClone(input: HaInput, cluster: Cluster): Plan {
   if (settings.hasNoLeaderReplicaMethod && cluster.initialize !== '') {
     return plan('trying to bootstrap (without leader)', { type: 'clone', source: null });
   }
-  return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from' };
+  const abandoned = abandonedRace(input, cluster);
+  if (abandoned) return abandoned;
+  return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from', remember: { abandonedRaceSince: null } };
+}
+
+/**
+ * My race for the initialize key got no answer (its create may have committed: this node may have
+ * won without knowing it), and the key claims a race (value '') that nobody runs: no leader, and
+ * every other member's key shows a node without data that is not bootstrapping (Patroni's
+ * `uninitialized`, `stopped`). Patroni waits there forever. After ttl seconds of it (a live winner
+ * shows "initializing new cluster" within a loop or two) the key is removed, and the next cycle runs
+ * a new race. Only the node whose race went unanswered does this: a winner that is merely frozen
+ * mid-bootstrap is waited for, as Patroni does, since its server may be up.
+ */
+function abandonedRace(input: HaInput, cluster: Cluster): Plan | null {
+  const { memory, settings, monotonic, name } = input;
+  const idle = memory.raceUnanswered === true && cluster.initialize === '' && cluster.isUnlocked() && !settings.paused
+    && cluster.members.every((m) => m.name === name || (m.role === 'uninitialized' && m.state === 'stopped'));
+  if (!idle) return null;
+  const since = memory.abandonedRaceSince ?? null;
+  if (since === null) return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from', remember: { abandonedRaceSince: monotonic } };
+  const waited = (monotonic - since) / 1000;
+  if (waited < settings.ttl) return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from' };
+  return {
+    message: `removing the initialize key: nobody has bootstrapped the cluster for ${Math.round(waited)} seconds since my race for it went unanswered`,
+    actions: [{ type: 'clear_initialize' }],
+    remember: { abandonedRaceSince: null, raceUnanswered: false },
+    reason: 'abandoned bootstrap race',
+  };
 }
 
 /** Step 11: PostgreSQL is not running. Start it in the role the lock says, rewinding first if needed. */

@@ -48,6 +48,10 @@ export function applyEvent(m: AgentMemory, e: HaEvent): AgentMemory {
       return { ...m, rewind: e.result, divergenceFailedAt: null, ...(e.checkedFor ? { divergenceCheckedFor: e.checkedFor } : {}) };
     case 'bootstrap_finished':
       return { ...m, bootstrap: 'none', role: 'primary' };
+    case 'race_unanswered':
+      return { ...m, raceUnanswered: true };
+    case 'bootstrap_lost':
+      return { ...m, bootstrap: 'none', role: 'uninitialized', startedAt: null };
     case 'start_deadline':
       return { ...m, recovering: true, startedAt: e.since, startTimeout: e.seconds };
     case 'member_published':

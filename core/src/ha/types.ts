@@ -137,6 +137,10 @@ export interface AgentMemory {
   readonly divergenceFailedAt?: number | null;
   /** Monotonic ms when primary_race_backoff started (0: not started; the agent resets it when a leader exists). */
   readonly raceBackoffSince?: number;
+  /** My race for the initialize key failed without an answer: the create may have committed (see decide's abandonedRace). */
+  readonly raceUnanswered?: boolean;
+  /** Monotonic ms since which the initialize key has claimed a bootstrap race that nobody runs (see decide's abandonedRace). */
+  readonly abandonedRaceSince?: number | null;
   /** My WAL position as published in the previous cycle's member key (Patroni's `_prev_wal_lsn`). */
   readonly prevWalPosition?: number | null;
   /**
@@ -174,6 +178,10 @@ export type HaEvent =
   | { readonly type: 'divergence'; readonly leader: string; readonly result: 'not_needed' | 'need_rewind' | 'need_reinit' | 'unknown'; readonly checkedFor?: string; readonly at?: number }
   /** The cluster was published after bootstrap (initialize, config and the leader key written). */
   | { readonly type: 'bootstrap_finished' }
+  /** The race for the initialize key got no answer (a DCS error): whether it won is unknown. */
+  | { readonly type: 'race_unanswered' }
+  /** A finished bootstrap found another node leading: its data was moved aside, PGDATA is empty. */
+  | { readonly type: 'bootstrap_lost' }
   /** The member key was written with this xlog_location (Patroni's `_last_wal_lsn`). */
   | { readonly type: 'member_published'; readonly walPosition: number | null };
 
@@ -220,6 +228,10 @@ export type Action =
   | { readonly type: 'bootstrap' }
   | { readonly type: 'post_bootstrap' }
   | { readonly type: 'cancel_initialization' }
+  /** Remove an initialize key whose bootstrap race nobody runs (no data is touched). */
+  | { readonly type: 'clear_initialize' }
+  /** Another node leads: stop this node's unpublished bootstrap and move its data directory aside. */
+  | { readonly type: 'abandon_bootstrap' }
   | { readonly type: 'clone'; readonly source: string | null }
   /** Standby cluster: clone the remote source, then start following it as the standby leader. */
   | { readonly type: 'bootstrap_standby_leader' }
@@ -268,7 +280,7 @@ export type Action =
 
 /** Every action type `decide` emits, once (the exhaustiveness test checks each is reachable). */
 export const ACTION_TYPES = {
-  race_initialize: true, bootstrap: true, bootstrap_standby_leader: true, failsafe_confirm: true, post_bootstrap: true, cancel_initialization: true, clone: true, finish_bootstrap: true,
+  race_initialize: true, bootstrap: true, bootstrap_standby_leader: true, failsafe_confirm: true, post_bootstrap: true, cancel_initialization: true, clear_initialize: true, abandon_bootstrap: true, clone: true, finish_bootstrap: true,
   write_initialize: true, write_config: true, acquire_lock: true, update_lock: true, release_lock: true, clear_failover: true,
   promote: true, demote: true, start: true, follow: true, refresh: true, check_rewind: true, rewind: true, reinitialize: true,
   stop: true, cancel_long_action: true, update_history: true, stand_down_fence: true, sync_slots: true, scheduled_restart: true,

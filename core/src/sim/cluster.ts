@@ -18,6 +18,8 @@ export type Fault =
   | { readonly kind: 'node_crash'; readonly node: string; readonly ms: number }
   | { readonly kind: 'freeze'; readonly node: string; readonly ms: number }
   | { readonly kind: 'partition'; readonly node: string; readonly ms: number }
+  /** The node's DCS calls (those named in `ops`, else all) take effect but their answers are lost: it sees errors for what it did. */
+  | { readonly kind: 'lost_answers'; readonly node: string; readonly ms: number; readonly ops?: readonly string[] }
   | { readonly kind: 'dcs_loss'; readonly ms: number }
   | { readonly kind: 'switchover'; readonly candidate: string | null }
   | { readonly kind: 'shutdown'; readonly node: string | 'leader'; readonly ms: number };
@@ -57,6 +59,8 @@ export class SimCluster implements SimWorld {
   readonly writes: Array<{ id: string; node: string; at: number }> = [];
   readonly timings: SimTimings;
   readonly partitioned = new Set<string>();
+  /** Nodes whose DCS answers are lost now, with the operations it applies to (null: all). */
+  readonly answersLost = new Map<string, ReadonlySet<string> | null>();
   dcsDown = false;
   private seq = 0;
   private readonly recordTime = new Map<string, number>();
@@ -74,7 +78,7 @@ export class SimCluster implements SimWorld {
       clock: this.clock, store: this.store, world: this, timings: this.timings, durations, random: this.random,
       reachable: (a, b) => this.reachable(a, b), node: (n) => this.nodes.find((x) => x.name === n),
       // Most calls answer at once; one in fifty takes 0.1-3 s each way (a slow store or network).
-      wake: (n) => this.wake(n), latency: () => (this.random() < 0.02 ? 100 + Math.floor(this.random() * 2900) : 0),
+      wake: (n) => this.wake(n), answerLost: (n, op) => this.answersLost.has(n) && (this.answersLost.get(n)?.has(op) ?? true), latency: () => (this.random() < 0.02 ? 100 + Math.floor(this.random() * 2900) : 0),
     };
     for (let i = 1; i <= (o.nodes ?? 3); i++) {
       const node = new SimNode(`n${i}`, env, o.tags?.(`n${i}`) ?? {});
@@ -209,6 +213,10 @@ export class SimCluster implements SimWorld {
         this.partitioned.add(f.node);
         end(f.ms, `${f.node} heals`, () => this.partitioned.delete(f.node));
         return;
+      case 'lost_answers':
+        this.answersLost.set(f.node, f.ops ? new Set(f.ops) : null);
+        end(f.ms, `${f.node}'s answers come back`, () => this.answersLost.delete(f.node));
+        return;
       case 'dcs_loss':
         this.dcsDown = true;
         end(f.ms, 'the DCS is back', () => { this.dcsDown = false; });
@@ -251,7 +259,7 @@ export class SimCluster implements SimWorld {
       const ms = 1000 + Math.floor(r() * 29_000);
       const node = r() < 0.5 ? 'leader' : pick(names);
       const resolved = () => (node === 'leader' ? this.leaderName() ?? pick(names) : node);
-      const kind = pick(['pg_crash', 'node_crash', 'freeze', 'partition', 'dcs_loss', 'switchover', 'shutdown'] as const);
+      const kind = pick(['pg_crash', 'node_crash', 'freeze', 'partition', 'lost_answers', 'dcs_loss', 'switchover', 'shutdown'] as const);
       const candidate = pick([null, ...names]);
       out.push({ at, make: () => this.fault(kind, resolved(), ms, candidate) });
     }

@@ -32,6 +32,8 @@ export interface NodeEnv {
   node(name: string): SimNode | undefined;
   /** The agent asked for its next cycle now. */
   wake(name: string): void;
+  /** Are the DCS's answers to `name`'s `op` calls lost now (the calls still take effect)? */
+  answerLost(name: string, op: string): boolean;
   /** Extra DCS latency (ms) for one call from `name`. */
   latency(name: string): number;
 }
@@ -84,6 +86,8 @@ function linkedDriver(inner: MemoryDriver, name: string, env: NodeEnv, life: Lif
       const r = await (v.apply(inner, args) as Promise<unknown>);
       const back = env.latency(name);
       if (back > 0) await env.clock.sleep(owner, back);
+      // Done in the store, but the caller cannot know: a timeout as a real client sees one.
+      if (env.answerLost(name, String(prop)) || !env.reachable(name, 'dcs')) throw new DcsError(`${name}: the DCS's answer to ${String(prop)} was lost`);
       return r;
     };
   }) as DcsDriver;

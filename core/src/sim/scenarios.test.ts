@@ -4,6 +4,7 @@
  * 1. a replica that received WAL the new leader never had must be rewound and stream again;
  * 2. on a clean shutdown the leader key goes only once a member has the shutdown checkpoint, so
  *    nothing the primary acknowledged is lost to the member that takes over.
+ * Then defects the simulation itself found, e.g. a bootstrap race that nobody knew it had won.
  */
 import { describe, expect, it } from 'vitest';
 import { SimCluster } from './cluster.js';
@@ -36,6 +37,30 @@ describe('simulated defects', () => {
     await sim.run();
     expect(sim.leaderName()).not.toBe('n1');
     expect(sim.writes.filter((w) => w.node === 'n1').length).toBeGreaterThan(50);
+  });
+
+  it('a bootstrap race whose winner never heard it won: the key is cleared after ttl and a new race bootstraps', async () => {
+    // n1's create of /initialize commits but its answer is lost, so nobody bootstraps; the others
+    // boot into a claimed race. Before, all three waited for a leader forever.
+    const sim = new SimCluster({
+      seed: 5, bootAt: n1First,
+      faults: [{ at: 0, fault: { kind: 'lost_answers', node: 'n1', ms: 10_000, ops: ['initialize'] } }],
+    });
+    await sim.run();
+    expect(sim.trace.join('\n')).toMatch(/removing the initialize key: nobody has bootstrapped the cluster for \d+ seconds/);
+    expect(sim.leaderName()).not.toBeNull();
+  });
+
+  it('a race winner frozen mid-bootstrap is waited for (its server may be up): the key stays, the cluster forms when it thaws', async () => {
+    const sim = new SimCluster({
+      seed: 6, bootAt: n1First,
+      faults: [{ at: 3000, fault: { kind: 'freeze', node: 'n1', ms: 60_000 } }],
+    });
+    await sim.run();
+    const trace = sim.trace.join('\n');
+    expect(trace).toMatch(/n1: trying to bootstrap a new cluster/);
+    expect(trace).not.toMatch(/removing the initialize key/);
+    expect(sim.leaderName()).toBe('n1');
   });
 
   it('nostream and replicatefrom hold through failovers and lost races', async () => {
