@@ -115,8 +115,9 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
     case 'finish_bootstrap': {
       // The leader key before the cluster's identity and configuration, and by compare-and-create
       // (Patroni writes /initialize and /config, then takes the key unconditionally): a bootstrap
-      // that finishes after its race key was cleared as abandoned (its agent frozen past ttl) must
-      // not take over, or stamp its system ID on, a cluster another node bootstrapped since.
+      // whose race key another node cleared (decide's abandonedRace, while this agent was frozen
+      // past its member key's ttl) must not take over, or stamp its system ID on, the cluster that
+      // node bootstrapped since.
       const sent = ctx.monotonic();
       if (!(await dcs.attemptToAcquireLeader())) {
         const now = await dcs.getCluster();

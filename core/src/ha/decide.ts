@@ -205,8 +205,9 @@ function startingPrimary(input: HaInput, cluster: Cluster): Plan {
 
 function postBootstrap(input: HaInput, cluster: Cluster): Plan {
   const { memory, pg, name } = input;
-  // Another node leads: its bootstrap ran after this one's race key was cleared as abandoned (this
-  // agent frozen past ttl). This cluster was never published; keep its data aside and join that one.
+  // Another node leads: it cleared this node's race key as abandoned (abandonedRace, while this agent
+  // was frozen past its member key's ttl) and bootstrapped. This cluster was never published: keep
+  // its data aside and join that one.
   const lost: Plan = { message: `${cluster.leaderName ?? 'another node'} leads the cluster: abandoning this node's bootstrap`, actions: [{ type: 'abandon_bootstrap' }], reason: 'another node bootstrapped the cluster' };
   if (memory.bootstrap !== 'running' && cluster.leaderName && cluster.leaderName !== name) return lost;
   if (memory.bootstrap === 'failed' || (memory.bootstrap !== 'running' && !pg.running)) {
@@ -259,8 +260,9 @@ function bootstrapOrCloneInner(input: HaInput, cluster: Cluster): Plan {
  * every other member's key shows a node without data that is not bootstrapping (Patroni's
  * `uninitialized`, `stopped`). Patroni waits there forever. After ttl seconds of it (a live winner
  * shows "initializing new cluster" within a loop or two) the key is removed, and the next cycle runs
- * a new race. Only the node whose race went unanswered does this: a winner that is merely frozen
- * mid-bootstrap is waited for, as Patroni does, since its server may be up.
+ * a new race. Only the node whose race went unanswered does this; the others wait, as Patroni does.
+ * A real winner frozen past its member key's ttl meanwhile finds the new cluster when it thaws and
+ * abandons its own (postBootstrap).
  */
 function abandonedRace(input: HaInput, cluster: Cluster): Plan | null {
   const { memory, settings, monotonic, name } = input;
