@@ -27,15 +27,20 @@ function recordingPort(extra: Record<string, unknown> = {}): { port: PostgresPor
   return { port, calls };
 }
 
+/** A member `name` of scope x on `store`, through the facade the agent uses (ctl: a patronictl-like reader). */
+function memberDcs(store: MemoryStore, name: string, ctl = false): { dcs: Dcs; driver: MemoryDriver } {
+  const ctx: DcsContext = { name, scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl };
+  const driver = new MemoryDriver(store, ctx);
+  return { dcs: new Dcs(driver, { ttl: 30, loopWait: 10, retryTimeout: 10 }), driver };
+}
+
 async function leaderSetup(failUpdate: 'throw' | 'lost' | null, failsafe?: { confirm: boolean }) {
   const store = new MemoryStore();
-  const ctx: DcsContext = { name: 'node1', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
-  const driver = new MemoryDriver(store, ctx);
-  const dcs = new Dcs(driver, { ttl: 30, loopWait: 10, retryTimeout: 10 });
+  const { dcs, driver } = memberDcs(store, 'node1');
   expect(await dcs.attemptToAcquireLeader()).toBe(true);
   const cluster = await dcs.getCluster();
   if (failUpdate === 'throw') store.down = true;
-  if (failUpdate === 'lost') await new MemoryDriver(store, { ...ctx, name: 'node2' }).takeLeader();
+  if (failUpdate === 'lost') await memberDcs(store, 'node2').driver.takeLeader();
   const { port, calls } = recordingPort();
   const fed: Array<number | null> = [];
   const ectx: ExecutorContext = {
@@ -99,7 +104,7 @@ describe('executor: refreshing the leader lock', () => {
   it('failsafe: a healthy refresh publishes /failsafe', async () => {
     const { ectx, plan, store } = await leaderSetup(null, { confirm: true });
     await executePlan(ectx, plan);
-    const c = await new Dcs(new MemoryDriver(store, { name: 'x', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: true }), { ttl: 30, loopWait: 10, retryTimeout: 10 }).getCluster();
+    const c = await memberDcs(store, 'x', true).dcs.getCluster();
     expect(c.failsafe).toEqual({ node1: 'http://n1/patroni', node2: 'http://n2/patroni' });
   });
 });
@@ -108,10 +113,9 @@ describe('executor: finishing a bootstrap', () => {
   /** node1 finished initdb and post_bootstrap under the race key (''); `leader`: who holds the key now. */
   async function finishing(leader: 'node1' | 'node2' | null) {
     const store = new MemoryStore();
-    const ctx: DcsContext = { name: 'node1', scope: 'x', namespace: '/service', basePath: clusterBasePath('/service', 'x'), ttl: 30, loopWait: 10, retryTimeout: 10, ctl: false };
-    const dcs = new Dcs(new MemoryDriver(store, ctx), { ttl: 30, loopWait: 10, retryTimeout: 10 });
+    const { dcs } = memberDcs(store, 'node1');
     expect(await dcs.initialize(true, '')).toBe(true);
-    const other = new Dcs(new MemoryDriver(store, { ...ctx, name: 'node2' }), { ttl: 30, loopWait: 10, retryTimeout: 10 });
+    const other = memberDcs(store, 'node2').dcs;
     if (leader === 'node2') {
       // The race key was cleared as abandoned and node2 bootstrapped meanwhile.
       expect(await other.attemptToAcquireLeader()).toBe(true);

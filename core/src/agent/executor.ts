@@ -121,8 +121,10 @@ async function executeAction(ctx: ExecutorContext, a: Action, dcsErrorHandled = 
       const sent = ctx.monotonic();
       if (!(await dcs.attemptToAcquireLeader())) {
         const now = await dcs.getCluster();
-        // Nobody holds it (it expired meanwhile): try again next cycle.
-        if (!now.leaderName) return;
+        if (!now.leaderName) {
+          ctx.logger.warn('the leader key was neither taken nor held after bootstrap: publishing the cluster again next cycle');
+          return;
+        }
         // A leader other than me: this bootstrap lost (the plan's onFail abandons it). Mine: an
         // earlier attempt whose answer was lost.
         if (now.leaderName !== ctx.name) return false;

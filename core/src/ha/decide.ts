@@ -249,9 +249,11 @@ function bootstrapOrCloneInner(input: HaInput, cluster: Cluster): Plan {
   if (settings.hasNoLeaderReplicaMethod && cluster.initialize !== '') {
     return plan('trying to bootstrap (without leader)', { type: 'clone', source: null });
   }
-  const abandoned = abandonedRace(input, cluster);
-  if (abandoned) return abandoned;
-  return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from', remember: { abandonedRaceSince: null } };
+  return abandonedRace(input, cluster) ?? waitForBootstrap({ abandonedRaceSince: null });
+}
+
+function waitForBootstrap(remember?: Plan['remember']): Plan {
+  return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from', ...(remember ? { remember } : {}) };
 }
 
 /**
@@ -270,9 +272,9 @@ function abandonedRace(input: HaInput, cluster: Cluster): Plan | null {
     && cluster.members.every((m) => m.name === name || (m.role === 'uninitialized' && m.state === 'stopped'));
   if (!idle) return null;
   const since = memory.abandonedRaceSince ?? null;
-  if (since === null) return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from', remember: { abandonedRaceSince: monotonic } };
+  if (since === null) return waitForBootstrap({ abandonedRaceSince: monotonic });
   const waited = (monotonic - since) / 1000;
-  if (waited < settings.ttl) return { ...plan('waiting for leader to bootstrap'), reason: 'no leader to clone from' };
+  if (waited < settings.ttl) return waitForBootstrap();
   return {
     message: `removing the initialize key: nobody has bootstrapped the cluster for ${Math.round(waited)} seconds since my race for it went unanswered`,
     actions: [{ type: 'clear_initialize' }],
