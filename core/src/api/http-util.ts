@@ -1,6 +1,8 @@
-/** Reply constructors and bounded, validated reading of JSON request bodies. */
+/** Reply constructors, bounded and validated reading of JSON request bodies, and closing without a reset. */
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { isPlainObject, parseJsonBounded } from '../util/json.js';
 import type { Reply } from './types.js';
 
@@ -73,4 +75,37 @@ export async function readJsonObject(req: IncomingMessage, opts: { optional: boo
   if (!isPlainObject(parsed)) throw new HttpError(400, 'request body must be a JSON object');
   if (!opts.optional && Object.keys(parsed).length === 0) throw new HttpError(400, 'request body must not be empty');
   return parsed;
+}
+
+/**
+ * Closing a socket with unread input makes the kernel send a reset, and a client still writing its
+ * body then fails on its next write, usually before it reads the answer already sent. So a refused
+ * connection ends our side, drops what the client still sends, and closes when the client does
+ * (the "lingering close" of web servers), within these bounds.
+ */
+export const LINGER_LIMITS = { maxBytes: 16 * 1024 * 1024, ms: 5_000 } as const;
+
+/** End our side of a connection, drop what the client still sends, close after it does (`LINGER_LIMITS`). */
+export function lingerClose(socket: Duplex, limits: { maxBytes: number; ms: number } = LINGER_LIMITS): void {
+  let seen = 0;
+  const cut = () => { clearTimeout(timer); socket.destroy(); };
+  // The client is done; what we wrote may still be on its way out.
+  const closed = () => (socket.writableFinished ? cut() : socket.once('finish', cut));
+  const timer = setTimeout(cut, limits.ms);
+  timer.unref();
+  socket.on('error', cut);
+  socket.on('data', (b: Buffer) => { seen += b.length; if (seen > limits.maxBytes) cut(); });
+  socket.once('end', closed);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end();
+  socket.resume();
+}
+
+/**
+ * Answer a request whose body is still arriving without resetting it: Node's HTTP server ends a
+ * `Connection: close` response with `socket.destroySoon()` (and reads and drops the rest of the
+ * body meanwhile), so that is where the lingering close goes.
+ */
+export function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = () => lingerClose(socket);
 }

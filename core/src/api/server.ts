@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { systemClock } from '../util/clock.js';
 import { AccessControl } from './access.js';
 import type { ApiBackend } from './backend.js';
-import { ClientDisconnected, HttpError, errorReply, textReply } from './http-util.js';
+import { ClientDisconnected, HttpError, errorReply, lingerClose, lingerOnClose, textReply } from './http-util.js';
 import { GET_ROUTES, WRITE_ROUTES, healthStatusOnly, healthWithBody } from './routes.js';
 import type { ApiContext, ApiServerOptions, Reply, ResolvedOptions, RestApiConfig } from './types.js';
 
@@ -176,6 +176,8 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
         reply = textReply(500, `Internal error: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    // Answered before its body was read (refusals mostly): closing now would reset the connection.
+    if (!req.complete) lingerOnClose(req.socket);
     try {
       send(res, reply, cfg.headers);
     } catch (e) {
@@ -220,17 +222,22 @@ export function createApiServer(backend: ApiBackend, restapi: RestApiConfig, log
     });
     srv.requestTimeout = 30_000;
     srv.headersTimeout = 10_000;
+    // The parser reports every later piece of a refused request again: answer once, then linger.
+    const refused = new WeakSet<import('node:stream').Duplex>();
     srv.on('clientError', (err, socket) => {
+      if (refused.has(socket)) return;
+      refused.add(socket);
       logger.debug(`REST API: client error: ${err.message}`);
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+      if (!socket.writable) { socket.destroy(); return; }
+      socket.write('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      lingerClose(socket);
     });
     srv.on('tlsClientError', (err) => logger.debug(`REST API: TLS client error: ${err.message}`));
     // CONNECT (and Upgrade requests) bypass the request handler: answer them as any unknown method.
     const refuse = (req: IncomingMessage, socket: import('node:stream').Duplex) => {
       const body = `Unsupported method ('${String(req.method).slice(0, 32)}')`;
-      socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(`HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      lingerClose(socket);
     };
     srv.on('connect', refuse);
     srv.on('upgrade', refuse);
