@@ -10,6 +10,7 @@ import { cpuMs } from './proctree.js';
 /** PIDs of the backends on this server whose application_name matches `like` (SQL LIKE). */
 export async function agentBackends(pgPort: number, like: string): Promise<number[]> {
   const c = new pg.Client({ host: '127.0.0.1', port: pgPort, user: SUPERUSER.username, password: SUPERUSER.password, database: 'postgres', application_name: 'bench-backends' });
+  c.on('error', () => undefined); // a FATAL after the answer would otherwise end the bench
   await c.connect();
   try {
     const rows = (await c.query<{ pid: number }>('SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name LIKE $1', [like])).rows;
