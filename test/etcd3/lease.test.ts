@@ -53,6 +53,13 @@ describe('etcd3 agent lease', () => {
       }
       expect(await renewals()).toBe(r0 + 3);
       expect(await txns()).toBe(t0);
+      // As the loop calls at loop_wait 1: about a second apart, sometimes a little less.
+      for (let i = 0; i < 3; i++) {
+        await sleep(950);
+        expect(await dcs.updateLeader(leader, null)).toBe(true);
+      }
+      expect(await renewals()).toBe(r0 + 6);
+      expect(await txns()).toBe(t0);
       // A write outside the scope moves etcd's revision past the copy's: the refresh checks by transaction.
       await env.raw().put(`/elsewhere/${uniqueScope('other')}`).value('x');
       await sleep(1100);

@@ -1,6 +1,7 @@
 /**
  * The agent's one lease (TTL = ttl) carrying its member key and, when leader, the leader key.
- * Kept alive only when the HA loop asks (touchMember / updateLeader), at most once per loop_wait,
+ * Kept alive only when the HA loop asks (touchMember / updateLeader): a member at most once per
+ * max(loop_wait, ttl/3), a leader once per cycle (see minGapMs),
  * like Patroni: a frozen agent must lose its keys.
  *
  * Validity is judged from the moment a keep-alive was SENT: etcd restarts the TTL when it
@@ -91,12 +92,15 @@ export class AgentLease {
    * Members renew at most once per max(loop_wait, ttl/3): a third of the TTL leaves two more chances
    * before the member key would expire, and costs etcd a keep-alive every ttl/3 instead of every
    * cycle. A leader's lock refresh renews unless one went out
-   * within the last second: the fence's deadline counts from the renewal, so a keep-alive skipped
+   * within the last half second: the fence's deadline counts from the renewal, so a keep-alive skipped
    * because the member touch sent one almost a loop_wait ago would bring the deadline closer by
-   * that much. Extra wake-ups of the loop (REST requests) still cost at most one per second.
+   * that much. Half, not a whole second: at loop_wait 1 the cycles come about a second apart, a
+   * few milliseconds either way, and a whole second skipped every other renewal, each skipped one
+   * then checking the key by transaction (the driver's cachedLeaderIsMine needs a fresh revision).
+   * Extra wake-ups of the loop (REST requests) still cost at most two per second.
    */
   private minGapMs(forLeader: boolean): number {
-    return forLeader ? Math.min(1000, this.loopWait * 1000) : Math.max(this.loopWait, this.ttl / 3) * 1000;
+    return forLeader ? Math.min(500, this.loopWait * 500) : Math.max(this.loopWait, this.ttl / 3) * 1000;
   }
 
   private async grant(left: () => number): Promise<string> {
