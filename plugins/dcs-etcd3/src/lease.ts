@@ -24,6 +24,9 @@ export interface LeaseState {
   readonly revision: number | null;
 }
 
+/** A leader renews unless a keep-alive went out this recently (minGapMs says why half a second). */
+const LEADER_MIN_GAP_MS = 500;
+
 export class AgentLease {
   private id: string | null = null;
   /** performance.now() ms until which the lease is certainly alive on the server. */
@@ -100,7 +103,7 @@ export class AgentLease {
    * Extra wake-ups of the loop (REST requests) still cost at most two per second.
    */
   private minGapMs(forLeader: boolean): number {
-    return forLeader ? Math.min(500, this.loopWait * 500) : Math.max(this.loopWait, this.ttl / 3) * 1000;
+    return forLeader ? LEADER_MIN_GAP_MS : Math.max(this.loopWait, this.ttl / 3) * 1000;
   }
 
   private async grant(left: () => number): Promise<string> {
