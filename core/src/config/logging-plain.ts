@@ -47,7 +47,8 @@ export function asctime(time: number, dateformat?: string): string {
 let lastSecond: { at: number; text: string } = { at: NaN, text: '' };
 function secondsText(time: number, d: Date): string {
   const at = Math.floor(time / 1000);
-  if (lastSecond.at !== at) lastSecond = { at, text: strftime('%Y-%m-%d %H:%M:%S', d) };
+  // Put together directly: a line every cycle or two is a new second each time, and strftime's regex costs more.
+  if (lastSecond.at !== at) lastSecond = { at, text: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` };
   return lastSecond.text;
 }
 

@@ -2,21 +2,28 @@
  * Member-name and connection-string helpers shared by every DCS driver and the PostgreSQL layer.
  */
 
+const slotNames = new Map<string, string>(); // slotNameFromMemberName's memo
+
 /**
  * Translate a member name to a valid PostgreSQL replication slot name, as Patroni does: lower-case,
  * `-` and `.` become `_`, any other character outside [a-z0-9_] becomes `u` + its 4-digit hex code
  * point, truncated to 63 characters (NAMEDATALEN - 1). Different names may map to the same slot.
  */
 export function slotNameFromMemberName(memberName: string): string {
-  let out = '';
+  let out = slotNames.get(memberName);
+  if (out !== undefined) return out;
+  out = '';
   for (const ch of memberName.toLowerCase()) {
     if (/[a-z0-9_]/.test(ch)) out += ch;
     else if (ch === '-' || ch === '.') out += '_';
     else out += 'u' + (ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0');
   }
-  return out.slice(0, 63);
+  out = out.slice(0, 63);
+  // The same few names are asked for several times every cycle; a member name comes from the DCS, so the memo is bounded.
+  if (slotNames.size >= 256) slotNames.clear();
+  slotNames.set(memberName, out);
+  return out;
 }
-
 /** Slot names PostgreSQL accepts: lower-case letters, digits, underscore. */
 export const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
 
