@@ -49,7 +49,8 @@ export class StatusSlots {
 
   build(i: StatusSlotsInput): StatusSlotsValue {
     const all: Record<string, number> | null = i.slots ? { ...i.slots, [slotNameFromMemberName(i.myName)]: i.lastLsn } : null;
-    const published = all && i.memberSlotsTtl > 0 ? all : all ? i.cluster.filterPermanentSlots(all, false, 150000) : null;
+    const permanentOnly = all ? i.cluster.filterPermanentSlots(all, false, 150000) : null;
+    const published = all && i.memberSlotsTtl > 0 ? all : permanentOnly;
     if (all && Object.keys(all).length) {
       const members = new Set<string>();
       let foundSelf = false;
@@ -59,7 +60,7 @@ export class StatusSlots {
       }
       // Without our own member key we cannot read our tags: count our slot in (briefly), as Patroni does.
       if (!foundSelf) members.add(slotNameFromMemberName(i.myName));
-      const permanent = new Set(Object.keys(i.cluster.filterPermanentSlots(all, false, 150000)));
+      const permanent = new Set(Object.keys(permanentOnly!));
       for (const name of Object.keys(all)) if (members.has(name) && !permanent.has(name)) this.seen.set(name, i.now);
     }
     for (const [name, at] of this.seen) if (at + i.memberSlotsTtl <= i.now) this.seen.delete(name);
