@@ -24,6 +24,7 @@ export function slotNameFromMemberName(memberName: string): string {
   slotNames.set(memberName, out);
   return out;
 }
+
 /** Slot names PostgreSQL accepts: lower-case letters, digits, underscore. */
 export const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
 
